@@ -1,0 +1,41 @@
+// The one place CLI errors are reported: message, hint, exit code; --json gets
+// {error: {code, message, hint}}; --debug adds stack and causes.
+
+import {Command, Flags} from '@oclif/core';
+import {AnemosError, exitCodeOf, formatError} from '../shared/errors.js';
+
+export abstract class BaseCommand extends Command {
+  static baseFlags = {
+    debug: Flags.boolean({description: 'Show stack traces, causes and the exact commands run.', env: 'ANEMOS_DEBUG'}),
+  };
+
+  /** Commands that print data set this to support --json. */
+  static enableJsonFlag = false;
+
+  protected debugEnabled(): boolean {
+    return this.argv.includes('--debug') || process.env.ANEMOS_DEBUG === '1' || process.env.ANEMOS_DEBUG === 'true';
+  }
+
+  protected out(text: string): void {
+    process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  }
+
+  protected progress(text: string): void {
+    process.stderr.write(text.endsWith('\n') ? text : text + '\n');
+  }
+
+  protected async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<never> {
+    // oclif's own parse errors (unknown flag, missing argument) are usage errors.
+    if (!(err instanceof AnemosError) && err.oclif?.exit !== undefined && err.oclif.exit !== 0) {
+      err = new AnemosError('usage', 'usage', err.message, {hint: `Run "anemos ${this.id?.replace(/:/g, ' ') ?? ''} --help".`});
+    }
+    if (!(err instanceof AnemosError) && err.oclif?.exit === 0) throw err;
+    if (this.jsonEnabled()) {
+      process.stdout.write(JSON.stringify({error: err instanceof AnemosError ? err.toJSON() : {code: 'bug', message: err.message}}, null, 2) + '\n');
+    } else {
+      process.stderr.write(formatError(err, this.debugEnabled()) + '\n');
+    }
+    process.exitCode = exitCodeOf(err);
+    this.exit(exitCodeOf(err));
+  }
+}

@@ -1,0 +1,180 @@
+// The anemos.conf schema (one source for validation, the published JSON Schema and
+// the example's key list) and the pure parse: YAML text in, a normalized Config out,
+// or one config error listing every problem with its YAML path.
+
+import {parseDocument} from 'yaml';
+import {configError} from '../shared/errors.js';
+import {validate, type Schema, type SchemaProblem} from './json-schema.js';
+
+export const BOOT_METHODS = ['auto', 'kexec', 'bootloader'] as const;
+export type BootMethod = (typeof BOOT_METHODS)[number];
+export const FAILURE_POLICIES = ['auto', 'reboot', 'stay'] as const;
+export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
+
+const SHA256 = '^[0-9a-fA-F]{64}$';
+const DURATION = '^[0-9]+(s|m|h)?$';
+
+const artifact = (what: string): Schema => ({
+  type: 'object',
+  description: `Where to get the ${what} and its sha256.`,
+  additionalProperties: false,
+  required: ['url'],
+  properties: {
+    url: {
+      type: 'string',
+      description: 'https://, http://, file:// URL or a local path.',
+      pattern: '^(https?://|file://|/|\\./|\\.\\./|[^:]+$)',
+      'x-hint': 'Use an http(s):// or file:// URL, or an absolute path.',
+    },
+    sha256: {
+      type: 'string',
+      description: 'Lower-case hex sha256 of the file. Required unless --allow-unverified.',
+      pattern: SHA256,
+      'x-hint': `Put the output of "sha256sum FILE" here (64 hex digits).`,
+    },
+  },
+});
+
+const duration = (description: string, def: string): Schema => ({
+  oneOf: [
+    {type: 'integer', minimum: 1},
+    {type: 'string', pattern: DURATION},
+  ],
+  description: `${description} Seconds, or a number with s, m or h.`,
+  default: def,
+  'x-hint': 'Write seconds (600) or a duration like "10m" or "1h".',
+});
+
+export const CONFIG_SCHEMA: Schema = {
+  type: 'object',
+  description: 'anemos deploy configuration (/etc/anemos.conf).',
+  additionalProperties: false,
+  required: ['kernel', 'initramfs'],
+  properties: {
+    kernel: artifact('kernel (bzImage) that boots the deploy environment'),
+    initramfs: artifact('base initramfs made by "anemos initramfs build"'),
+    payload: artifact('payload (tar.gz or tar.zst with IMGBUILD or deploy), made by "anemos payload pack"'),
+    hostname: {type: 'string', description: 'Hostname in the deploy environment and the new system. Default: the current hostname.', pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$'},
+    cmdline: {type: 'string', description: 'Extra kernel command line arguments for the deploy environment.', default: ''},
+    network: {
+      oneOf: [{type: 'string', enum: ['auto']}, {type: 'object'}],
+      description: '"auto" carries over the host\'s current addresses, routes and DNS; or a network.json-style mapping.',
+      default: 'auto',
+      'x-hint': 'Use "auto", or a mapping like the output of "anemos network detect --json".',
+    },
+    firmware: {
+      oneOf: [{type: 'string', enum: ['auto', 'none']}, {type: 'array', items: {type: 'string'}}],
+      description: '"auto" copies the firmware files the host\'s NIC and storage drivers declare; "none"; or a list of paths under /lib/firmware.',
+      default: 'auto',
+      'x-hint': 'Use "auto", "none" or a list of firmware file paths.',
+    },
+    boot: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        method: {type: 'string', enum: BOOT_METHODS, default: 'auto', description: 'kexec, a one-shot bootloader entry, or auto (kexec when the kernel allows it).'},
+        delay: {type: 'integer', minimum: 0, default: 3, description: 'Seconds between loading and executing, so an SSH session can report success.'},
+      },
+    },
+    deploy: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        disk: {type: 'string', pattern: '^/dev/', description: 'Target disk the payload may erase (ANEMOS_DISK), e.g. /dev/vda.', 'x-hint': 'Name a block device like /dev/vda or /dev/disk/by-id/....'},
+        on_failure: {type: 'string', enum: FAILURE_POLICIES, default: 'auto', description: 'auto: reboot to the old system if no disk was written, else stay reachable; reboot; stay.'},
+        timeout: duration('How long the payload may run.', '1h'),
+        network_timeout: duration('How long the network check may take before the agent reboots untouched.', '120s'),
+        check_url: {type: 'string', pattern: '^https?://', description: 'A URL that must answer before any disk is touched.'},
+      },
+    },
+    access: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        ssh_authorized_keys: {
+          oneOf: [{type: 'string', enum: ['host']}, {type: 'array', items: {type: 'string', pattern: '^(ssh-|ecdsa-|sk-)'}}],
+          default: 'host',
+          description: '"host" copies root\'s authorized_keys; or a list of public keys.',
+          'x-hint': 'Use "host" or a list of "ssh-ed25519 AAAA..." lines.',
+        },
+        host_keys: {type: 'string', enum: ['carry', 'new'], default: 'carry', description: 'carry: dropbear uses the host\'s own SSH host keys so known_hosts stays valid.'},
+      },
+    },
+    cache_dir: {type: 'string', default: '/var/cache/anemos', description: 'Where verified downloads are kept, by sha256.'},
+  },
+};
+
+export interface ArtifactRef {
+  url: string;
+  sha256?: string;
+}
+
+export interface Config {
+  kernel: ArtifactRef;
+  initramfs: ArtifactRef;
+  payload?: ArtifactRef;
+  hostname?: string;
+  cmdline: string;
+  network: 'auto' | Record<string, unknown>;
+  firmware: 'auto' | 'none' | string[];
+  boot: {method: BootMethod; delay: number};
+  deploy: {disk?: string; on_failure: FailurePolicy; timeout: number; network_timeout: number; check_url?: string};
+  access: {ssh_authorized_keys: 'host' | string[]; host_keys: 'carry' | 'new'};
+  cache_dir: string;
+}
+
+export function parseDuration(v: number | string): number {
+  if (typeof v === 'number') return v;
+  const m = /^([0-9]+)(s|m|h)?$/.exec(v);
+  if (!m) throw new Error(`bad duration ${v}`);
+  return Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+}
+
+function formatProblems(problems: SchemaProblem[]): string[] {
+  return problems.map((p) => `${p.path}: ${p.message}${p.hint ? ` — ${p.hint}` : ''}`);
+}
+
+/** Parse and validate the YAML text of anemos.conf. `source` names the file in messages. */
+export function parseConfig(text: string, source: string): Config {
+  const doc = parseDocument(text, {prettyErrors: true, uniqueKeys: true});
+  if (doc.errors.length) {
+    throw configError('config-yaml', `${source} is not valid YAML.`, 'Fix the YAML syntax at the line shown.', doc.errors.map((e) => e.message.split('\n')[0]));
+  }
+  const raw = (doc.toJS() ?? {}) as unknown;
+  const problems = validate(CONFIG_SCHEMA, raw);
+  if (problems.length) {
+    throw configError(
+      'config-invalid',
+      `${source} has ${problems.length} problem${problems.length > 1 ? 's' : ''}.`,
+      'Fix each key listed; "anemos config check" validates without doing anything. anemos.conf.example documents every key.',
+      formatProblems(problems),
+    );
+  }
+  const r = raw as Record<string, any>;
+  const lower = (a?: ArtifactRef) => (a ? {url: a.url, ...(a.sha256 ? {sha256: a.sha256.toLowerCase()} : {})} : undefined);
+  return {
+    kernel: lower(r.kernel)!,
+    initramfs: lower(r.initramfs)!,
+    ...(r.payload ? {payload: lower(r.payload)} : {}),
+    ...(r.hostname ? {hostname: r.hostname} : {}),
+    cmdline: r.cmdline ?? '',
+    network: r.network ?? 'auto',
+    firmware: r.firmware ?? 'auto',
+    boot: {method: r.boot?.method ?? 'auto', delay: r.boot?.delay ?? 3},
+    deploy: {
+      ...(r.deploy?.disk ? {disk: r.deploy.disk} : {}),
+      on_failure: r.deploy?.on_failure ?? 'auto',
+      timeout: parseDuration(r.deploy?.timeout ?? '1h'),
+      network_timeout: parseDuration(r.deploy?.network_timeout ?? '120s'),
+      ...(r.deploy?.check_url ? {check_url: r.deploy.check_url} : {}),
+    },
+    access: {ssh_authorized_keys: r.access?.ssh_authorized_keys ?? 'host', host_keys: r.access?.host_keys ?? 'carry'},
+    cache_dir: r.cache_dir ?? '/var/cache/anemos',
+  };
+}
+
+/** Artifacts that lack a sha256: an error unless the user allowed unverified downloads. */
+export function missingChecksums(c: Config): string[] {
+  const named: [string, ArtifactRef | undefined][] = [['kernel', c.kernel], ['initramfs', c.initramfs], ['payload', c.payload]];
+  return named.filter(([, a]) => a && !a.sha256).map(([n]) => `${n}.sha256`);
+}

@@ -1,0 +1,74 @@
+// Typed errors with a stable code and exit status. Reported once, at the top
+// (the CLI's base command, the agent's main); never caught and silenced below.
+
+export const EXIT = {
+  bug: 1,
+  usage: 2,
+  config: 3,
+  precondition: 4,
+  fetch: 5,
+  artifact: 6,
+  command: 7,
+  interrupted: 130,
+} as const;
+
+export type ErrorKind = keyof typeof EXIT;
+
+export class AnemosError extends Error {
+  readonly kind: ErrorKind;
+  readonly code: string;
+  readonly hint?: string;
+  readonly details: string[];
+
+  constructor(kind: ErrorKind, code: string, message: string, opts: {hint?: string; details?: string[]; cause?: unknown} = {}) {
+    super(message, opts.cause === undefined ? undefined : {cause: opts.cause});
+    this.name = 'AnemosError';
+    this.kind = kind;
+    this.code = code;
+    this.hint = opts.hint;
+    this.details = opts.details ?? [];
+  }
+
+  get exitCode(): number {
+    return EXIT[this.kind];
+  }
+
+  toJSON(): {code: string; message: string; hint?: string; details?: string[]} {
+    return {code: this.code, message: this.message, ...(this.hint ? {hint: this.hint} : {}), ...(this.details.length ? {details: this.details} : {})};
+  }
+}
+
+export const usageError = (code: string, message: string, hint?: string) => new AnemosError('usage', code, message, {hint});
+export const configError = (code: string, message: string, hint?: string, details?: string[]) =>
+  new AnemosError('config', code, message, {hint, details});
+export const preconditionError = (code: string, message: string, hint?: string) => new AnemosError('precondition', code, message, {hint});
+export const fetchError = (code: string, message: string, hint?: string, cause?: unknown) =>
+  new AnemosError('fetch', code, message, {hint, cause});
+export const artifactError = (code: string, message: string, hint?: string) => new AnemosError('artifact', code, message, {hint});
+
+/** Render an error for a human: message, details, hint; stack and causes only with debug. */
+export function formatError(err: unknown, debug = false): string {
+  const lines: string[] = [];
+  if (err instanceof AnemosError) {
+    lines.push(`Error [${err.code}]: ${err.message}`);
+    for (const d of err.details) lines.push(`  - ${d}`);
+    if (err.hint) lines.push(`Hint: ${err.hint}`);
+  } else if (err instanceof Error) {
+    lines.push(`Internal error: ${err.message}`, 'Hint: this is a bug in anemos; rerun with --debug and report the output.');
+  } else {
+    lines.push(`Internal error: ${String(err)}`);
+  }
+  if (debug && err instanceof Error) {
+    lines.push(err.stack ?? '');
+    let cause = err.cause;
+    while (cause) {
+      lines.push(`Caused by: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}`);
+      cause = cause instanceof Error ? cause.cause : undefined;
+    }
+  }
+  return lines.join('\n');
+}
+
+export function exitCodeOf(err: unknown): number {
+  return err instanceof AnemosError ? err.exitCode : EXIT.bug;
+}
