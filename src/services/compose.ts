@@ -1,0 +1,84 @@
+// Write base ‖ segments to a file. The base is copied byte for byte (never decompressed);
+// each segment is a newc archive, compressed on its own, padded to 4 bytes so the next
+// one starts where the kernel looks for it.
+
+import {createReadStream, createWriteStream} from 'node:fs';
+import {stat} from 'node:fs/promises';
+import {once} from 'node:events';
+import type {Writable} from 'node:stream';
+import {compressStream} from '../adapters/compress.js';
+import {writeCpio} from '../core/cpio.js';
+import {detectFormat} from '../core/initramfs-format.js';
+import type {SegmentSpec} from '../core/segments.js';
+import {artifactError} from '../shared/errors.js';
+import type {ProgressSink} from '../shared/progress.js';
+
+export interface ComposedSegment {
+  name: string;
+  compression: string;
+  offset: number;
+  length: number;
+}
+
+export interface ComposeResult {
+  output: string;
+  size: number;
+  baseSize: number;
+  segments: ComposedSegment[];
+}
+
+async function write(out: Writable, chunk: Uint8Array): Promise<void> {
+  if (!out.write(chunk)) await once(out, 'drain');
+}
+
+/** Check that the base looks like something the kernel can unpack, without unpacking it. */
+export async function checkBase(path: string): Promise<void> {
+  const fh = createReadStream(path, {start: 0, end: 15});
+  const head: Buffer[] = [];
+  for await (const c of fh) head.push(c as Buffer);
+  const buf = Buffer.concat(head);
+  const format = buf.length >= 6 ? detectFormat(buf, 0) : 'unknown';
+  if (format === 'unknown' || format === 'lz4' || format === 'lzma' || format === 'bzip2') {
+    throw artifactError('initramfs-base-format', `${path} is not a newc cpio archive compressed with gzip, xz or zstd (found ${format === 'unknown' ? 'unknown bytes' : format}).`, 'Use the initramfs.cpio.zst made by "anemos initramfs build".');
+  }
+}
+
+export async function composeInitramfs(base: string, segments: SegmentSpec[], output: string, opts: {mtime?: number; progress?: ProgressSink} = {}): Promise<ComposeResult> {
+  await checkBase(base);
+  const baseSize = (await stat(base)).size;
+  const out = createWriteStream(output, {mode: 0o600});
+  const failed = new Promise<never>((_, reject) => out.on('error', reject));
+  const work = (async () => {
+    let offset = 0;
+    for await (const chunk of createReadStream(base, {highWaterMark: 1 << 20})) {
+      await write(out, chunk as Buffer);
+      offset += (chunk as Buffer).byteLength;
+      opts.progress?.update('compose base', offset, baseSize);
+    }
+    const result: ComposedSegment[] = [];
+    for (const seg of segments) {
+      // An uncompressed archive must start 4-byte aligned; zeros between archives are skipped.
+      if (offset % 4) {
+        const pad = Buffer.alloc(4 - (offset % 4));
+        await write(out, pad);
+        offset += pad.byteLength;
+      }
+      const start = offset;
+      for await (const chunk of compressStream(seg.compression, writeCpio(seg.entries, {mtime: opts.mtime}))) {
+        await write(out, chunk);
+        offset += chunk.byteLength;
+      }
+      result.push({name: seg.name, compression: seg.compression, offset: start, length: offset - start});
+      opts.progress?.update(`compose ${seg.name}`, offset - start);
+    }
+    if (offset % 4) {
+      const pad = Buffer.alloc(4 - (offset % 4));
+      await write(out, pad);
+      offset += pad.byteLength;
+    }
+    out.end();
+    await once(out, 'finish');
+    return {output, size: offset, baseSize, segments: result};
+  })();
+  return Promise.race([work, failed]);
+}

@@ -1,0 +1,16 @@
+// List what an initramfs holds, segment by segment, as the kernel would unpack it.
+
+import {readFile} from 'node:fs/promises';
+import {makeDecompressor} from '../adapters/compress.js';
+import {scanInitramfs, type InitramfsSegment} from '../core/initramfs-format.js';
+import {artifactError} from '../shared/errors.js';
+
+export async function listInitramfs(path: string): Promise<InitramfsSegment[]> {
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (err) {
+    throw artifactError('initramfs-unreadable', `Cannot read ${path}: ${(err as Error).message}.`, 'Check the path.');
+  }
+  return scanInitramfs(data, makeDecompressor());
+}

@@ -1,0 +1,66 @@
+// A loopback HTTP server for fetch tests: serves files from a map, with optional faults.
+import {createServer, type Server} from 'node:http';
+import type {AddressInfo} from 'node:net';
+
+export interface Route {
+  body: Buffer;
+  /** Close the connection after this many bytes (truncated download). */
+  cutAfter?: number;
+  /** Respond with this status instead. */
+  status?: number;
+  /** Ignore Range headers (server without resume support). */
+  noRange?: boolean;
+}
+
+export interface TestServer {
+  url: string;
+  requests: {path: string; range?: string}[];
+  routes: Map<string, Route>;
+  close(): Promise<void>;
+}
+
+export async function startServer(routes: Record<string, Route> = {}): Promise<TestServer> {
+  const map = new Map(Object.entries(routes));
+  const requests: TestServer['requests'] = [];
+  const server: Server = createServer((req, res) => {
+    const path = req.url ?? '/';
+    requests.push({path, ...(req.headers.range ? {range: req.headers.range} : {})});
+    const route = map.get(path);
+    if (!route) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    if (route.status) {
+      res.writeHead(route.status).end('fault');
+      return;
+    }
+    let body = route.body;
+    let status = 200;
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    if (m && !route.noRange) {
+      const start = Number(m[1]);
+      if (start >= body.byteLength) {
+        res.writeHead(416).end();
+        return;
+      }
+      body = body.subarray(start);
+      status = 206;
+    }
+    res.writeHead(status, {'content-length': String(body.byteLength)});
+    if (route.cutAfter !== undefined && route.cutAfter < body.byteLength) {
+      const cut = route.cutAfter;
+      route.cutAfter = undefined; // only the first attempt is cut
+      res.write(body.subarray(0, cut), () => res.socket?.destroy());
+      return;
+    }
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const {port} = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    routes: map,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}

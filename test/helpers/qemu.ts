@@ -1,0 +1,79 @@
+// Boot QEMU (TCG: KVM does not work on this machine) with the serial console in a file,
+// and wait for a sentinel line or the VM's exit. No sentinel = failure; the serial log is
+// kept next to the test's work directory for the post-mortem.
+
+import {spawn, type ChildProcess} from 'node:child_process';
+import {readFileSync, existsSync} from 'node:fs';
+
+export interface QemuOptions {
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  memoryMb?: number;
+  serialLog: string;
+  /** Raw disk images attached as virtio disks. */
+  disks?: string[];
+  /** hostfwd rules for user networking, e.g. "tcp:127.0.0.1:2222-:22". */
+  hostfwd?: string[];
+  /** Extra -netdev user options (e.g. "net=10.0.2.0/24"). */
+  mac?: string;
+  extra?: string[];
+}
+
+export function qemuArgs(o: QemuOptions): string[] {
+  const args = ['-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', String(o.memoryMb ?? 512), '-nographic', '-no-reboot', '-serial', `file:${o.serialLog}`, '-monitor', 'none'];
+  if (o.kernel) args.push('-kernel', o.kernel);
+  if (o.initrd) args.push('-initrd', o.initrd);
+  if (o.append) args.push('-append', o.append);
+  (o.disks ?? []).forEach((d, i) => args.push('-drive', `file=${d},format=raw,if=virtio,index=${i},cache=unsafe`));
+  const fwd = (o.hostfwd ?? []).map((f) => `,hostfwd=${f}`).join('');
+  args.push('-netdev', `user,id=n0${fwd}`, '-device', `virtio-net-pci,netdev=n0${o.mac ? `,mac=${o.mac}` : ''}`);
+  args.push(...(o.extra ?? []));
+  return args;
+}
+
+export class Vm {
+  readonly proc: ChildProcess;
+  readonly exited: Promise<number | null>;
+  constructor(readonly opts: QemuOptions) {
+    this.proc = spawn('qemu-system-x86_64', qemuArgs(opts), {stdio: ['ignore', 'ignore', 'pipe']});
+    let stderr = '';
+    this.proc.stderr!.on('data', (d) => (stderr += d));
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)));
+    this.exited.then((code) => {
+      if (code !== 0 && stderr) process.stderr.write(`qemu exited ${code}: ${stderr}\n`);
+    });
+  }
+
+  log(): string {
+    return existsSync(this.opts.serialLog) ? readFileSync(this.opts.serialLog, 'utf8') : '';
+  }
+
+  /** Wait until the serial log matches; throws with the log tail on timeout or VM exit. */
+  async waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    let exited = false;
+    this.exited.then(() => (exited = true));
+    for (;;) {
+      const m = this.log().match(pattern);
+      if (m) return m;
+      if (exited) throw new Error(`VM exited before ${pattern}; serial log ${this.opts.serialLog}:\n${this.log().slice(-3000)}`);
+      if (Date.now() > deadline) throw new Error(`timeout waiting for ${pattern}; serial log ${this.opts.serialLog}:\n${this.log().slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  async waitExit(timeoutMs: number): Promise<number | null> {
+    const t = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs));
+    const r = await Promise.race([this.exited, t]);
+    if (r === 'timeout') {
+      this.kill();
+      throw new Error(`VM did not exit within ${timeoutMs} ms; serial log ${this.opts.serialLog}:\n${this.log().slice(-3000)}`);
+    }
+    return r;
+  }
+
+  kill(): void {
+    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+  }
+}
