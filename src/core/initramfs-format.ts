@@ -163,3 +163,18 @@ function readConcatenatedCpio(b: Uint8Array, start: number): {entries: CpioListi
   }
   return {entries, end};
 }
+
+/** Frame_Content_Size of the zstd frame at the start of `b`, when the frame records it. */
+export function zstdContentSize(b: Uint8Array): number | undefined {
+  if (b.byteLength < 6 || !isZstdMagic(b, 0)) return undefined;
+  const fhd = b[4];
+  const single = (fhd >> 5) & 1;
+  const fcsSize = [single ? 1 : 0, 2, 4, 8][fhd >> 6];
+  if (!fcsSize) return undefined;
+  const p = 5 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
+  if (p + fcsSize > b.byteLength) return undefined;
+  if (fcsSize === 1) return b[p];
+  if (fcsSize === 2) return (b[p] | (b[p + 1] << 8)) + 256;
+  if (fcsSize === 4) return u32le(b, p);
+  return u32le(b, p) + u32le(b, p + 4) * 0x100000000;
+}

@@ -1,0 +1,52 @@
+// The exact commands that load and start the deploy environment, from the plan alone:
+// the executor runs them and --dry-run prints them, so the two cannot drift apart.
+
+import type {DeployPlan} from './deploy-plan.js';
+
+export type Argv = [string, ...string[]];
+
+export interface BootPaths {
+  kernel: string;
+  initramfs: string;
+}
+
+export const GRUB_ENTRY = 'anemos-deploy';
+export const BOOT_DIR = '/boot/anemos';
+
+export function planLoadCommands(plan: DeployPlan, p: BootPaths): Argv[] {
+  if (plan.method === 'kexec') {
+    return [
+      // Unload whatever an earlier run may have left loaded.
+      ['kexec', '-u'],
+      ['kexec', ...(plan.kexecFileLoad ? ['-s'] : []), '-l', p.kernel, `--initrd=${p.initramfs}`, `--append=${plan.cmdline}`],
+    ];
+  }
+  return [
+    ['install', '-D', '-m', '0600', p.kernel, `${BOOT_DIR}/vmlinuz`],
+    ['install', '-D', '-m', '0600', p.initramfs, `${BOOT_DIR}/initramfs.img`],
+    ['grub-reboot', GRUB_ENTRY],
+  ];
+}
+
+/** Started detached after the delay, so an SSH session can print the result first. */
+export function planExecCommand(plan: DeployPlan, systemd: boolean): Argv {
+  if (plan.method === 'kexec') return systemd ? ['systemctl', 'kexec'] : ['kexec', '-e'];
+  return systemd ? ['systemctl', 'reboot'] : ['reboot'];
+}
+
+/** The GRUB menu entry for the bootloader method (written to /boot/grub/custom.cfg). */
+export function renderGrubEntry(plan: DeployPlan, bootPrefix = BOOT_DIR): string {
+  return [
+    '# Written by anemos: a one-shot entry selected with grub-reboot; remove after the deploy.',
+    `menuentry '${GRUB_ENTRY}' --id ${GRUB_ENTRY} {`,
+    '\tinsmod gzio',
+    '\tinsmod part_msdos',
+    '\tinsmod part_gpt',
+    '\tinsmod ext2',
+    `\tsearch --no-floppy --file --set=root ${bootPrefix}/vmlinuz`,
+    `\tlinux ${bootPrefix}/vmlinuz ${plan.cmdline}`,
+    `\tinitrd ${bootPrefix}/initramfs.img`,
+    '}',
+    '',
+  ].join('\n');
+}

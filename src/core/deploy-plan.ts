@@ -1,0 +1,174 @@
+// facts + config → plan, purely. Every precondition that can be judged before a single
+// byte is downloaded is judged here, all at once; the ones that need artifact sizes
+// (RAM) are judged by checkMemory after the fetch phase. The executor walks the plan.
+
+import type {BootConfig, BootMode} from './boot-contract.js';
+import {payloadFileName} from './boot-contract.js';
+import type {ArtifactRef, Config} from './config.js';
+import {missingChecksums} from './config.js';
+import type {HostFacts} from './host-facts.js';
+import {checkNetworkUsable, type NetworkConfig} from './network.js';
+import {AnemosError} from '../shared/errors.js';
+
+export const PHASES = ['fetch', 'compose', 'load', 'exec'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface PlannedArtifact extends ArtifactRef {
+  name: 'kernel' | 'initramfs' | 'payload';
+  verified: boolean;
+}
+
+export interface DeployPlan {
+  mode: BootMode;
+  method: 'kexec' | 'bootloader';
+  phases: Phase[];
+  artifacts: PlannedArtifact[];
+  network: NetworkConfig;
+  cmdline: string;
+  bootConfig: BootConfig;
+  authorizedKeys: string[];
+  hostKeys: Record<string, string>;
+  firmware: {path: string; size: number}[];
+  /** kexec_file_load (-s): required under lockdown, verifies the kernel's signature. */
+  kexecFileLoad: boolean;
+  delaySeconds: number;
+  /** Where the final initramfs is written. */
+  output: string;
+  workDir: string;
+  warnings: string[];
+}
+
+export interface PlanOptions {
+  mode: BootMode;
+  phases: Phase[];
+  allowUnverified: boolean;
+  cliVersion: string;
+  /** Explicit network (config "network:" mapping, already validated) or undefined for auto. */
+  network?: NetworkConfig;
+}
+
+const DEFAULT_CONSOLES = ['console=tty0', 'console=ttyS0,115200'];
+const CARRIED_ARGS = /^(console|earlyprintk|earlycon)=/;
+
+/** The deploy kernel's command line: the host's consoles, then ours, then the user's. */
+export function planCmdline(hostCmdline: string, mode: BootMode, extra: string): string {
+  const consoles = hostCmdline.split(/\s+/).filter((a) => CARRIED_ARGS.test(a));
+  // panic=10: a kernel panic in the deploy environment reboots into the old system.
+  return [...(consoles.length ? consoles : DEFAULT_CONSOLES), `anemos.mode=${mode}`, 'panic=10', ...extra.split(/\s+/).filter(Boolean)].join(' ');
+}
+
+export function planDeploy(config: Config, facts: HostFacts, opts: PlanOptions): DeployPlan {
+  const problems: {code: string; message: string; hint: string}[] = [];
+  const warnings: string[] = [];
+  const need = (code: string, message: string, hint: string) => problems.push({code, message, hint});
+  const willBoot = opts.phases.includes('load') || opts.phases.includes('exec');
+
+  if (!facts.isRoot && willBoot) need('not-root', 'anemos deploy must run as root to load a kernel.', 'Run it with sudo, or as root.');
+
+  const missing = missingChecksums(config);
+  if (missing.length && !opts.allowUnverified) need('missing-sha256', `No sha256 for ${missing.join(', ')}.`, 'Add the sha256 of each file to anemos.conf, or pass --allow-unverified.');
+  if (missing.length && opts.allowUnverified) warnings.push(`UNVERIFIED downloads allowed for ${missing.join(', ')}: anything on the way can replace them.`);
+  if (opts.mode === 'deploy' && !config.payload) need('no-payload', 'deploy mode needs a payload, and anemos.conf has none.', 'Add "payload: {url, sha256}" (anemos payload pack prints it), or use "anemos test-boot".');
+
+  // Boot method.
+  let method: DeployPlan['method'] = config.boot.method === 'bootloader' ? 'bootloader' : 'kexec';
+  const kexecProblem = !facts.kexec.tool
+    ? {code: 'no-kexec', message: 'kexec-tools is not installed.', hint: 'apt-get install kexec-tools (or set boot.method: bootloader).'}
+    : facts.kexec.loadDisabled
+      ? {code: 'kexec-disabled', message: 'The kernel refuses kexec until the next reboot (/proc/sys/kernel/kexec_load_disabled is 1).', hint: 'Reboot first, or set boot.method: bootloader.'}
+      : facts.kexec.lockdown === 'confidentiality'
+        ? {code: 'lockdown', message: 'Kernel lockdown is in "confidentiality" mode, which forbids kexec.', hint: 'Set boot.method: bootloader, or boot without lockdown=confidentiality.'}
+        : undefined;
+  if (config.boot.method === 'auto' && kexecProblem) {
+    if (facts.boot.grubReboot) {
+      method = 'bootloader';
+      warnings.push(`kexec is not usable (${kexecProblem.message}); using a one-shot GRUB entry instead.`);
+    } else need(kexecProblem.code, kexecProblem.message, kexecProblem.hint);
+  } else if (method === 'kexec' && kexecProblem && willBoot) need(kexecProblem.code, kexecProblem.message, kexecProblem.hint);
+  if (method === 'bootloader' && willBoot && !facts.boot.grubReboot) {
+    need('no-grub', 'boot.method is bootloader but grub-reboot was not found.', 'Install GRUB 2 (grub-common), or use boot.method: kexec.');
+  }
+  const kexecFileLoad = facts.kexec.lockdown === 'integrity';
+  if (kexecFileLoad && method === 'kexec') warnings.push('Kernel lockdown (integrity): loading with kexec_file_load; the deploy kernel must be signed for this machine.');
+
+  // Network.
+  let network: NetworkConfig | undefined = opts.network;
+  if (!network) {
+    if (facts.network.ok) network = facts.network.config;
+    else need(facts.network.code, facts.network.message, facts.network.hint ?? 'Set "network:" explicitly in anemos.conf.');
+  }
+  if (network) {
+    for (const p of checkNetworkUsable(network)) need('network-unusable', `The network to carry over is unusable: ${p}.`, 'Check "anemos network detect", or set "network:" explicitly in anemos.conf.');
+    for (const s of network.skipped) warnings.push(`Network: ${s.name} is not carried into the deploy environment (${s.reason}).`);
+  }
+
+  // Access.
+  const authorizedKeys = config.access.ssh_authorized_keys === 'host' ? facts.ssh.authorizedKeys : config.access.ssh_authorized_keys;
+  if (!authorizedKeys.length) {
+    need('no-ssh-keys', "Nobody could log in to the deploy environment: root has no authorized_keys and anemos.conf lists none.", 'Add keys to access.ssh_authorized_keys (or to /root/.ssh/authorized_keys).');
+  }
+  const hostKeys = config.access.host_keys === 'carry' ? facts.ssh.hostKeys : {};
+  if (config.access.host_keys === 'carry' && !Object.keys(hostKeys).length) warnings.push('No SSH host keys found to carry: the deploy environment gets new ones (known_hosts will complain).');
+
+  if (problems.length) {
+    throw new AnemosError('precondition', problems.length === 1 ? problems[0].code : 'preflight', problems.length === 1 ? problems[0].message : `${problems.length} problems stop this deploy before anything changes.`, {
+      hint: problems.length === 1 ? problems[0].hint : 'Fix each one; nothing was changed on this host.',
+      details: problems.length === 1 ? [] : problems.map((p) => `${p.message} — ${p.hint}`),
+    });
+  }
+
+  const artifacts: PlannedArtifact[] = (['kernel', 'initramfs', 'payload'] as const).flatMap((name) => {
+    const a = config[name];
+    if (!a || (name === 'payload' && opts.mode === 'test')) return [];
+    return [{name, url: a.url, ...(a.sha256 ? {sha256: a.sha256} : {}), verified: Boolean(a.sha256)}];
+  });
+  const hostname = config.hostname ?? facts.hostname;
+  const payload = opts.mode === 'deploy' && config.payload ? {file: payloadFileName(config.payload.url), sha256: config.payload.sha256 ?? ''} : undefined;
+  const workDir = `${config.cache_dir}/work`;
+  return {
+    mode: opts.mode,
+    method,
+    phases: opts.phases,
+    artifacts,
+    network: {...network!, hostname},
+    cmdline: planCmdline(facts.cmdline, opts.mode, config.cmdline),
+    bootConfig: {
+      version: 1,
+      mode: opts.mode,
+      cli_version: opts.cliVersion,
+      hostname,
+      ...(payload ? {payload} : {}),
+      ...(config.deploy.disk ? {disk: config.deploy.disk} : {}),
+      on_failure: config.deploy.on_failure,
+      timeout: config.deploy.timeout,
+      network_timeout: config.deploy.network_timeout,
+      ...(config.deploy.check_url ? {check_url: config.deploy.check_url} : {}),
+    },
+    authorizedKeys,
+    hostKeys,
+    firmware: config.firmware === 'none' ? [] : config.firmware === 'auto' ? facts.firmware : config.firmware.map((p) => ({path: p, size: -1})),
+    kexecFileLoad,
+    delaySeconds: config.boot.delay,
+    output: `${workDir}/initramfs-${opts.mode}.img`,
+    workDir,
+    warnings,
+  };
+}
+
+/**
+ * The deploy environment lives in RAM: the unpacked initramfs, the page cache of what
+ * it downloads and Node itself. Loading also needs kernel + initramfs in free memory now.
+ */
+export function checkMemory(facts: HostFacts, sizes: {kernel: number; initramfs: number; unpacked: number}): string | undefined {
+  const MiB = 1048576;
+  const runtime = 160 * MiB; // node + dropbear + tools at work, measured in bench/ram.sh
+  const needTotal = sizes.unpacked + sizes.initramfs + sizes.kernel + runtime;
+  if (facts.memory.totalBytes < needTotal) {
+    return `This machine has ${Math.round(facts.memory.totalBytes / MiB)} MiB of RAM; the deploy environment needs about ${Math.round(needTotal / MiB)} MiB (${Math.round(sizes.unpacked / MiB)} MiB unpacked initramfs + ${Math.round(runtime / MiB)} MiB to run).`;
+  }
+  const needNow = sizes.kernel + sizes.initramfs + 32 * MiB;
+  if (facts.memory.availableBytes < needNow) {
+    return `Only ${Math.round(facts.memory.availableBytes / MiB)} MiB of RAM are free; loading the deploy kernel needs ${Math.round(needNow / MiB)} MiB now.`;
+  }
+  return undefined;
+}

@@ -1,0 +1,30 @@
+// The plan as a person reads it before saying yes.
+
+import type {DeployPlan} from './deploy-plan.js';
+
+const short = (s?: string) => (s ? `${s.slice(0, 12)}…` : 'NOT VERIFIED');
+
+export function renderPlan(plan: DeployPlan, commands: string[]): string {
+  const lines: string[] = [];
+  lines.push(`anemos ${plan.mode === 'deploy' ? 'deploy' : 'test-boot'}: boot the deploy environment by ${plan.method === 'kexec' ? 'kexec' : 'a one-shot GRUB entry and a reboot'}`);
+  lines.push('', 'Artifacts:');
+  for (const a of plan.artifacts) lines.push(`  ${a.name.padEnd(9)} ${a.url}  sha256 ${short(a.sha256)}`);
+  lines.push('', 'Network carried over (by MAC):');
+  for (const i of Object.values(plan.network.interfaces)) {
+    const addrs = i.addresses.map((a) => `${a.address}/${a.prefix}`).join(', ') || '(none)';
+    const gw = i.routes.filter((r) => r.to === 'default').map((r) => `${r.via}${r.onlink ? ' onlink' : ''}`).join(', ');
+    lines.push(`  ${i.mac} (${i.name})${i.dhcp4 ? ' dhcp' : ''}${i.slaac ? ' slaac' : ''}: ${addrs}${gw ? `; gateway ${gw}` : ''}`);
+  }
+  lines.push(`  dns: ${plan.network.dns.servers.join(', ') || '(none)'}; hostname: ${plan.bootConfig.hostname}`);
+  lines.push('', `Kernel command line: ${plan.cmdline}`);
+  lines.push(`SSH into the deploy environment: ${plan.authorizedKeys.length} key(s); host keys: ${Object.keys(plan.hostKeys).length ? 'carried from this host' : 'new'}`);
+  if (plan.mode === 'deploy') {
+    lines.push(`Disk the payload may erase: ${plan.bootConfig.disk ?? '(not set: the payload chooses)'}`);
+    lines.push(`Payload timeout: ${plan.bootConfig.timeout} s; network gate: ${plan.bootConfig.network_timeout} s; on failure: ${plan.bootConfig.on_failure}`);
+  }
+  if (plan.firmware.length) lines.push(`Firmware: ${plan.firmware.map((f) => f.path).join(', ')}`);
+  lines.push(`Phases: ${plan.phases.join(' → ')}`);
+  if (commands.length) lines.push('', 'Commands:', ...commands.map((c) => `  $ ${c}`));
+  for (const w of plan.warnings) lines.push(`WARNING: ${w}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,176 @@
+// deploy = facts → plan → (confirm) → fetch → compose → load → exec. Every check that
+// can fail runs before the load phase; load itself changes nothing persistent (kexec)
+// or only /boot/anemos and grubenv (bootloader); exec is the one irreversible step.
+
+import {spawn} from 'node:child_process';
+import {open, mkdir, readFile, writeFile} from 'node:fs/promises';
+import {createReadStream} from 'node:fs';
+import {join} from 'node:path';
+import type {ArtifactSpec, FetchedArtifact, FetchOptions} from '../adapters/fetch.js';
+import type {Runner} from '../adapters/process.js';
+import {commandLine} from '../adapters/process.js';
+import {planExecCommand, planLoadCommands, renderGrubEntry, type Argv} from '../core/boot-commands.js';
+import {checkMemory, type DeployPlan, type Phase} from '../core/deploy-plan.js';
+import type {HostFacts} from '../core/host-facts.js';
+import {zstdContentSize} from '../core/initramfs-format.js';
+import {planSegments} from '../core/segments.js';
+import {AnemosError, artifactError, preconditionError} from '../shared/errors.js';
+import type {ProgressSink} from '../shared/progress.js';
+import {composeInitramfs, type ComposeResult} from './compose.js';
+
+export interface DeployDeps {
+  runner: Runner;
+  fetch: (spec: ArtifactSpec, opts: FetchOptions) => Promise<FetchedArtifact>;
+  progress: ProgressSink;
+  log: (line: string) => void;
+  /** Start the final command detached after a delay; the real one outlives this process. */
+  detach: (argv: Argv, delaySeconds: number) => void;
+  now: () => number;
+}
+
+export interface DeployResult {
+  artifacts: FetchedArtifact[];
+  composed?: ComposeResult;
+  commands: string[];
+  timings: Record<string, number>;
+  executed: boolean;
+}
+
+/** A bzImage carries "HdrS" at 0x202 (Documentation/arch/x86/boot.rst). */
+export async function checkKernelImage(path: string, url: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(4);
+    await fh.read(buf, 0, 4, 0x202);
+    if (buf.toString('ascii') !== 'HdrS') {
+      throw artifactError('kernel-not-bzimage', `The kernel from ${url} is not an x86 bzImage (no "HdrS" header at 0x202).`, 'Point kernel.url at a vmlinuz file, e.g. the one "anemos initramfs build" writes.');
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The payload must be a tar with ./deploy or ./IMGBUILD at its root (GNU tar detects the compression). */
+export async function checkPayloadArchive(runner: Runner, path: string, url: string): Promise<void> {
+  const r = await runner.run('tar', ['-tf', path], {allowFail: true});
+  if (r.exitCode !== 0) {
+    throw artifactError('payload-not-tar', `The payload from ${url} is not a tar archive (tar: ${r.stderr.trim().split('\n')[0]}).`, 'Make payloads with "anemos payload pack DIR".');
+  }
+  const names = new Set(r.stdout.split('\n').map((n) => n.replace(/^\.\//, '')));
+  if (!names.has('deploy') && !names.has('IMGBUILD')) {
+    throw artifactError('payload-no-entry', `The payload from ${url} has neither "deploy" nor "IMGBUILD" at its root.`, 'Put an executable deploy script or an IMGBUILD at the top of the payload directory and pack it again.');
+  }
+}
+
+/** Unpacked size of a zstd initramfs if its frame says so, else a conservative estimate. */
+async function unpackedEstimate(path: string, size: number): Promise<{bytes: number; exact: boolean}> {
+  const fh = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(18);
+    await fh.read(head, 0, 18, 0);
+    const n = zstdContentSize(head);
+    return n !== undefined ? {bytes: n, exact: true} : {bytes: size * 4, exact: false};
+  } finally {
+    await fh.close();
+  }
+}
+
+function translateLoadFailure(err: unknown, plan: DeployPlan): never {
+  if (err instanceof AnemosError && err.code === 'command-failed') {
+    const text = err.details.join('\n');
+    if (/Operation not permitted|EPERM|Permission denied/.test(text)) {
+      throw preconditionError('kexec-refused', 'The kernel refused to load the deploy kernel (EPERM): Secure Boot lockdown or a kexec policy forbids it.', plan.kexecFileLoad ? 'Use a kernel signed for this machine, or set boot.method: bootloader.' : 'Set boot.method: bootloader, or boot the host without lockdown.');
+    }
+    if (/Cannot allocate memory|ENOMEM/.test(text)) {
+      throw preconditionError('kexec-nomem', 'The kernel could not find memory for the deploy kernel and initramfs.', 'Free memory (stop services), or use a smaller base initramfs.');
+    }
+  }
+  throw err;
+}
+
+export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: DeployDeps, opts: {cacheDir: string; allowUnverified: boolean; baseDir: string}): Promise<DeployResult> {
+  const timings: Record<string, number> = {};
+  const has = (p: Phase) => plan.phases.includes(p);
+  const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    const t0 = deps.now();
+    try {
+      return await f();
+    } finally {
+      timings[name] = (deps.now() - t0) / 1000;
+    }
+  };
+  const result: DeployResult = {artifacts: [], commands: [], timings, executed: false};
+
+  // fetch: everything verified before any step that changes the host.
+  const fetched = await timed('fetch', async () => {
+    const out: Record<string, FetchedArtifact> = {};
+    for (const a of plan.artifacts) {
+      out[a.name] = await deps.fetch(a, {
+        cacheDir: opts.cacheDir,
+        allowUnverified: opts.allowUnverified,
+        baseDir: opts.baseDir,
+        onProgress: (p) => (p.done ? deps.progress.finish(`fetch ${p.name}`, `${p.received} bytes, verified`) : deps.progress.update(`fetch ${p.name}`, p.received, p.total)),
+      });
+    }
+    return out;
+  });
+  result.artifacts = Object.values(fetched);
+  await checkKernelImage(fetched.kernel.path, fetched.kernel.url);
+  if (fetched.payload) await checkPayloadArchive(deps.runner, fetched.payload.path, fetched.payload.url);
+  const unpacked = await unpackedEstimate(fetched.initramfs.path, fetched.initramfs.size);
+  const mem = checkMemory(facts, {kernel: fetched.kernel.size, initramfs: fetched.initramfs.size + (fetched.payload?.size ?? 0), unpacked: unpacked.bytes + (fetched.payload?.size ?? 0) * 3});
+  if (mem) throw preconditionError('ram-too-small', mem, 'Use a machine with more RAM, or a smaller base initramfs/payload; nothing was changed.');
+  if (!has('compose')) return result;
+
+  const bootConfig = {...plan.bootConfig, ...(plan.bootConfig.payload && fetched.payload ? {payload: {...plan.bootConfig.payload, sha256: fetched.payload.sha256}} : {})};
+  result.composed = await timed('compose', async () => {
+    await mkdir(plan.workDir, {recursive: true, mode: 0o700});
+    const hostKeys: Record<string, Buffer> = {};
+    for (const [name, path] of Object.entries(plan.hostKeys)) hostKeys[name] = await readFile(path);
+    const segments = planSegments({
+      config: bootConfig,
+      network: plan.network,
+      authorizedKeys: plan.authorizedKeys,
+      hostKeys,
+      ...(fetched.payload && bootConfig.payload ? {payload: {file: bootConfig.payload.file, data: {size: fetched.payload.size, open: () => createReadStream(fetched.payload.path)}}} : {}),
+      firmware: plan.firmware.map((f) => ({path: f.path, data: {size: f.size, open: () => createReadStream(join('/lib/firmware', f.path))}})),
+    });
+    return composeInitramfs(fetched.initramfs.path, segments, plan.output, {progress: deps.progress});
+  });
+  deps.log(`composed ${plan.output}: ${result.composed.size} bytes (base ${result.composed.baseSize} bytes unchanged + ${result.composed.segments.length} segments)`);
+  if (!has('load')) return result;
+
+  const load = planLoadCommands(plan, {kernel: fetched.kernel.path, initramfs: plan.output});
+  await timed('load', async () => {
+    if (plan.method === 'bootloader') {
+      await writeFile('/boot/grub/custom.cfg', renderGrubEntry(plan));
+      deps.log('wrote /boot/grub/custom.cfg');
+    }
+    for (const argv of load) {
+      result.commands.push(commandLine(argv[0], argv.slice(1)));
+      deps.log(`$ ${commandLine(argv[0], argv.slice(1))}`);
+      // "kexec -u" fails harmlessly when nothing is loaded.
+      const allowFail = argv[0] === 'kexec' && argv[1] === '-u';
+      try {
+        await deps.runner.run(argv[0], argv.slice(1), {allowFail});
+      } catch (err) {
+        translateLoadFailure(err, plan);
+      }
+    }
+  });
+  if (!has('exec')) return result;
+
+  const exec = planExecCommand(plan, facts.kexec.systemd);
+  result.commands.push(commandLine(exec[0], exec.slice(1)));
+  deps.log(`in ${plan.delaySeconds} s: ${commandLine(exec[0], exec.slice(1))}`);
+  deps.detach(exec, plan.delaySeconds);
+  result.executed = true;
+  return result;
+}
+
+/** The real detach: a new session that survives our exit and the SSH session's end. */
+export function detachCommand(argv: Argv, delaySeconds: number): void {
+  const child = spawn('sh', ['-c', 'sleep "$1"; shift; sync; exec "$@"', 'anemos-exec', String(delaySeconds), ...argv], {detached: true, stdio: 'ignore'});
+  child.unref();
+}
+
