@@ -16,3 +16,14 @@ await build({
   footer: {js: 'if (require.main === module) module.exports.main(process.argv.slice(2), __dirname);'},
 });
 chmodSync('dist/anemos.cjs', 0o755);
+
+// The agent runs in the initramfs on the Node binary shipped there (v20), as ESM.
+await build({
+  ...common,
+  entryPoints: ['src/agent/main.ts'],
+  outfile: 'dist/agent.mjs',
+  format: 'esm',
+  target: 'node20',
+  // Bundled CommonJS dependencies call require() for Node built-ins.
+  banner: {js: "import {createRequire as __anemosCreateRequire} from 'node:module'; const require = __anemosCreateRequire(import.meta.url);"},
+});

@@ -9,7 +9,7 @@ PACKAGES=(
   qemu-system-x86 qemu-utils    # VM tests (TCG)
   cpio zstd xz-utils gzip       # independent archive checks
   busybox-static                # base initramfs and boot tests
-  kexec-tools                   # kexec probe and base initramfs
+  kexec-tools kmod binutils     # kexec probe; depmod and strip for the base initramfs
   dropbear-bin                  # SSH in the deploy environment
   fdisk e2fsprogs dosfstools    # disk tools for the deploy environment and tests
   debootstrap mmdebstrap        # Debian root filesystems

@@ -1,0 +1,93 @@
+// The agent's log: every line, timestamped, to each console from the command line,
+// /dev/kmsg, /run/anemos/deploy.log, and as JSON lines to /run/anemos/events.jsonl so a
+// tool (or the e2e test) can follow progress. A sink that fails is dropped, not fatal.
+
+import {appendFileSync, mkdirSync, openSync, writeSync, closeSync} from 'node:fs';
+
+export interface LogEvent {
+  t: string;
+  level: 'info' | 'warn' | 'error';
+  step?: string;
+  status?: 'start' | 'ok' | 'fail';
+  seconds?: number;
+  msg: string;
+}
+
+export interface LogSinks {
+  consoles: string[];
+  kmsg: boolean;
+  dir: string;
+}
+
+export class AgentLog {
+  private fds: number[] = [];
+  readonly steps: {step: string; seconds: number; ok: boolean}[] = [];
+
+  constructor(private sinks: LogSinks, private now: () => Date = () => new Date()) {
+    mkdirSync(sinks.dir, {recursive: true});
+    const devices = sinks.consoles.length ? sinks.consoles : ['console'];
+    for (const c of [...new Set(devices)]) {
+      try {
+        this.fds.push(openSync(`/dev/${c}`, 'w'));
+      } catch {
+        // a console named on the command line that this machine does not have
+      }
+    }
+  }
+
+  get logPath(): string {
+    return `${this.sinks.dir}/deploy.log`;
+  }
+
+  emit(e: Omit<LogEvent, 't'>): void {
+    const t = this.now().toISOString();
+    const line = `[${t.slice(11, 19)}] anemos: ${e.level === 'info' ? '' : `${e.level.toUpperCase()}: `}${e.msg}`;
+    for (const fd of this.fds) {
+      try {
+        writeSync(fd, line.replace(/\n/g, '\r\n') + '\r\n');
+      } catch {
+        // a console that went away (serial unplugged): keep the others
+      }
+    }
+    if (this.sinks.kmsg) {
+      try {
+        const fd = openSync('/dev/kmsg', 'w');
+        // Priority 7 (debug): kept in the kernel log without echoing to the consoles we already wrote.
+        writeSync(fd, `<7>anemos: ${e.msg.slice(0, 900)}\n`);
+        closeSync(fd);
+      } catch {
+        // kmsg is a courtesy copy
+      }
+    }
+    appendFileSync(this.logPath, line + '\n');
+    appendFileSync(`${this.sinks.dir}/events.jsonl`, JSON.stringify({t, ...e}) + '\n');
+  }
+
+  info(msg: string): void {
+    this.emit({level: 'info', msg});
+  }
+  warn(msg: string): void {
+    this.emit({level: 'warn', msg});
+  }
+  error(msg: string): void {
+    this.emit({level: 'error', msg});
+  }
+
+  /** Run one named step, logging its start, end and duration. */
+  async step<T>(step: string, f: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    this.emit({level: 'info', step, status: 'start', msg: `${step}: start`});
+    try {
+      const r = await f();
+      const seconds = Number(((performance.now() - t0) / 1000).toFixed(2));
+      this.steps.push({step, seconds, ok: true});
+      this.emit({level: 'info', step, status: 'ok', seconds, msg: `${step}: ok (${seconds} s)`});
+      return r;
+    } catch (err) {
+      const seconds = Number(((performance.now() - t0) / 1000).toFixed(2));
+      this.steps.push({step, seconds, ok: false});
+      this.emit({level: 'error', step, status: 'fail', seconds, msg: `${step}: FAILED after ${seconds} s: ${(err as Error).message}`});
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,221 @@
+// The deploy agent, started by /init in the initramfs. Order of business: log, network
+// (the gate: no disk is touched before it passes), SSH, then the payload. A failure
+// before any disk write reboots into the old system; after, the machine stays reachable.
+// "agent.mjs netconf ..." is anemos-netconf, for payloads.
+
+import {existsSync, readFileSync, writeFileSync} from 'node:fs';
+import {realRunner, type Runner} from '../adapters/process.js';
+import type {BootConfig} from '../core/boot-contract.js';
+import {CONTRACT} from '../core/boot-contract.js';
+import type {NetworkConfig} from '../core/network.js';
+import {RENDER_FORMATS, renderNetwork, type RenderFormat} from '../core/network-render.js';
+import {writeRendered} from '../services/network-render.js';
+import {parseCmdline} from './cmdline.js';
+import {diskWrites} from './disk-writes.js';
+import {AgentError} from './errors.js';
+import {AgentLog} from './log.js';
+import {planNetwork, type NetworkPlan} from './net-setup.js';
+import {runDeployScript, unpackPayload, verifyPayload} from './payload.js';
+import {decideOnFailure} from './policy.js';
+import {startDropbear} from './ssh.js';
+import {readLinks, readWriteCounters, sleep} from './system.js';
+
+const RUN_DIR = '/run/anemos';
+const PAYLOAD_DIR = `${RUN_DIR}/payload`;
+const ROOT = '/';
+
+function readJson<T>(path: string, what: string): T {
+  if (!existsSync(path)) throw new AgentError(`${what}-missing`, `${path} is missing from the initramfs: it was not composed by anemos deploy.`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (err) {
+    throw new AgentError(`${what}-invalid`, `${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+export function checkBootConfig(c: BootConfig): void {
+  const bad: string[] = [];
+  if (c?.version !== 1) bad.push('version must be 1');
+  if (c?.mode !== 'deploy' && c?.mode !== 'test') bad.push('mode must be deploy or test');
+  if (c?.mode === 'deploy' && (!c.payload?.file || !/^[0-9a-f]{64}$/.test(c.payload.sha256 ?? ''))) bad.push('payload.file and payload.sha256 are required in deploy mode');
+  if (!(c?.timeout > 0) || !(c?.network_timeout > 0)) bad.push('timeout and network_timeout must be positive');
+  if (bad.length) throw new AgentError('config-invalid', `${CONTRACT.config} is invalid: ${bad.join('; ')}.`);
+}
+
+async function waitForLinks(net: NetworkConfig, log: AgentLog, seconds: number): Promise<NetworkPlan> {
+  const deadline = performance.now() + seconds * 1000;
+  for (;;) {
+    const plan = planNetwork(net, readLinks());
+    if (!plan.missing.length || performance.now() > deadline) return plan;
+    await sleep(500);
+  }
+}
+
+async function bringUpNetwork(runner: Runner, net: NetworkConfig, log: AgentLog): Promise<NetworkPlan> {
+  await runner.run('ip', ['link', 'set', 'lo', 'up']);
+  const plan = await waitForLinks(net, log, 15);
+  if (!plan.ifaces.length) {
+    const here = readLinks().map((l) => `${l.name} ${l.mac}`).join(', ') || 'none';
+    throw new AgentError('network-no-interface', `No interface has the MAC(s) in network.json (${plan.missing.join(', ')}); interfaces here: ${here}. A driver may be missing from the base initramfs.`);
+  }
+  for (const mac of plan.missing) log.warn(`no interface with MAC ${mac}: its configuration is skipped`);
+  for (const i of plan.ifaces) {
+    for (const argv of i.up) await runner.run(argv[0], argv.slice(1));
+    let dhcpOk = false;
+    if (i.dhcp4) {
+      const r = await runner.run('udhcpc', ['-i', i.name, '-f', '-q', '-n', '-t', '5', '-T', '2', '-s', '/usr/share/anemos/udhcpc.script'], {allowFail: true});
+      dhcpOk = r.exitCode === 0;
+      log.info(dhcpOk ? `${i.name}: DHCP lease obtained` : `${i.name}: no DHCP answer; using the address the host had`);
+    }
+    if (!dhcpOk) for (const argv of i.statics) await runner.run(argv[0], argv.slice(1));
+    log.info(`${i.name} (${i.mac}) configured`);
+  }
+  if (plan.resolvConf.trim()) writeFileSync('/etc/resolv.conf', plan.resolvConf);
+  const addrs = await runner.run('ip', ['addr'], {allowFail: true});
+  for (const l of addrs.stdout.split('\n').filter((l) => /^\s+inet6? /.test(l) && !/ scope (host|link)/.test(l))) log.info(`  ${l.trim()}`);
+  return plan;
+}
+
+async function checkGateway(runner: Runner, plan: NetworkPlan): Promise<string | undefined> {
+  if (!plan.gateways.length) return undefined; // DHCP-only: udhcpc's lease proved the link
+  for (const g of plan.gateways) {
+    const r =
+      g.family === 4
+        ? await runner.run('arping', ['-c', '1', '-w', '2', '-I', g.dev, g.address], {allowFail: true})
+        : await runner.run('ping', ['-6', '-c', '1', '-W', '2', g.address.startsWith('fe80:') ? `${g.address}%${g.dev}` : g.address], {allowFail: true});
+    if (r.exitCode === 0) return undefined;
+  }
+  return `no gateway answered (${plan.gateways.map((g) => g.address).join(', ')})`;
+}
+
+async function checkUrl(url: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(url, {signal: AbortSignal.timeout(5000)});
+    return res.ok ? undefined : `${url} answered ${res.status}`;
+  } catch (err) {
+    return `${url} unreachable: ${(err as Error).message}`;
+  }
+}
+
+/** The dead-man's switch: the network must prove itself before any disk is touched. */
+async function networkGate(runner: Runner, plan: NetworkPlan, config: BootConfig, log: AgentLog): Promise<void> {
+  const deadline = performance.now() + config.network_timeout * 1000;
+  let last = '';
+  for (;;) {
+    const problem = (await checkGateway(runner, plan)) ?? (config.check_url ? await checkUrl(config.check_url) : undefined);
+    if (!problem) return;
+    if (problem !== last) log.warn(`network check: ${problem}; retrying until ${config.network_timeout} s have passed`);
+    last = problem;
+    if (performance.now() > deadline) throw new AgentError('network-gate', `The network did not pass its check within ${config.network_timeout} s: ${problem}.`);
+    await sleep(2000);
+  }
+}
+
+function primaryAddress(net: NetworkConfig): string {
+  for (const i of Object.values(net.interfaces)) for (const a of i.addresses) if (a.family === 4) return a.address;
+  for (const i of Object.values(net.interfaces)) for (const a of i.addresses) return a.address;
+  return '<address>';
+}
+
+/** Stay up (test mode, or after a failed write) with dropbear and the console. */
+function forever(): Promise<never> {
+  return new Promise<never>(() => setInterval(() => {}, 3_600_000));
+}
+
+async function reboot(runner: Runner, log: AgentLog, why: string, delaySeconds: number): Promise<never> {
+  log.info(`${why}: rebooting in ${delaySeconds} s`);
+  await sleep(delaySeconds * 1000);
+  await runner.run('sync', [], {allowFail: true});
+  await runner.run('reboot', ['-f'], {allowFail: true});
+  // reboot -f does not return; if it did, stay up rather than exit.
+  return forever();
+}
+
+async function run(): Promise<void> {
+  const runner = realRunner;
+  const cmdline = parseCmdline(readFileSync('/proc/cmdline', 'utf8'));
+  const log = new AgentLog({consoles: cmdline.consoles, kmsg: true, dir: RUN_DIR});
+  const before = readWriteCounters();
+  const t0 = performance.now();
+  log.info(`agent started (mode ${cmdline.mode ?? 'from config'}); log: ${log.logPath}`);
+  let config: BootConfig | undefined;
+  let net: NetworkConfig | undefined;
+  try {
+    config = readJson<BootConfig>(`${ROOT}${CONTRACT.config}`, 'config');
+    checkBootConfig(config);
+    net = readJson<NetworkConfig>(`${ROOT}${CONTRACT.network}`, 'network');
+    if (net.version !== 1 || typeof net.interfaces !== 'object' || !net.dns) throw new AgentError('network-invalid', `${CONTRACT.network} is not a network.json (version 1).`);
+    const mode = cmdline.mode ?? config.mode;
+    if (config.hostname) await runner.run('hostname', [config.hostname.split('.')[0]], {allowFail: true});
+    const plan = await log.step('network', () => bringUpNetwork(runner, net!, log));
+    const cfg = config;
+    await log.step('network check', () => networkGate(runner, plan, cfg, log));
+    const ssh = await log.step('ssh', () => startDropbear(runner));
+    log.info(`SSH: ssh root@${primaryAddress(net)} (host keys: ${ssh.convertedKeys.length ? `carried: ${ssh.convertedKeys.join(', ')}` : 'new'})`);
+
+    if (mode === 'test') {
+      log.info(`TEST MODE READY: nothing will be written to disks. Connect with: ssh root@${primaryAddress(net)} ; "reboot" returns to the old system.`);
+      await forever();
+    }
+
+    const payloadPath = `${ROOT}${CONTRACT.dir}/${config.payload!.file}`;
+    await log.step('payload verify', () => verifyPayload(payloadPath, config!.payload!.sha256));
+    const kind = await log.step('payload unpack', () => unpackPayload(runner, payloadPath, PAYLOAD_DIR));
+    if (kind === 'IMGBUILD') {
+      throw new AgentError('imgbuild-unsupported', 'This payload is an IMGBUILD, and this base initramfs has no IMGBUILD runner yet; nothing was written. Use a payload with an executable "deploy".');
+    }
+    const env: Record<string, string> = {
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: '/root',
+      ANEMOS_PAYLOAD_DIR: PAYLOAD_DIR,
+      ANEMOS_CONFIG: `${ROOT}${CONTRACT.config}`,
+      ANEMOS_NETWORK: `${ROOT}${CONTRACT.network}`,
+      ANEMOS_HOSTNAME: config.hostname,
+      ANEMOS_LOG: log.logPath,
+      ...(config.disk ? {ANEMOS_DISK: config.disk} : {}),
+    };
+    await log.step('payload run', () => runDeployScript({cwd: PAYLOAD_DIR, env, timeoutSeconds: config!.timeout, onLine: (l) => log.info(`deploy: ${l}`)}));
+    const total = ((performance.now() - t0) / 1000).toFixed(1);
+    log.info(`DEPLOY SUCCEEDED in ${total} s: ${log.steps.map((s) => `${s.step} ${s.seconds} s`).join(', ')}`);
+    await reboot(runner, log, 'the new system boots from disk', 2);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const written = diskWrites(before, readWriteCounters());
+    const action = decideOnFailure(config?.on_failure ?? 'auto', written);
+    log.error(`DEPLOY FAILED: ${message}`);
+    if (action === 'reboot') {
+      await reboot(runner, log, written.length ? `disks written (${written.join(', ')}), but deploy.on_failure is reboot` : 'no disk was written, so the old system is intact', 10);
+    }
+    log.error(`Disks were written (${written.join(', ') || 'none'}): staying up so you can repair. Log: ${log.logPath}. SSH: ssh root@${net ? primaryAddress(net) : '<address>'}. Retry: cd ${PAYLOAD_DIR} && ./deploy`);
+    await forever();
+  }
+}
+
+async function netconf(args: string[]): Promise<void> {
+  // anemos-netconf render --format F [--names host|kernel] [--network FILE] ROOT
+  const [sub, ...rest] = args;
+  const get = (flag: string) => {
+    const i = rest.indexOf(flag);
+    return i >= 0 ? rest.splice(i, 2)[1] : undefined;
+  };
+  const format = get('--format') as RenderFormat | undefined;
+  const names = get('--names') ?? 'host';
+  const networkPath = get('--network') ?? `${ROOT}${CONTRACT.network}`;
+  const root = rest[0];
+  if (sub !== 'render' || !format || !RENDER_FORMATS.includes(format) || !root || !['host', 'kernel'].includes(names)) {
+    process.stderr.write(`usage: anemos-netconf render --format ${RENDER_FORMATS.join('|')} [--names host|kernel] [--network FILE] ROOT\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const net = JSON.parse(readFileSync(networkPath, 'utf8')) as NetworkConfig;
+  const kernelNames = names === 'kernel' ? Object.fromEntries(readLinks().map((l) => [l.mac.toLowerCase(), l.name])) : undefined;
+  const files = renderNetwork(net, format, kernelNames ? {names: kernelNames} : {});
+  await writeRendered(root, files);
+  for (const f of files) process.stdout.write(`anemos-netconf: wrote ${root.replace(/\/$/, '')}/${f.path}\n`);
+}
+
+const [command, ...rest] = process.argv.slice(2);
+(command === 'netconf' ? netconf(rest) : run()).catch((err) => {
+  process.stderr.write(`anemos agent: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});

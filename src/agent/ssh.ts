@@ -1,0 +1,37 @@
+// Dropbear for the operator, with the host's own SSH host keys when the CLI carried
+// them (converted from OpenSSH format), so known_hosts stays valid.
+
+import {spawn} from 'node:child_process';
+import {copyFileSync, chmodSync, existsSync, mkdirSync, openSync, readdirSync} from 'node:fs';
+import type {Runner} from '../adapters/process.js';
+import {CONTRACT} from '../core/boot-contract.js';
+
+export interface SshStart {
+  convertedKeys: string[];
+}
+
+export async function startDropbear(runner: Runner, root = '/'): Promise<SshStart> {
+  mkdirSync('/root/.ssh', {recursive: true, mode: 0o700});
+  chmodSync('/root', 0o700);
+  const keys = `${root}${CONTRACT.authorizedKeys}`;
+  if (existsSync(keys)) {
+    copyFileSync(keys, '/root/.ssh/authorized_keys');
+    chmodSync('/root/.ssh/authorized_keys', 0o600);
+  }
+  mkdirSync('/etc/dropbear', {recursive: true});
+  const converted: string[] = [];
+  const dir = `${root}${CONTRACT.hostKeysDir}`;
+  if (existsSync(dir)) {
+    for (const f of readdirSync(dir).sort()) {
+      const m = /^ssh_host_(ed25519|ecdsa|rsa)_key$/.exec(f);
+      if (!m) continue;
+      const r = await runner.run('dropbearconvert', ['openssh', 'dropbear', `${dir}/${f}`, `/etc/dropbear/dropbear_${m[1]}_host_key`], {allowFail: true});
+      if (r.exitCode === 0) converted.push(m[1]);
+    }
+  }
+  const out = openSync('/run/anemos/dropbear.log', 'a');
+  // -R: make any missing host key; -s: keys only, no passwords; -F -E: foreground, log to stderr.
+  const child = spawn('dropbear', ['-R', '-s', '-F', '-E', '-p', '22'], {detached: true, stdio: ['ignore', out, out]});
+  child.unref();
+  return {convertedKeys: converted};
+}

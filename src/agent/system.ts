@@ -1,0 +1,33 @@
+// The agent's contact with the machine: /sys, /proc, and running commands. Small and
+// side-effecting; the decisions are made in the pure modules beside it.
+
+import {readdirSync, readFileSync} from 'node:fs';
+import type {Link} from './net-setup.js';
+import {parseBlockStat, type WriteCounters} from './disk-writes.js';
+
+export function readLinks(): Link[] {
+  const links: Link[] = [];
+  for (const name of readdirSync('/sys/class/net')) {
+    if (name === 'lo') continue;
+    try {
+      links.push({name, mac: readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim()});
+    } catch {
+      // an interface that vanished between readdir and read
+    }
+  }
+  return links;
+}
+
+export function readWriteCounters(): WriteCounters {
+  const counters: WriteCounters = {};
+  for (const dev of readdirSync('/sys/block')) {
+    try {
+      counters[dev] = parseBlockStat(readFileSync(`/sys/block/${dev}/stat`, 'utf8'));
+    } catch {
+      // a device that vanished
+    }
+  }
+  return counters;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
