@@ -1,0 +1,147 @@
+// The deploy environment in QEMU (TCG): kernel + base initramfs + composed segments.
+// Each case boots a VM and checks real state: SSH answers with the carried host key, the
+// static address is configured, a payload writes the disk, and failures end as promised.
+
+import {execFileSync} from 'node:child_process';
+import {mkdtempSync, openSync, readSync, closeSync, readFileSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {beforeAll, describe, expect, it} from 'vitest';
+import {composeEnv, ensureBase, QEMU_MAC, qemuStaticNetwork, sha256, sshKeypair, tarPayload} from '../helpers/deploy-env.js';
+import {Vm} from '../helpers/qemu.js';
+import {freePort, hostKeyFingerprint, sshRun} from '../helpers/ssh.js';
+
+const MARKER = 'ANEMOS-PAYLOAD-WAS-HERE';
+
+function readDisk(path: string, offset: number, length: number): string {
+  const fd = openSync(path, 'r');
+  const buf = Buffer.alloc(length);
+  readSync(fd, buf, 0, length, offset);
+  closeSync(fd);
+  return buf.toString('latin1');
+}
+
+describe('deploy environment in QEMU', () => {
+  let work: string;
+  let base: {kernel: string; initramfs: string};
+  let operator: {priv: string; pub: string};
+  let hostKey: {priv: string; pub: string};
+
+  beforeAll(() => {
+    base = ensureBase();
+    work = mkdtempSync(join(tmpdir(), 'anemos-agent-'));
+    operator = sshKeypair(work, 'operator');
+    hostKey = sshKeypair(work, 'ssh_host_ed25519_key');
+  });
+
+  function blankDisk(name: string): string {
+    const disk = join(work, `${name}.raw`);
+    execFileSync('truncate', ['-s', '64M', disk]);
+    return disk;
+  }
+
+  async function boot(name: string, initrd: string, opts: {disk?: string; port?: number; mode: string}): Promise<Vm> {
+    return new Vm({
+      kernel: base.kernel,
+      initrd,
+      append: `console=ttyS0,115200 anemos.mode=${opts.mode} panic=10`,
+      memoryMb: 512,
+      serialLog: join(work, `${name}.serial.log`),
+      disks: opts.disk ? [opts.disk] : [],
+      mac: QEMU_MAC,
+      hostfwd: opts.port ? [`tcp:127.0.0.1:${opts.port}-:22`] : [],
+    });
+  }
+
+  const deployPayload = (script: string) => {
+    const data = tarPayload(work, {deploy: {content: script, mode: 0o755}});
+    return {payload: {file: 'payload.tar.gz', data}, sha: sha256(data)};
+  };
+
+  it('test mode: SSH with the carried host key, the static address from network.json, no disk writes', async () => {
+    const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'test', config: {mode: 'test'}, authorizedKeys: [operator.pub], hostKeys: {ssh_host_ed25519_key: readFileSync(hostKey.priv)}});
+    const port = await freePort();
+    const disk = blankDisk('test');
+    const vm = await boot('test', initrd, {mode: 'test', port, disk});
+    try {
+      await vm.waitFor(/TEST MODE READY/, 120_000);
+      const out = await sshRun(operator.priv, port, 'ip -4 addr show eth0; ip route; hostname; cat /sys/block/vda/stat');
+      expect(out).toContain('inet 10.0.2.15/24');
+      expect(out).toMatch(/default via 10\.0\.2\.2 dev eth0/);
+      expect(out).toContain('anemos-test');
+      expect(out.trim().split('\n').at(-1)!.trim().split(/\s+/)[6]).toBe('0'); // sectors written
+      const expected = execFileSync('ssh-keygen', ['-lf', `${hostKey.priv}.pub`], {encoding: 'utf8'}).split(' ')[1];
+      expect(await hostKeyFingerprint(port)).toBe(expected);
+    } finally {
+      vm.kill();
+    }
+  });
+
+  it('deploy mode: the payload writes the disk, then the machine reboots', async () => {
+    const {payload, sha} = deployPayload(`#!/bin/sh\nset -e\necho "writing to $ANEMOS_DISK for $ANEMOS_HOSTNAME"\nprintf '${MARKER}' | dd of="$ANEMOS_DISK" bs=512 seek=1 conv=notrunc\nsync\n`);
+    const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'deploy-ok', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: sha}}, authorizedKeys: [operator.pub], payload});
+    const disk = blankDisk('deploy-ok');
+    const vm = await boot('deploy-ok', initrd, {mode: 'deploy', disk});
+    // -no-reboot: the agent's reboot ends QEMU.
+    await vm.waitExit(180_000);
+    expect(vm.log()).toMatch(/deploy: writing to \/dev\/vda for anemos-test/);
+    expect(vm.log()).toMatch(/DEPLOY SUCCEEDED in [\d.]+ s: network [\d.]+ s, network check [\d.]+ s, ssh [\d.]+ s, payload verify/);
+    expect(readDisk(disk, 512, MARKER.length)).toBe(MARKER);
+  });
+
+  it('failure before any disk write: reboots so the old system comes back, disk untouched', async () => {
+    const {payload, sha} = deployPayload('#!/bin/sh\necho "checking something"; exit 3\n');
+    const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'fail-early', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: sha}}, authorizedKeys: [operator.pub], payload});
+    const disk = blankDisk('fail-early');
+    const vm = await boot('fail-early', initrd, {mode: 'deploy', disk});
+    await vm.waitExit(180_000);
+    expect(vm.log()).toMatch(/DEPLOY FAILED: \.\/deploy exited with code 3/);
+    expect(vm.log()).toMatch(/no disk was written, so the old system is intact: rebooting/);
+    expect(readDisk(disk, 0, 4096)).toBe('\0'.repeat(4096));
+  });
+
+  it('a payload whose sha256 does not match is refused, and the machine reboots untouched', async () => {
+    const {payload} = deployPayload('#!/bin/sh\nprintf x | dd of="$ANEMOS_DISK" conv=notrunc\n');
+    const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'bad-sha', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: 'a'.repeat(64)}}, authorizedKeys: [operator.pub], payload});
+    const disk = blankDisk('bad-sha');
+    const vm = await boot('bad-sha', initrd, {mode: 'deploy', disk});
+    await vm.waitExit(180_000);
+    expect(vm.log()).toMatch(/payload does not match its sha256 \(expected a{64}, got [0-9a-f]{64}\)/);
+    expect(readDisk(disk, 0, 512)).toBe('\0'.repeat(512));
+  });
+
+  it('failure after a disk write: stays up, reachable over SSH, and says what failed', async () => {
+    const {payload, sha} = deployPayload(`#!/bin/sh\nprintf 'half-done' | dd of="$ANEMOS_DISK" bs=512 seek=2 conv=notrunc\nsync\necho "mkfs exploded" >&2\nexit 1\n`);
+    const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'fail-late', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: sha}}, authorizedKeys: [operator.pub], payload});
+    const port = await freePort();
+    const vm = await boot('fail-late', initrd, {mode: 'deploy', disk: blankDisk('fail-late'), port});
+    try {
+      await vm.waitFor(/Disks were written \(vda\): staying up/, 180_000);
+      expect(vm.log()).toMatch(/deploy: mkfs exploded/);
+      const out = await sshRun(operator.priv, port, 'grep -c "DEPLOY FAILED" /run/anemos/deploy.log; tail -n 1 /run/anemos/events.jsonl');
+      expect(out.split('\n')[0]).toBe('1');
+      expect(JSON.parse(out.split('\n')[1])).toMatchObject({level: 'error', msg: expect.stringMatching(/staying up/)});
+    } finally {
+      vm.kill();
+    }
+  });
+
+  it('network gate: an unreachable gateway makes the agent reboot before the payload runs', async () => {
+    const {payload, sha} = deployPayload('#!/bin/sh\nprintf x | dd of="$ANEMOS_DISK" conv=notrunc\n');
+    const initrd = await composeEnv({
+      dir: work,
+      base: base.initramfs,
+      name: 'gate',
+      config: {mode: 'deploy', disk: '/dev/vda', network_timeout: 6, payload: {file: 'payload.tar.gz', sha256: sha}},
+      network: qemuStaticNetwork({gateway: '10.0.2.99'}),
+      authorizedKeys: [operator.pub],
+      payload,
+    });
+    const disk = blankDisk('gate');
+    const vm = await boot('gate', initrd, {mode: 'deploy', disk});
+    await vm.waitExit(180_000);
+    expect(vm.log()).toMatch(/The network did not pass its check within 6 s: no gateway answered \(10\.0\.2\.99\)/);
+    expect(vm.log()).not.toMatch(/payload run: start/);
+    expect(readDisk(disk, 0, 512)).toBe('\0'.repeat(512));
+  });
+});

@@ -1,0 +1,82 @@
+// Build the base initramfs once per checkout state (stamped by the inputs' hashes) and
+// compose deploy-environment images for VM tests with the real contract code.
+
+import {execFileSync} from 'node:child_process';
+import {createHash} from 'node:crypto';
+import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import type {BootConfig} from '../../src/core/boot-contract.js';
+import type {NetworkConfig} from '../../src/core/network.js';
+import {planSegments} from '../../src/core/segments.js';
+import {composeInitramfs} from '../../src/services/compose.js';
+import {REPO} from './kernel.js';
+
+export const BASE_DIR = join(REPO, '.cache', 'base');
+
+function inputsHash(): string {
+  const h = createHash('sha256');
+  const files = [join(REPO, 'dist', 'agent.mjs'), join(REPO, 'initramfs', 'build.sh'), ...readdirSync(join(REPO, 'initramfs', 'files')).sort().map((f) => join(REPO, 'initramfs', 'files', f))];
+  for (const f of files) h.update(f).update(readFileSync(f));
+  return h.digest('hex');
+}
+
+/** vmlinuz + initramfs.cpio.zst of the current agent and recipe. */
+export function ensureBase(): {kernel: string; initramfs: string; manifest: Record<string, any>} {
+  const stamp = join(BASE_DIR, '.inputs');
+  const want = inputsHash();
+  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== want) {
+    execFileSync(join(REPO, 'initramfs', 'build.sh'), ['--out', BASE_DIR, '--agent', join(REPO, 'dist', 'agent.mjs')], {stdio: ['ignore', 'ignore', 'inherit']});
+    writeFileSync(stamp, want);
+  }
+  return {kernel: join(BASE_DIR, 'vmlinuz'), initramfs: join(BASE_DIR, 'initramfs.cpio.zst'), manifest: JSON.parse(readFileSync(join(BASE_DIR, 'manifest.json'), 'utf8'))};
+}
+
+export const QEMU_MAC = '52:54:00:12:34:56';
+
+/** The network QEMU's user networking gives a guest, written as a static host config. */
+export function qemuStaticNetwork(over: {gateway?: string} = {}): NetworkConfig {
+  return {
+    version: 1,
+    hostname: 'anemos-test',
+    interfaces: {
+      [QEMU_MAC]: {mac: QEMU_MAC, name: 'ens3', dhcp4: false, slaac: false, addresses: [{address: '10.0.2.15', prefix: 24, family: 4}], routes: [{to: 'default', via: over.gateway ?? '10.0.2.2', family: 4}]},
+    },
+    dns: {servers: ['10.0.2.3'], search: []},
+    skipped: [],
+  };
+}
+
+export function sshKeypair(dir: string, name: string): {priv: string; pub: string} {
+  const priv = join(dir, name);
+  if (!existsSync(priv)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', priv]);
+  return {priv, pub: readFileSync(`${priv}.pub`, 'utf8')};
+}
+
+export interface ComposeEnvOptions {
+  dir: string;
+  base: string;
+  config: Partial<BootConfig> & {mode: BootConfig['mode']};
+  network?: NetworkConfig;
+  payload?: {file: string; data: Buffer};
+  authorizedKeys: string[];
+  hostKeys?: Record<string, Buffer>;
+  name: string;
+}
+
+export async function composeEnv(o: ComposeEnvOptions): Promise<string> {
+  mkdirSync(o.dir, {recursive: true});
+  const config: BootConfig = {version: 1, cli_version: 'test', hostname: 'anemos-test', on_failure: 'auto', timeout: 120, network_timeout: 30, ...o.config};
+  const out = join(o.dir, `${o.name}.img`);
+  await composeInitramfs(o.base, planSegments({config, network: o.network ?? qemuStaticNetwork(), authorizedKeys: o.authorizedKeys, hostKeys: o.hostKeys, payload: o.payload}), out);
+  return out;
+}
+
+export function tarPayload(dir: string, files: Record<string, {content: string; mode?: number}>): Buffer {
+  const src = join(dir, 'payload-src');
+  execFileSync('rm', ['-rf', src]);
+  mkdirSync(src, {recursive: true});
+  for (const [name, f] of Object.entries(files)) writeFileSync(join(src, name), f.content, {mode: f.mode ?? 0o644});
+  return execFileSync('tar', ['-czf', '-', '-C', src, '--owner=0', '--group=0', '--sort=name', '--mtime=@0', '.']);
+}
+
+export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
