@@ -11,6 +11,7 @@ import type {NetworkConfig} from '../core/network.js';
 import {RENDER_FORMATS, renderNetwork, type RenderFormat} from '../core/network-render.js';
 import {writeRendered} from '../services/network-render.js';
 import {parseCmdline} from './cmdline.js';
+import {checkBootConfig} from './main-checks.js';
 import {diskWrites} from './disk-writes.js';
 import {AgentError} from './errors.js';
 import {AgentLog} from './log.js';
@@ -31,15 +32,6 @@ function readJson<T>(path: string, what: string): T {
   } catch (err) {
     throw new AgentError(`${what}-invalid`, `${path} is not valid JSON: ${(err as Error).message}`);
   }
-}
-
-export function checkBootConfig(c: BootConfig): void {
-  const bad: string[] = [];
-  if (c?.version !== 1) bad.push('version must be 1');
-  if (c?.mode !== 'deploy' && c?.mode !== 'test') bad.push('mode must be deploy or test');
-  if (c?.mode === 'deploy' && (!c.payload?.file || !/^[0-9a-f]{64}$/.test(c.payload.sha256 ?? ''))) bad.push('payload.file and payload.sha256 are required in deploy mode');
-  if (!(c?.timeout > 0) || !(c?.network_timeout > 0)) bad.push('timeout and network_timeout must be positive');
-  if (bad.length) throw new AgentError('config-invalid', `${CONTRACT.config} is invalid: ${bad.join('; ')}.`);
 }
 
 async function waitForLinks(net: NetworkConfig, log: AgentLog, seconds: number): Promise<NetworkPlan> {

