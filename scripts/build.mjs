@@ -13,7 +13,7 @@ await build({
   // oclif only loads typescript to read a tsconfig.json next to the CLI, which a bundle never has.
   external: ['typescript'],
   banner: {js: '#!/usr/bin/env node'},
-  footer: {js: 'if (require.main === module) module.exports.main(process.argv.slice(2), __dirname);'},
+  footer: {js: 'if (require.main === module) module.exports.main(process.argv.slice(2), __filename);'},
 });
 chmodSync('dist/anemos.cjs', 0o755);
 

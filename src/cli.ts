@@ -1,13 +1,14 @@
 // Entry of the bundled CLI (dist/anemos.cjs): runs oclif with the package.json baked in,
 // so the single file works with no node_modules and no package.json beside it.
 
+import {basename, dirname} from 'node:path';
 import {flush, handle, run} from '@oclif/core';
 import pkg from '../package.json' with {type: 'json'};
 import {COMMANDS} from './commands/index.js';
 
 export {COMMANDS};
 
-const pjson = {
+const makePjson = (bundleFile: string) => ({
   name: pkg.name,
   version: pkg.version,
   description: pkg.description,
@@ -15,8 +16,9 @@ const pjson = {
     bin: 'anemos',
     dirname: 'anemos',
     topicSeparator: ' ',
-    // The bundle itself exports COMMANDS; oclif requires it back from its own path.
-    commands: {strategy: 'explicit', target: './anemos.cjs', identifier: 'COMMANDS'},
+    // The bundle itself exports COMMANDS; oclif requires it back from its own path,
+    // whatever the file is called once installed (/usr/local/bin/anemos).
+    commands: {strategy: 'explicit', target: `./${basename(bundleFile)}`, identifier: 'COMMANDS'},
     topics: {
       config: {description: 'Check the deploy configuration.'},
       initramfs: {description: 'Build, compose and inspect initramfs images.'},
@@ -24,10 +26,10 @@ const pjson = {
       payload: {description: 'Pack and check payloads.'},
     },
   },
-};
+});
 
-export function main(argv: string[], root: string): Promise<void> {
-  return run(argv, {root, pjson: pjson as never, isRoot: true})
+export function main(argv: string[], bundleFile: string): Promise<void> {
+  return run(argv, {root: dirname(bundleFile), pjson: makePjson(bundleFile) as never, isRoot: true})
     .then(() => flush())
     .catch((err) => handle(err));
 }

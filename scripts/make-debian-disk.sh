@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Make a bootable BIOS/GRUB raw disk from a Debian root filesystem tarball, without loop
+# partitions (they are not scanned on this machine): sfdisk on the image file, mke2fs -d
+# for a populated ext4, dd it to the partition offset, GRUB's boot.img + core.img by hand.
+# Used for the "provider" VM of the end-to-end test: a VPS as a cloud provider ships it,
+# with a static network configuration (ifupdown) and root's SSH key.
+#
+#   make-debian-disk.sh --tar ROOTFS.tar --out DISK.raw [--size 3G] [--hostname provider]
+#       [--authorized-key FILE] [--address 10.0.2.15/24] [--gateway 10.0.2.2] [--dns 10.0.2.3]
+#       [--marker TEXT]
+set -euo pipefail
+tarball="" out="" size=3G hostname=provider key="" address=10.0.2.15/24 gateway=10.0.2.2 dns=10.0.2.3 marker=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --tar) tarball=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --size) size=$2; shift 2 ;;
+    --hostname) hostname=$2; shift 2 ;;
+    --authorized-key) key=$2; shift 2 ;;
+    --address) address=$2; shift 2 ;;
+    --gateway) gateway=$2; shift 2 ;;
+    --dns) dns=$2; shift 2 ;;
+    --marker) marker=$2; shift 2 ;;
+    *) echo "make-debian-disk: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ -n "$tarball" ] && [ -n "$out" ] || { echo "usage: make-debian-disk.sh --tar ROOTFS.tar --out DISK.raw [...]" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "make-debian-disk: run as root (file ownership inside the image)" >&2; exit 4; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+root="$work/root"
+mkdir -p "$root"
+tar --numeric-owner -xpf "$tarball" -C "$root"
+
+kernel=$(cd "$root/boot" && ls vmlinuz-* | sort -V | tail -1)
+initrd=initrd.img-${kernel#vmlinuz-}
+[ -f "$root/boot/$initrd" ] || { echo "make-debian-disk: $initrd missing in the tarball (initramfs-tools not included?)" >&2; exit 6; }
+
+# System identity as a provider would set it up.
+echo "$hostname" > "$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$hostname" > "$root/etc/hosts"
+cat > "$root/etc/network/interfaces" <<EOF
+auto lo
+iface lo inet loopback
+
+auto eth0
+iface eth0 inet static
+	address $address
+	gateway $gateway
+EOF
+rm -f "$root/etc/resolv.conf"
+echo "nameserver $dns" > "$root/etc/resolv.conf"
+echo "/dev/vda1 / ext4 errors=remount-ro 0 1" > "$root/etc/fstab"
+if [ -n "$key" ]; then
+  install -d -m 700 "$root/root/.ssh"
+  install -m 600 "$key" "$root/root/.ssh/authorized_keys"
+fi
+[ -n "$marker" ] && echo "$marker" > "$root/etc/provider-marker"
+
+mkdir -p "$root/boot/grub"
+cat > "$root/boot/grub/grub.cfg" <<EOF
+serial --speed=115200
+terminal_input serial console
+terminal_output serial console
+set timeout=1
+menuentry 'Debian (provider image)' {
+	linux /boot/$kernel root=/dev/vda1 ro net.ifnames=0 console=tty0 console=ttyS0,115200
+	initrd /boot/$initrd
+}
+EOF
+
+# Disk: 1 MiB gap for GRUB's core image, then one bootable ext4 partition.
+truncate -s "$size" "$out.tmp"
+echo 'label: dos
+start=2048, type=83, bootable' | sfdisk -q "$out.tmp"
+start=$(sfdisk -J "$out.tmp" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][0]["start"])')
+sectors=$(sfdisk -J "$out.tmp" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][0]["size"])')
+mke2fs -q -t ext4 -L root -d "$root" "$work/part.img" "$((sectors / 2))k"
+dd if="$work/part.img" of="$out.tmp" bs=512 seek="$start" conv=notrunc,sparse status=none
+
+grub-mkimage -O i386-pc -p '(hd0,msdos1)/boot/grub' -o "$work/core.img" biosdisk part_msdos ext2 normal configfile linux serial terminal search echo test
+[ "$(stat -c %s "$work/core.img")" -lt $(((start - 1) * 512)) ] || { echo "make-debian-disk: core.img does not fit the gap" >&2; exit 6; }
+dd if=/usr/lib/grub/i386-pc/boot.img of="$out.tmp" bs=440 count=1 conv=notrunc status=none
+dd if="$work/core.img" of="$out.tmp" bs=512 seek=1 conv=notrunc status=none
+mv "$out.tmp" "$out"
+echo "$out: $size, kernel $kernel, hostname $hostname, $address via $gateway"
