@@ -30,7 +30,7 @@ const artifact = (what: string): Schema => ({
       type: 'string',
       description: 'Lower-case hex sha256 of the file. Required unless --allow-unverified.',
       pattern: SHA256,
-      'x-hint': `Put the output of "sha256sum FILE" here (64 hex digits).`,
+      'x-hint': 'Put the output of "sha256sum FILE" here: 64 hex digits, quoted if YAML could read them as a number.',
     },
   },
 });

@@ -92,7 +92,7 @@ describe('deploy planner', () => {
   });
 
   it('carries console settings, or uses tty0 + ttyS0 when the host names none', () => {
-    expect(planCmdline('root=/dev/sda1 console=ttyS1,57600 quiet', 'test', 'nomodeset')).toBe('console=ttyS1,57600 anemos.mode=test panic=10 nomodeset');
+    expect(planCmdline('root=/dev/sda1 net.ifnames=0 console=ttyS1,57600 quiet', 'test', 'nomodeset')).toBe('net.ifnames=0 console=ttyS1,57600 anemos.mode=test panic=10 nomodeset');
     expect(planCmdline('root=/dev/sda1', 'deploy', '')).toBe('console=tty0 console=ttyS0,115200 anemos.mode=deploy panic=10');
   });
 

@@ -48,7 +48,8 @@ export interface PlanOptions {
 }
 
 const DEFAULT_CONSOLES = ['console=tty0', 'console=ttyS0,115200'];
-const CARRIED_ARGS = /^(console|earlyprintk|earlycon)=/;
+// Consoles, and the interface naming scheme: the new system should name NICs as the old one did.
+const CARRIED_ARGS = /^(console|earlyprintk|earlycon|net\.ifnames|biosdevname)=/;
 
 /** The deploy kernel's command line: the host's consoles, then ours, then the user's. */
 export function planCmdline(hostCmdline: string, mode: BootMode, extra: string): string {

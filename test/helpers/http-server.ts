@@ -1,9 +1,12 @@
 // A loopback HTTP server for fetch tests: serves files from a map, with optional faults.
+import {createReadStream, statSync} from 'node:fs';
 import {createServer, type Server} from 'node:http';
 import type {AddressInfo} from 'node:net';
 
 export interface Route {
-  body: Buffer;
+  /** Bytes to serve; or `file` for large artifacts streamed from disk. */
+  body?: Buffer;
+  file?: string;
   /** Close the connection after this many bytes (truncated download). */
   cutAfter?: number;
   /** Respond with this status instead. */
@@ -34,7 +37,15 @@ export async function startServer(routes: Record<string, Route> = {}): Promise<T
       res.writeHead(route.status).end('fault');
       return;
     }
-    let body = route.body;
+    if (route.file) {
+      const size = statSync(route.file).size;
+      const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      const start = m && !route.noRange ? Number(m[1]) : 0;
+      res.writeHead(start ? 206 : 200, {'content-length': String(size - start)});
+      createReadStream(route.file, {start}).pipe(res);
+      return;
+    }
+    let body = route.body ?? Buffer.alloc(0);
     let status = 200;
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (m && !route.noRange) {

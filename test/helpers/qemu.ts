@@ -18,10 +18,12 @@ export interface QemuOptions {
   /** Extra -netdev user options (e.g. "net=10.0.2.0/24"). */
   mac?: string;
   extra?: string[];
+  /** Exit instead of rebooting (default true); a VM that must reboot into its disk sets false. */
+  noReboot?: boolean;
 }
 
 export function qemuArgs(o: QemuOptions): string[] {
-  const args = ['-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', String(o.memoryMb ?? 512), '-nographic', '-no-reboot', '-serial', `file:${o.serialLog}`, '-monitor', 'none'];
+  const args = ['-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', String(o.memoryMb ?? 512), '-nographic', ...(o.noReboot === false ? [] : ['-no-reboot']), '-serial', `file:${o.serialLog}`, '-monitor', 'none'];
   if (o.kernel) args.push('-kernel', o.kernel);
   if (o.initrd) args.push('-initrd', o.initrd);
   if (o.append) args.push('-append', o.append);
@@ -50,12 +52,12 @@ export class Vm {
   }
 
   /** Wait until the serial log matches; throws with the log tail on timeout or VM exit. */
-  async waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  async waitFor(pattern: RegExp, timeoutMs: number, fromOffset = 0): Promise<RegExpMatchArray> {
     const deadline = Date.now() + timeoutMs;
     let exited = false;
     this.exited.then(() => (exited = true));
     for (;;) {
-      const m = this.log().match(pattern);
+      const m = this.log().slice(fromOffset).match(pattern);
       if (m) return m;
       if (exited) throw new Error(`VM exited before ${pattern}; serial log ${this.opts.serialLog}:\n${this.log().slice(-3000)}`);
       if (Date.now() > deadline) throw new Error(`timeout waiting for ${pattern}; serial log ${this.opts.serialLog}:\n${this.log().slice(-3000)}`);

@@ -1,0 +1,47 @@
+// Base initramfs figures: size (compressed, unpacked), power-on → agent running under
+// QEMU TCG, and the smallest RAM (-m) at which deploy mode completes a payload.
+// Run: npx vite-node bench/deploy-env.ts
+import {execFileSync} from 'node:child_process';
+import {mkdtempSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {composeEnv, ensureBase, QEMU_MAC, sha256, sshKeypair, tarPayload} from '../test/helpers/deploy-env.js';
+import {Vm} from '../test/helpers/qemu.js';
+
+const work = mkdtempSync(join(tmpdir(), 'anemos-bench-env-'));
+const base = ensureBase();
+const MiB = 1048576;
+console.log(`base initramfs: ${(base.manifest.sizes.initramfs / MiB).toFixed(1)} MiB compressed (goal ≤ 40), ${(base.manifest.sizes.unpacked / MiB).toFixed(1)} MiB unpacked; kernel ${(base.manifest.sizes.vmlinuz / MiB).toFixed(1)} MiB; ${base.manifest.modules} modules`);
+
+const operator = sshKeypair(work, 'operator');
+const data = tarPayload(work, {deploy: {content: '#!/bin/sh\nprintf done | dd of="$ANEMOS_DISK" conv=notrunc 2>/dev/null\nsync\n', mode: 0o755}});
+const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'bench', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: sha256(data)}}, authorizedKeys: [operator.pub], payload: {file: 'payload.tar.gz', data}});
+
+async function deployAt(memoryMb: number): Promise<{ok: boolean; agentSeconds?: number; totalSeconds: number}> {
+  const disk = join(work, `disk-${memoryMb}.raw`);
+  execFileSync('truncate', ['-s', '16M', disk]);
+  const t0 = Date.now();
+  const vm = new Vm({kernel: base.kernel, initrd, append: 'console=ttyS0,115200 anemos.mode=deploy panic=10', memoryMb, serialLog: join(work, `serial-${memoryMb}.log`), disks: [disk], mac: QEMU_MAC});
+  let agentSeconds: number | undefined;
+  try {
+    await vm.waitFor(/anemos: agent started/, 120_000);
+    agentSeconds = (Date.now() - t0) / 1000;
+    await vm.waitFor(/DEPLOY SUCCEEDED/, 240_000);
+    await vm.waitExit(60_000);
+    return {ok: true, agentSeconds, totalSeconds: (Date.now() - t0) / 1000};
+  } catch {
+    vm.kill();
+    return {ok: false, agentSeconds, totalSeconds: (Date.now() - t0) / 1000};
+  }
+}
+
+const first = await deployAt(512);
+console.log(`power-on → agent running (QEMU TCG, 512 MiB): ${first.agentSeconds?.toFixed(1)} s; whole deploy of a tiny payload until power-off: ${first.totalSeconds.toFixed(1)} s`);
+let smallest: number | undefined;
+for (const mb of [384, 320, 288, 256, 224, 192]) {
+  const r = await deployAt(mb);
+  console.log(`  -m ${mb}: ${r.ok ? `deploy completed in ${r.totalSeconds.toFixed(1)} s` : 'did not complete'}`);
+  if (!r.ok) break;
+  smallest = mb;
+}
+console.log(`smallest RAM at which deploy mode completes: ${smallest ?? '> 384'} MiB (goal: 256)`);

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The demo: on a fresh Debian 12 machine (root), install what anemos needs, build it,
+# then let a Debian 12 VM with a static address re-image itself into Debian 13 with
+# "anemos deploy", printing each phase and its duration. It is the end-to-end test
+# (test/e2e/deploy.test.ts) run on its own, with its timings shown at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t0=$(date +%s)
+echo "== setup (apt packages, npm dependencies, Node 18, Debian kernel)"
+bash scripts/setup.sh
+echo "== build (dist/anemos.cjs, dist/agent.mjs)"
+npm run build --silent
+echo "== deploy demo in QEMU (first run builds the base initramfs and two Debian root filesystems: a few minutes)"
+ANEMOS_E2E_VERBOSE=1 npx vitest run test/e2e/deploy.test.ts --reporter=verbose
+echo "== phase timings (seconds)"
+cat .cache/e2e/timings.json
+echo "== done in $(( $(date +%s) - t0 )) s; serial console logs are listed above"

@@ -1,0 +1,30 @@
+import {readFileSync, writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {parseConfig} from './config.js';
+import {CONFIG_SCHEMA} from './config.js';
+
+const SCHEMA_FILE = join(__dirname, '..', '..', 'schema', 'anemos.conf.schema.json');
+const EXAMPLE = join(__dirname, '..', '..', 'anemos.conf.example');
+
+export const publishedSchema = () => ({$schema: 'https://json-schema.org/draft/2020-12/schema', title: 'anemos.conf', ...CONFIG_SCHEMA});
+
+describe('published config schema and example', () => {
+  it('schema/anemos.conf.schema.json is the schema the CLI validates with', () => {
+    const text = JSON.stringify(publishedSchema(), null, 2) + '\n';
+    if (process.env.UPDATE_GOLDEN) writeFileSync(SCHEMA_FILE, text);
+    expect(readFileSync(SCHEMA_FILE, 'utf8')).toBe(text);
+  });
+
+  it('anemos.conf.example documents every key and is itself valid', () => {
+    const example = readFileSync(EXAMPLE, 'utf8');
+    const keys = (schema: typeof CONFIG_SCHEMA, prefix = ''): string[] =>
+      Object.entries(schema.properties ?? {}).flatMap(([k, v]) => [prefix + k, ...(v.type === 'object' ? keys(v, `${prefix}${k}.`) : [])]);
+    for (const key of keys(CONFIG_SCHEMA)) {
+      const leaf = key.split('.').at(-1)!;
+      expect(example, `anemos.conf.example lacks ${key}`).toMatch(new RegExp(`^\\s*#?\\s*${leaf}:`, 'm'));
+    }
+    // The example, uncommented, parses.
+    expect(() => parseConfig(example, 'anemos.conf.example')).not.toThrow();
+  });
+});
