@@ -143,3 +143,18 @@ export async function gatherHostFacts(runner: Runner): Promise<HostFacts> {
     },
   };
 }
+
+/** Keys of the person at this machine: root's authorized_keys and ~/.ssh/id_*.pub. */
+export async function operatorKeys(home = process.env.HOME ?? '/root'): Promise<string[]> {
+  const keys = new Set<string>();
+  const add = (text: string | undefined) => text?.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).forEach((l) => keys.add(l));
+  add(await read('/root/.ssh/authorized_keys'));
+  let names: string[] = [];
+  try {
+    names = await readdir(join(home, '.ssh'));
+  } catch {
+    names = []; // no ~/.ssh: only root's keys, if any
+  }
+  for (const n of names.filter((n) => /^id_.*\.pub$/.test(n)).sort()) add(await read(join(home, '.ssh', n)));
+  return [...keys];
+}

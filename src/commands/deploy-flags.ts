@@ -15,9 +15,19 @@ export const deployFlags = {
   'dry-run': Flags.boolean({description: 'Print the plan and the exact commands; change nothing, download nothing.'}),
   phases: Flags.string({description: `Comma-separated phases to run (${PHASES.join(',')}); later phases are skipped.`, default: PHASES.join(','), env: 'ANEMOS_PHASES'}),
   'allow-unverified': Flags.boolean({description: 'Accept artifacts without sha256 (warns loudly; shown in the plan).', env: 'ANEMOS_ALLOW_UNVERIFIED'}),
+  qemu: Flags.boolean({description: 'Run the deploy environment in a local QEMU VM instead of on this host (try a payload on a laptop).', env: 'ANEMOS_QEMU'}),
+  disk: Flags.string({description: 'With --qemu: raw disk image attached as /dev/vda (required for deploy).', env: 'ANEMOS_QEMU_DISK'}),
+  memory: Flags.integer({description: 'With --qemu: VM memory in MiB.', default: 1024, env: 'ANEMOS_QEMU_MEMORY'}),
+  'ssh-port': Flags.integer({description: 'With --qemu: loopback port forwarded to the VM\'s SSH.', default: 2222, env: 'ANEMOS_QEMU_SSH_PORT'}),
+  accel: Flags.string({description: 'With --qemu: QEMU accelerator (kvm:tcg tries KVM first).', default: 'kvm:tcg', env: 'ANEMOS_QEMU_ACCEL'}),
 };
 
 export interface DeployFlagValues {
+  qemu: boolean;
+  disk?: string;
+  memory: number;
+  'ssh-port': number;
+  accel: string;
   config: string;
   yes: boolean;
   'dry-run': boolean;
@@ -48,6 +58,7 @@ export async function runDeployCommand(cmd: BaseCommand & {jsonEnabled(): boolea
   const json = cmd.jsonEnabled();
   const say = (l: string) => (json ? process.stderr : process.stdout).write(l + '\n');
   const outcome = await runDeploy({
+    ...(flags.qemu ? {qemu: {disk: flags.disk, memoryMb: flags.memory, sshPort: flags['ssh-port'], accel: flags.accel}} : {}),
     configPath: flags.config,
     mode,
     phases: parsePhases(flags.phases),
@@ -62,6 +73,7 @@ export async function runDeployCommand(cmd: BaseCommand & {jsonEnabled(): boolea
   });
   if (!json) {
     if (outcome.dryRun) say(outcome.planText + '\n\n(dry run: nothing was downloaded or changed)');
+    else if (flags.qemu) say('Done.');
     else if (outcome.result?.executed) {
       say(
         mode === 'deploy'

@@ -28,7 +28,12 @@ export function planLoadCommands(plan: DeployPlan, p: BootPaths): Argv[] {
   ];
 }
 
-/** Started detached after the delay, so an SSH session can print the result first. */
+/**
+ * Started detached after the delay, so an SSH session can print the result first.
+ * "systemctl kexec" shuts down cleanly. Debian's kexec-load service (LOAD_KEXEC=true by
+ * default) would load its own kernel at shutdown, but skips that when an image is already
+ * loaded (/sys/kernel/kexec_loaded = 1), so ours stays; proven in test/e2e/deploy.test.ts.
+ */
 export function planExecCommand(plan: DeployPlan, systemd: boolean): Argv {
   if (plan.method === 'kexec') return systemd ? ['systemctl', 'kexec'] : ['kexec', '-e'];
   return systemd ? ['systemctl', 'reboot'] : ['reboot'];

@@ -1,7 +1,12 @@
 // The use case behind "anemos deploy" and "anemos test-boot": load config, probe the
 // host, plan, confirm, execute. Commands only parse flags and render.
 
+import {existsSync} from 'node:fs';
 import {loadConfig} from '../adapters/config-file.js';
+import {operatorKeys} from '../adapters/host-facts.js';
+import {runQemu} from '../adapters/qemu.js';
+import type {Config} from '../core/config.js';
+import {planQemuArgs, qemuFacts} from '../core/qemu-target.js';
 import {fetchArtifact} from '../adapters/fetch.js';
 import {gatherHostFacts} from '../adapters/host-facts.js';
 import {commandLine, realRunner} from '../adapters/process.js';
@@ -10,11 +15,20 @@ import {planExecCommand, planLoadCommands} from '../core/boot-commands.js';
 import {planDeploy, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import type {NetworkConfig} from '../core/network.js';
 import {renderPlan} from '../core/plan-render.js';
-import {usageError} from '../shared/errors.js';
+import {preconditionError, usageError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
 import {detachCommand, executeDeploy, type DeployResult} from './deploy.js';
 
+export interface QemuTarget {
+  disk?: string;
+  memoryMb: number;
+  sshPort: number;
+  accel: string;
+}
+
 export interface RunDeployOptions {
+  /** Run the deploy environment in a local VM instead of on this host. */
+  qemu?: QemuTarget;
   configPath: string;
   mode: BootMode;
   phases: Phase[];
@@ -48,6 +62,7 @@ export function previewCommands(plan: DeployPlan, cacheDir: string, systemd: boo
 
 export async function runDeploy(o: RunDeployOptions): Promise<RunDeployOutcome> {
   const config = await loadConfig(o.configPath);
+  if (o.qemu) return runInQemu(config, o, o.qemu);
   const facts = await gatherHostFacts(realRunner);
   const plan = planDeploy(config, facts, {
     mode: o.mode,
@@ -70,5 +85,40 @@ export async function runDeploy(o: RunDeployOptions): Promise<RunDeployOutcome> 
     {runner: realRunner, fetch: fetchArtifact, progress: o.progress, log: o.log, detach: detachCommand, now: () => performance.now()},
     {cacheDir: config.cache_dir, allowUnverified: o.allowUnverified, baseDir: o.cwd},
   );
+  return {plan, planText, dryRun: false, result};
+}
+
+/** --qemu: fetch and compose as usual, then boot the result in a local VM on this terminal. */
+async function runInQemu(config: Config, o: RunDeployOptions, q: QemuTarget): Promise<RunDeployOutcome> {
+  if (o.mode === 'deploy' && !q.disk) throw usageError('qemu-no-disk', 'deploy --qemu needs a disk image for the VM.', 'Create one (truncate -s 8G disk.img) and pass --disk disk.img.');
+  if (q.disk && !existsSync(q.disk)) throw usageError('qemu-disk-missing', `The disk image ${q.disk} does not exist.`, `Create it: truncate -s 8G ${q.disk}`);
+  const keys = config.access.ssh_authorized_keys === 'host' ? await operatorKeys() : config.access.ssh_authorized_keys;
+  const facts = qemuFacts(config.hostname ?? 'anemos-qemu', keys, q.memoryMb);
+  const planned = planDeploy({...config, network: 'auto', firmware: 'none', deploy: {...config.deploy, disk: '/dev/vda'}}, facts, {
+    mode: o.mode,
+    phases: ['fetch', 'compose'],
+    allowUnverified: o.allowUnverified,
+    cliVersion: o.cliVersion,
+  });
+  const plan = {...planned, output: planned.output.replace(/\.img$/, '-qemu.img')};
+  const planText = renderPlan(plan, []);
+  if (o.dryRun) return {plan, planText, dryRun: true};
+  o.log(planText);
+  const result = await executeDeploy(
+    plan,
+    facts,
+    {runner: realRunner, fetch: fetchArtifact, progress: o.progress, log: o.log, detach: detachCommand, now: () => performance.now()},
+    {cacheDir: config.cache_dir, allowUnverified: o.allowUnverified, baseDir: o.cwd},
+  );
+  const kernel = result.artifacts.find((a) => a.name === 'kernel');
+  if (!kernel) throw preconditionError('qemu-no-kernel', 'No kernel was fetched.', 'Check kernel.url in the config.');
+  const args = planQemuArgs({kernel: kernel.path, initrd: plan.output, cmdline: plan.cmdline, memoryMb: q.memoryMb, sshPort: q.sshPort, disk: q.disk, accel: q.accel});
+  o.log(`\nStarting the VM (the console follows; leave QEMU with Ctrl-A X). SSH: ssh -p ${q.sshPort} root@127.0.0.1\n$ ${commandLine('qemu-system-x86_64', args)}`);
+  const t0 = performance.now();
+  const code = await runQemu(args);
+  result.timings.vm = (performance.now() - t0) / 1000;
+  result.commands.push(commandLine('qemu-system-x86_64', args));
+  o.log(`\nThe VM stopped (exit ${code}) after ${result.timings.vm.toFixed(1)} s.${q.disk && o.mode === 'deploy' ? ` Boot the result: qemu-system-x86_64 -m 1024 -nographic -drive file=${q.disk},format=raw,if=virtio` : ''}`);
+  result.executed = true;
   return {plan, planText, dryRun: false, result};
 }

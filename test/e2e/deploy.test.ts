@@ -46,7 +46,7 @@ describe('a Debian server re-images itself with anemos deploy', () => {
    */
   function sshStatus(command: string): Promise<{code: number; out: string}> {
     return new Promise((resolve) => {
-      execFile('ssh', [...sshArgs(operator.priv, port), command], {encoding: 'utf8', maxBuffer: 64 * 1024 * 1024}, (err, stdout, stderr) => {
+      execFile('ssh', [...sshArgs(operator.priv, port), command], {encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 600_000}, (err, stdout, stderr) => {
         resolve({code: err ? ((err as {code?: number}).code ?? -1) : 0, out: `${stdout}${stderr}`});
       });
     });
@@ -127,7 +127,7 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     expect(r.out).toMatch(/does not match its sha256[\s\S]*expected: f{64}/);
     expect(await bootId()).toBe(before);
     expect((await sshStatus('cat /sys/kernel/kexec_loaded')).out.trim()).toBe('0');
-  });
+  }, 300_000);
 
   it('a payload that fails before writing: the agent reboots and the provider Debian comes back unchanged', async () => {
     const before = await bootId();
@@ -141,7 +141,7 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     expect(await bootId()).not.toBe(before);
     expect((await ssh('cat /etc/provider-marker; . /etc/os-release; echo $VERSION_CODENAME')).trim().split('\n')).toEqual(['provider-image', 'bookworm']);
     expect(vm.log()).toMatch(/deploy: checking the disk before touching it: not good/);
-  });
+  }, 900_000);
 
   it('test-boot: SSH into the deploy environment, see the disk, reboot back to the provider', async () => {
     await scp(join(work, 'fail.conf'), '/etc/anemos.conf');
@@ -156,9 +156,10 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     expect(inside).toMatch(/vda1/);
     expect(inside).toMatch(/inet 10\.0\.2\.15\/24/);
     expect(await hostKeyFingerprint(port)).toBe(providerFingerprint);
-    await sshStatus('reboot -f');
+    // The session dies with the machine; detach the reboot so the command returns first.
+    await sshStatus('(sleep 1; reboot -f) >/dev/null 2>&1 &');
     await ssh('test -e /etc/provider-marker', 300_000);
-  });
+  }, 900_000);
 
   it('deploy: kexec, the image payload, and Debian 13 boots from its own disk with the same identity', async () => {
     await scp(join(work, 'image.conf'), '/etc/anemos.conf');
@@ -204,5 +205,5 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     expect(log).toMatch(/image: == bootloader/);
     expect(log).toMatch(/Installation finished\. No error reported\./);
     say(`same address, hostname and SSH host key; /etc/anemos-deployed says build=${BUILD_ID}`);
-  });
+  }, 2_400_000);
 });

@@ -7,6 +7,7 @@ import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'n
 import {join} from 'node:path';
 import type {BootConfig} from '../../src/core/boot-contract.js';
 import type {NetworkConfig} from '../../src/core/network.js';
+import {qemuNetwork} from '../../src/core/qemu-target.js';
 import {planSegments} from '../../src/core/segments.js';
 import {composeInitramfs} from '../../src/services/compose.js';
 import {REPO} from './kernel.js';
@@ -34,17 +35,7 @@ export function ensureBase(): {kernel: string; initramfs: string; manifest: Reco
 export const QEMU_MAC = '52:54:00:12:34:56';
 
 /** The network QEMU's user networking gives a guest, written as a static host config. */
-export function qemuStaticNetwork(over: {gateway?: string} = {}): NetworkConfig {
-  return {
-    version: 1,
-    hostname: 'anemos-test',
-    interfaces: {
-      [QEMU_MAC]: {mac: QEMU_MAC, name: 'ens3', dhcp4: false, slaac: false, addresses: [{address: '10.0.2.15', prefix: 24, family: 4}], routes: [{to: 'default', via: over.gateway ?? '10.0.2.2', family: 4}]},
-    },
-    dns: {servers: ['10.0.2.3'], search: []},
-    skipped: [],
-  };
-}
+export const qemuStaticNetwork = (over: {gateway?: string} = {}): NetworkConfig => qemuNetwork('anemos-test', {mac: QEMU_MAC, ...over});
 
 export function sshKeypair(dir: string, name: string): {priv: string; pub: string} {
   const priv = join(dir, name);

@@ -5,7 +5,9 @@ import {promisify} from 'node:util';
 const run = promisify(execFile);
 
 export function sshArgs(key: string, port: number): string[] {
-  return ['-i', key, '-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10', '-o', 'BatchMode=yes', 'root@127.0.0.1'];
+  return ['-i', key, '-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10', '-o', 'BatchMode=yes',
+    // A VM that reboots under an open session never closes it: give up after ~15 s of silence.
+    '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3', 'root@127.0.0.1'];
 }
 
 /** Run a command over SSH, retrying until the server answers or the deadline passes. */
