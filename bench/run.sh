@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "## compose and CLI start"
-node bench/compose.mjs
+npx vite-node bench/compose.ts
 echo "## deploy environment"
 npx vite-node bench/deploy-env.ts
 echo "## end-to-end deploy phases (from the last run of test/e2e/deploy.test.ts, seconds)"

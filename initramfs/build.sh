@@ -37,7 +37,7 @@ step() { printf '[initramfs] %s\n' "$*" >&2; }
 # Tools of the deploy environment and every library they link. The ldd check below
 # fails the build if a library would come from the build host instead of this list.
 PACKAGES=(
-  busybox-static libc6 libgcc-s1 libstdc++6
+  busybox-static dash libc6 libgcc-s1 libstdc++6
   dropbear-bin libtomcrypt1 libtommath1 zlib1g libcrypt1
   e2fsprogs libext2fs2 libcom-err2 libss2 libblkid1 libuuid1 logsave
   dosfstools fdisk libfdisk1 libsmartcols1 util-linux libmount1 libselinux1 libpcre2-8-0 libudev1 libcap-ng0 libtinfo6
@@ -104,8 +104,12 @@ TOOLS=(
   /usr/bin/wget /usr/bin/gpgv /usr/bin/perl /usr/bin/dpkg-deb /usr/bin/dpkg
   /sbin/kexec
   /usr/sbin/debootstrap
+  /bin/dash
 )
 for t in "${TOOLS[@]}"; do copy "$t"; done
+# /bin/sh is dash, not busybox ash: Debian's busybox runs its own applets in preference to
+# the real tools ("standalone shell"), so a payload's "tar" or "mount" would not be GNU's.
+ln -s dash "$root/bin/sh"
 # mkfs.ext4 and friends are mke2fs under other names.
 for n in mkfs.ext2 mkfs.ext3 mkfs.ext4; do ln -sf mke2fs "$root/sbin/$n"; done
 ln -sf mkfs.fat "$root/sbin/mkfs.vfat"
@@ -115,9 +119,15 @@ cp -a "$stage/usr/share/keyrings/debian-archive-keyring.gpg" "$root/usr/share/ke
 # update-ca-certificates runs at install time; do its work: one PEM bundle.
 cat "$stage"/usr/share/ca-certificates/mozilla/*.crt > "$root/etc/ssl/certs/ca-certificates.crt"
 
-# busybox applets for everything no real tool provides.
+# busybox applets for everything no real tool provides, in any PATH directory (an applet
+# in /usr/bin would otherwise shadow GNU tar in /bin).
 for applet in $("$root/bin/busybox" --list-full); do
-  [ -e "$root/$applet" ] || [ -L "$root/$applet" ] || { mkdir -p "$root/$(dirname "$applet")"; ln -s /bin/busybox "$root/$applet"; }
+  name=${applet##*/}
+  real=""
+  for d in bin sbin usr/bin usr/sbin; do
+    if [ -e "$root/$d/$name" ] || [ -L "$root/$d/$name" ]; then real=1; fi
+  done
+  [ -n "$real" ] || { mkdir -p "$root/$(dirname "$applet")"; ln -s /bin/busybox "$root/$applet"; }
 done
 
 install -m 0755 "$nodedir/node" "$root/usr/bin/node"

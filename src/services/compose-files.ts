@@ -16,7 +16,7 @@ export async function fileEntry(src: string, dest: string): Promise<CpioEntry> {
     throw usageError('compose-missing-file', `File ${src} does not exist.`, 'Check the SRC part of --add SRC=DEST.');
   }
   if (!st.isFile()) throw usageError('compose-not-a-file', `${src} is not a regular file.`, 'Add files one by one.');
-  return {path: dest, type: 'file', mode: st.mode & 0o7777, data: {size: st.size, open: () => createReadStream(src)}};
+  return {path: dest, type: 'file', mode: st.mode & 0o7777, data: {size: st.size, open: () => createReadStream(src, {highWaterMark: 1 << 20})}};
 }
 
 export async function composeFiles(opts: {base: string; output: string; add: string[]; compression: Compression; mtime: number; progress?: ProgressSink}): Promise<ComposeResult> {

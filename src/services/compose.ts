@@ -3,7 +3,7 @@
 // one starts where the kernel looks for it.
 
 import {createReadStream, createWriteStream} from 'node:fs';
-import {stat} from 'node:fs/promises';
+import {chmod, copyFile, stat} from 'node:fs/promises';
 import {once} from 'node:events';
 import type {Writable} from 'node:stream';
 import {compressStream} from '../adapters/compress.js';
@@ -46,15 +46,15 @@ export async function checkBase(path: string): Promise<void> {
 export async function composeInitramfs(base: string, segments: SegmentSpec[], output: string, opts: {mtime?: number; progress?: ProgressSink} = {}): Promise<ComposeResult> {
   await checkBase(base);
   const baseSize = (await stat(base)).size;
-  const out = createWriteStream(output, {mode: 0o600});
+  // The base is copied by the kernel (copy_file_range, or a reflink where the filesystem
+  // has them): no bytes pass through this process. Segments are appended after it.
+  await copyFile(base, output);
+  await chmod(output, 0o600);
+  opts.progress?.finish('compose base', `${baseSize} bytes copied unchanged`);
+  const out = createWriteStream(output, {flags: 'r+', start: baseSize});
   const failed = new Promise<never>((_, reject) => out.on('error', reject));
   const work = (async () => {
-    let offset = 0;
-    for await (const chunk of createReadStream(base, {highWaterMark: 1 << 20})) {
-      await write(out, chunk as Buffer);
-      offset += (chunk as Buffer).byteLength;
-      opts.progress?.update('compose base', offset, baseSize);
-    }
+    let offset = baseSize;
     const result: ComposedSegment[] = [];
     for (const seg of segments) {
       // An uncompressed archive must start 4-byte aligned; zeros between archives are skipped.

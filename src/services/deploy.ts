@@ -132,7 +132,7 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
       network: plan.network,
       authorizedKeys: plan.authorizedKeys,
       hostKeys,
-      ...(fetched.payload && bootConfig.payload ? {payload: {file: bootConfig.payload.file, data: {size: fetched.payload.size, open: () => createReadStream(fetched.payload.path)}}} : {}),
+      ...(fetched.payload && bootConfig.payload ? {payload: {file: bootConfig.payload.file, data: {size: fetched.payload.size, open: () => createReadStream(fetched.payload.path, {highWaterMark: 1 << 20})}}} : {}),
       firmware: plan.firmware.map((f) => ({path: f.path, data: {size: f.size, open: () => createReadStream(join('/lib/firmware', f.path))}})),
     });
     return composeInitramfs(fetched.initramfs.path, segments, plan.output, {progress: deps.progress});
