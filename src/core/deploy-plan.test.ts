@@ -87,8 +87,9 @@ describe('deploy planner', () => {
   });
 
   it('does not need root or kexec for fetch,compose', () => {
-    const facts = fakeFacts({isRoot: false, kexec: {loadDisabled: false, lockdown: 'none', systemd: false}});
+    const facts = fakeFacts({isRoot: false, kexec: {loadDisabled: false, lockdown: 'none', systemd: false}, boot: {grubCustomHook: false}});
     expect(planDeploy(config('boot: {method: kexec}'), facts, {...opts, phases: ['fetch', 'compose']}).phases).toEqual(['fetch', 'compose']);
+    expect(planDeploy(config(), facts, {...opts, phases: ['fetch', 'compose']}).phases).toEqual(['fetch', 'compose']);
   });
 
   it('carries console settings, or uses tty0 + ttyS0 when the host names none', () => {

@@ -80,7 +80,7 @@ export function planDeploy(config: Config, facts: HostFacts, opts: PlanOptions):
       : facts.kexec.lockdown === 'confidentiality'
         ? {code: 'lockdown', message: 'Kernel lockdown is in "confidentiality" mode, which forbids kexec.', hint: 'Set boot.method: bootloader, or boot without lockdown=confidentiality.'}
         : undefined;
-  if (config.boot.method === 'auto' && kexecProblem) {
+  if (config.boot.method === 'auto' && kexecProblem && willBoot) {
     if (facts.boot.grubReboot) {
       method = 'bootloader';
       warnings.push(`kexec is not usable (${kexecProblem.message}); using a one-shot GRUB entry instead.`);
