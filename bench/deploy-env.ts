@@ -9,7 +9,7 @@ import {composeEnv, ensureBase, QEMU_MAC, sha256, sshKeypair, tarPayload} from '
 import {Vm} from '../test/helpers/qemu.js';
 
 const work = mkdtempSync(join(tmpdir(), 'anemos-bench-env-'));
-const base = ensureBase();
+const base = await ensureBase();
 const MiB = 1048576;
 console.log(`base initramfs: ${(base.manifest.sizes.initramfs / MiB).toFixed(1)} MiB compressed (goal ≤ 40), ${(base.manifest.sizes.unpacked / MiB).toFixed(1)} MiB unpacked; kernel ${(base.manifest.sizes.vmlinuz / MiB).toFixed(1)} MiB; ${base.manifest.modules} modules`);
 

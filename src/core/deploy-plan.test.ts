@@ -3,7 +3,7 @@ import {fakeFacts} from '../../test/helpers/facts.js';
 import {AnemosError} from '../shared/errors.js';
 import {planExecCommand, planLoadCommands, renderGrubEntry} from './boot-commands.js';
 import {parseConfig} from './config.js';
-import {checkMemory, planCmdline, planDeploy, PHASES, type PlanOptions} from './deploy-plan.js';
+import {checkBootSpace, checkMemory, planCmdline, planDeploy, PHASES, type PlanOptions} from './deploy-plan.js';
 
 const SHA = 'b'.repeat(64);
 const config = (extra = '') =>
@@ -112,5 +112,12 @@ describe('deploy planner', () => {
     const busy = fakeFacts({memory: {totalBytes: 2048 * MiB, availableBytes: 40 * MiB}});
     expect(checkMemory(busy, {kernel: 8 * MiB, initramfs: 40 * MiB, unpacked: 140 * MiB})).toMatch(/Only 40 MiB of RAM are free/);
     expect(checkMemory(fakeFacts(), {kernel: 8 * MiB, initramfs: 40 * MiB, unpacked: 140 * MiB})).toBeUndefined();
+  });
+
+  it('checks /boot space for the bootloader method', () => {
+    const MiB = 1048576;
+    expect(checkBootSpace(fakeFacts({boot: {grubCustomHook: true, bootFreeBytes: 40 * MiB}}), 60 * MiB)).toMatch(/\/boot has 40 MiB free; the deploy kernel and initramfs need 76 MiB/);
+    expect(checkBootSpace(fakeFacts(), 60 * MiB)).toBeUndefined();
+    expect(checkBootSpace(fakeFacts({boot: {grubCustomHook: false}}), 1)).toMatch(/could not be read/);
   });
 });

@@ -173,3 +173,14 @@ export function checkMemory(facts: HostFacts, sizes: {kernel: number; initramfs:
   }
   return undefined;
 }
+
+/** The bootloader method copies kernel and initramfs to /boot/anemos: they must fit. */
+export function checkBootSpace(facts: HostFacts, bytes: number): string | undefined {
+  const MiB = 1048576;
+  if (facts.boot.bootFreeBytes === undefined) return 'The free space of /boot could not be read.';
+  const need = bytes + 16 * MiB;
+  if (facts.boot.bootFreeBytes < need) {
+    return `/boot has ${Math.round(facts.boot.bootFreeBytes / MiB)} MiB free; the deploy kernel and initramfs need ${Math.round(need / MiB)} MiB there.`;
+  }
+  return undefined;
+}

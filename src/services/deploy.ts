@@ -10,7 +10,7 @@ import type {ArtifactSpec, FetchedArtifact, FetchOptions} from '../adapters/fetc
 import type {Runner} from '../adapters/process.js';
 import {commandLine} from '../adapters/process.js';
 import {planExecCommand, planLoadCommands, renderGrubEntry, type Argv} from '../core/boot-commands.js';
-import {checkMemory, type DeployPlan, type Phase} from '../core/deploy-plan.js';
+import {checkBootSpace, checkMemory, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import type {HostFacts} from '../core/host-facts.js';
 import {zstdContentSize} from '../core/initramfs-format.js';
 import {planSegments} from '../core/segments.js';
@@ -140,6 +140,10 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
   deps.log(`composed ${plan.output}: ${result.composed.size} bytes (base ${result.composed.baseSize} bytes unchanged + ${result.composed.segments.length} segments)`);
   if (!has('load')) return result;
 
+  if (plan.method === 'bootloader') {
+    const space = checkBootSpace(facts, fetched.kernel.size + result.composed.size);
+    if (space) throw preconditionError('boot-space', space, 'Free space in /boot (old kernels: apt autoremove), or use boot.method: kexec; nothing was changed.');
+  }
   const load = planLoadCommands(plan, {kernel: fetched.kernel.path, initramfs: plan.output});
   await timed('load', async () => {
     if (plan.method === 'bootloader') {

@@ -27,8 +27,8 @@ describe('deploy environment in QEMU', () => {
   let operator: {priv: string; pub: string};
   let hostKey: {priv: string; pub: string};
 
-  beforeAll(() => {
-    base = ensureBase();
+  beforeAll(async () => {
+    base = await ensureBase();
     work = mkdtempSync(join(tmpdir(), 'anemos-agent-'));
     operator = sshKeypair(work, 'operator');
     hostKey = sshKeypair(work, 'ssh_host_ed25519_key');
@@ -143,5 +143,55 @@ describe('deploy environment in QEMU', () => {
     expect(vm.log()).toMatch(/The network did not pass its check within 6 s: no gateway answered \(10\.0\.2\.99\)/);
     expect(vm.log()).not.toMatch(/payload run: start/);
     expect(readDisk(disk, 0, 512)).toBe('\0'.repeat(512));
+  });
+
+  it('DHCP where the host used it: udhcpc gets the lease from QEMU', async () => {
+    const net = qemuStaticNetwork();
+    const iface = net.interfaces[QEMU_MAC];
+    net.interfaces[QEMU_MAC] = {...iface, dhcp4: true, addresses: [{...iface.addresses[0], dynamic: true}], routes: [{...iface.routes[0], dynamic: true}]};
+    const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'dhcp', config: {mode: 'test'}, network: net, authorizedKeys: [operator.pub]});
+    const port = await freePort();
+    const vm = await boot('dhcp', initrd, {mode: 'test', port});
+    try {
+      await vm.waitFor(/TEST MODE READY/, 120_000);
+      expect(vm.log()).toMatch(/eth0: DHCP lease obtained/);
+      expect(await sshRun(operator.priv, port, 'ip -4 addr show eth0; cat /etc/resolv.conf')).toMatch(/inet 10\.0\.2\.15\/24[\s\S]*nameserver 10\.0\.2\.3/);
+    } finally {
+      vm.kill();
+    }
+  });
+
+  it('a payload that hangs past deploy.timeout is stopped; nothing written, so it reboots', async () => {
+    const {payload, sha} = deployPayload('#!/bin/sh\necho "waiting for something that never comes"\nsleep 600\n');
+    const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'hang', config: {mode: 'deploy', disk: '/dev/vda', timeout: 5, payload: {file: 'payload.tar.gz', sha256: sha}}, authorizedKeys: [operator.pub], payload});
+    const vm = await boot('hang', initrd, {mode: 'deploy', disk: blankDisk('hang')});
+    await vm.waitExit(180_000);
+    expect(vm.log()).toMatch(/ran longer than deploy\.timeout \(5 s\) and was stopped/);
+    expect(vm.log()).toMatch(/no disk was written, so the old system is intact: rebooting/);
+  });
+
+  it('no interface with the MAC from network.json: says which interfaces exist, reboots', async () => {
+    const net = qemuStaticNetwork();
+    const iface = net.interfaces[QEMU_MAC];
+    const initrd = await composeEnv({
+      dir: work,
+      base: base.initramfs,
+      name: 'no-mac',
+      config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: 'a'.repeat(64)}},
+      network: {...net, interfaces: {'52:54:00:99:99:99': {...iface, mac: '52:54:00:99:99:99'}}},
+      authorizedKeys: [operator.pub],
+    });
+    const vm = await boot('no-mac', initrd, {mode: 'deploy', disk: blankDisk('no-mac')});
+    await vm.waitExit(180_000);
+    expect(vm.log()).toMatch(/No interface has the MAC\(s\) in network\.json \(52:54:00:99:99:99\); interfaces here: eth0 52:54:00:12:34:56/);
+    expect(vm.log()).toMatch(/rebooting/);
+  });
+
+  it('a malformed config.json is reported and the machine reboots untouched', async () => {
+    const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'bad-config', config: {mode: 'deploy', timeout: 0}, authorizedKeys: [operator.pub]});
+    const vm = await boot('bad-config', initrd, {mode: 'deploy', disk: blankDisk('bad-config')});
+    await vm.waitExit(120_000);
+    expect(vm.log()).toMatch(/anemos\/config\.json is invalid: payload\.file and payload\.sha256 are required in deploy mode; timeout and network_timeout must be positive/);
+    expect(vm.log()).toMatch(/no disk was written, so the old system is intact: rebooting/);
   });
 });

@@ -57,11 +57,11 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     mkdirSync(E2E_CACHE, {recursive: true});
     operator = sshKeypair(E2E_CACHE, 'operator');
     say('building the base initramfs, the provider (Debian 12) and the target (Debian 13) root filesystems (cached)');
-    const base = ensureBase();
-    const provider = rootfsTarball('bookworm', PROVIDER_PACKAGES, 'tar');
-    const target = rootfsTarball(TARGET_SUITE, TARGET_PACKAGES, 'tar.zst');
+    const base = await ensureBase();
+    const provider = await rootfsTarball('bookworm', PROVIDER_PACKAGES, 'tar');
+    const target = await rootfsTarball(TARGET_SUITE, TARGET_PACKAGES, 'tar.zst');
     disk = join(work, 'provider.raw');
-    cpSync(providerDisk(provider, `${operator.priv}.pub`), disk);
+    cpSync(await providerDisk(provider, `${operator.priv}.pub`), disk);
 
     // Payloads: the real image payload from payloads/, configured for this target; and one that fails early.
     const targetSha = sha256(readFileSync(target));

@@ -1,6 +1,7 @@
 // "--qemu": the same deploy flow, in a local VM instead of on this host. The user's
 // way to try a payload on a laptop before touching a server.
-import {execFileSync, spawn} from 'node:child_process';
+import {execFile, execFileSync, spawn} from 'node:child_process';
+import {promisify} from 'node:util';
 import {closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -14,8 +15,8 @@ describe('deploy --qemu and test-boot --qemu', () => {
   let operator: {priv: string; pub: string};
   let conf: (payloadSha: string) => string;
 
-  beforeAll(() => {
-    const base = ensureBase();
+  beforeAll(async () => {
+    const base = await ensureBase();
     work = mkdtempSync(join(tmpdir(), 'anemos-qemu-'));
     operator = sshKeypair(work, 'operator');
     const p = join(work, 'payload');
@@ -43,7 +44,7 @@ describe('deploy --qemu and test-boot --qemu', () => {
     const port = await freePort();
     const disk = join(work, 'disk.img');
     execFileSync('truncate', ['-s', '64M', disk]);
-    const out = execFileSync(CLI, ['deploy', '--qemu', '--disk', disk, '--accel', 'tcg', '--ssh-port', String(port), '--config', join(work, 'anemos.conf')], {encoding: 'utf8', timeout: 300_000});
+    const {stdout: out} = await promisify(execFile)(CLI, ['deploy', '--qemu', '--disk', disk, '--accel', 'tcg', '--ssh-port', String(port), '--config', join(work, 'anemos.conf')], {encoding: 'utf8', timeout: 300_000});
     expect(out).toMatch(/DEPLOY SUCCEEDED/);
     expect(out).toMatch(/The VM stopped \(exit 0\)/);
     const fd = openSync(disk, 'r');

@@ -1,7 +1,8 @@
 // Build the base initramfs once per checkout state (stamped by the inputs' hashes) and
 // compose deploy-environment images for VM tests with the real contract code.
 
-import {execFileSync} from 'node:child_process';
+import {execFile, execFileSync} from 'node:child_process';
+import {promisify} from 'node:util';
 import {createHash} from 'node:crypto';
 import {existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
@@ -21,12 +22,22 @@ function inputsHash(): string {
   return h.digest('hex');
 }
 
+/**
+ * Run a long build without blocking the event loop: vitest's worker must keep answering
+ * its RPC (a minute of execFileSync ends in "Timeout calling onTaskUpdate").
+ */
+export async function runLong(cmd: string, args: string[]): Promise<void> {
+  const child = promisify(execFile)(cmd, args, {maxBuffer: 64 * 1024 * 1024});
+  child.child.stderr?.pipe(process.stderr);
+  await child;
+}
+
 /** vmlinuz + initramfs.cpio.zst of the current agent and recipe. */
-export function ensureBase(): {kernel: string; initramfs: string; manifest: Record<string, any>} {
+export async function ensureBase(): Promise<{kernel: string; initramfs: string; manifest: Record<string, any>}> {
   const stamp = join(BASE_DIR, '.inputs');
   const want = inputsHash();
   if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== want) {
-    execFileSync(join(REPO, 'initramfs', 'build.sh'), ['--out', BASE_DIR, '--agent', join(REPO, 'dist', 'agent.mjs')], {stdio: ['ignore', 'ignore', 'inherit']});
+    await runLong(join(REPO, 'initramfs', 'build.sh'), ['--out', BASE_DIR, '--agent', join(REPO, 'dist', 'agent.mjs')]);
     writeFileSync(stamp, want);
   }
   return {kernel: join(BASE_DIR, 'vmlinuz'), initramfs: join(BASE_DIR, 'initramfs.cpio.zst'), manifest: JSON.parse(readFileSync(join(BASE_DIR, 'manifest.json'), 'utf8'))};

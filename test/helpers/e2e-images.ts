@@ -1,10 +1,10 @@
 // Root filesystems and the provider disk for the end-to-end test, built with mmdebstrap
 // from Debian's mirror and cached under .cache/e2e by the exact recipe (suite + packages).
 
-import {execFileSync} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import {existsSync, mkdirSync, readFileSync, renameSync} from 'node:fs';
 import {join} from 'node:path';
+import {runLong} from './deploy-env.js';
 import {REPO} from './kernel.js';
 
 export const E2E_CACHE = join(REPO, '.cache', 'e2e');
@@ -16,24 +16,24 @@ export const PROVIDER_PACKAGES = ['linux-image-cloud-amd64', 'systemd-sysv', 'op
 export const TARGET_SUITE = 'trixie';
 export const TARGET_PACKAGES = ['linux-image-cloud-amd64', 'grub-pc', 'openssh-server', 'systemd-sysv', 'initramfs-tools', 'zstd', 'ifupdown'];
 
-export function rootfsTarball(suite: string, packages: string[], ext: 'tar' | 'tar.zst'): string {
+export async function rootfsTarball(suite: string, packages: string[], ext: 'tar' | 'tar.zst'): Promise<string> {
   mkdirSync(E2E_CACHE, {recursive: true});
   const key = createHash('sha256').update(`${suite} ${packages.join(',')}`).digest('hex').slice(0, 12);
   const out = join(E2E_CACHE, `${suite}-${key}.${ext}`);
   if (!existsSync(out)) {
     const t0 = Date.now();
-    execFileSync('mmdebstrap', ['--quiet', '--variant=apt', `--include=${packages.join(',')}`, suite, `${out}.tmp.${ext}`, MIRROR], {stdio: ['ignore', 'ignore', 'inherit']});
+    await runLong('mmdebstrap', ['--quiet', '--variant=apt', `--include=${packages.join(',')}`, suite, `${out}.tmp.${ext}`, MIRROR]);
     renameSync(`${out}.tmp.${ext}`, out);
     process.stderr.write(`built ${out} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
   }
   return out;
 }
 
-export function providerDisk(tarball: string, operatorPub: string): string {
+export async function providerDisk(tarball: string, operatorPub: string): Promise<string> {
   const key = createHash('sha256').update(tarball).update(readFileSync(operatorPub)).update(readFileSync(join(REPO, 'scripts', 'make-debian-disk.sh'))).digest('hex').slice(0, 12);
   const out = join(E2E_CACHE, `provider-${key}.raw`);
   if (!existsSync(out)) {
-    execFileSync(join(REPO, 'scripts', 'make-debian-disk.sh'), ['--tar', tarball, '--out', out, '--authorized-key', operatorPub, '--hostname', 'provider', '--marker', 'provider-image'], {stdio: ['ignore', 'ignore', 'inherit']});
+    await runLong(join(REPO, 'scripts', 'make-debian-disk.sh'), ['--tar', tarball, '--out', out, '--authorized-key', operatorPub, '--hostname', 'provider', '--marker', 'provider-image']);
   }
   return out;
 }

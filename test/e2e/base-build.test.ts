@@ -1,0 +1,31 @@
+// The base initramfs recipe: reproducible (build twice, same bytes), within its size
+// goal, and holding what the deploy environment needs.
+import {execFileSync} from 'node:child_process';
+import {mkdtempSync, readFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {ensureBase, runLong, sha256} from '../helpers/deploy-env.js';
+import {CLI, REPO} from '../helpers/kernel.js';
+
+describe('base initramfs build', () => {
+  it('is reproducible, ≤ 40 MB compressed, and contains the tools and modules it promises', async () => {
+    const first = await ensureBase();
+    const again = mkdtempSync(join(tmpdir(), 'anemos-base-'));
+    await runLong(join(REPO, 'initramfs', 'build.sh'), ['--out', again, '--agent', join(REPO, 'dist', 'agent.mjs')]);
+    expect(sha256(readFileSync(join(again, 'initramfs.cpio.zst')))).toBe(sha256(readFileSync(first.initramfs)));
+    expect(readFileSync(join(again, 'SHA256SUMS'), 'utf8')).toBe(readFileSync(join(REPO, '.cache', 'base', 'SHA256SUMS'), 'utf8'));
+
+    expect(first.manifest.sizes.initramfs).toBeLessThanOrEqual(40_000_000);
+    const listing = JSON.parse(execFileSync(CLI, ['initramfs', 'list', first.initramfs, '--json'], {encoding: 'utf8', maxBuffer: 256 * 1024 * 1024}));
+    const paths = new Set<string>(listing.segments[0].entries.map((e: {path: string}) => e.path));
+    for (const p of ['init', 'bin/busybox', 'bin/sh', 'usr/bin/node', 'usr/lib/anemos/agent.mjs', 'usr/bin/anemos-netconf', 'usr/sbin/dropbear', 'usr/bin/dropbearconvert', 'sbin/mke2fs', 'sbin/sfdisk', 'bin/tar', 'usr/bin/zstd', 'usr/bin/xz', 'usr/bin/wget', 'sbin/kexec', 'usr/sbin/debootstrap', 'etc/ssl/certs/ca-certificates.crt', 'lib64/ld-linux-x86-64.so.2']) {
+      expect(paths.has(p), p).toBe(true);
+    }
+    const kver = first.manifest.kernel.version;
+    for (const m of ['virtio_blk', 'virtio_net', 'ext4', 'nvme', 'xen-netfront', 'vmxnet3', 'hv_netvsc']) {
+      expect([...paths].some((p) => p.startsWith(`lib/modules/${kver}/`) && p.endsWith(`/${m}.ko`)), m).toBe(true);
+    }
+    expect(paths.has(`lib/modules/${kver}/modules.dep`)).toBe(true);
+  }, 900_000);
+});
