@@ -21,7 +21,7 @@ async function deployAt(memoryMb: number): Promise<{ok: boolean; agentSeconds?: 
   const disk = join(work, `disk-${memoryMb}.raw`);
   execFileSync('truncate', ['-s', '16M', disk]);
   const t0 = Date.now();
-  const vm = new Vm({kernel: base.kernel, initrd, append: 'console=ttyS0,115200 anemos.mode=deploy panic=10', memoryMb, serialLog: join(work, `serial-${memoryMb}.log`), disks: [disk], mac: QEMU_MAC});
+  const vm = new Vm({kernel: base.kernel, initrd, append: 'console=ttyS0,115200 anemos.mode=deploy panic=10 rootfstype=ramfs', memoryMb, serialLog: join(work, `serial-${memoryMb}.log`), disks: [disk], mac: QEMU_MAC});
   let agentSeconds: number | undefined;
   try {
     await vm.waitFor(/anemos: agent started/, 120_000);
@@ -38,7 +38,7 @@ async function deployAt(memoryMb: number): Promise<{ok: boolean; agentSeconds?: 
 const first = await deployAt(512);
 console.log(`power-on → agent running (QEMU TCG, 512 MiB): ${first.agentSeconds?.toFixed(1)} s; whole deploy of a tiny payload until power-off: ${first.totalSeconds.toFixed(1)} s`);
 let smallest: number | undefined;
-for (const mb of [384, 320, 288, 256, 224, 192]) {
+for (const mb of [384, 320, 288, 256, 224, 192, 160]) {
   const r = await deployAt(mb);
   console.log(`  -m ${mb}: ${r.ok ? `deploy completed in ${r.totalSeconds.toFixed(1)} s` : 'did not complete'}`);
   if (!r.ok) break;

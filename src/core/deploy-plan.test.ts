@@ -28,7 +28,7 @@ describe('deploy planner', () => {
   it('plans a kexec deploy with the host consoles, the network and the boot contract', () => {
     const plan = planDeploy(config(), fakeFacts(), opts);
     expect(plan.method).toBe('kexec');
-    expect(plan.cmdline).toBe('console=tty0 console=ttyS0,115200n8 anemos.mode=deploy panic=10');
+    expect(plan.cmdline).toBe('console=tty0 console=ttyS0,115200n8 anemos.mode=deploy panic=10 rootfstype=ramfs');
     expect(plan.bootConfig).toEqual({
       version: 1,
       mode: 'deploy',
@@ -93,8 +93,8 @@ describe('deploy planner', () => {
   });
 
   it('carries console settings, or uses tty0 + ttyS0 when the host names none', () => {
-    expect(planCmdline('root=/dev/sda1 net.ifnames=0 console=ttyS1,57600 quiet', 'test', 'nomodeset')).toBe('net.ifnames=0 console=ttyS1,57600 anemos.mode=test panic=10 nomodeset');
-    expect(planCmdline('root=/dev/sda1', 'deploy', '')).toBe('console=tty0 console=ttyS0,115200 anemos.mode=deploy panic=10');
+    expect(planCmdline('root=/dev/sda1 net.ifnames=0 console=ttyS1,57600 quiet', 'test', 'nomodeset')).toBe('net.ifnames=0 console=ttyS1,57600 anemos.mode=test panic=10 rootfstype=ramfs nomodeset');
+    expect(planCmdline('root=/dev/sda1', 'deploy', '')).toBe('console=tty0 console=ttyS0,115200 anemos.mode=deploy panic=10 rootfstype=ramfs');
   });
 
   it('plans the exec step and a GRUB entry for the bootloader method', () => {

@@ -44,7 +44,7 @@ describe('deploy environment in QEMU', () => {
     return new Vm({
       kernel: base.kernel,
       initrd,
-      append: `console=ttyS0,115200 anemos.mode=${opts.mode} panic=10`,
+      append: `console=ttyS0,115200 anemos.mode=${opts.mode} panic=10 rootfstype=ramfs`,
       memoryMb: 512,
       serialLog: join(work, `${name}.serial.log`),
       disks: opts.disk ? [opts.disk] : [],

@@ -99,7 +99,7 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     const r = await anemos(['deploy', '--config', path, '--dry-run']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Artifacts:\n  kernel +http:\/\/127\.0\.0\.1:\d+\/vmlinuz/);
-    expect(r.stdout).toMatch(/\$ kexec -l \S+ --initrd=\S+ '--append=[^']*anemos\.mode=deploy panic=10'/);
+    expect(r.stdout).toMatch(/\$ kexec -l \S+ --initrd=\S+ '--append=[^']*anemos\.mode=deploy panic=10 rootfstype=ramfs'/);
     expect(r.stdout).toMatch(/dry run: nothing was downloaded or changed/);
     expect(existsSync(join(work, 'cache-dry'))).toBe(false);
   });
