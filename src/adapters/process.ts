@@ -1,5 +1,6 @@
-// The one place external commands run. Everything else receives a Runner: the real
-// one (execa), a dry-run one that records shell-quoted command lines, or a test fake.
+// The one place external commands run. Everything else receives a Runner. --dry-run
+// needs no recording runner: it prints the commands planned from the plan itself
+// (core/boot-commands.ts), the same list the executor runs.
 
 import {execa} from 'execa';
 import {AnemosError} from '../shared/errors.js';
@@ -80,12 +81,3 @@ export const realRunner: Runner = {
     }
   },
 };
-
-/** Records what would run and answers with empty success; for --dry-run. */
-export class RecordingRunner implements Runner {
-  readonly lines: string[] = [];
-  async run(cmd: string, args: readonly string[]): Promise<RunResult> {
-    this.lines.push(commandLine(cmd, args));
-    return {stdout: '', stderr: '', exitCode: 0};
-  }
-}

@@ -29,5 +29,3 @@ export function makeProgress(stream: NodeJS.WriteStream = process.stderr): Progr
     },
   };
 }
-
-export const silentProgress: ProgressSink = {update() {}, finish() {}};
