@@ -4,6 +4,7 @@
 
 import {execa} from 'execa';
 import {AnemosError} from '../shared/errors.js';
+import {shellQuote} from '../shared/shell.js';
 
 export interface RunOptions {
   input?: string | Uint8Array;
@@ -29,9 +30,7 @@ export interface Runner {
   run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult>;
 }
 
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_\-./:=,+@%]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
+export {shellQuote};
 
 export const commandLine = (cmd: string, args: readonly string[]) => [cmd, ...args].map(shellQuote).join(' ');
 

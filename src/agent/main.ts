@@ -10,7 +10,8 @@ import {CONTRACT} from '../core/boot-contract.js';
 import type {NetworkConfig} from '../core/network.js';
 import {RENDER_FORMATS, renderNetwork, type RenderFormat} from '../core/network-render.js';
 import {writeRendered} from '../services/network-render.js';
-import {parseCmdline} from './cmdline.js';
+import {carriedKernelArgs, parseCmdline} from './cmdline.js';
+import {runImgbuild} from './imgbuild.js';
 import {checkBootConfig} from './main-checks.js';
 import {diskWrites} from './disk-writes.js';
 import {AgentError} from './errors.js';
@@ -125,7 +126,8 @@ async function reboot(runner: Runner, log: AgentLog, why: string, delaySeconds: 
 
 async function run(): Promise<void> {
   const runner = realRunner;
-  const cmdline = parseCmdline(readFileSync('/proc/cmdline', 'utf8'));
+  const cmdlineText = readFileSync('/proc/cmdline', 'utf8');
+  const cmdline = parseCmdline(cmdlineText);
   const log = new AgentLog({consoles: cmdline.consoles, kmsg: true, dir: RUN_DIR});
   const before = readWriteCounters();
   const t0 = performance.now();
@@ -153,9 +155,6 @@ async function run(): Promise<void> {
     const payloadPath = `${ROOT}${CONTRACT.dir}/${config.payload!.file}`;
     await log.step('payload verify', () => verifyPayload(payloadPath, config!.payload!.sha256));
     const kind = await log.step('payload unpack', () => unpackPayload(runner, payloadPath, PAYLOAD_DIR));
-    if (kind === 'IMGBUILD') {
-      throw new AgentError('imgbuild-unsupported', 'This payload is an IMGBUILD, and this base initramfs has no IMGBUILD runner yet; nothing was written. Use a payload with an executable "deploy".');
-    }
     const env: Record<string, string> = {
       PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       HOME: '/root',
@@ -166,7 +165,21 @@ async function run(): Promise<void> {
       ANEMOS_LOG: log.logPath,
       ...(config.disk ? {ANEMOS_DISK: config.disk} : {}),
     };
-    await log.step('payload run', () => runDeployScript({cwd: PAYLOAD_DIR, env, timeoutSeconds: config!.timeout, onLine: (l) => log.info(`deploy: ${l}`)}));
+    if (kind === 'IMGBUILD') {
+      await runImgbuild({
+        runner,
+        log,
+        payloadDir: PAYLOAD_DIR,
+        workDir: `${RUN_DIR}/imgbuild`,
+        config,
+        net,
+        env,
+        kernelArgs: carriedKernelArgs(cmdlineText),
+        paths: {networkJson: `${ROOT}${CONTRACT.network}`, authorizedKeys: `${ROOT}${CONTRACT.authorizedKeys}`, hostKeysDir: `${ROOT}${CONTRACT.hostKeysDir}`},
+      });
+    } else {
+      await log.step('payload run', () => runDeployScript({cwd: PAYLOAD_DIR, env, timeoutSeconds: config!.timeout, onLine: (l) => log.info(`deploy: ${l}`)}));
+    }
     const total = ((performance.now() - t0) / 1000).toFixed(1);
     log.info(`DEPLOY SUCCEEDED in ${total} s: ${log.steps.map((s) => `${s.step} ${s.seconds} s`).join(', ')}`);
     await reboot(runner, log, 'the new system boots from disk', 2);
@@ -178,7 +191,7 @@ async function run(): Promise<void> {
     if (action === 'reboot') {
       await reboot(runner, log, written.length ? `disks written (${written.join(', ')}), but deploy.on_failure is reboot` : 'no disk was written, so the old system is intact', 10);
     }
-    log.error(`Disks were written (${written.join(', ') || 'none'}): staying up so you can repair. Log: ${log.logPath}. SSH: ssh root@${net ? primaryAddress(net) : '<address>'}. Retry: cd ${PAYLOAD_DIR} && ./deploy`);
+    log.error(`Disks were written (${written.join(', ') || 'none'}): staying up so you can repair. Log: ${log.logPath}. SSH: ssh root@${net ? primaryAddress(net) : '<address>'}. Retry: ${existsSync(`${PAYLOAD_DIR}/deploy`) ? `cd ${PAYLOAD_DIR} && ./deploy` : `the step scripts in ${RUN_DIR}/imgbuild/steps (each runs alone: sh FILE)`}`);
     await forever();
   }
 }

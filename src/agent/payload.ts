@@ -44,34 +44,45 @@ export interface RunScriptOptions {
 
 /** Run ./deploy in its own process group; kill the group on timeout. */
 export function runDeployScript(o: RunScriptOptions): Promise<void> {
+  return runInGroup({...o, command: './deploy', args: [], name: './deploy', timeoutHint: `deploy.timeout (${o.timeoutSeconds} s)`});
+}
+
+export interface RunInGroupOptions extends RunScriptOptions {
+  command: string;
+  args: string[];
+  /** How messages name the process. */
+  name: string;
+  /** What the timeout is, for the message ("deploy.timeout (3600 s)"). */
+  timeoutHint: string;
+}
+
+/** Run a command in its own process group, lines to onLine; the group is killed on timeout. */
+export function runInGroup(o: RunInGroupOptions): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('./deploy', [], {cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe']});
+    const child = spawn(o.command, o.args, {cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe']});
     for (const s of [child.stdout, child.stderr]) createInterface({input: s}).on('line', o.onLine);
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    const kill = (signal: NodeJS.Signals) => {
       try {
-        process.kill(-child.pid!, 'SIGTERM');
-        setTimeout(() => {
-          try {
-            process.kill(-child.pid!, 'SIGKILL');
-          } catch {
-            // the group is already gone
-          }
-        }, 10_000).unref();
+        process.kill(-child.pid!, signal);
       } catch {
         // the group is already gone
       }
-    }, o.timeoutSeconds * 1000);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill('SIGTERM');
+      setTimeout(() => kill('SIGKILL'), 10_000).unref();
+    }, Math.max(1, o.timeoutSeconds) * 1000);
     child.on('error', (err) => {
       clearTimeout(timer);
-      reject(new AgentError('payload-run', `./deploy could not start: ${err.message}`));
+      reject(new AgentError('payload-run', `${o.name} could not start: ${err.message}`));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (timedOut) reject(new AgentError('payload-timeout', `./deploy ran longer than deploy.timeout (${o.timeoutSeconds} s) and was stopped.`));
+      if (timedOut) reject(new AgentError('payload-timeout', `${o.name} ran longer than ${o.timeoutHint} and was stopped.`));
       else if (code === 0) resolve();
-      else reject(new AgentError('payload-failed', `./deploy exited with ${code !== null ? `code ${code}` : `signal ${signal}`}.`));
+      else reject(new AgentError('payload-failed', `${o.name} exited with ${code !== null ? `code ${code}` : `signal ${signal}`}.`));
     });
   });
 }

@@ -1,6 +1,8 @@
 // What makes a payload directory valid, judged from a listing of its files (pure).
 // The shell syntax check and IMGBUILD evaluation run the real sh elsewhere.
 
+import type {ImgbuildSpec} from './imgbuild.js';
+
 export interface PayloadFile {
   /** Path relative to the payload root, "/"-separated. */
   path: string;
@@ -10,6 +12,8 @@ export interface PayloadFile {
 
 export interface PayloadFindings {
   kind?: 'deploy' | 'IMGBUILD';
+  /** The IMGBUILD as sh evaluated it (check of a directory or archive holding one). */
+  imgbuild?: ImgbuildSpec;
   errors: string[];
   warnings: string[];
 }

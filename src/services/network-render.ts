@@ -1,6 +1,6 @@
 // Render network.json into a root directory (CLI "network render", agent "anemos-netconf").
 
-import {chmod, mkdir, readFile, writeFile} from 'node:fs/promises';
+import {chmod, mkdir, readFile, rm, writeFile} from 'node:fs/promises';
 import {dirname, join} from 'node:path';
 import {renderNetwork, type RenderedFile, type RenderFormat} from '../core/network-render.js';
 import type {NetworkConfig} from '../core/network.js';
@@ -33,6 +33,8 @@ export async function writeRendered(root: string, files: RenderedFile[]): Promis
   for (const f of files) {
     const path = join(root, f.path);
     await mkdir(dirname(path), {recursive: true});
+    // A link (resolv.conf -> resolved's stub in /run) would send the content outside the root.
+    await rm(path, {force: true});
     await writeFile(path, f.content, {mode: f.mode});
     await chmod(path, f.mode);
   }

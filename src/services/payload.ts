@@ -2,12 +2,14 @@
 // modes kept) and the checks that catch a broken payload before it reaches a server.
 
 import {createWriteStream} from 'node:fs';
-import {lstat, readdir} from 'node:fs/promises';
+import {cp, lstat, mkdtemp, readdir, readFile, rm} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {pipeline} from 'node:stream/promises';
 import * as tar from 'tar';
 import {sha256File} from '../adapters/fetch.js';
 import type {Runner} from '../adapters/process.js';
+import {evaluatorScript, parseEvaluation, TEMPLATE_VARIABLES, unknownTemplateVariables, validateImgbuild} from '../core/imgbuild.js';
 import {checkPayloadFiles, type PayloadFile, type PayloadFindings} from '../core/payload-check.js';
 import {AnemosError, artifactError, usageError} from '../shared/errors.js';
 
@@ -45,7 +47,7 @@ export interface PayloadCheckResult extends PayloadFindings {
   files: number;
 }
 
-/** Check a payload directory or archive; shell syntax of deploy/IMGBUILD with sh -n. */
+/** Check a payload directory or archive; shell syntax with sh -n, an IMGBUILD sourced by sh and validated. */
 export async function checkPayload(runner: Runner, source: string): Promise<PayloadCheckResult> {
   let st;
   try {
@@ -53,17 +55,68 @@ export async function checkPayload(runner: Runner, source: string): Promise<Payl
   } catch {
     throw usageError('payload-missing', `${source} does not exist.`, 'Give a payload directory or a .tar.gz/.tar.zst file.');
   }
-  const files = st.isDirectory() ? await walk(source) : await listArchive(source);
+  if (st.isDirectory()) return checkPayloadDir(runner, source, source);
+  await listArchive(source); // a clear error when it is not a tar
+  const tmp = await mkdtemp(join(tmpdir(), 'anemos-payload-'));
+  try {
+    await tar.x({file: source, cwd: tmp});
+    return await checkPayloadDir(runner, tmp, source);
+  } finally {
+    await rm(tmp, {recursive: true, force: true});
+  }
+}
+
+async function checkPayloadDir(runner: Runner, dir: string, source: string): Promise<PayloadCheckResult> {
+  const files = await walk(dir);
   const findings = checkPayloadFiles(files);
-  if (st.isDirectory() && findings.kind) {
-    const script = join(source, findings.kind);
-    const head = (await runner.run('head', ['-c', '64', script])).stdout;
+  if (findings.kind) {
+    const script = join(dir, findings.kind);
+    const head = (await readFile(script, 'utf8')).slice(0, 64);
     if (findings.kind === 'IMGBUILD' || /^#!\s*\/bin\/(ba|da)?sh/.test(head)) {
       const r = await runner.run('sh', ['-n', script], {allowFail: true});
       if (r.exitCode !== 0) findings.errors.push(`${findings.kind} has a shell syntax error: ${r.stderr.trim().split('\n')[0]}`);
+      else if (findings.kind === 'IMGBUILD') await checkImgbuild(runner, dir, files, findings);
     }
   }
   return {source, files: files.length, ...findings};
+}
+
+/** What the deploy environment would refuse before touching the disk, found on the workstation. */
+async function checkImgbuild(runner: Runner, dir: string, files: PayloadFile[], findings: PayloadFindings): Promise<void> {
+  const r = await runner.run('sh', ['-c', evaluatorScript(), 'sh', dir], {allowFail: true});
+  if (r.exitCode !== 0) {
+    findings.errors.push(`IMGBUILD fails when sourced by sh: ${r.stderr.trim().split('\n').slice(-2).join(' ') || `exit code ${r.exitCode}`}`);
+    return;
+  }
+  const img = validateImgbuild(parseEvaluation(r.stdout), files);
+  findings.errors.push(...img.errors);
+  findings.warnings.push(...img.warnings);
+  if (!img.spec) return;
+  findings.imgbuild = img.spec;
+  for (const t of img.spec.templates) {
+    const unknown = unknownTemplateVariables(await readFile(join(dir, t), 'utf8'));
+    if (unknown.length) findings.errors.push(`${t}: unknown template variable${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{{${u}}}`).join(', ')}; known: ${TEMPLATE_VARIABLES.join(', ')}.`);
+  }
+  const inFiles = new Set(files.map((f) => f.path));
+  for (const p of img.spec.patches) {
+    const text = await readFile(join(dir, p), 'utf8');
+    if (!/^@@ -\d+(,\d+)? \+\d+(,\d+)? @@/m.test(text)) {
+      findings.errors.push(`${p} is not a unified diff (no "@@ -a,b +c,d @@" hunk); make it with diff -u.`);
+      continue;
+    }
+    // A patch of a file that files/ itself provides can be tried here.
+    const base = p.slice(0, -'.makeimg.patch'.length);
+    if (inFiles.has(base)) {
+      const tmp = await mkdtemp(join(tmpdir(), 'anemos-patch-'));
+      try {
+        await cp(join(dir, base), join(tmp, 'f'));
+        const pr = await runner.run('patch', ['-N', '--dry-run', '-s', '-i', join(dir, p), join(tmp, 'f')], {allowFail: true});
+        if (pr.exitCode !== 0) findings.errors.push(`${p} does not apply to ${base}: ${(pr.stdout + pr.stderr).trim().split('\n')[0]}`);
+      } finally {
+        await rm(tmp, {recursive: true, force: true});
+      }
+    }
+  }
 }
 
 export async function packPayload(runner: Runner, dir: string, output: string): Promise<{output: string; sha256: string; size: number; check: PayloadCheckResult}> {

@@ -5,7 +5,7 @@ import {BaseCommand} from '../base.js';
 
 export default class PayloadCheck extends BaseCommand {
   static summary = 'Check a payload directory or archive before it reaches a server.';
-  static description = 'Needs an executable "deploy" or an IMGBUILD at the top; checks shell syntax (sh -n) and warns about secrets/ travelling unencrypted.';
+  static description = 'Needs an executable "deploy" or an IMGBUILD at the top; checks shell syntax (sh -n) and warns about secrets/ travelling unencrypted. An IMGBUILD is sourced by sh and checked as the deploy environment would: required directives, target, format, package names, templates (unknown {{VARIABLES}}), patches, required_files.';
   static examples = ['<%= config.bin %> payload check payloads/image', '<%= config.bin %> payload check payload.tar.gz --json'];
   static enableJsonFlag = true;
   static args = {source: Args.string({required: true, description: 'payload directory, .tar.gz or .tar.zst'})};
@@ -15,7 +15,14 @@ export default class PayloadCheck extends BaseCommand {
     const result = await checkPayload(realRunner, args.source);
     for (const w of result.warnings) this.progress(`WARNING: ${w}`);
     assertPayloadValid(result);
-    if (!this.jsonEnabled()) this.out(`${args.source}: OK (${result.kind}, ${result.files} files)`);
+    if (!this.jsonEnabled()) {
+      const img = result.imgbuild;
+      const what = img
+        ? `IMGBUILD "${img.imgname}": ${img.target}${img.target === 'debian' ? ` ${img.debianSuite}` : ''}, format ${img.format.kind === 'raw' ? `raw ${img.format.sizeText} ${img.format.table} ${img.format.fs}` : img.format.kind}, ` +
+          `${img.packages.length} packages, services: ${img.services.join(' ') || 'none'}, ${img.templates.length} templates, ${img.patches.length} patches${img.functions.provision ? ', provision()' : ''}`
+        : result.kind;
+      this.out(`${args.source}: OK (${what}; ${result.files} files)`);
+    }
     return result;
   }
 }

@@ -1,0 +1,117 @@
+import {execFileSync} from 'node:child_process';
+import {describe, expect, it} from 'vitest';
+import {validateImgbuild, type ImgbuildSpec} from './imgbuild.js';
+import {diskLayout, planImgbuild, sfdiskScript, stepPrelude, type PlanContext} from './imgbuild-plan.js';
+import type {PayloadFile} from './payload-check.js';
+
+const ctx: PlanContext = {
+  root: '/mnt/target',
+  payload: '/run/anemos/payload',
+  work: '/run/anemos/imgbuild',
+  disk: '/dev/vda',
+  efi: false,
+  kernelArgs: ['console=ttyS0,115200', 'net.ifnames=0'],
+  networkJson: '/anemos/network.json',
+  authorizedKeys: '/anemos/ssh/authorized_keys',
+  hostKeysDir: '/anemos/ssh/host_keys',
+};
+
+const files: PayloadFile[] = ['IMGBUILD', 'files', 'files/etc', 'files/etc/motd.makeimg.template', 'files/etc/ssh', 'files/etc/ssh/sshd_config.makeimg.patch', 'files/etc/issue'].map((path) => ({
+  path,
+  mode: 0o644,
+  type: path.includes('.') || path === 'IMGBUILD' || path.endsWith('issue') ? 'file' : 'dir',
+}));
+
+function spec(vars: Record<string, string>, functions = ['provision']): ImgbuildSpec {
+  const v = validateImgbuild({vars: {imgname: 'web1', packages: 'openssh-server nginx', services: 'nginx', ...vars}, functions}, files);
+  expect(v.errors).toEqual([]);
+  return v.spec!;
+}
+
+const ids = (s: ImgbuildSpec, c = ctx) => planImgbuild(s, c).map((x) => x.id);
+const script = (s: ImgbuildSpec, id: string, c = ctx) => planImgbuild(s, c).find((x) => x.id === id)!.script;
+
+describe('IMGBUILD step plan', () => {
+  it('runs the steps in makeimg order for every target', () => {
+    const all = ['partition', 'bootstrap', 'files', 'patches', 'templates', 'system', 'services', 'provision', 'bootloader', 'unmount'];
+    for (const target of ['debian', 'alpine', 'arch']) expect(ids(spec({target})), target).toEqual(all);
+    expect(ids(spec({target: 'debian', services: ''}, []))).toEqual(['partition', 'bootstrap', 'files', 'patches', 'templates', 'system', 'bootloader', 'unmount']);
+  });
+
+  it('debian: debootstrap minbase with init, kernel, GRUB and the packages; BIOS GRUB on the disk; update-grub', () => {
+    const s = spec({target: 'debian', debian_suite: 'trixie'});
+    expect(script(s, 'bootstrap')).toContain(
+      'debootstrap --arch=amd64 --variant=minbase --components=main --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \\\n' +
+        '  --include=systemd-sysv,udev,kmod,iproute2,netbase,dbus,linux-image-amd64,grub-pc,openssh-server,nginx trixie "$root" http://deb.debian.org/debian',
+    );
+    const boot = script(s, 'bootloader');
+    expect(boot).toContain('GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX console=ttyS0,115200 net.ifnames=0"');
+    expect(boot).toContain('GRUB_TERMINAL="console serial"');
+    expect(boot).toContain('grub-pc grub-pc/install_devices multiselect $disk');
+    expect(boot).toContain('in_root grub-install --target=i386-pc "$disk"');
+    expect(boot).toContain('in_root update-grub');
+    expect(script(s, 'services')).toContain("in_root systemctl enable nginx");
+    expect(script(s, 'system')).toContain('anemos-netconf render --format networkd --network /anemos/network.json "$root"');
+  });
+
+  it('alpine: apk.static from the mirror, OpenRC services, mkinitfs, grub-mkconfig', () => {
+    const s = spec({target: 'alpine', alpine_version: 'v3.20'});
+    const b = script(s, 'bootstrap');
+    expect(b).toContain("wget -q -O \"$work/APKINDEX.tar.gz\" https://dl-cdn.alpinelinux.org/alpine/v3.20/main/x86_64/APKINDEX.tar.gz");
+    expect(b).toContain('-U --allow-untrusted -p "$root" --initdb add alpine-base linux-lts grub grub-bios openssh-server nginx');
+    expect(script(s, 'services')).toContain('ln -sf /etc/init.d/nginx "$root/etc/runlevels/default/nginx"');
+    expect(script(s, 'system')).toContain('anemos-netconf render --format alpine');
+    expect(script(s, 'system')).toContain('ln -sf /etc/init.d/networking "$root/etc/runlevels/boot/networking"');
+    const boot = script(s, 'bootloader');
+    expect(boot).toContain('in_root mkinitfs "$kver"');
+    expect(boot).toContain('in_root grub-mkconfig -o /boot/grub/grub.cfg');
+  });
+
+  it('arch: the bootstrap tarball checked against sha256sums.txt, then pacstrap', () => {
+    const s = spec({target: 'arch', packages: 'openssh vim'});
+    const b = script(s, 'bootstrap');
+    expect(b).toContain('https://geo.mirror.pkgbuild.com/iso/latest/archlinux-bootstrap-x86_64.tar.zst');
+    expect(b).toContain('[ -n "$want" ] && [ "$want" = "$got" ]');
+    expect(b).toContain('pacstrap -K /mnt base linux grub openssh vim');
+    expect(script(s, 'services')).toContain('in_root systemctl enable sshd');
+    expect(script(s, 'bootloader')).toContain('in_root grub-mkconfig -o /boot/grub/grub.cfg');
+  });
+
+  it('UEFI firmware: an EFI system partition, grub-efi on the removable path', () => {
+    const c = {...ctx, efi: true};
+    const s = spec({target: 'debian', format: 'raw 4G gpt ext4'});
+    expect(sfdiskScript(diskLayout(s, true)!)).toBe(`label: gpt\nstart=2048, size=524288, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\nsize=${(4 * 2 ** 30) / 512}, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n`);
+    expect(script(s, 'partition', c)).toContain('mount "$(part 1)" "$root/boot/efi"');
+    expect(script(s, 'bootstrap', c)).toContain('grub-efi-amd64');
+    expect(script(s, 'bootloader', c)).toContain('grub-install --target=x86_64-efi --efi-directory=/boot/efi --removable --no-nvram');
+  });
+
+  it('BIOS layouts: msdos bootable root, gpt with a BIOS boot partition; the minimum disk size', () => {
+    const msdos = diskLayout(spec({target: 'debian', format: 'raw max msdos ext4'}), false)!;
+    expect(sfdiskScript(msdos)).toBe('label: dos\nstart=2048, type=83, bootable\n');
+    expect(msdos.minBytes).toBe(2 * 2 ** 20 + 2 * 2 ** 30);
+    const gpt = diskLayout(spec({target: 'debian', format: 'raw 8G gpt ext4'}), false)!;
+    expect(sfdiskScript(gpt)).toBe(`label: gpt\nstart=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649\nsize=${(8 * 2 ** 30) / 512}, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n`);
+    expect(gpt.minBytes).toBe(8 * 2 ** 30 + 3 * 2 ** 20);
+  });
+
+  it('custom runs setup() and cleanup(); dir writes no bootloader', () => {
+    const custom = spec({target: 'debian', format: 'custom'}, ['setup', 'cleanup']);
+    expect(ids(custom)[0]).toBe('setup');
+    expect(script(custom, 'unmount')).toContain('cleanup');
+    const dir = spec({target: 'debian', format: 'dir'}, ['setup']);
+    expect(ids(dir)).not.toContain('bootloader');
+    expect(script(dir, 'bootstrap')).not.toContain('grub');
+  });
+
+  it('every step script is valid sh after the prelude', () => {
+    for (const target of ['debian', 'alpine', 'arch']) {
+      for (const efi of [false, true]) {
+        const s = spec({target, format: 'raw 8G gpt ext4'});
+        for (const step of planImgbuild(s, {...ctx, efi})) {
+          expect(() => execFileSync('sh', ['-n', '-c', `${stepPrelude(s, ctx)}\n${step.script}`]), `${target} ${step.id}`).not.toThrow();
+        }
+      }
+    }
+  });
+});

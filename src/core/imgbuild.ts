@@ -1,0 +1,276 @@
+// IMGBUILD (makeimg's IMGBUILD(5)): what the file means, judged from the variables a real
+// sh printed after sourcing it. Shell is never parsed here: evaluatorScript() is run by
+// sh (dash in the deploy environment, the host's sh for `payload check`), and this module
+// reads its NUL-separated output, validates it and renders the project's templates.
+
+import type {PayloadFile} from './payload-check.js';
+import type {NetworkConfig} from './network.js';
+
+export const TARGETS = ['debian', 'alpine', 'arch'] as const;
+export type ImgTarget = (typeof TARGETS)[number];
+
+/** Scalar and list directives read from the IMGBUILD; lists hold one value per line (or word). */
+export const DIRECTIVES = [
+  'imgname', 'target', 'format', 'debian_suite', 'debian_mirror', 'kernel', 'alpine_version', 'alpine_mirror', 'arch_mirror',
+  'hostconf', 'packages', 'services', 'required_files',
+] as const;
+export const FUNCTIONS = ['provision', 'setup', 'cleanup'] as const;
+
+export const DEFAULT_FORMAT = 'raw 8G msdos ext4';
+export const ROOT_FILESYSTEMS = ['ext4', 'ext3', 'ext2'] as const;
+export const PARTITION_TABLES = ['msdos', 'gpt'] as const;
+
+export type ImgFormat =
+  | {kind: 'raw'; /** Bytes of the root partition; null: the rest of the disk ("max"). */ size: number | null; sizeText: string; table: (typeof PARTITION_TABLES)[number]; fs: (typeof ROOT_FILESYSTEMS)[number]}
+  | {kind: 'custom'}
+  | {kind: 'dir'};
+
+export interface ImgbuildSpec {
+  imgname: string;
+  target: ImgTarget;
+  format: ImgFormat;
+  debianSuite: string;
+  debianMirror: string;
+  kernel: string;
+  alpineVersion: string;
+  alpineMirror: string;
+  archMirror: string;
+  hostconf: string[];
+  packages: string[];
+  services: string[];
+  functions: {provision: boolean; setup: boolean; cleanup: boolean};
+  /** Project folders present in the payload. */
+  project: {files: boolean; secrets: boolean; repositories: boolean; keys: boolean; pacmanConf: boolean};
+  patches: string[];
+  templates: string[];
+}
+
+export interface ImgbuildFindings {
+  spec?: ImgbuildSpec;
+  errors: string[];
+  warnings: string[];
+}
+
+/**
+ * sh source that sources ./IMGBUILD from the directory given as $1 and prints
+ * `name NUL value NUL` for every directive and `fn NUL name NUL` for every defined
+ * function, on fd 1 only (whatever the IMGBUILD prints goes to stderr).
+ */
+export function evaluatorScript(): string {
+  const vars = DIRECTIVES.map((d) => `printf '%s\\0%s\\0' ${d} "\${${d}-}"`).join('\n');
+  const fns = FUNCTIONS.map((f) => `case "$(type ${f} 2>/dev/null)" in *function*) printf 'fn\\0%s\\0' ${f} ;; esac`).join('\n');
+  return `set -e\ncd "$1"\nexec 3>&1 1>&2\n. ./IMGBUILD\nexec 1>&3 3>&-\n${vars}\n${fns}\n`;
+}
+
+export interface Evaluation {
+  vars: Record<string, string>;
+  functions: string[];
+}
+
+export function parseEvaluation(stdout: string): Evaluation {
+  const parts = stdout.split('\0');
+  const vars: Record<string, string> = {};
+  const functions: string[] = [];
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const [k, v] = [parts[i]!, parts[i + 1]!];
+    if (k === 'fn') functions.push(v);
+    else vars[k] = v;
+  }
+  return {vars, functions};
+}
+
+/** A list directive: one value per line (words on a line are values too); "# ..." to the end of a line is a comment. */
+export function splitList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split('\n')
+    .flatMap((line) => line.replace(/(^|\s)#.*$/, '').split(/\s+/))
+    .filter(Boolean);
+}
+
+const UNITS: Record<string, number> = {K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40};
+
+/** "8G", "512M", "20480K", "1T" (binary units) or "max"; null for max, undefined when malformed. */
+export function parseSize(text: string): number | null | undefined {
+  if (text === 'max') return null;
+  const m = /^(\d+)(?:([KMGT])(?:i?B)?)?$/i.exec(text);
+  if (!m) return undefined;
+  const n = Number(m[1]) * (m[2] ? UNITS[m[2].toUpperCase()]! : 1);
+  return n > 0 ? n : undefined;
+}
+
+export function parseFormat(text: string): ImgFormat | string {
+  const words = splitList(text);
+  const kind = words[0];
+  if (kind === 'raw') {
+    const [, sizeText = '8G', table = 'msdos', fs = 'ext4', ...extra] = words;
+    const size = parseSize(sizeText);
+    if (size === undefined) return `format "${text}": size "${sizeText}" is not a size; write it like 8G, 512M or max (the rest of the disk).`;
+    if (!(PARTITION_TABLES as readonly string[]).includes(table)) return `format "${text}": partition table "${table}" is not one of ${PARTITION_TABLES.join(', ')}.`;
+    if (!(ROOT_FILESYSTEMS as readonly string[]).includes(fs)) {
+      return `format "${text}": file system "${fs}" is not one of ${ROOT_FILESYSTEMS.join(', ')} (the tools the deploy environment carries).`;
+    }
+    if (extra.length) return `format "${text}": too many words; the form is "raw SIZE PARTTYPE FS".`;
+    return {kind: 'raw', size, sizeText, table: table as 'msdos' | 'gpt', fs: fs as 'ext4'};
+  }
+  if ((kind === 'custom' || kind === 'dir') && words.length === 1) return {kind};
+  if (kind === 'tar') {
+    return `format "${text}": a tar image has nowhere to go in a deploy (the target disk is the image); use "raw SIZE PARTTYPE FS", or "custom" with setup() to prepare the disk yourself.`;
+  }
+  return `format "${text}" is not one of "raw SIZE PARTTYPE FS", "custom", "dir".`;
+}
+
+// Package names as Debian, Alpine and Arch spell them. Anything else (; $ ` | & spaces in
+// quotes, version pins) would reach a shell or a resolver with a meaning of its own.
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+._-]*$/;
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9@:._-]*$/;
+const SUITE = /^[a-z0-9][a-z0-9.-]*$/;
+const MIRROR = /^https?:\/\/[^\s'"`$\\]+$/;
+
+export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): ImgbuildFindings {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const v = evaluation.vars;
+  const known = new Set<string>(DIRECTIVES);
+  for (const k of Object.keys(v)) if (!known.has(k)) warnings.push(`IMGBUILD: "${k}" is not a directive anemos reads.`);
+
+  const imgname = (v.imgname ?? '').trim();
+  if (!imgname) errors.push('IMGBUILD: imgname is required (a name for this system, e.g. imgname=web1).');
+  const target = (v.target ?? '').trim();
+  if (!target) errors.push(`IMGBUILD: target is required: one of ${TARGETS.join(', ')}.`);
+  else if (!(TARGETS as readonly string[]).includes(target)) errors.push(`IMGBUILD: target "${target}" is not one of ${TARGETS.join(', ')}.`);
+
+  const format = parseFormat((v.format ?? '').trim() || DEFAULT_FORMAT);
+  if (typeof format === 'string') errors.push(`IMGBUILD: ${format}`);
+
+  const suite = (v.debian_suite ?? '').trim() || 'stable';
+  if (!SUITE.test(suite)) errors.push(`IMGBUILD: debian_suite "${suite}" is not a suite name (stable, trixie, bookworm, ...).`);
+  const mirrors = {debian_mirror: 'http://deb.debian.org/debian', alpine_mirror: 'https://dl-cdn.alpinelinux.org/alpine', arch_mirror: 'https://geo.mirror.pkgbuild.com'};
+  const mirror = (k: keyof typeof mirrors) => {
+    const m = (v[k] ?? '').trim() || mirrors[k];
+    if (!MIRROR.test(m)) errors.push(`IMGBUILD: ${k} "${m}" is not an http(s) URL.`);
+    return m.replace(/\/+$/, '');
+  };
+  const alpineVersion = (v.alpine_version ?? '').trim() || 'latest-stable';
+  if (!/^(latest-stable|edge|v\d+\.\d+)$/.test(alpineVersion)) errors.push(`IMGBUILD: alpine_version "${alpineVersion}" is not like v3.20, latest-stable or edge.`);
+
+  const packages = splitList(v.packages);
+  const badPackages = packages.filter((p) => !PACKAGE_NAME.test(p));
+  if (badPackages.length) {
+    errors.push(
+      `IMGBUILD: packages ${badPackages.map((p) => `"${p}"`).join(', ')} ${badPackages.length > 1 ? 'are' : 'is'} not a package name ` +
+        '(letters, digits, + . _ - only; no shell characters, quotes or version pins: pin versions with files/etc/apt/preferences.d or in provision()).',
+    );
+  }
+  const kernel = (v.kernel ?? '').trim() || (target === 'alpine' ? 'linux-lts' : target === 'arch' ? 'linux' : 'linux-image-amd64');
+  if (!PACKAGE_NAME.test(kernel)) errors.push(`IMGBUILD: kernel "${kernel}" is not a package name.`);
+  const services = splitList(v.services);
+  const badServices = services.filter((s) => !SERVICE_NAME.test(s));
+  if (badServices.length) errors.push(`IMGBUILD: services ${badServices.map((s) => `"${s}"`).join(', ')}: not a service name.`);
+  const hostconf = splitList(v.hostconf);
+  for (const h of hostconf) if (h !== 'keyring') errors.push(`IMGBUILD: hostconf "${h}" is not known (only "keyring").`);
+
+  const fns = new Set(evaluation.functions);
+  const functions = {provision: fns.has('provision'), setup: fns.has('setup'), cleanup: fns.has('cleanup')};
+  if (typeof format !== 'string' && format.kind !== 'raw' && !functions.setup) {
+    errors.push(`IMGBUILD: format "${format.kind}" needs a setup() function that partitions the disk and mounts the new root at "$root".`);
+  }
+  if (typeof format !== 'string' && format.kind === 'raw' && (functions.setup || functions.cleanup)) {
+    warnings.push('IMGBUILD: setup()/cleanup() run only with format "custom" or "dir"; with "raw", anemos partitions the disk itself.');
+  }
+
+  // Project folders.
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const under = (dir: string) => files.filter((f) => f.path.startsWith(`${dir}/`));
+  const patches = under('files').filter((f) => f.type === 'file' && f.path.endsWith('.makeimg.patch')).map((f) => f.path);
+  const templates = under('files').filter((f) => f.type === 'file' && f.path.endsWith('.makeimg.template')).map((f) => f.path);
+  for (const p of splitList(v.required_files)) {
+    const rel = p.replace(/^\/+/, '');
+    if (!byPath.has(`files/${rel}`) && !byPath.has(`files/${rel}.makeimg.template`)) {
+      errors.push(`IMGBUILD: required_files names "${p}", but neither files/${rel} nor files/${rel}.makeimg.template is in the payload.`);
+    }
+  }
+  const has = (p: string) => byPath.has(p);
+  const project = {files: has('files'), secrets: has('secrets'), repositories: has('repositories'), keys: has('keys'), pacmanConf: has('pacman.conf')};
+  if (target === 'debian' && project.pacmanConf) warnings.push('pacman.conf is used by target "arch" only.');
+  if (target === 'arch' && project.repositories) warnings.push('repositories is used by targets "debian" and "alpine"; target "arch" reads pacman.conf.');
+  if (target === 'alpine' && !project.keys) {
+    warnings.push('target "alpine" without keys/: apk.static cannot verify the index signatures and runs with --allow-untrusted (downloads are protected by TLS only). Put the Alpine signing keys in keys/.');
+  }
+
+  if (errors.length || typeof format === 'string') return {errors, warnings};
+  return {
+    errors,
+    warnings,
+    spec: {
+      imgname,
+      target: target as ImgTarget,
+      format,
+      debianSuite: suite,
+      debianMirror: mirror('debian_mirror'),
+      kernel,
+      alpineVersion,
+      alpineMirror: mirror('alpine_mirror'),
+      archMirror: mirror('arch_mirror'),
+      hostconf,
+      packages,
+      services,
+      functions,
+      project,
+      patches,
+      templates,
+    },
+  };
+}
+
+// --- templates ---------------------------------------------------------------------------
+
+export const TEMPLATE_VARIABLES = [
+  'HOSTNAME', 'SHORT_HOSTNAME', 'DOMAIN', 'IPV4', 'IPV4_PREFIX', 'IPV4_GATEWAY', 'IPV6', 'IPV6_PREFIX', 'IPV6_GATEWAY', 'MAC', 'DNS', 'IMGNAME', 'TARGET', 'DISK',
+] as const;
+export type TemplateVariable = (typeof TEMPLATE_VARIABLES)[number];
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
+
+/** Placeholders that are not known variables: an error before any disk is touched. */
+export function unknownTemplateVariables(text: string): string[] {
+  const known = new Set<string>(TEMPLATE_VARIABLES);
+  return [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => m[1]!).filter((n) => !known.has(n)))];
+}
+
+/** Render {{NAME}} placeholders (shell-like $VARS are left alone: zone files and scripts use them). */
+export function renderTemplate(text: string, vars: Record<TemplateVariable, string>, name: string): string {
+  const unknown = unknownTemplateVariables(text);
+  if (unknown.length) {
+    throw new Error(`${name}: unknown template variable${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{{${u}}}`).join(', ')}; known: ${TEMPLATE_VARIABLES.join(', ')}.`);
+  }
+  return text.replace(PLACEHOLDER, (_, n: TemplateVariable) => vars[n]);
+}
+
+/** The deploy's values for templates: the first static (else any) address of each family. */
+export function templateValues(net: NetworkConfig, o: {hostname: string; imgname: string; target: string; disk?: string}): Record<TemplateVariable, string> {
+  const ifaces = Object.values(net.interfaces);
+  const pick = (family: 4 | 6) => {
+    const all = ifaces.flatMap((i) => i.addresses.filter((a) => a.family === family && !(family === 6 && a.address.toLowerCase().startsWith('fe80'))).map((a) => ({i, a})));
+    return all.find((x) => !x.a.dynamic) ?? all[0];
+  };
+  const gateway = (family: 4 | 6) => ifaces.flatMap((i) => i.routes).find((r) => r.family === family && r.to === 'default')?.via ?? '';
+  const v4 = pick(4);
+  const v6 = pick(6);
+  const short = o.hostname.split('.')[0]!;
+  return {
+    HOSTNAME: o.hostname,
+    SHORT_HOSTNAME: short,
+    DOMAIN: o.hostname.includes('.') ? o.hostname.slice(short.length + 1) : '',
+    IPV4: v4?.a.address ?? '',
+    IPV4_PREFIX: v4 ? String(v4.a.prefix) : '',
+    IPV4_GATEWAY: gateway(4),
+    IPV6: v6?.a.address ?? '',
+    IPV6_PREFIX: v6 ? String(v6.a.prefix) : '',
+    IPV6_GATEWAY: gateway(6),
+    MAC: (v4 ?? v6)?.i.mac ?? ifaces[0]?.mac ?? '',
+    DNS: net.dns.servers.join(' '),
+    IMGNAME: o.imgname,
+    TARGET: o.target,
+    DISK: o.disk ?? '',
+  };
+}
