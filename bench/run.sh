@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Print anemos' figures. Needs "npm run build"; the VM parts build the base initramfs if
-# needed. The end-to-end phase timings come from the last e2e run (npm test or demo).
+# needed. The end-to-end phase timings come from the last e2e run (npm test or demo);
+# the Debian IMGBUILD figures from the last test/e2e/imgbuild.test.ts run (BENCH_IMGBUILD=1 reruns it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "## compose and CLI start"
@@ -9,3 +10,15 @@ echo "## deploy environment"
 npx vite-node bench/deploy-env.ts
 echo "## end-to-end deploy phases (from the last run of test/e2e/deploy.test.ts, seconds)"
 if [ -f .cache/e2e/timings.json ]; then cat .cache/e2e/timings.json; else echo "(none yet: run npm test or scripts/demo.sh)"; fi
+echo "## Debian IMGBUILD deploy (test/e2e/imgbuild.test.ts: blank 4 GiB disk, QEMU TCG, seconds; downloaded_mib = what the target fetched)"
+if [ "${BENCH_IMGBUILD:-0}" = 1 ] || [ ! -f .cache/e2e/imgbuild-timings.json ]; then
+  echo "(running it now: about 10 minutes; BENCH_IMGBUILD=1 reruns it every time)"
+  npx vitest run test/e2e/imgbuild.test.ts >/dev/null
+fi
+node -e '
+const t = require("./.cache/e2e/imgbuild-timings.json");
+console.log(`measured ${t.when}`);
+console.log(`bootstrap ${t.bootstrap} s | customisation ${t.customisation} s | bootloader ${t.bootloader} s | disk ${t.disk} s | unmount ${t.unmount} s | IMGBUILD total ${t.total} s`);
+console.log(`downloaded by the target: ${t.downloaded_mib} MiB`);
+console.log(`power-on of the deploy environment → reboot: ${t.power_on_to_reboot} s; new disk power-on → SSH: ${t.disk_boot_to_ssh} s`);
+'

@@ -51,7 +51,7 @@ function diskBytes(disk: string): number {
 const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
 
 /** Render every *.makeimg.template into work/templates, keeping its mode; errors before any disk write. */
-function renderTemplates(spec: ImgbuildSpec, payloadDir: string, out: string, values: ReturnType<typeof templateValues>): void {
+export function renderTemplates(spec: ImgbuildSpec, payloadDir: string, out: string, values: ReturnType<typeof templateValues>): void {
   rmSync(out, {recursive: true, force: true});
   mkdirSync(out, {recursive: true});
   const problems: string[] = [];

@@ -2,7 +2,7 @@
 // that stays untouched when input is bad.
 import {execFile, execFileSync} from 'node:child_process';
 import {createHash} from 'node:crypto';
-import {existsSync, mkdtempSync, readdirSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
@@ -138,5 +138,45 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     expect(r.stderr).toMatch(/Unknown phase "explode"/);
     const u = await anemos(['initramfs', 'list']);
     expect(u.code).toBe(2);
+  });
+
+  it('payload check/pack of the shipped IMGBUILD payloads and examples; pack is reproducible', async () => {
+    for (const dir of ['payloads/debian', 'payloads/alpine', 'payloads/arch', 'payloads/image', 'payloads/script', 'examples/nameserver']) {
+      const r = await anemos(['payload', 'check', join(REPO, dir)]);
+      expect(r.code, `${dir}: ${r.stderr}`).toBe(0);
+      expect(r.stdout).toContain(': OK (');
+    }
+    const ns = await anemos(['payload', 'check', join(REPO, 'examples/nameserver'), '--json']);
+    expect(JSON.parse(ns.stdout).imgbuild).toMatchObject({target: 'alpine', services: ['nsd', 'chronyd'], templates: ['files/etc/nsd/nsd.conf.makeimg.template', 'files/etc/nsd/zones/example.org.zone.makeimg.template']});
+    const a = await anemos(['payload', 'pack', join(REPO, 'payloads/debian'), '-o', join(work, 'd1.tar.gz'), '--json']);
+    const b = await anemos(['payload', 'pack', join(REPO, 'payloads/debian'), '-o', join(work, 'd2.tar.gz'), '--json']);
+    expect(JSON.parse(a.stdout).sha256).toBe(JSON.parse(b.stdout).sha256);
+    // An archive is checked like a directory: the IMGBUILD inside is sourced too.
+    const packed = await anemos(['payload', 'check', join(work, 'd1.tar.gz')]);
+    expect(packed.stdout).toContain('IMGBUILD "debian-server": debian stable');
+    expect((await anemos(['config', 'check', '--config', join(REPO, 'examples/static-vps/anemos.conf')])).code).toBe(0);
+  });
+
+  it.each([
+    ['a shell syntax error', 'imgname=x\ntarget=debian\nif then\n', /IMGBUILD has a shell syntax error/],
+    ['an IMGBUILD that fails when sourced', 'imgname=x\ntarget=debian\nfalse\n', /IMGBUILD fails when sourced by sh/],
+    ['an unknown target', 'imgname=x\ntarget=gentoo\n', /target "gentoo" is not one of debian, alpine, arch/],
+    ['a malformed format', 'imgname=x\ntarget=debian\nformat="raw big msdos ext4"\n', /size "big" is not a size/],
+    ['shell characters in packages', 'imgname=x\ntarget=debian\npackages="nginx\nvim;reboot"\n', /"vim;reboot" is not a package name/],
+    ['a missing required file', 'imgname=x\ntarget=debian\nrequired_files=/etc/app.conf\n', /neither files\/etc\/app\.conf nor/],
+    ['a template with an unknown variable', 'imgname=x\ntarget=debian\n', /unknown template variable \{\{PORT\}\}/, {'files/etc/app.conf.makeimg.template': 'listen {{IPV4}}:{{PORT}}\n'}],
+    ['a patch that does not apply to its file in files/', 'imgname=x\ntarget=debian\n', /files\/etc\/app\.conf\.makeimg\.patch does not apply to files\/etc\/app\.conf/, {'files/etc/app.conf': 'a=1\n', 'files/etc/app.conf.makeimg.patch': '--- a\n+++ b\n@@ -1 +1 @@\n-a=2\n+a=3\n'}],
+  ] as [string, string, RegExp, Record<string, string>?][])('payload check refuses %s (exit 6)', async (name, imgbuild, message, extra = {}) => {
+    const dir = mkdtempSync(join(tmpdir(), 'anemos-imgbuild-check-'));
+    writeFileSync(join(dir, 'IMGBUILD'), imgbuild);
+    for (const [rel, content] of Object.entries(extra)) {
+      mkdirSync(join(dir, rel, '..'), {recursive: true});
+      writeFileSync(join(dir, rel), content);
+    }
+    const r = await anemos(['payload', 'check', dir]);
+    expect(r.code, name).toBe(6);
+    expect(r.stderr).toMatch(message);
+    expect((await anemos(['payload', 'pack', dir, '-o', join(dir, 'out.tar.gz')])).code).toBe(6);
+    expect(existsSync(join(dir, 'out.tar.gz'))).toBe(false);
   });
 });
