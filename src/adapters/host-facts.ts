@@ -140,6 +140,7 @@ export async function gatherHostFacts(runner: Runner): Promise<HostFacts> {
       ...(grubCfg ? {grubCfg} : {}),
       grubCustomHook: /41_custom|custom\.cfg/.test((grubCfg && (await read(grubCfg))) || ''),
       ...(bootFreeBytes !== undefined ? {bootFreeBytes} : {}),
+      separateBoot: await Promise.all([stat('/boot'), stat('/')]).then(([b, r]) => b.dev !== r.dev, () => false),
     },
   };
 }

@@ -39,10 +39,18 @@ export function planExecCommand(plan: DeployPlan, systemd: boolean): Argv {
   return systemd ? ['systemctl', 'reboot'] : ['reboot'];
 }
 
-/** The GRUB menu entry for the bootloader method (written to /boot/grub/custom.cfg). */
+/** Where GRUB finds /boot/anemos: "/anemos" when /boot is a file system of its own. */
+export function grubBootPrefix(separateBoot: boolean | undefined): string {
+  return separateBoot ? BOOT_DIR.replace(/^\/boot/, '') : BOOT_DIR;
+}
+
+const BEGIN = '### BEGIN anemos (one-shot entry, selected with grub-reboot; replaced by the next anemos run)';
+const END = '### END anemos';
+
+/** The GRUB menu entry for the bootloader method (kept between markers in /boot/grub/custom.cfg). */
 export function renderGrubEntry(plan: DeployPlan, bootPrefix = BOOT_DIR): string {
   return [
-    '# Written by anemos: a one-shot entry selected with grub-reboot; remove after the deploy.',
+    BEGIN,
     `menuentry '${GRUB_ENTRY}' --id ${GRUB_ENTRY} {`,
     '\tinsmod gzio',
     '\tinsmod part_msdos',
@@ -52,6 +60,15 @@ export function renderGrubEntry(plan: DeployPlan, bootPrefix = BOOT_DIR): string
     `\tlinux ${bootPrefix}/vmlinuz ${plan.cmdline}`,
     `\tinitrd ${bootPrefix}/initramfs.img`,
     '}',
+    END,
     '',
   ].join('\n');
 }
+
+/** custom.cfg with our block replaced or appended; whatever else the operator keeps there stays. */
+export function mergeCustomCfg(existing: string | undefined, entry: string): string {
+  const kept = (existing ?? '').replace(new RegExp(`${escape(BEGIN)}[\\s\\S]*?${escape(END)}\\n?`, 'g'), '');
+  return `${kept}${kept && !kept.endsWith('\n') ? '\n' : ''}${entry}`;
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

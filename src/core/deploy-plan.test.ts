@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest';
 import {fakeFacts} from '../../test/helpers/facts.js';
 import {AnemosError} from '../shared/errors.js';
-import {planExecCommand, planLoadCommands, renderGrubEntry} from './boot-commands.js';
+import {grubBootPrefix, mergeCustomCfg, planExecCommand, planLoadCommands, renderGrubEntry} from './boot-commands.js';
 import {parseConfig} from './config.js';
 import {checkBootSpace, checkMemory, planCmdline, planDeploy, PHASES, type PlanOptions} from './deploy-plan.js';
 
@@ -102,7 +102,25 @@ describe('deploy planner', () => {
     expect(planExecCommand(plan, true)).toEqual(['systemctl', 'reboot']);
     expect(planLoadCommands(plan, {kernel: '/k', initramfs: '/i'}).at(-1)).toEqual(['grub-reboot', 'anemos-deploy']);
     expect(renderGrubEntry(plan)).toContain(`linux /boot/anemos/vmlinuz ${plan.cmdline}`);
+    // /boot on its own partition: GRUB's root is that partition, the files are at /anemos.
+    const separate = renderGrubEntry(plan, grubBootPrefix(true));
+    expect(separate).toContain('search --no-floppy --file --set=root /anemos/vmlinuz');
+    expect(separate).toContain('initrd /anemos/initramfs.img');
+    expect(grubBootPrefix(false)).toBe('/boot/anemos');
     expect(planExecCommand(planDeploy(config(), fakeFacts(), opts), false)).toEqual(['kexec', '-e']);
+  });
+
+  it('keeps the operator\'s own custom.cfg entries and replaces only the anemos block', () => {
+    const plan = planDeploy(config('boot: {method: bootloader}'), fakeFacts(), opts);
+    const entry = renderGrubEntry(plan);
+    const mine = "menuentry 'rescue' {\n\tlinux /boot/rescue\n}";
+    const once = mergeCustomCfg(mine, entry);
+    expect(once).toBe(`${mine}\n${entry}`);
+    const twice = mergeCustomCfg(once, entry.replace('anemos.mode=deploy', 'anemos.mode=test'));
+    expect(twice.match(/menuentry 'anemos-deploy'/g)).toHaveLength(1);
+    expect(twice).toContain("menuentry 'rescue'");
+    expect(twice).toContain('anemos.mode=test');
+    expect(mergeCustomCfg(undefined, entry)).toBe(entry);
   });
 
   it('checks RAM against the unpacked initramfs plus what the environment needs to run', () => {

@@ -34,5 +34,7 @@ export interface HostFacts {
     /** The generated grub.cfg sources custom.cfg (41_custom). */
     grubCustomHook: boolean;
     bootFreeBytes?: number;
+    /** /boot is a file system of its own (GRUB sees its files without the /boot prefix). */
+    separateBoot?: boolean;
   };
 }

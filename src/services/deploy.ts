@@ -9,7 +9,7 @@ import {join} from 'node:path';
 import type {ArtifactSpec, FetchedArtifact, FetchOptions} from '../adapters/fetch.js';
 import type {Runner} from '../adapters/process.js';
 import {commandLine} from '../adapters/process.js';
-import {planExecCommand, planLoadCommands, renderGrubEntry, type Argv} from '../core/boot-commands.js';
+import {grubBootPrefix, mergeCustomCfg, planExecCommand, planLoadCommands, renderGrubEntry, type Argv} from '../core/boot-commands.js';
 import {checkBootSpace, checkMemory, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import type {HostFacts} from '../core/host-facts.js';
 import {zstdContentSize} from '../core/initramfs-format.js';
@@ -17,6 +17,8 @@ import {planSegments} from '../core/segments.js';
 import {AnemosError, artifactError, preconditionError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
 import {composeInitramfs, type ComposeResult} from './compose.js';
+
+const CUSTOM_CFG = '/boot/grub/custom.cfg';
 
 export interface DeployDeps {
   runner: Runner;
@@ -147,8 +149,9 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
   const load = planLoadCommands(plan, {kernel: fetched.kernel.path, initramfs: plan.output});
   await timed('load', async () => {
     if (plan.method === 'bootloader') {
-      await writeFile('/boot/grub/custom.cfg', renderGrubEntry(plan));
-      deps.log('wrote /boot/grub/custom.cfg');
+      const existing = await readFile(CUSTOM_CFG, 'utf8').catch(() => undefined);
+      await writeFile(CUSTOM_CFG, mergeCustomCfg(existing, renderGrubEntry(plan, grubBootPrefix(facts.boot.separateBoot))));
+      deps.log(`${existing === undefined ? 'wrote' : 'updated the anemos entry in'} ${CUSTOM_CFG}`);
     }
     for (const argv of load) {
       result.commands.push(commandLine(argv[0], argv.slice(1)));
