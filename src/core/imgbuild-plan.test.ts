@@ -61,7 +61,7 @@ describe('IMGBUILD step plan', () => {
     expect(b).toContain('-U --allow-untrusted -p "$root" --initdb add alpine-base linux-lts grub grub-bios openssh-server nginx');
     expect(script(s, 'services')).toContain('ln -sf /etc/init.d/nginx "$root/etc/runlevels/default/nginx"');
     expect(script(s, 'system')).toContain('anemos-netconf render --format alpine');
-    expect(script(s, 'system')).toContain('ln -sf /etc/init.d/networking "$root/etc/runlevels/boot/networking"');
+    expect(script(s, 'system')).toContain('for rs in sysinit:devfs sysinit:dmesg sysinit:mdev sysinit:hwdrivers boot:modules boot:sysctl boot:hostname boot:bootmisc boot:syslog shutdown:mount-ro shutdown:killprocs shutdown:savecache boot:networking; do');
     const boot = script(s, 'bootloader');
     expect(boot).toContain('in_root mkinitfs "$kver"');
     expect(boot).toContain('in_root grub-mkconfig -o /boot/grub/grub.cfg');

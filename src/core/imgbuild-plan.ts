@@ -251,13 +251,25 @@ while [ $# -gt 0 ]; do patch -N -i "$payload/$1" "$root$2"; shift 2; done
   return steps;
 }
 
+const ALPINE_RUNLEVELS: [string, string][] = [
+  ...['devfs', 'dmesg', 'mdev', 'hwdrivers'].map((x): [string, string] => ['sysinit', x]),
+  ...['modules', 'sysctl', 'hostname', 'bootmisc', 'syslog'].map((x): [string, string] => ['boot', x]),
+  ...['mount-ro', 'killprocs', 'savecache'].map((x): [string, string] => ['shutdown', x]),
+];
+
 const NETWORK_FORMAT = {debian: 'networkd', arch: 'networkd', alpine: 'alpine'} as const;
 
 function systemStep(spec: ImgbuildSpec, ctx: PlanContext): ImgStep {
   const net = NETWORK_FORMAT[spec.target];
   const enableNet =
     spec.target === 'alpine'
-      ? 'mkdir -p "$root/etc/runlevels/boot"\nln -sf /etc/init.d/networking "$root/etc/runlevels/boot/networking"\n'
+      ? `# The runlevels setup-alpine would enable; apk into an empty root enables none.
+for rs in ${ALPINE_RUNLEVELS.map(([level, svc]) => `${level}:${svc}`).join(' ')} boot:networking; do
+  level=\${rs%%:*}; svc=\${rs#*:}
+  [ -e "$root/etc/init.d/$svc" ] || continue
+  mkdir -p "$root/etc/runlevels/$level"; ln -sf "/etc/init.d/$svc" "$root/etc/runlevels/$level/$svc"
+done
+`
       : `mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
 ln -sf /usr/lib/systemd/system/systemd-networkd.service "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
 # resolv.conf is written statically from the carried DNS servers; resolved would replace it.

@@ -51,7 +51,7 @@ describe('IMGBUILD steps without a mirror, on a scratch root', () => {
     for (const d of ['etc/ssh', 'etc/init.d', 'etc/nsd', 'root']) mkdirSync(join(root, d), {recursive: true});
     writeFileSync(join(root, 'etc/issue'), 'Welcome\n\\l\n');
     writeFileSync(join(root, 'etc/init.d/nsd'), '#!/sbin/openrc-run\n', {mode: 0o755});
-    writeFileSync(join(root, 'etc/init.d/sshd'), '#!/sbin/openrc-run\n', {mode: 0o755});
+    for (const svc of ['sshd', 'networking', 'devfs', 'hostname']) writeFileSync(join(root, `etc/init.d/${svc}`), '#!/sbin/openrc-run\n', {mode: 0o755});
     chmodSync(join(root, 'etc/nsd'), 0o750);
     const anemos = join(base, 'anemos');
     mkdirSync(join(anemos, 'ssh/host_keys'), {recursive: true});
@@ -106,6 +106,9 @@ describe('IMGBUILD steps without a mirror, on a scratch root', () => {
       } else {
         expect(r('etc/network/interfaces')).toContain('address 10.0.2.15');
         expect(readlinkSync(join(s.root, 'etc/runlevels/boot/networking'))).toBe('/etc/init.d/networking');
+        expect(readlinkSync(join(s.root, 'etc/runlevels/sysinit/devfs'))).toBe('/etc/init.d/devfs');
+        expect(readlinkSync(join(s.root, 'etc/runlevels/boot/hostname'))).toBe('/etc/init.d/hostname');
+        expect(existsSync(join(s.root, 'etc/runlevels/sysinit/mdev'))).toBe(false); // not in this root: skipped
         expect(readlinkSync(join(s.root, 'etc/runlevels/default/nsd'))).toBe('/etc/init.d/nsd');
         expect(lstatSync(join(s.root, 'etc/runlevels/default/sshd')).isSymbolicLink()).toBe(true);
       }
