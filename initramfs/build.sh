@@ -44,7 +44,7 @@ PACKAGES=(
   mount tar libacl1 libattr1 xz-utils liblzma5 zstd libzstd1 liblz4-1 libbz2-1.0 gzip
   wget libgnutls30 libnettle8 libhogweed6 libgmp10 libp11-kit0 libffi8 libtasn1-6 libidn2-0 libunistring2 libpsl5
   ca-certificates debootstrap debian-archive-keyring gpgv libgcrypt20 libgpg-error0 perl-base dpkg libmd0
-  libreadline8 grep
+  libreadline8 grep coreutils findutils
   kexec-tools libxenmisc4.17 libxencall1 libxendevicemodel1 libxenevtchn1 libxenforeignmemory1 libxengnttab1 libxentoolcore1 libxentoollog1 libxenstore4 libyajl2
 )
 debs="$cache/debs"
@@ -105,6 +105,9 @@ TOOLS=(
   /sbin/kexec
   /usr/sbin/debootstrap
   /bin/grep   # GNU grep: debootstrap greps the 60 MB Packages file per resolver round; busybox grep is ~18x slower
+  # Programs that exec other programs must be the real ones: Debian's busybox prefers its own
+  # applets, so its "chroot DIR dpkg" ran busybox's dpkg inside the new system, not the target's.
+  /usr/sbin/chroot /usr/bin/env /usr/bin/timeout /usr/bin/nohup /usr/bin/nice /usr/bin/xargs
   /bin/dash
 )
 for t in "${TOOLS[@]}"; do copy "$t"; done

@@ -17,6 +17,7 @@ import {planSegments} from '../core/segments.js';
 import {AnemosError, artifactError, preconditionError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
 import {composeInitramfs, type ComposeResult} from './compose.js';
+import {checkPayload} from './payload.js';
 
 const CUSTOM_CFG = '/boot/grub/custom.cfg';
 
@@ -61,6 +62,16 @@ export async function checkPayloadArchive(runner: Runner, path: string, url: str
   const names = new Set(r.stdout.split('\n').map((n) => n.replace(/^\.\//, '')));
   if (!names.has('deploy') && !names.has('IMGBUILD')) {
     throw artifactError('payload-no-entry', `The payload from ${url} has neither "deploy" nor "IMGBUILD" at its root.`, 'Put an executable deploy script or an IMGBUILD at the top of the payload directory and pack it again.');
+  }
+  if (!names.has('deploy')) {
+    // What the deploy environment would refuse after the reboot is refused here, before it.
+    const check = await checkPayload(runner, path);
+    if (check.errors.length) {
+      throw new AnemosError('artifact', 'payload-invalid', `The IMGBUILD in the payload from ${url} is not valid; nothing was changed.`, {
+        hint: 'Fix the payload directory ("anemos payload check DIR" shows the same list), pack it again and update payload.sha256.',
+        details: check.errors,
+      });
+    }
   }
 }
 

@@ -26,22 +26,6 @@ async function walk(root: string, rel = ''): Promise<PayloadFile[]> {
   return out;
 }
 
-async function listArchive(file: string): Promise<PayloadFile[]> {
-  const files: PayloadFile[] = [];
-  try {
-    await tar.t({
-      file,
-      onReadEntry: (e) => {
-        const path = e.path.replace(/^\.\//, '').replace(/\/$/, '');
-        if (path) files.push({path, mode: e.mode ?? 0, type: e.type === 'Directory' ? 'dir' : e.type === 'SymbolicLink' ? 'symlink' : 'file'});
-      },
-    });
-  } catch (err) {
-    throw artifactError('payload-not-tar', `${file} is not a readable tar archive: ${(err as Error).message}.`, 'Make payloads with "anemos payload pack DIR".');
-  }
-  return files;
-}
-
 export interface PayloadCheckResult extends PayloadFindings {
   source: string;
   files: number;
@@ -56,10 +40,14 @@ export async function checkPayload(runner: Runner, source: string): Promise<Payl
     throw usageError('payload-missing', `${source} does not exist.`, 'Give a payload directory or a .tar.gz/.tar.zst file.');
   }
   if (st.isDirectory()) return checkPayloadDir(runner, source, source);
-  await listArchive(source); // a clear error when it is not a tar
+  // GNU tar, as in the deploy environment: it detects gzip, xz and zstd by itself and
+  // refuses absolute names and "..".
   const tmp = await mkdtemp(join(tmpdir(), 'anemos-payload-'));
   try {
-    await tar.x({file: source, cwd: tmp});
+    const r = await runner.run('tar', ['-xf', source, '-C', tmp, '--no-same-owner'], {allowFail: true});
+    if (r.exitCode !== 0) {
+      throw artifactError('payload-not-tar', `${source} is not a readable tar archive: ${r.stderr.trim().split('\n')[0]}`, 'Make payloads with "anemos payload pack DIR".');
+    }
     return await checkPayloadDir(runner, tmp, source);
   } finally {
     await rm(tmp, {recursive: true, force: true});

@@ -20,7 +20,7 @@ describe('base initramfs build', () => {
     expect(first.manifest.sizes.initramfs).toBeLessThanOrEqual(40 * 1048576);
     const listing = JSON.parse(execFileSync(CLI, ['initramfs', 'list', first.initramfs, '--json'], {encoding: 'utf8', maxBuffer: 256 * 1024 * 1024}));
     const paths = new Set<string>(listing.segments[0].entries.map((e: {path: string}) => e.path));
-    for (const p of ['init', 'bin/busybox', 'bin/sh', 'usr/bin/node', 'usr/lib/anemos/agent.mjs', 'usr/bin/anemos-netconf', 'usr/sbin/dropbear', 'usr/bin/dropbearconvert', 'sbin/mke2fs', 'sbin/sfdisk', 'bin/tar', 'usr/bin/zstd', 'usr/bin/xz', 'usr/bin/wget', 'sbin/kexec', 'usr/sbin/debootstrap', 'bin/grep', 'etc/ssl/certs/ca-certificates.crt', 'lib64/ld-linux-x86-64.so.2']) {
+    for (const p of ['init', 'bin/busybox', 'bin/sh', 'usr/bin/node', 'usr/lib/anemos/agent.mjs', 'usr/bin/anemos-netconf', 'usr/sbin/dropbear', 'usr/bin/dropbearconvert', 'sbin/mke2fs', 'sbin/sfdisk', 'bin/tar', 'usr/bin/zstd', 'usr/bin/xz', 'usr/bin/wget', 'sbin/kexec', 'usr/sbin/debootstrap', 'bin/grep', 'usr/sbin/chroot', 'usr/bin/env', 'usr/bin/xargs', 'etc/ssl/certs/ca-certificates.crt', 'lib64/ld-linux-x86-64.so.2']) {
       expect(paths.has(p), p).toBe(true);
     }
     const kver = first.manifest.kernel.version;

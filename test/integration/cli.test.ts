@@ -33,10 +33,12 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
   const notKernel = Buffer.from('this is not a kernel'.repeat(50));
   let initramfs: Buffer;
   let goodPayload: Buffer;
+  let badImgbuild: Buffer;
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'anemos-cli-'));
     initramfs = execFileSync('sh', ['-c', 'printf init > init && echo init | cpio -o -H newc --quiet | zstd -q -c'], {cwd: work});
+    badImgbuild = execFileSync('sh', ['-c', 'mkdir -p q && printf "imgname=x\\ntarget=gentoo\\n" > q/IMGBUILD && tar -czf - -C q .'], {cwd: work});
     goodPayload = execFileSync('sh', ['-c', 'mkdir -p p && printf "#!/bin/sh\\n" > p/deploy && chmod +x p/deploy && tar -czf - -C p .'], {cwd: work});
     server = await startServer({
       '/vmlinuz': {body: kernel},
@@ -44,11 +46,12 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
       '/initramfs.cpio.zst': {body: initramfs},
       '/payload.tar.gz': {body: goodPayload},
       '/not-a-tar.tar.gz': {body: Buffer.from('plain text, not a tar')},
+      '/bad-imgbuild.tar.gz': {body: badImgbuild},
     });
   });
   afterAll(() => server.close());
 
-  function conf(name: string, o: {kernel?: string; kernelSha?: string; payload?: string; payloadSha?: string; extra?: string} = {}): string {
+  function conf(name: string, o: {kernel?: string; kernelSha?: string; payload?: string; payloadSha?: string | (() => string); extra?: string} = {}): string {
     const path = join(work, `${name}.conf`);
     const cache = join(work, `cache-${name}`);
     writeFileSync(
@@ -56,7 +59,7 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
       [
         `kernel: {url: ${server.url}${o.kernel ?? '/vmlinuz'}, sha256: ${o.kernelSha ?? sha(kernel)}}`,
         `initramfs: {url: ${server.url}/initramfs.cpio.zst, sha256: ${sha(initramfs)}}`,
-        `payload: {url: ${server.url}${o.payload ?? '/payload.tar.gz'}, sha256: ${o.payloadSha ?? sha(goodPayload)}}`,
+        `payload: {url: ${server.url}${o.payload ?? '/payload.tar.gz'}, sha256: ${typeof o.payloadSha === 'function' ? o.payloadSha() : (o.payloadSha ?? sha(goodPayload))}}`,
         `access: {ssh_authorized_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey test"]}`,
         `network: auto`,
         `cache_dir: ${cache}`,
@@ -121,6 +124,7 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     ['404', {kernel: '/missing'}, 5, /answered 404/],
     ['kernel that is not a bzImage', {kernel: '/not-a-kernel', kernelSha: sha(notKernel)}, 6, /not an x86 bzImage/],
     ['payload that is not a tar', {payload: '/not-a-tar.tar.gz', payloadSha: sha('plain text, not a tar')}, 6, /payload from .* is not a tar archive/],
+    ['payload whose IMGBUILD is invalid', {payload: '/bad-imgbuild.tar.gz', payloadSha: () => sha(badImgbuild)}, 6, /IMGBUILD in the payload from .* is not valid[\s\S]*target "gentoo" is not one of debian, alpine, arch/],
   ])('refuses a %s before changing anything', async (name, o, code, message) => {
     const path = conf(name.replace(/\W+/g, '-'), o);
     const r = await anemos(['deploy', '--config', path, '--yes']);

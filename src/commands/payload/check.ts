@@ -21,7 +21,7 @@ export default class PayloadCheck extends BaseCommand {
         ? `IMGBUILD "${img.imgname}": ${img.target}${img.target === 'debian' ? ` ${img.debianSuite}` : ''}, format ${img.format.kind === 'raw' ? `raw ${img.format.sizeText} ${img.format.table} ${img.format.fs}` : img.format.kind}, ` +
           `${img.packages.length} packages, services: ${img.services.join(' ') || 'none'}, ${img.templates.length} templates, ${img.patches.length} patches${img.functions.provision ? ', provision()' : ''}`
         : result.kind;
-      this.out(`${args.source}: OK (${what}; ${result.files} files)`);
+      this.out(`${args.source}: OK (${what}; ${result.files} file${result.files === 1 ? '' : 's'})`);
     }
     return result;
   }
