@@ -73,14 +73,24 @@ async function boundDrivers(): Promise<string[]> {
 }
 
 async function firmwareFor(runner: Runner): Promise<HostFacts['firmware']> {
+  return collectFirmware(runner, await boundDrivers());
+}
+
+/**
+ * The firmware files these drivers declare (modinfo -F firmware) that exist under the
+ * firmware directory, plain or compressed (.zst, .xz) as the kernel loads them.
+ * modinfoArgs select another kernel's modules (-b DIR -k VERSION), for tests.
+ */
+export async function collectFirmware(runner: Runner, drivers: string[], o: {firmwareDir?: string; modinfoArgs?: string[]} = {}): Promise<HostFacts['firmware']> {
+  const dir = o.firmwareDir ?? '/lib/firmware';
   const out: HostFacts['firmware'] = [];
-  for (const driver of await boundDrivers()) {
-    const r = await runner.run('modinfo', ['-F', 'firmware', driver], {allowFail: true});
+  for (const driver of drivers) {
+    const r = await runner.run('modinfo', [...(o.modinfoArgs ?? []), '-F', 'firmware', driver], {allowFail: true});
     if (r.exitCode !== 0) continue; // built-in driver without module info
     for (const fw of r.stdout.split('\n').map((l) => l.trim()).filter(Boolean)) {
       for (const candidate of [fw, `${fw}.zst`, `${fw}.xz`]) {
         try {
-          const st = await stat(join('/lib/firmware', candidate));
+          const st = await stat(join(dir, candidate));
           if (st.isFile() && !out.some((f) => f.path === candidate)) out.push({path: candidate, size: st.size});
           break;
         } catch {
