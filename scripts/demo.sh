@@ -3,6 +3,8 @@
 # then let a Debian 12 VM with a static address re-image itself into Debian 13 with
 # "anemos deploy", printing each phase and its duration. It is the end-to-end test
 # (test/e2e/deploy.test.ts) run on its own, with its timings shown at the end.
+# --imgbuild also builds Debian from payloads/debian (an IMGBUILD) on a blank disk inside
+# the deploy environment (debootstrap from Debian's mirror; about 15 minutes under TCG).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
@@ -14,4 +16,9 @@ echo "== deploy demo in QEMU (first run builds the base initramfs and two Debian
 ANEMOS_E2E_VERBOSE=1 npx vitest run test/e2e/deploy.test.ts --reporter=verbose
 echo "== phase timings (seconds)"
 cat .cache/e2e/timings.json
+if [ "${1:-}" = --imgbuild ]; then
+  echo "== IMGBUILD demo: payloads/debian on a blank disk, then the disk boots on its own"
+  ANEMOS_E2E_VERBOSE=1 npx vitest run test/e2e/imgbuild.test.ts --reporter=verbose
+  cat .cache/e2e/imgbuild-timings.json
+fi
 echo "== done in $(( $(date +%s) - t0 )) s; serial console logs are listed above"
