@@ -21,7 +21,3 @@ export function parseCmdline(text: string): AgentCmdline {
   return {...(mode ? {mode} : {}), consoles, debug};
 }
 
-/** Arguments the new system's bootloader should keep: the consoles and NIC naming the old system used. */
-export function carriedKernelArgs(text: string): string[] {
-  return text.trim().split(/\s+/).filter((a) => /^(console|net\.ifnames|biosdevname)=/.test(a));
-}

@@ -2,38 +2,21 @@
 // the disk is touched is judged first (evaluation by sh, directives, disk size, templates);
 // then the planned step scripts run one by one, each logged with its duration.
 
-import {chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs';
+import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {dirname, join} from 'node:path';
+import {evaluateImgbuild} from '../adapters/payload-dir.js';
 import type {Runner} from '../adapters/process.js';
 import type {BootConfig} from '../core/boot-contract.js';
-import {evaluatorScript, parseEvaluation, renderTemplate, templateValues, validateImgbuild, type ImgbuildSpec} from '../core/imgbuild.js';
+import {renderTemplate, templateValues, type ImgbuildSpec} from '../core/imgbuild.js';
 import {diskLayout, planImgbuild, stepPrelude, type ImgStep, type PlanContext, type StepPhase} from '../core/imgbuild-plan.js';
 import type {NetworkConfig} from '../core/network.js';
-import type {PayloadFile} from '../core/payload-check.js';
 import {AgentError} from './errors.js';
 import type {AgentLog} from './log.js';
 import {runInGroup} from './payload.js';
 
-export function listPayload(root: string, rel = ''): PayloadFile[] {
-  const out: PayloadFile[] = [];
-  for (const n of readdirSync(join(root, rel)).sort()) {
-    const p = rel ? `${rel}/${n}` : n;
-    const st = lstatSync(join(root, p));
-    const type = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file';
-    out.push({path: p, mode: st.mode & 0o7777, type});
-    if (type === 'dir') out.push(...listPayload(root, p));
-  }
-  return out;
-}
-
-/** Source the IMGBUILD with the real sh and validate what it set. */
-export async function evaluateImgbuild(runner: Runner, dir: string): Promise<{spec: ImgbuildSpec; warnings: string[]}> {
-  const r = await runner.run('sh', ['-c', evaluatorScript(), 'sh', dir], {allowFail: true});
-  if (r.exitCode !== 0) {
-    const why = r.stderr.trim().split('\n').slice(-2).join(' ') || `sh exited with ${r.exitCode}`;
-    throw new AgentError('imgbuild-eval', `The IMGBUILD fails when sourced by sh: ${why}. Nothing was written.`);
-  }
-  const findings = validateImgbuild(parseEvaluation(r.stdout), listPayload(dir));
+/** Source the IMGBUILD with the real sh and validate what it set, as `payload check` does. */
+async function evaluate(runner: Runner, dir: string): Promise<{spec: ImgbuildSpec; warnings: string[]}> {
+  const findings = await evaluateImgbuild(runner, dir);
   if (!findings.spec) throw new AgentError('imgbuild-invalid', `The IMGBUILD is not valid; nothing was written: ${findings.errors.join(' ')}`);
   return {spec: findings.spec, warnings: findings.warnings};
 }
@@ -100,7 +83,7 @@ export interface ImgbuildResult {
 export async function runImgbuild(o: ImgbuildRun): Promise<ImgbuildResult> {
   const t0 = performance.now();
   const deadline = t0 + o.config.timeout * 1000;
-  const {spec, warnings} = await o.log.step('imgbuild evaluate', () => evaluateImgbuild(o.runner, o.payloadDir));
+  const {spec, warnings} = await o.log.step('imgbuild evaluate', () => evaluate(o.runner, o.payloadDir));
   for (const w of warnings) o.log.warn(w);
   const efi = existsSync('/sys/firmware/efi');
   const ctx: PlanContext = {root: '/mnt/target', payload: o.payloadDir, work: o.workDir, ...(o.config.disk ? {disk: o.config.disk} : {}), efi, kernelArgs: o.kernelArgs, ...o.paths};

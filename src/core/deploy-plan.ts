@@ -51,9 +51,14 @@ const DEFAULT_CONSOLES = ['console=tty0', 'console=ttyS0,115200'];
 // Consoles, and the interface naming scheme: the new system should name NICs as the old one did.
 const CARRIED_ARGS = /^(console|earlyprintk|earlycon|net\.ifnames|biosdevname)=/;
 
+/** The arguments of a command line that travel on: to the deploy kernel, then to the new system's bootloader. */
+export function carriedKernelArgs(cmdline: string): string[] {
+  return cmdline.split(/\s+/).filter((a) => CARRIED_ARGS.test(a));
+}
+
 /** The deploy kernel's command line: the host's consoles, then ours, then the user's. */
 export function planCmdline(hostCmdline: string, mode: BootMode, extra: string): string {
-  const consoles = hostCmdline.split(/\s+/).filter((a) => CARRIED_ARGS.test(a));
+  const consoles = carriedKernelArgs(hostCmdline);
   // panic=10: a kernel panic in the deploy environment reboots into the old system.
   // rootfstype=ramfs: without it the initramfs unpacks into a tmpfs capped at half the RAM,
   // and the 137 MiB base does not fit below ~384 MiB (bench/deploy-env.ts: 288 MiB with it).

@@ -2,29 +2,17 @@
 // modes kept) and the checks that catch a broken payload before it reaches a server.
 
 import {createWriteStream} from 'node:fs';
-import {cp, lstat, mkdtemp, readdir, readFile, rm} from 'node:fs/promises';
+import {cp, lstat, mkdtemp, readFile, rm} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {pipeline} from 'node:stream/promises';
 import * as tar from 'tar';
 import {sha256File} from '../adapters/fetch.js';
+import {evaluateImgbuild, listPayloadFiles} from '../adapters/payload-dir.js';
 import type {Runner} from '../adapters/process.js';
-import {evaluatorScript, parseEvaluation, TEMPLATE_VARIABLES, unknownTemplateVariables, validateImgbuild} from '../core/imgbuild.js';
+import {TEMPLATE_VARIABLES, unknownTemplateVariables} from '../core/imgbuild.js';
 import {checkPayloadFiles, type PayloadFile, type PayloadFindings} from '../core/payload-check.js';
 import {AnemosError, artifactError, usageError} from '../shared/errors.js';
-
-async function walk(root: string, rel = ''): Promise<PayloadFile[]> {
-  const out: PayloadFile[] = [];
-  const names = (await readdir(join(root, rel))).sort();
-  for (const n of names) {
-    const p = rel ? `${rel}/${n}` : n;
-    const st = await lstat(join(root, p));
-    const type = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file';
-    out.push({path: p, mode: st.mode & 0o7777, type});
-    if (type === 'dir') out.push(...(await walk(root, p)));
-  }
-  return out;
-}
 
 export interface PayloadCheckResult extends PayloadFindings {
   source: string;
@@ -55,7 +43,7 @@ export async function checkPayload(runner: Runner, source: string): Promise<Payl
 }
 
 async function checkPayloadDir(runner: Runner, dir: string, source: string): Promise<PayloadCheckResult> {
-  const files = await walk(dir);
+  const files = listPayloadFiles(dir);
   const findings = checkPayloadFiles(files);
   if (findings.kind) {
     const script = join(dir, findings.kind);
@@ -71,12 +59,7 @@ async function checkPayloadDir(runner: Runner, dir: string, source: string): Pro
 
 /** What the deploy environment would refuse before touching the disk, found on the workstation. */
 async function checkImgbuild(runner: Runner, dir: string, files: PayloadFile[], findings: PayloadFindings): Promise<void> {
-  const r = await runner.run('sh', ['-c', evaluatorScript(), 'sh', dir], {allowFail: true});
-  if (r.exitCode !== 0) {
-    findings.errors.push(`IMGBUILD fails when sourced by sh: ${r.stderr.trim().split('\n').slice(-2).join(' ') || `exit code ${r.exitCode}`}`);
-    return;
-  }
-  const img = validateImgbuild(parseEvaluation(r.stdout), files);
+  const img = await evaluateImgbuild(runner, dir, files);
   findings.errors.push(...img.errors);
   findings.warnings.push(...img.warnings);
   if (!img.spec) return;
@@ -110,7 +93,7 @@ async function checkImgbuild(runner: Runner, dir: string, files: PayloadFile[], 
 export async function packPayload(runner: Runner, dir: string, output: string): Promise<{output: string; sha256: string; size: number; check: PayloadCheckResult}> {
   const check = await checkPayload(runner, dir);
   assertPayloadValid(check);
-  const files = (await walk(dir)).map((f) => f.path);
+  const files = listPayloadFiles(dir).map((f) => f.path);
   await pipeline(
     tar.c({cwd: dir, gzip: {level: 9}, portable: true, mtime: new Date(0), noDirRecurse: true, prefix: ''}, files),
     createWriteStream(output),

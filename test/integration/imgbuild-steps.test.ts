@@ -9,8 +9,10 @@ import {chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, 
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {beforeAll, describe, expect, it} from 'vitest';
-import {listPayload, renderTemplates} from '../../src/agent/imgbuild.js';
-import {evaluatorScript, parseEvaluation, templateValues, validateImgbuild, type ImgbuildSpec} from '../../src/core/imgbuild.js';
+import {evaluateImgbuild} from '../../src/adapters/payload-dir.js';
+import {realRunner} from '../../src/adapters/process.js';
+import {renderTemplates} from '../../src/agent/imgbuild.js';
+import {templateValues, type ImgbuildSpec} from '../../src/core/imgbuild.js';
 import {planImgbuild, stepPrelude, type PlanContext} from '../../src/core/imgbuild-plan.js';
 import {qemuNetwork} from '../../src/core/qemu-target.js';
 import {REPO} from '../helpers/kernel.js';
@@ -25,7 +27,7 @@ describe('IMGBUILD steps without a mirror, on a scratch root', () => {
     writeFileSync(join(bin, 'anemos-netconf'), `#!/bin/sh\nexec node ${AGENT} netconf "$@"\n`, {mode: 0o755});
   });
 
-  function project(target: string, extra = ''): {dir: string; spec: ImgbuildSpec} {
+  async function project(target: string, extra = ''): Promise<{dir: string; spec: ImgbuildSpec}> {
     const dir = mkdtempSync(join(tmpdir(), `anemos-proj-${target}-`));
     const put = (rel: string, content: string, mode = 0o644) => {
       mkdirSync(join(dir, rel, '..'), {recursive: true});
@@ -38,9 +40,7 @@ describe('IMGBUILD steps without a mirror, on a scratch root', () => {
     put('files/etc/motd.makeimg.template', 'This is {{HOSTNAME}} ({{IPV4}}) via {{IPV4_GATEWAY}}. $HOME stays.\n');
     put('files/etc/issue.makeimg.patch', '--- a/etc/issue\n+++ b/etc/issue\n@@ -1,2 +1,2 @@\n-Welcome\n+Welcome to ns1\n \\l\n');
     put('secrets/etc/nsd/tsig.key', 'secret\n');
-    const r = spawnSync('sh', ['-c', evaluatorScript(), 'sh', dir], {encoding: 'utf8'});
-    expect(r.status, r.stderr).toBe(0);
-    const v = validateImgbuild(parseEvaluation(r.stdout), listPayload(dir));
+    const v = await evaluateImgbuild(realRunner, dir);
     expect(v.errors).toEqual([]);
     return {dir, spec: v.spec!};
   }
@@ -78,8 +78,8 @@ describe('IMGBUILD steps without a mirror, on a scratch root', () => {
   const mode = (p: string) => (statSync(p).mode & 0o7777).toString(8);
 
   for (const [target, net] of [['debian', 'networkd'], ['alpine', 'alpine'], ['arch', 'networkd']] as const) {
-    it(`${target}: files, secrets, patches, templates, fstab/hostname/network/keys${target === 'alpine' ? ', OpenRC services' : ''}`, () => {
-      const {dir, spec} = project(target);
+    it(`${target}: files, secrets, patches, templates, fstab/hostname/network/keys${target === 'alpine' ? ', OpenRC services' : ''}`, async () => {
+      const {dir, spec} = await project(target);
       const s = scratch();
       const steps = ['files', 'secrets', 'patches', 'templates', 'system', ...(target === 'alpine' ? ['services'] : [])];
       runSteps(spec, dir, s, steps);
@@ -115,8 +115,8 @@ describe('IMGBUILD steps without a mirror, on a scratch root', () => {
     });
   }
 
-  it('a patch that does not apply stops the step before any patch is applied', () => {
-    const {dir, spec} = project('debian');
+  it('a patch that does not apply stops the step before any patch is applied', async () => {
+    const {dir, spec} = await project('debian');
     mkdirSync(join(dir, 'files/etc/ssh'), {recursive: true});
     writeFileSync(join(dir, 'files/etc/ssh/sshd_config.makeimg.patch'), '--- a\n+++ b\n@@ -1 +1 @@\n-PermitRootLogin yes\n+PermitRootLogin no\n');
     const fixed = {...spec, patches: ['files/etc/issue.makeimg.patch', 'files/etc/ssh/sshd_config.makeimg.patch']};
@@ -126,8 +126,8 @@ describe('IMGBUILD steps without a mirror, on a scratch root', () => {
     expect(readFileSync(join(s.root, 'etc/issue'), 'utf8')).toBe('Welcome\n\\l\n'); // the good patch was not applied either
   });
 
-  it('an Alpine service that the new system does not have is an error naming it', () => {
-    const {dir, spec} = project('alpine', 'services="nsd\nunbound"\n');
+  it('an Alpine service that the new system does not have is an error naming it', async () => {
+    const {dir, spec} = await project('alpine', 'services="nsd\nunbound"\n');
     const s = scratch();
     expect(() => runSteps(spec, dir, s, ['services'])).toThrow(/service unbound: \/etc\/init\.d\/unbound does not exist in the new system/);
   });
