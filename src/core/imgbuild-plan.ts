@@ -251,11 +251,8 @@ while [ $# -gt 0 ]; do patch -N -i "$payload/$1" "$root$2"; shift 2; done
   return steps;
 }
 
-const ALPINE_RUNLEVELS: [string, string][] = [
-  ...['devfs', 'dmesg', 'mdev', 'hwdrivers'].map((x): [string, string] => ['sysinit', x]),
-  ...['modules', 'sysctl', 'hostname', 'bootmisc', 'syslog'].map((x): [string, string] => ['boot', x]),
-  ...['mount-ro', 'killprocs', 'savecache'].map((x): [string, string] => ['shutdown', x]),
-];
+// The runlevels setup-alpine enables (runlevel:service); apk into an empty root enables none.
+const ALPINE_RUNLEVELS = 'sysinit:devfs sysinit:dmesg sysinit:mdev sysinit:hwdrivers boot:modules boot:sysctl boot:hostname boot:bootmisc boot:syslog shutdown:mount-ro shutdown:killprocs shutdown:savecache boot:networking';
 
 const NETWORK_FORMAT = {debian: 'networkd', arch: 'networkd', alpine: 'alpine'} as const;
 
@@ -263,8 +260,7 @@ function systemStep(spec: ImgbuildSpec, ctx: PlanContext): ImgStep {
   const net = NETWORK_FORMAT[spec.target];
   const enableNet =
     spec.target === 'alpine'
-      ? `# The runlevels setup-alpine would enable; apk into an empty root enables none.
-for rs in ${ALPINE_RUNLEVELS.map(([level, svc]) => `${level}:${svc}`).join(' ')} boot:networking; do
+      ? `for rs in ${ALPINE_RUNLEVELS}; do
   level=\${rs%%:*}; svc=\${rs#*:}
   [ -e "$root/etc/init.d/$svc" ] || continue
   mkdir -p "$root/etc/runlevels/$level"; ln -sf "/etc/init.d/$svc" "$root/etc/runlevels/$level/$svc"
