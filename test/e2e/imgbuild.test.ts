@@ -76,8 +76,6 @@ ${extraImgbuild}`,
     new Vm({
       ...(o.initrd ? {kernel: base.kernel, initrd: o.initrd, append: 'console=ttyS0,115200 anemos.mode=deploy panic=10 rootfstype=ramfs'} : {}),
       memoryMb: o.memoryMb ?? 1024,
-      // Two vCPUs: dpkg-deb's decompressors and maintainer scripts run beside dpkg (the tests run one VM at a time).
-      cpus: 2,
       serialLog: join(work, `${name}.serial.log`),
       disks: [o.disk],
       mac: QEMU_MAC,

@@ -10,8 +10,6 @@ export interface QemuOptions {
   initrd?: string;
   append?: string;
   memoryMb?: number;
-  /** vCPUs (default 1); TCG runs each in its own host thread. */
-  cpus?: number;
   serialLog: string;
   /** Raw disk images attached as virtio disks. */
   disks?: string[];
@@ -25,7 +23,7 @@ export interface QemuOptions {
 }
 
 export function qemuArgs(o: QemuOptions): string[] {
-  const args = ['-accel', 'tcg', '-cpu', 'max', '-smp', String(o.cpus ?? 1), '-m', String(o.memoryMb ?? 512), '-nographic', ...(o.noReboot === false ? [] : ['-no-reboot']), '-serial', `file:${o.serialLog}`, '-monitor', 'none'];
+  const args = ['-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', String(o.memoryMb ?? 512), '-nographic', ...(o.noReboot === false ? [] : ['-no-reboot']), '-serial', `file:${o.serialLog}`, '-monitor', 'none'];
   if (o.kernel) args.push('-kernel', o.kernel);
   if (o.initrd) args.push('-initrd', o.initrd);
   if (o.append) args.push('-append', o.append);
