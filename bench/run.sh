@@ -22,3 +22,5 @@ console.log(`bootstrap ${t.bootstrap} s | customisation ${t.customisation} s | b
 console.log(`downloaded by the target: ${t.downloaded_mib} MiB`);
 console.log(`power-on of the deploy environment → reboot: ${t.power_on_to_reboot} s; new disk power-on → SSH: ${t.disk_boot_to_ssh} s`);
 '
+echo "## QEMU TCG guest CPU (bench/qemu-cpu.sh: crashes of Debian 13's kernel per CPU model; BENCH_QEMU_CPU=N boots each)"
+if [ -n "${BENCH_QEMU_CPU:-}" ]; then bash bench/qemu-cpu.sh "$BENCH_QEMU_CPU"; else echo "(skipped: BENCH_QEMU_CPU=30 runs it, about 4 minutes)"; fi

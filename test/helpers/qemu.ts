@@ -4,6 +4,7 @@
 
 import {spawn, type ChildProcess} from 'node:child_process';
 import {readFileSync, existsSync} from 'node:fs';
+import {QEMU_CPU} from '../../src/core/qemu-target.js';
 
 export interface QemuOptions {
   kernel?: string;
@@ -23,7 +24,7 @@ export interface QemuOptions {
 }
 
 export function qemuArgs(o: QemuOptions): string[] {
-  const args = ['-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', String(o.memoryMb ?? 512), '-nographic', ...(o.noReboot === false ? [] : ['-no-reboot']), '-serial', `file:${o.serialLog}`, '-monitor', 'none'];
+  const args = ['-accel', 'tcg', '-cpu', QEMU_CPU, '-smp', '1', '-m', String(o.memoryMb ?? 512), '-nographic', ...(o.noReboot === false ? [] : ['-no-reboot']), '-serial', `file:${o.serialLog}`, '-monitor', 'none'];
   if (o.kernel) args.push('-kernel', o.kernel);
   if (o.initrd) args.push('-initrd', o.initrd);
   if (o.append) args.push('-append', o.append);
