@@ -1,6 +1,6 @@
 // The one place data is compressed or decompressed. gzip uses Node's zlib (native, and
-// every Debian kernel unpacks it); zstd and xz use the system tools, which are
-// multi-threaded and much faster than a WebAssembly codec (see bench/compress.sh).
+// every Debian kernel unpacks it); zstd and xz use the system tools (Node 20's zlib has
+// neither; both run on every core, -T0, unless told otherwise).
 
 import {spawn} from 'node:child_process';
 import {Readable} from 'node:stream';

@@ -4,7 +4,7 @@ import {buildCpio} from './cpio.js';
 import {crc32, detectFormat, scanInitramfs, type Decompressor} from './initramfs-format.js';
 
 // Unit tests use zlib only; zstd/xz framing is checked against real zstd/xz output in
-// test/integration/initramfs-tools.test.ts.
+// test/integration/archive-tools.test.ts, and whole composed archives in kernel-boot.test.ts.
 const gzipOnly: Decompressor = async (format, input) => {
   if (format !== 'gzip') throw new Error(`test decompressor got ${format}`);
   const r = gunzipSync(input, {info: true}) as unknown as {buffer: Buffer; engine: {bytesWritten: number}};
