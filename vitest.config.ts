@@ -8,5 +8,6 @@ export default defineConfig({
     // VM tests share the machine's two cores; run files one after another.
     fileParallelism: false,
     pool: 'forks',
+    globalSetup: ['test/global-scratch.ts'],
   },
 });

@@ -2,7 +2,7 @@
 // time as a ratio to `node -e 0`. Needs .cache/base (npm test builds it).
 // Run: npx vite-node bench/compose.ts
 import {spawnSync} from 'node:child_process';
-import {createReadStream, existsSync, mkdtempSync, statSync, writeFileSync} from 'node:fs';
+import {createReadStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {planSegments} from '../src/core/segments.js';
@@ -17,6 +17,7 @@ if (!existsSync(base)) {
   process.exit(4);
 }
 const work = mkdtempSync(join(tmpdir(), 'anemos-bench-'));
+process.on('exit', () => rmSync(work, {recursive: true, force: true}));
 const payload = join(work, 'payload.tar.gz');
 writeFileSync(payload, Buffer.alloc(8 * 1048576, 1));
 const size = statSync(payload).size;

@@ -2,13 +2,14 @@
 // QEMU TCG, and the smallest RAM (-m) at which deploy mode completes a payload.
 // Run: npx vite-node bench/deploy-env.ts
 import {execFileSync} from 'node:child_process';
-import {mkdtempSync} from 'node:fs';
+import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {composeEnv, ensureBase, QEMU_MAC, sha256, sshKeypair, tarPayload} from '../test/helpers/deploy-env.js';
 import {Vm} from '../test/helpers/qemu.js';
 
 const work = mkdtempSync(join(tmpdir(), 'anemos-bench-env-'));
+process.on('exit', () => rmSync(work, {recursive: true, force: true}));
 const base = await ensureBase();
 const MiB = 1048576;
 console.log(`base initramfs: ${(base.manifest.sizes.initramfs / MiB).toFixed(1)} MiB compressed (goal ≤ 40), ${(base.manifest.sizes.unpacked / MiB).toFixed(1)} MiB unpacked; kernel ${(base.manifest.sizes.vmlinuz / MiB).toFixed(1)} MiB; ${base.manifest.modules} modules`);
