@@ -5,12 +5,12 @@
 
 import {createHash} from 'node:crypto';
 import {createReadStream, createWriteStream} from 'node:fs';
-import {mkdir, rename, rm, stat} from 'node:fs/promises';
-import {join, resolve} from 'node:path';
+import {mkdir, rename, rm, stat, statfs} from 'node:fs/promises';
+import {dirname, join, resolve} from 'node:path';
 import {Readable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {fileURLToPath} from 'node:url';
-import {AnemosError, fetchError} from '../shared/errors.js';
+import {AnemosError, fetchError, noRoom, writeFailure} from '../shared/errors.js';
 
 export interface ArtifactSpec {
   /** What the artifact is, for messages: "kernel", "payload". */
@@ -71,8 +71,15 @@ export function localPath(url: string, baseDir: string): string {
 
 class Transient extends Error {}
 
+async function freeBytes(dir: string): Promise<number> {
+  const fs = await statfs(dir);
+  return fs.bavail * fs.bsize;
+}
+
 async function download(spec: ArtifactSpec, part: string, opts: FetchOptions): Promise<void> {
   const have = (await fileSize(part)) ?? 0;
+  // Read before the request: once the body arrives it must be consumed without a pause.
+  const free = await freeBytes(dirname(part));
   let res: Response;
   try {
     res = await fetch(spec.url, {headers: have ? {Range: `bytes=${have}-`} : {}, redirect: 'follow'});
@@ -93,6 +100,12 @@ async function download(spec: ArtifactSpec, part: string, opts: FetchOptions): P
   const offset = append ? have : 0;
   const len = res.headers.get('content-length');
   const total = len ? offset + Number(len) : undefined;
+  // A download the cache's file system cannot hold is refused before a byte is written.
+  const room = total === undefined ? undefined : noRoom(dirname(part), total - offset, append ? free : free + have, `the ${spec.name} (${spec.url})`);
+  if (room) {
+    await res.body?.cancel();
+    throw room;
+  }
   let received = offset;
   let lastReport = 0;
   opts.onProgress?.({name: spec.name, received, total});
@@ -108,7 +121,8 @@ async function download(spec: ArtifactSpec, part: string, opts: FetchOptions): P
   try {
     await pipeline(body, createWriteStream(part, {flags: append ? 'a' : 'w'}));
   } catch (err) {
-    throw new Transient(`connection lost after ${received} bytes: ${(err as Error).message}`);
+    // A full disk is not a network problem: retrying would only fill it again.
+    throw writeFailure(err, part, `the ${spec.name}`) ?? new Transient(`connection lost after ${received} bytes: ${(err as Error).message}`);
   }
   if (total !== undefined && received !== total) throw new Transient(`download truncated: got ${received} of ${total} bytes`);
   opts.onProgress?.({name: spec.name, received, total: total ?? received, done: true});
@@ -119,7 +133,11 @@ async function copyLocal(spec: ArtifactSpec, source: string, part: string, opts:
   if (size === undefined) {
     throw fetchError('fetch-missing-file', `The ${spec.name} file ${source} does not exist.`, 'Check the path in anemos.conf (paths are read on this host).');
   }
-  await pipeline(createReadStream(source), createWriteStream(part));
+  const room = noRoom(dirname(part), size, await freeBytes(dirname(part)), `the ${spec.name} (${source})`);
+  if (room) throw room;
+  await pipeline(createReadStream(source), createWriteStream(part)).catch((err: unknown) => {
+    throw writeFailure(err, part, `the ${spec.name}`) ?? err;
+  });
   opts.onProgress?.({name: spec.name, received: size, total: size, done: true});
 }
 

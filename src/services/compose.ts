@@ -3,14 +3,15 @@
 // one starts where the kernel looks for it.
 
 import {createReadStream, createWriteStream} from 'node:fs';
-import {chmod, copyFile, stat} from 'node:fs/promises';
+import {chmod, copyFile, rm, stat, statfs} from 'node:fs/promises';
+import {dirname} from 'node:path';
 import {once} from 'node:events';
 import type {Writable} from 'node:stream';
 import {compressStream} from '../adapters/compress.js';
 import {writeCpio} from '../core/cpio.js';
 import {detectFormat} from '../core/initramfs-format.js';
 import type {SegmentSpec} from '../core/segments.js';
-import {artifactError} from '../shared/errors.js';
+import {artifactError, noRoom, writeFailure} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
 
 export interface ComposedSegment {
@@ -43,9 +44,28 @@ export async function checkBase(path: string): Promise<void> {
   }
 }
 
-export async function composeInitramfs(base: string, segments: SegmentSpec[], output: string, opts: {mtime?: number; progress?: ProgressSink} = {}): Promise<ComposeResult> {
+export async function composeInitramfs(
+  base: string,
+  segments: SegmentSpec[],
+  output: string,
+  opts: {mtime?: number; progress?: ProgressSink; /** Advice for a full disk: where else the image can go. */ elsewhere?: string} = {},
+): Promise<ComposeResult> {
+  const elsewhere = opts.elsewhere ?? 'write it to another file system';
   await checkBase(base);
   const baseSize = (await stat(base)).size;
+  const fs = await statfs(dirname(output));
+  const room = noRoom(dirname(output), baseSize, fs.bavail * fs.bsize, 'the composed initramfs', elsewhere);
+  if (room) throw room;
+  try {
+    return await writeComposed(base, baseSize, segments, output, opts);
+  } catch (err) {
+    // A half-written image is of no use to anyone; on a full disk it is in the way.
+    await rm(output, {force: true});
+    throw writeFailure(err, output, 'the composed initramfs', elsewhere) ?? err;
+  }
+}
+
+async function writeComposed(base: string, baseSize: number, segments: SegmentSpec[], output: string, opts: {mtime?: number; progress?: ProgressSink}): Promise<ComposeResult> {
   // The base is copied by the kernel (copy_file_range, or a reflink where the filesystem
   // has them): no bytes pass through this process. Segments are appended after it.
   await copyFile(base, output);

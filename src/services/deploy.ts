@@ -148,7 +148,7 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
       ...(fetched.payload && bootConfig.payload ? {payload: {file: bootConfig.payload.file, data: {size: fetched.payload.size, open: () => createReadStream(fetched.payload.path, {highWaterMark: 1 << 20})}}} : {}),
       firmware: plan.firmware.map((f) => ({path: f.path, data: {size: f.size, open: () => createReadStream(join('/lib/firmware', f.path))}})),
     });
-    return composeInitramfs(fetched.initramfs.path, segments, plan.output, {progress: deps.progress});
+    return composeInitramfs(fetched.initramfs.path, segments, plan.output, {progress: deps.progress, elsewhere: 'point cache_dir in anemos.conf at one'});
   });
   deps.log(`composed ${plan.output}: ${result.composed.size} bytes (base ${result.composed.baseSize} bytes unchanged + ${result.composed.segments.length} segments)`);
   if (!has('load')) return result;

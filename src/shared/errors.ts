@@ -46,6 +46,27 @@ export const fetchError = (code: string, message: string, hint?: string, cause?:
   new AnemosError('fetch', code, message, {hint, cause});
 export const artifactError = (code: string, message: string, hint?: string) => new AnemosError('artifact', code, message, {hint});
 
+const WRITE_FAILURES: Record<string, string> = {ENOSPC: 'no space left on the file system', EDQUOT: 'disk quota exceeded', EROFS: 'the file system is read-only'};
+
+/**
+ * A failed write to a local file (full disk, quota, read-only), as an error that names the
+ * file and what to do; undefined for any other error, which the caller handles as before.
+ */
+export function writeFailure(err: unknown, path: string, what: string, elsewhere = 'point cache_dir in anemos.conf at one'): AnemosError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (!code || !(code in WRITE_FAILURES)) return undefined;
+  const dir = path.slice(0, path.lastIndexOf('/')) || '/';
+  const hint = code === 'EROFS' ? `${elsewhere[0].toUpperCase()}${elsewhere.slice(1)} that is writable.` : `Free space on the file system that holds ${dir} (df -h ${dir}), or ${elsewhere} with room; then rerun.`;
+  return preconditionError(`write-${code.toLowerCase()}`, `Writing ${what} to ${path} failed: ${WRITE_FAILURES[code]} (${code}).`, hint);
+}
+
+/** Stop before writing `bytes` under `dir` when its file system has less room, with the same advice. */
+export function noRoom(dir: string, bytes: number, free: number, what: string, elsewhere = 'point cache_dir in anemos.conf at one'): AnemosError | undefined {
+  if (free >= bytes) return undefined;
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  return preconditionError('write-no-room', `${what[0].toUpperCase()}${what.slice(1)} needs ${mib(bytes)} in ${dir}, and its file system has ${mib(free)} free.`, `Free space there (df -h ${dir}), or ${elsewhere} with room; then rerun.`);
+}
+
 /** Render an error for a human: message, details, hint; stack and causes only with debug. */
 export function formatError(err: unknown, debug = false): string {
   const lines: string[] = [];

@@ -13,6 +13,8 @@ export interface Route {
   status?: number;
   /** Ignore Range headers (server without resume support). */
   noRange?: boolean;
+  /** Send the body chunked, without a Content-Length (the size is not known in advance). */
+  chunked?: boolean;
 }
 
 export interface TestServer {
@@ -57,7 +59,7 @@ export async function startServer(routes: Record<string, Route> = {}): Promise<T
       body = body.subarray(start);
       status = 206;
     }
-    res.writeHead(status, {'content-length': String(body.byteLength)});
+    res.writeHead(status, route.chunked ? {} : {'content-length': String(body.byteLength)});
     if (route.cutAfter !== undefined && route.cutAfter < body.byteLength) {
       const cut = route.cutAfter;
       route.cutAfter = undefined; // only the first attempt is cut
