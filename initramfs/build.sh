@@ -27,7 +27,7 @@ done
 [ -n "$out" ] && [ -n "$agent" ] || { echo "usage: build.sh --out DIR --agent dist/agent.mjs [--kernel-package META] [--profile virtual|baremetal]" >&2; exit 2; }
 [ -f "$agent" ] || { echo "build.sh: agent bundle $agent not found (run npm run build)" >&2; exit 4; }
 case $profile in virtual|baremetal) ;; *) echo "build.sh: unknown profile $profile (virtual|baremetal)" >&2; exit 2 ;; esac
-for tool in apt-get dpkg-deb depmod cpio zstd strip npm; do
+for tool in apt-get dpkg-deb depmod cpio zstd strip npm flock; do
   command -v "$tool" >/dev/null || { echo "build.sh: $tool is missing (scripts/setup.sh installs it)" >&2; exit 4; }
 done
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
@@ -50,6 +50,9 @@ PACKAGES=(
 debs="$cache/debs"
 stage="$cache/stage"
 mkdir -p "$debs"
+# Two builds sharing a cache would unpack into the same stage and root: the second waits.
+exec 9>"$cache/.lock"
+flock -n 9 || { step "waiting for another build using $cache"; flock 9; }
 step "downloading ${#PACKAGES[@]} Debian packages (cached in $debs)"
 missing=()
 for p in "${PACKAGES[@]}"; do

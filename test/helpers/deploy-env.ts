@@ -37,8 +37,11 @@ export async function ensureBase(): Promise<{kernel: string; initramfs: string; 
   const stamp = join(BASE_DIR, '.inputs');
   const want = inputsHash();
   if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== want) {
-    await runLong(join(REPO, 'initramfs', 'build.sh'), ['--out', BASE_DIR, '--agent', join(REPO, 'dist', 'agent.mjs')]);
-    writeFileSync(stamp, want);
+    // Under a lock, checking the stamp again: scripts/test.sh runs two vitest processes,
+    // and both may find the base missing; the second one then uses the first one's build.
+    mkdirSync(BASE_DIR, {recursive: true});
+    const build = `[ "$(cat "$1" 2>/dev/null)" = "$2" ] || { "$3" --out "$4" --agent "$5" && printf %s "$2" > "$1"; }`;
+    await runLong('flock', [join(BASE_DIR, '..', 'base.lock'), 'sh', '-c', build, 'sh', stamp, want, join(REPO, 'initramfs', 'build.sh'), BASE_DIR, join(REPO, 'dist', 'agent.mjs')]);
   }
   return {kernel: join(BASE_DIR, 'vmlinuz'), initramfs: join(BASE_DIR, 'initramfs.cpio.zst'), manifest: JSON.parse(readFileSync(join(BASE_DIR, 'manifest.json'), 'utf8'))};
 }
