@@ -21,7 +21,9 @@ function readDisk(path: string, offset: number, length: number): string {
   return buf.toString('latin1');
 }
 
-describe('deploy environment in QEMU', () => {
+// Each case bounds its own waits (up to 180 s for the machine to power off); the test's own
+// timeout must be longer, or a slow, busy machine fails at vitest's 60 s default instead.
+describe('deploy environment in QEMU', {timeout: 300_000}, () => {
   let work: string;
   let base: {kernel: string; initramfs: string};
   let operator: {priv: string; pub: string};

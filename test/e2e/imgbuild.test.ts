@@ -122,7 +122,7 @@ ${extraImgbuild}`,
     expect(vm.log()).toMatch(/\/dev\/vda has 3\.0 GiB, and the IMGBUILD format needs at least 8\.0 GiB/);
     expect(vm.log()).toMatch(/no disk was written, so the old system is intact: rebooting/);
     expect(firstBytes(disk, 1 << 20).equals(Buffer.alloc(1 << 20))).toBe(true);
-  });
+  }, 300_000);
 
   it('debootstrap, files, patch, template, secret, services, provision(), GRUB: the disk boots Debian 13 and answers SSH', async () => {
     const t0 = Date.now();

@@ -87,7 +87,7 @@ describe('composed initramfs, checked by GNU cpio and the kernel', () => {
     expect(log).toContain(`SEEN /anemos/deep/dir/gz.txt ${sha('gz.txt')} mode=644`);
     expect(log).toContain(`SEEN /lib/firmware/test/fw.bin ${sha('fw.bin')} mode=640`);
     expect(log).not.toContain('MISSING');
-  });
+  }, 180_000);
 
   it('is reproducible: composing twice gives the same bytes', () => {
     const again = join(work, 'again.img');
