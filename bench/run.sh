@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Print anemos' figures. Needs "npm run build"; the VM parts build the base initramfs if
 # needed. The end-to-end phase timings come from the last e2e run (npm test or demo);
-# the Debian IMGBUILD figures from the last test/e2e/imgbuild.test.ts run (BENCH_IMGBUILD=1 reruns it).
+# the Debian IMGBUILD figures from the last test/e2e/imgbuild.test.ts run (BENCH_IMGBUILD=1
+# reruns it alone; npm test runs it beside the other VM tests, which slows it by about 30%).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "## compose and CLI start"
@@ -12,7 +13,7 @@ echo "## end-to-end deploy phases (from the last run of test/e2e/deploy.test.ts,
 if [ -f .cache/e2e/timings.json ]; then cat .cache/e2e/timings.json; else echo "(none yet: run npm test or scripts/demo.sh)"; fi
 echo "## Debian IMGBUILD deploy (test/e2e/imgbuild.test.ts: blank 4 GiB disk, QEMU TCG, seconds; downloaded_mib = what the target fetched)"
 if [ "${BENCH_IMGBUILD:-0}" = 1 ] || [ ! -f .cache/e2e/imgbuild-timings.json ]; then
-  echo "(running it now: about 10 minutes; BENCH_IMGBUILD=1 reruns it every time)"
+  echo "(running it now, alone: about 20 minutes; BENCH_IMGBUILD=1 reruns it every time)"
   npx vitest run test/e2e/imgbuild.test.ts >/dev/null
 fi
 node -e '
