@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 # The VM tests write sparse disk images and cache root filesystems under .cache: stop now,
 # with the figures, rather than with ENOSPC twenty minutes in. Peak use measured on a clean
-# clone: see README "Run the tests".
+# clone: 2.0 GiB of scratch, 2.0 GiB of .cache (README, "Development").
 scratch=${TMPDIR:-/tmp}
 need_scratch_mib=${ANEMOS_TEST_SCRATCH_MIB:-4096}
 have_cache_mib=$(du -sm .cache 2>/dev/null | cut -f1 || true)
@@ -35,9 +35,10 @@ if [ $# -gt 0 ]; then exec npx vitest run "$@"; fi
 # two halves run side by side: two vitest processes, each with its own scratch directory.
 # (The base initramfs, the one thing both need, is built once under a lock.)
 imgbuild_log=$(mktemp)
-trap 'rm -f "$imgbuild_log"' EXIT
 npx vitest run test/e2e/imgbuild.test.ts >"$imgbuild_log" 2>&1 &
 imgbuild_pid=$!
+# Interrupted (Ctrl-C, a CI timeout): the IMGBUILD half stops too.
+trap 'kill "$imgbuild_pid" 2>/dev/null || true; rm -f "$imgbuild_log"' EXIT
 rest=0 imgbuild=0
 npx vitest run --exclude test/e2e/imgbuild.test.ts || rest=$?
 echo "npm test: waiting for the IMGBUILD e2e (started alongside; its output follows)"
