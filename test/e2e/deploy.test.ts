@@ -226,7 +226,7 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     }
     timings['reboot → new system SSH'] = since(t);
     expect(codename).toBe(TARGET_SUITE);
-    timings.total = Object.entries(timings).filter(([k]) => k !== 'provider boot → SSH').reduce((a, [, v]) => a + v, 0);
+    timings.total = Number(Object.entries(timings).filter(([k]) => k !== 'provider boot → SSH').reduce((a, [, v]) => a + v, 0).toFixed(1));
     say(`Debian 13 answers SSH ${timings['reboot → new system SSH']} s after the reboot`);
     const facts = await ssh('cat /etc/anemos-deployed; hostname; ip -4 -o addr show; test -e /etc/provider-marker && echo OLD-MARKER || echo no-old-marker; cat /proc/cmdline; findmnt -n -o SOURCE /');
     expect(facts).toContain(`build=${BUILD_ID}`);
