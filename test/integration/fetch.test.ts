@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {fetchArtifact} from '../../src/adapters/fetch.js';
-import {AnemosError} from '../../src/shared/errors.js';
+import {failure} from '../helpers/failure.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -22,11 +22,6 @@ describe('verified fetch against a loopback HTTP server', () => {
 
   const fresh = () => (cacheDir = mkdtempSync(join(tmpdir(), 'anemos-cache-')));
 
-  async function failure(p: Promise<unknown>): Promise<AnemosError> {
-    const err = await p.then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(AnemosError);
-    return err as AnemosError;
-  }
 
   it('downloads, verifies and stores by sha256; the second time comes from the cache', async () => {
     fresh();

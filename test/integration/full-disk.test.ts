@@ -11,16 +11,10 @@ import {createHash} from 'node:crypto';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {fetchArtifact} from '../../src/adapters/fetch.js';
 import {composeInitramfs} from '../../src/services/compose.js';
-import {AnemosError} from '../../src/shared/errors.js';
+import {failure} from '../helpers/failure.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-async function failure(p: Promise<unknown>): Promise<AnemosError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(AnemosError);
-  return err as AnemosError;
-}
 
 describe('a full disk under the cache or the composed image', () => {
   let server: TestServer;
