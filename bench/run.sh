@@ -2,7 +2,8 @@
 # Print anemos' figures. Needs "npm run build"; the VM parts build the base initramfs if
 # needed. The end-to-end phase timings come from the last e2e run (npm test or demo);
 # the Debian IMGBUILD figures from the last test/e2e/imgbuild.test.ts run (BENCH_IMGBUILD=1
-# reruns it alone; npm test runs it beside the other VM tests, which slows it by about 30%).
+# reruns it alone; npm test runs it beside the other VM tests: 1074–1473 s there, 1139 s
+# alone, on a host whose speed varied as much through one day).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "## compose and CLI start"
