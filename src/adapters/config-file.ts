@@ -1,12 +1,14 @@
 // Read anemos.conf from disk; the parsing and validation are pure (core/config).
 
 import {readFile} from 'node:fs/promises';
-import {type Config, parseConfig} from '../core/config.js';
+import {dirname, resolve} from 'node:path';
+import {type Config, parseConfig, type ParseConfigOptions} from '../core/config.js';
 import {configError} from '../shared/errors.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/anemos.conf';
 
-export async function loadConfig(path: string): Promise<Config> {
+/** Read and validate a config file; relative artifact paths in it are read from its directory. */
+export async function loadConfig(path: string, opts: Omit<ParseConfigOptions, 'baseDir'> = {}): Promise<Config> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -15,7 +17,9 @@ export async function loadConfig(path: string): Promise<Config> {
     if (code === 'ENOENT') {
       throw configError('config-missing', `No config file at ${path}.`, `Copy anemos.conf.example to ${DEFAULT_CONFIG_PATH} and fill in the URLs and sha256 sums, or pass --config FILE.`);
     }
-    throw configError('config-unreadable', `Cannot read ${path}: ${(err as Error).message}.`, 'Check the file permissions (anemos runs as root on the host).');
+    if (code === 'EISDIR') throw configError('config-is-directory', `${path} is a directory, not a config file.`, `Pass the file itself, e.g. --config ${path.replace(/\/$/, '')}/anemos.conf.`);
+    if (code === 'EACCES') throw configError('config-unreadable', `Cannot read ${path}: permission denied.`, 'Check the file permissions (anemos deploy runs as root on the host).');
+    throw configError('config-unreadable', `Cannot read ${path}: ${(err as Error).message}.`, 'Check that the path names a readable file.');
   }
-  return parseConfig(text, path);
+  return parseConfig(text, path, {...opts, baseDir: dirname(resolve(path))});
 }

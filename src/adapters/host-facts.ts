@@ -5,7 +5,7 @@ import {access, readdir, readFile, readlink, stat, statfs} from 'node:fs/promise
 import {constants} from 'node:fs';
 import {basename, join} from 'node:path';
 import {hostname} from 'node:os';
-import type {HostFacts} from '../core/host-facts.js';
+import {mountOf, type HostFacts} from '../core/host-facts.js';
 import {parseNetwork} from '../core/network.js';
 import {AnemosError} from '../shared/errors.js';
 import {gatherNetworkCaptures} from './host-network.js';
@@ -111,7 +111,22 @@ async function hostKeys(): Promise<Record<string, string>> {
   return keys;
 }
 
-export async function gatherHostFacts(runner: Runner): Promise<HostFacts> {
+/** Sizes of listed firmware files (paths relative to the firmware directory); null where absent. */
+export async function statFirmware(paths: string[], dir = '/lib/firmware'): Promise<Record<string, number | null>> {
+  const out: Record<string, number | null> = {};
+  for (const p of paths) {
+    const rel = p.startsWith(`${dir}/`) ? p.slice(dir.length + 1) : p;
+    out[rel] = await stat(join(dir, rel)).then((s) => (s.isFile() ? s.size : null), () => null);
+  }
+  return out;
+}
+
+export interface GatherOptions {
+  /** Firmware files anemos.conf lists: their sizes are read too. */
+  firmware?: string[];
+}
+
+export async function gatherHostFacts(runner: Runner, opts: GatherOptions = {}): Promise<HostFacts> {
   let network: HostFacts['network'];
   try {
     network = {ok: true, config: parseNetwork(await gatherNetworkCaptures(runner))};
@@ -128,6 +143,7 @@ export async function gatherHostFacts(runner: Runner): Promise<HostFacts> {
     bootFreeBytes = undefined;
   }
   const grubCfg = (await read('/boot/grub/grub.cfg')) !== undefined ? '/boot/grub/grub.cfg' : undefined;
+  const bootMount = mountOf((await read('/proc/self/mountinfo')) ?? '', '/boot');
   return {
     isRoot: process.getuid?.() === 0,
     hostname: hostname(),
@@ -145,12 +161,14 @@ export async function gatherHostFacts(runner: Runner): Promise<HostFacts> {
       hostKeys: await hostKeys(),
     },
     firmware: await firmwareFor(runner),
+    ...(opts.firmware?.length ? {firmwareFiles: await statFirmware(opts.firmware)} : {}),
     boot: {
       ...(await which('grub-reboot').then((p) => (p ? {grubReboot: p} : {}))),
       ...(grubCfg ? {grubCfg} : {}),
       grubCustomHook: /41_custom|custom\.cfg/.test((grubCfg && (await read(grubCfg))) || ''),
       ...(bootFreeBytes !== undefined ? {bootFreeBytes} : {}),
       separateBoot: await Promise.all([stat('/boot'), stat('/')]).then(([b, r]) => b.dev !== r.dev, () => false),
+      ...(bootMount ? {filesystem: {type: bootMount.type, source: bootMount.source}} : {}),
     },
   };
 }

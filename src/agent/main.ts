@@ -7,15 +7,18 @@ import {existsSync, readFileSync, writeFileSync} from 'node:fs';
 import {realRunner, type Runner} from '../adapters/process.js';
 import type {BootConfig} from '../core/boot-contract.js';
 import {CONTRACT} from '../core/boot-contract.js';
-import {carriedKernelArgs} from '../core/deploy-plan.js';
+import {carriedKernelArgs} from '../core/kernel-args.js';
 import type {NetworkConfig} from '../core/network.js';
 import {RENDER_FORMATS, renderNetwork, type RenderFormat} from '../core/network-render.js';
-import {writeRendered} from '../services/network-render.js';
+import {readNetworkJson, writeRendered} from '../services/network-render.js';
+import {normalizeNetwork, validateNetwork} from '../core/network-schema.js';
+import {parseArgs} from 'node:util';
 import {parseCmdline} from './cmdline.js';
 import {runImgbuild} from './imgbuild.js';
 import {checkBootConfig} from './main-checks.js';
 import {diskWrites} from './disk-writes.js';
 import {AgentError} from './errors.js';
+import {AnemosError} from '../shared/errors.js';
 import {AgentLog} from './log.js';
 import {planNetwork, type NetworkPlan} from './net-setup.js';
 import {runDeployScript, unpackPayload, verifyPayload} from './payload.js';
@@ -138,8 +141,10 @@ async function run(): Promise<void> {
   try {
     config = readJson<BootConfig>(`${ROOT}${CONTRACT.config}`, 'config');
     checkBootConfig(config);
-    net = readJson<NetworkConfig>(`${ROOT}${CONTRACT.network}`, 'network');
-    if (net.version !== 1 || typeof net.interfaces !== 'object' || !net.dns) throw new AgentError('network-invalid', `${CONTRACT.network} is not a network.json (version 1).`);
+    const rawNet = readJson<unknown>(`${ROOT}${CONTRACT.network}`, 'network');
+    const netProblems = validateNetwork(rawNet);
+    if (netProblems.length) throw new AgentError('network-invalid', `${CONTRACT.network} is invalid: ${netProblems.map((p) => `${p.path}: ${p.message}`).join('; ')}.`);
+    net = normalizeNetwork(rawNet);
     const mode = cmdline.mode ?? config.mode;
     if (config.hostname) await runner.run('hostname', [config.hostname.split('.')[0]], {allowFail: true});
     const plan = await log.step('network', () => bringUpNetwork(runner, net!, log));
@@ -198,22 +203,26 @@ async function run(): Promise<void> {
 }
 
 async function netconf(args: string[]): Promise<void> {
-  // anemos-netconf render --format F [--names host|kernel] [--network FILE] ROOT
-  const [sub, ...rest] = args;
-  const get = (flag: string) => {
-    const i = rest.indexOf(flag);
-    return i >= 0 ? rest.splice(i, 2)[1] : undefined;
-  };
-  const format = get('--format') as RenderFormat | undefined;
-  const names = get('--names') ?? 'host';
-  const networkPath = get('--network') ?? `${ROOT}${CONTRACT.network}`;
-  const root = rest[0];
-  if (sub !== 'render' || !format || !RENDER_FORMATS.includes(format) || !root || !['host', 'kernel'].includes(names)) {
-    process.stderr.write(`usage: anemos-netconf render --format ${RENDER_FORMATS.join('|')} [--names host|kernel] [--network FILE] ROOT\n`);
+  const usage = `usage: anemos-netconf render --format ${RENDER_FORMATS.join('|')} [--names host|kernel] [--network FILE] ROOT\n`;
+  let parsed;
+  try {
+    parsed = parseArgs({args, allowPositionals: true, options: {format: {type: 'string'}, names: {type: 'string', default: 'host'}, network: {type: 'string', default: `${ROOT}${CONTRACT.network}`}}});
+  } catch (err) {
+    process.stderr.write(`anemos-netconf: ${(err as Error).message}\n${usage}`);
     process.exitCode = 2;
     return;
   }
-  const net = JSON.parse(readFileSync(networkPath, 'utf8')) as NetworkConfig;
+  const {values, positionals} = parsed;
+  const [sub, root, ...extra] = positionals;
+  const format = values.format as RenderFormat | undefined;
+  const names = values.names!;
+  if (sub !== 'render' || !format || !RENDER_FORMATS.includes(format) || !root || extra.length || !['host', 'kernel'].includes(names)) {
+    process.stderr.write(usage);
+    process.exitCode = 2;
+    return;
+  }
+  // The same schema as the CLI's: a broken network.json stops here, not in the new system.
+  const net = await readNetworkJson(values.network!);
   const kernelNames = names === 'kernel' ? Object.fromEntries(readLinks().map((l) => [l.mac.toLowerCase(), l.name])) : undefined;
   const files = renderNetwork(net, format, kernelNames ? {names: kernelNames} : {});
   await writeRendered(root, files);
@@ -222,6 +231,6 @@ async function netconf(args: string[]): Promise<void> {
 
 const [command, ...rest] = process.argv.slice(2);
 (command === 'netconf' ? netconf(rest) : run()).catch((err) => {
-  process.stderr.write(`anemos agent: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.stderr.write(`anemos agent: ${err instanceof AnemosError ? `${err.message}${err.details.length ? `\n  ${err.details.join('\n  ')}` : ''}` : err instanceof Error ? err.stack : String(err)}\n`);
   process.exitCode = 1;
 });

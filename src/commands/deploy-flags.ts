@@ -5,7 +5,8 @@ import {DEFAULT_CONFIG_PATH} from '../adapters/config-file.js';
 import type {BootMode} from '../core/boot-contract.js';
 import {PHASES, type Phase} from '../core/deploy-plan.js';
 import {runDeploy} from '../services/deploy-run.js';
-import {usageError} from '../shared/errors.js';
+import {preflightError} from '../core/deploy-plan.js';
+import {AnemosError, usageError} from '../shared/errors.js';
 import {makeProgress} from '../shared/progress.js';
 import type {BaseCommand} from './base.js';
 
@@ -71,6 +72,12 @@ export async function runDeployCommand(cmd: BaseCommand & {jsonEnabled(): boolea
     log: say,
     confirm: askYesNo,
   });
+  if (outcome.dryRun && outcome.plan.problems.length) {
+    // The plan was shown with every problem in it; the exit code says it would not run.
+    if (!json) say(outcome.planText + '\n\n(dry run: nothing was downloaded or changed)');
+    const err = preflightError(outcome.plan.problems)!;
+    throw new AnemosError('precondition', err.code, json ? err.message : `${err.message}${outcome.plan.problems.length > 1 ? ' (listed above)' : ''}`, {hint: err.hint, details: json ? err.details : []});
+  }
   if (!json) {
     if (outcome.dryRun) say(outcome.planText + '\n\n(dry run: nothing was downloaded or changed)');
     else if (flags.qemu) say('Done.');

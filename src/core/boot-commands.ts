@@ -2,6 +2,7 @@
 // the executor runs them and --dry-run prints them, so the two cannot drift apart.
 
 import type {DeployPlan} from './deploy-plan.js';
+import {grubWord} from './kernel-args.js';
 
 export type Argv = [string, ...string[]];
 
@@ -57,7 +58,8 @@ export function renderGrubEntry(plan: DeployPlan, bootPrefix = BOOT_DIR): string
     '\tinsmod part_gpt',
     '\tinsmod ext2',
     `\tsearch --no-floppy --file --set=root ${bootPrefix}/vmlinuz`,
-    `\tlinux ${bootPrefix}/vmlinuz ${plan.cmdline}`,
+    // Each argument as one GRUB word: the config's cmdline is validated, the quoting is the second wall.
+    `\tlinux ${bootPrefix}/vmlinuz ${plan.cmdline.split(/\s+/).filter(Boolean).map(grubWord).join(' ')}`,
     `\tinitrd ${bootPrefix}/initramfs.img`,
     '}',
     END,

@@ -58,11 +58,66 @@ describe('config', () => {
   });
 
   it('says which checksums are missing', () => {
-    const c = parseConfig('kernel: {url: /k}\ninitramfs: {url: /i, sha256: ' + SHA + '}\npayload: {url: /p}\n', 'x');
+    const c = parseConfig('kernel: {url: /k}\ninitramfs: {url: /i, sha256: ' + SHA + '}\npayload: {url: /p}\n', 'x', {allowUnverified: true});
     expect(missingChecksums(c)).toEqual(['kernel.sha256', 'payload.sha256']);
   });
 
   it('treats an empty file as missing the required keys', () => {
     expect(problems('')).toEqual([expect.stringMatching(/^kernel: is required/), expect.stringMatching(/^initramfs: is required/)]);
+  });
+});
+
+describe('config: every problem in one run', () => {
+  it('names an unknown key and a missing sha256 together', () => {
+    const details = problems('kernel: {url: /k}\ninitramfs: {url: /i, sha256: ' + SHA + '}\nbogus: 1\n');
+    expect(details).toEqual([expect.stringMatching(/^bogus: is not a known key/), expect.stringMatching(/^kernel\.sha256: is required — .*--allow-unverified/)]);
+    expect(() => parseConfig('kernel: {url: /k}\ninitramfs: {url: /i}\n', 'x', {allowUnverified: true})).not.toThrow();
+  });
+
+  it('reads relative paths from the directory of the config file', () => {
+    const c = parseConfig(`kernel: {url: out/vmlinuz, sha256: ${SHA}}\ninitramfs: {url: ./out/i.zst, sha256: ${SHA}}\npayload: {url: https://e.org/p.tar.gz, sha256: ${SHA}}\n`, 'x', {baseDir: '/srv/anemos'});
+    expect([c.kernel.url, c.initramfs.url, c.payload?.url]).toEqual(['/srv/anemos/out/vmlinuz', '/srv/anemos/out/i.zst', 'https://e.org/p.tar.gz']);
+  });
+
+  it('keeps the excerpt of a YAML syntax error, and says "an integer" and "a list of strings"', () => {
+    const yaml = problems('kernel:\n  url: /k\n sha256: x\n')[0];
+    expect(yaml.split('\n').length).toBeGreaterThan(1);
+    expect(yaml).toMatch(/\^/);
+    const words = problems(`${minimal}boot: {delay: soon}\nfirmware: {a: 1}\n`);
+    expect(words).toContainEqual(expect.stringMatching(/^boot\.delay: must be an integer, not string "soon"/));
+    expect(words).toContainEqual(expect.stringMatching(/^firmware: must be "auto" \| "none", or a list of strings/));
+  });
+
+  it('refuses kernel arguments that GRUB or sh would read differently', () => {
+    for (const bad of ['quiet"; reboot', 'foo=$(id)', "a='b c'", 'x;y', 'init=`x`']) {
+      expect(problems(`${minimal}cmdline: ${JSON.stringify(bad)}\n`)).toEqual([expect.stringMatching(/^cmdline: .*does not match[\s\S]*quotes, \$, ;/)]);
+    }
+    expect(parseConfig(`${minimal}cmdline: "nomodeset ip=dhcp console=ttyS1,57600n8 loglevel=7"\n`, 'x').cmdline).toBe('nomodeset ip=dhcp console=ttyS1,57600n8 loglevel=7');
+  });
+
+  it('validates an explicit network mapping with the same paths and messages, and fills its defaults', () => {
+    const bad = problems(
+      `${minimal}network:\n  interfaces:\n    "52:54:00:12:34:56":\n      mac: "52:54:00:12:34:56"\n      name: eth0\n      addresses: [{address: 203.0.113.300, prefix: 24, family: 4}, {address: "10.0.0.1", prefix: 40, family: 4}]\n      routes: [{to: default, via: "fe80::1", family: 4}]\n    "nope":\n      mac: "52:54:00:12:34:57"\n      name: eth1\n  dns: {servers: [x]}\n  colour: blue\n`,
+    );
+    expect(bad).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^network\.interfaces\.52:54:00:12:34:56\.addresses\[0\]\.address: "203\.0\.113\.300" does not match/),
+        expect.stringMatching(/^network\.interfaces\.nope: "nope" is not a valid key here — Key each interface by its MAC/),
+        expect.stringMatching(/^network\.dns\.servers\[0\]: "x" does not match/),
+        expect.stringMatching(/^network\.colour: is not a known key/),
+      ]),
+    );
+    const semantic = problems(`${minimal}network:\n  interfaces:\n    "52:54:00:12:34:56": {mac: "52:54:00:12:34:56", name: eth0, addresses: [{address: 10.0.0.1, prefix: 40, family: 4}], routes: [{to: default, via: "fe80::1", family: 4}]}\n`);
+    expect(semantic).toEqual([
+      expect.stringMatching(/^network\.interfaces\.52:54:00:12:34:56\.addresses\[0\]\.prefix: must be at most 32 for IPv4/),
+      expect.stringMatching(/^network\.interfaces\.52:54:00:12:34:56\.routes\[0\]\.family: is 4, but the gateway fe80::1 is an IPv6 address/),
+    ]);
+    const ok = parseConfig(`${minimal}network:\n  interfaces:\n    "52:54:00:AB:CD:EF": {mac: "52:54:00:AB:CD:EF", name: ens3, addresses: [{address: 203.0.113.10, prefix: 32, family: 4}], routes: [{to: default, via: 172.31.1.1, onlink: true, family: 4}]}\n  dns: {servers: [1.1.1.1]}\n`, 'x');
+    expect(ok.network).toEqual({
+      version: 1,
+      interfaces: {'52:54:00:ab:cd:ef': {mac: '52:54:00:ab:cd:ef', name: 'ens3', dhcp4: false, slaac: false, addresses: [{address: '203.0.113.10', prefix: 32, family: 4}], routes: [{to: 'default', via: '172.31.1.1', onlink: true, family: 4}]}},
+      dns: {servers: ['1.1.1.1'], search: []},
+      skipped: [],
+    });
   });
 });

@@ -2,9 +2,13 @@
 // the example's key list) and the pure parse: YAML text in, a normalized Config out,
 // or one config error listing every problem with its YAML path.
 
+import {isAbsolute, resolve} from 'node:path';
 import {parseDocument} from 'yaml';
 import {configError} from '../shared/errors.js';
 import {validate, type Schema, type SchemaProblem} from './json-schema.js';
+import {KERNEL_ARGS_PATTERN, KERNEL_ARGS_HINT} from './kernel-args.js';
+import {NETWORK_SCHEMA, normalizeNetwork, validateNetwork} from './network-schema.js';
+import type {NetworkConfig} from './network.js';
 
 export const BOOT_METHODS = ['auto', 'kexec', 'bootloader'] as const;
 export type BootMethod = (typeof BOOT_METHODS)[number];
@@ -22,9 +26,9 @@ const artifact = (what: string): Schema => ({
   properties: {
     url: {
       type: 'string',
-      description: 'https://, http://, file:// URL or a local path.',
+      description: 'https://, http://, file:// URL or a local path (a relative path is read from the directory of the config file).',
       pattern: '^(https?://|file://|/|\\./|\\.\\./|[^:]+$)',
-      'x-hint': 'Use an http(s):// or file:// URL, or an absolute path.',
+      'x-hint': 'Use an http(s):// or file:// URL, or a path.',
     },
     sha256: {
       type: 'string',
@@ -55,9 +59,9 @@ export const CONFIG_SCHEMA: Schema = {
     initramfs: artifact('base initramfs made by "anemos initramfs build"'),
     payload: artifact('payload (tar.gz or tar.zst with IMGBUILD or deploy), made by "anemos payload pack"'),
     hostname: {type: 'string', description: 'Hostname in the deploy environment and the new system. Default: the current hostname.', pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$'},
-    cmdline: {type: 'string', description: 'Extra kernel command line arguments for the deploy environment.', default: ''},
+    cmdline: {type: 'string', description: 'Extra kernel command line arguments for the deploy environment.', default: '', pattern: KERNEL_ARGS_PATTERN, 'x-hint': KERNEL_ARGS_HINT},
     network: {
-      oneOf: [{type: 'string', enum: ['auto']}, {type: 'object'}],
+      oneOf: [{type: 'string', enum: ['auto']}, NETWORK_SCHEMA],
       description: '"auto" carries over the host\'s current addresses, routes and DNS; or a network.json-style mapping.',
       default: 'auto',
       'x-hint': 'Use "auto", or a mapping like the output of "anemos network detect --json".',
@@ -115,7 +119,7 @@ export interface Config {
   payload?: ArtifactRef;
   hostname?: string;
   cmdline: string;
-  network: 'auto' | Record<string, unknown>;
+  network: 'auto' | NetworkConfig;
   firmware: 'auto' | 'none' | string[];
   boot: {method: BootMethod; delay: number};
   deploy: {disk?: string; on_failure: FailurePolicy; timeout: number; network_timeout: number; check_url?: string};
@@ -134,14 +138,46 @@ function formatProblems(problems: SchemaProblem[]): string[] {
   return problems.map((p) => `${p.path}: ${p.message}${p.hint ? ` — ${p.hint}` : ''}`);
 }
 
+export interface ParseConfigOptions {
+  /** Missing sha256 values are allowed (--allow-unverified); otherwise each is a problem. */
+  allowUnverified?: boolean;
+  /** Relative artifact paths are read from here: the directory of the config file. */
+  baseDir?: string;
+}
+
+/** Problems the schema cannot state: checksums, and the network mapping's own rules. */
+function semanticProblems(raw: Record<string, any>, opts: ParseConfigOptions): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  if (!opts.allowUnverified) {
+    for (const name of ['kernel', 'initramfs', 'payload']) {
+      const a = raw[name];
+      if (a && typeof a === 'object' && typeof a.url === 'string' && a.sha256 === undefined) {
+        problems.push({path: `${name}.sha256`, message: 'is required', hint: 'Add the sha256 of the file (sha256sum FILE), or pass --allow-unverified to accept unverified downloads.'});
+      }
+    }
+  }
+  if (raw.network && typeof raw.network === 'object') {
+    // The schema has passed; these are the cross-field rules (prefix by family, MAC keys).
+    problems.push(...validateNetwork(raw.network, 'network').map((p) => ({...p, hint: p.hint ?? 'Use "auto", or a mapping like the output of "anemos network detect --json".'})));
+  }
+  return problems;
+}
+
+const isPath = (url: string) => !/^[a-z][a-z0-9+.-]*:/i.test(url);
+
 /** Parse and validate the YAML text of anemos.conf. `source` names the file in messages. */
-export function parseConfig(text: string, source: string): Config {
+export function parseConfig(text: string, source: string, opts: ParseConfigOptions = {}): Config {
   const doc = parseDocument(text, {prettyErrors: true, uniqueKeys: true});
   if (doc.errors.length) {
-    throw configError('config-yaml', `${source} is not valid YAML.`, 'Fix the YAML syntax at the line shown.', doc.errors.map((e) => e.message.split('\n')[0]));
+    // prettyErrors puts the line and a caret under the place after the first line: keep them.
+    throw configError('config-yaml', `${source} is not valid YAML.`, 'Fix the YAML syntax at the line shown.', doc.errors.map((e) => e.message.trimEnd()));
   }
   const raw = (doc.toJS() ?? {}) as unknown;
-  const problems = validate(CONFIG_SCHEMA, raw);
+  let problems = validate(CONFIG_SCHEMA, raw);
+  if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+    const seen = new Set(problems.map((p) => p.path));
+    problems = [...problems, ...semanticProblems(raw as Record<string, any>, opts).filter((p) => !seen.has(p.path))];
+  }
   if (problems.length) {
     throw configError(
       'config-invalid',
@@ -151,14 +187,15 @@ export function parseConfig(text: string, source: string): Config {
     );
   }
   const r = raw as Record<string, any>;
-  const lower = (a?: ArtifactRef) => (a ? {url: a.url, ...(a.sha256 ? {sha256: a.sha256.toLowerCase()} : {})} : undefined);
+  const place = (url: string) => (isPath(url) && !isAbsolute(url) && opts.baseDir ? resolve(opts.baseDir, url) : url);
+  const lower = (a?: ArtifactRef) => (a ? {url: place(a.url), ...(a.sha256 ? {sha256: a.sha256.toLowerCase()} : {})} : undefined);
   return {
     kernel: lower(r.kernel)!,
     initramfs: lower(r.initramfs)!,
     ...(r.payload ? {payload: lower(r.payload)} : {}),
     ...(r.hostname ? {hostname: r.hostname} : {}),
     cmdline: r.cmdline ?? '',
-    network: r.network ?? 'auto',
+    network: r.network && r.network !== 'auto' ? normalizeNetwork(r.network) : 'auto',
     firmware: r.firmware ?? 'auto',
     boot: {method: r.boot?.method ?? 'auto', delay: r.boot?.delay ?? 3},
     deploy: {

@@ -1,9 +1,10 @@
 import {describe, expect, it} from 'vitest';
 import {fakeFacts} from '../../test/helpers/facts.js';
 import {AnemosError} from '../shared/errors.js';
+import {mountOf} from './host-facts.js';
 import {grubBootPrefix, mergeCustomCfg, planExecCommand, planLoadCommands, renderGrubEntry} from './boot-commands.js';
 import {parseConfig} from './config.js';
-import {checkBootSpace, checkMemory, planCmdline, planDeploy, PHASES, type PlanOptions} from './deploy-plan.js';
+import {checkBootSpace, checkMemory, draftDeploy, planCmdline, planDeploy, PHASES, type PlanOptions} from './deploy-plan.js';
 
 const SHA = 'b'.repeat(64);
 const config = (extra = '') =>
@@ -73,14 +74,14 @@ describe('deploy planner', () => {
   });
 
   it('refuses a deploy without payload, missing checksums and an unusable network', () => {
-    const noPayload = parseConfig(`kernel: {url: /k, sha256: ${SHA}}\ninitramfs: {url: /i}\n`, 'x');
+    const noPayload = parseConfig(`kernel: {url: /k, sha256: ${SHA}}\ninitramfs: {url: /i}\n`, 'x', {allowUnverified: true});
     const facts = fakeFacts({network: {ok: false, code: 'network-unsupported-interface', message: 'Interface bond0 is a bond', hint: 'h'}});
     const err = preflight(() => planDeploy(noPayload, facts, opts));
     expect(err.details).toEqual([expect.stringMatching(/No sha256 for initramfs\.sha256/), expect.stringMatching(/needs a payload/), expect.stringMatching(/bond0/)]);
   });
 
   it('allows unverified artifacts only when asked, and says so', () => {
-    const c = parseConfig(`kernel: {url: /k}\ninitramfs: {url: /i, sha256: ${SHA}}\n`, 'x');
+    const c = parseConfig(`kernel: {url: /k}\ninitramfs: {url: /i, sha256: ${SHA}}\n`, 'x', {allowUnverified: true});
     const plan = planDeploy(c, fakeFacts(), {...opts, mode: 'test', allowUnverified: true});
     expect(plan.warnings).toContainEqual(expect.stringMatching(/UNVERIFIED downloads allowed for kernel\.sha256/));
     expect(plan.artifacts.find((a) => a.name === 'kernel')?.verified).toBe(false);
@@ -137,5 +138,57 @@ describe('deploy planner', () => {
     expect(checkBootSpace(fakeFacts({boot: {grubCustomHook: true, bootFreeBytes: 40 * MiB}}), 60 * MiB)).toMatch(/\/boot has 40 MiB free; the deploy kernel and initramfs need 76 MiB/);
     expect(checkBootSpace(fakeFacts(), 60 * MiB)).toBeUndefined();
     expect(checkBootSpace(fakeFacts({boot: {grubCustomHook: false}}), 1)).toMatch(/could not be read/);
+  });
+});
+
+describe('deploy planner: what the review found', () => {
+  it('firmware given as a list: sizes from the host, a missing file refused with its path', () => {
+    const facts = fakeFacts({firmwareFiles: {'rtl_nic/rtl8168h-2.fw': 4096, 'bnx2/bnx2-mips-09-6.2.1b.fw': null}});
+    const plan = planDeploy(config('firmware: [rtl_nic/rtl8168h-2.fw]'), facts, opts);
+    expect(plan.firmware).toEqual([{path: 'rtl_nic/rtl8168h-2.fw', size: 4096}]);
+    expect(planDeploy(config('firmware: [/lib/firmware/rtl_nic/rtl8168h-2.fw]'), facts, opts).firmware).toEqual([{path: 'rtl_nic/rtl8168h-2.fw', size: 4096}]);
+    const err = preflight(() => planDeploy(config('firmware: [rtl_nic/rtl8168h-2.fw, bnx2/bnx2-mips-09-6.2.1b.fw, ../../etc/shadow]'), facts, opts));
+    expect(err.details).toEqual([expect.stringMatching(/bnx2\/bnx2-mips-09-6\.2\.1b\.fw, but \/lib\/firmware\/bnx2\/bnx2-mips-09-6\.2\.1b\.fw does not exist/), expect.stringMatching(/"\.\.\/\.\.\/etc\/shadow", which is not a path below \/lib\/firmware/)]);
+  });
+
+  it('bootloader method: refuses a grub.cfg that does not read custom.cfg, and a /boot GRUB cannot read', () => {
+    const bootloader = config('boot: {method: bootloader}');
+    const boot = (b: Partial<ReturnType<typeof fakeFacts>['boot']>) => fakeFacts({boot: {...fakeFacts().boot, ...b}});
+    expect(preflight(() => planDeploy(bootloader, boot({grubCustomHook: false}), opts))).toMatchObject({code: 'grub-no-custom-cfg', message: expect.stringMatching(/does not read custom\.cfg/)});
+    expect(preflight(() => planDeploy(bootloader, boot({filesystem: {type: 'xfs', source: '/dev/sda1'}}), opts)).message).toMatch(/\/boot is xfs \(\/dev\/sda1\); the one-shot GRUB entry reads ext2, ext3 and ext4 only/);
+    expect(preflight(() => planDeploy(bootloader, boot({filesystem: {type: 'ext4', source: '/dev/mapper/vg0-boot'}}), opts)).message).toMatch(/LVM/);
+    expect(planDeploy(bootloader, boot({filesystem: {type: 'ext4', source: '/dev/vda1'}}), opts).method).toBe('bootloader');
+    // auto: kexec is unusable and so is GRUB: both reasons, not a silent fallback.
+    const neither = fakeFacts({kexec: {loadDisabled: true, tool: '/usr/sbin/kexec', lockdown: 'none', systemd: true}, boot: {...fakeFacts().boot, filesystem: {type: 'btrfs', source: '/dev/sda2'}}});
+    expect(preflight(() => planDeploy(config(), neither, opts)).details).toEqual([expect.stringMatching(/kexec_load_disabled/), expect.stringMatching(/Neither is the one-shot GRUB entry: \/boot is btrfs/)]);
+  });
+
+  it('drops carried kernel arguments a bootloader configuration cannot hold, and quotes GRUB words', () => {
+    const facts = fakeFacts({cmdline: 'root=/dev/vda1 console=ttyS0,115200 console="tty0;reboot" net.ifnames=$(x)'});
+    const plan = planDeploy(config('boot: {method: bootloader}'), facts, opts);
+    expect(plan.cmdline).toBe('console=ttyS0,115200 anemos.mode=deploy panic=10 rootfstype=ramfs');
+    expect(plan.warnings).toContainEqual(expect.stringMatching(/not carried over .*console="tty0;reboot" net\.ifnames=\$\(x\)/));
+    const entry = renderGrubEntry({...plan, cmdline: `${plan.cmdline} it's`});
+    expect(entry).toContain("linux /boot/anemos/vmlinuz console=ttyS0,115200 anemos.mode=deploy panic=10 rootfstype=ramfs 'it'\\''s'");
+  });
+
+  it('draftDeploy returns the plan with every problem, for --dry-run', () => {
+    const plan = draftDeploy(config('boot: {method: kexec}'), fakeFacts({isRoot: false, kexec: {loadDisabled: false, lockdown: 'none', systemd: true}}), opts);
+    expect(plan.problems.map((p) => p.code)).toEqual(['not-root', 'no-kexec']);
+    expect(plan.artifacts).toHaveLength(3);
+  });
+});
+
+describe('the mount that holds /boot', () => {
+  const info = [
+    '22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw,errors=remount-ro',
+    '30 22 254:2 / /boot rw,relatime shared:9 - xfs /dev/vda2 rw',
+    '31 22 0:5 / /boot\\040old rw - tmpfs tmpfs rw',
+    '40 22 0:26 / /run rw - tmpfs tmpfs rw',
+  ].join('\n');
+  it('is the longest mount point above the path', () => {
+    expect(mountOf(info, '/boot')).toEqual({mountPoint: '/boot', type: 'xfs', source: '/dev/vda2'});
+    expect(mountOf(info, '/boot old')).toEqual({mountPoint: '/boot old', type: 'tmpfs', source: 'tmpfs'});
+    expect(mountOf(info, '/bootx')).toEqual({mountPoint: '/', type: 'ext4', source: '/dev/vda1'});
   });
 });

@@ -7,6 +7,7 @@ import {payloadFileName} from './boot-contract.js';
 import type {ArtifactRef, Config} from './config.js';
 import {missingChecksums} from './config.js';
 import type {HostFacts} from './host-facts.js';
+import {carriedKernelArgs, droppedKernelArgs} from './kernel-args.js';
 import {checkNetworkUsable, type NetworkConfig} from './network.js';
 import {AnemosError} from '../shared/errors.js';
 
@@ -36,6 +37,14 @@ export interface DeployPlan {
   output: string;
   workDir: string;
   warnings: string[];
+  /** What stops this plan before anything changes; empty for a plan that may run. */
+  problems: PreflightProblem[];
+}
+
+export interface PreflightProblem {
+  code: string;
+  message: string;
+  hint: string;
 }
 
 export interface PlanOptions {
@@ -48,13 +57,6 @@ export interface PlanOptions {
 }
 
 const DEFAULT_CONSOLES = ['console=tty0', 'console=ttyS0,115200'];
-// Consoles, and the interface naming scheme: the new system should name NICs as the old one did.
-const CARRIED_ARGS = /^(console|earlyprintk|earlycon|net\.ifnames|biosdevname)=/;
-
-/** The arguments of a command line that travel on: to the deploy kernel, then to the new system's bootloader. */
-export function carriedKernelArgs(cmdline: string): string[] {
-  return cmdline.split(/\s+/).filter((a) => CARRIED_ARGS.test(a));
-}
 
 /** The deploy kernel's command line: the host's consoles, then ours, then the user's. */
 export function planCmdline(hostCmdline: string, mode: BootMode, extra: string): string {
@@ -65,8 +67,46 @@ export function planCmdline(hostCmdline: string, mode: BootMode, extra: string):
   return [...(consoles.length ? consoles : DEFAULT_CONSOLES), `anemos.mode=${mode}`, 'panic=10', 'rootfstype=ramfs', ...extra.split(/\s+/).filter(Boolean)].join(' ');
 }
 
-export function planDeploy(config: Config, facts: HostFacts, opts: PlanOptions): DeployPlan {
-  const problems: {code: string; message: string; hint: string}[] = [];
+/** /boot file systems GRUB's entry reads with "insmod ext2" (ext2, ext3 and ext4 alike). */
+const GRUB_BOOT_FILESYSTEMS = ['ext2', 'ext3', 'ext4'];
+
+/** Why the one-shot GRUB entry cannot work on this host, or undefined when it can. */
+function bootloaderProblem(facts: HostFacts): PreflightProblem | undefined {
+  const b = facts.boot;
+  if (!b.grubReboot) return {code: 'no-grub', message: 'boot.method is bootloader but grub-reboot was not found.', hint: 'Install GRUB 2 (grub-common), or use boot.method: kexec.'};
+  if (!b.grubCustomHook) {
+    return {
+      code: 'grub-no-custom-cfg',
+      message: `${b.grubCfg ?? '/boot/grub/grub.cfg'} does not read custom.cfg (no 41_custom section), so GRUB would never see the one-shot entry and the machine would boot its old system.`,
+      hint: 'Restore /etc/grub.d/41_custom and run update-grub, or use boot.method: kexec.',
+    };
+  }
+  const fs = b.filesystem;
+  if (fs && /^\/dev\/(mapper\/|dm-|md)/.test(fs.source)) {
+    return {code: 'boot-unreadable', message: `/boot is on ${fs.source} (LVM, device mapper or software RAID); the one-shot GRUB entry reads /boot from a plain partition only.`, hint: 'Use boot.method: kexec, or put /boot on a plain ext4 partition.'};
+  }
+  if (fs && !GRUB_BOOT_FILESYSTEMS.includes(fs.type)) {
+    return {code: 'boot-unreadable', message: `/boot is ${fs.type} (${fs.source}); the one-shot GRUB entry reads ext2, ext3 and ext4 only.`, hint: 'Use boot.method: kexec, or put /boot on an ext4 partition.'};
+  }
+  return undefined;
+}
+
+function kexecProblem(facts: HostFacts): PreflightProblem | undefined {
+  if (!facts.kexec.tool) return {code: 'no-kexec', message: 'kexec-tools is not installed.', hint: 'apt-get install kexec-tools (or set boot.method: bootloader).'};
+  if (facts.kexec.loadDisabled) return {code: 'kexec-disabled', message: 'The kernel refuses kexec until the next reboot (/proc/sys/kernel/kexec_load_disabled is 1).', hint: 'Reboot first, or set boot.method: bootloader.'};
+  if (facts.kexec.lockdown === 'confidentiality') return {code: 'lockdown', message: 'Kernel lockdown is in "confidentiality" mode, which forbids kexec.', hint: 'Set boot.method: bootloader, or boot without lockdown=confidentiality.'};
+  return undefined;
+}
+
+/** Firmware paths from the config: relative to /lib/firmware, or absolute below it. */
+function firmwarePath(p: string): string | undefined {
+  const rel = p.startsWith('/lib/firmware/') ? p.slice('/lib/firmware/'.length) : p;
+  return rel && !rel.startsWith('/') && !rel.split('/').includes('..') ? rel : undefined;
+}
+
+/** The plan and everything that stops it, without throwing: --dry-run shows both. */
+export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions): DeployPlan {
+  const problems: PreflightProblem[] = [];
   const warnings: string[] = [];
   const need = (code: string, message: string, hint: string) => problems.push({code, message, hint});
   const willBoot = opts.phases.includes('load') || opts.phases.includes('exec');
@@ -78,29 +118,27 @@ export function planDeploy(config: Config, facts: HostFacts, opts: PlanOptions):
   if (missing.length && opts.allowUnverified) warnings.push(`UNVERIFIED downloads allowed for ${missing.join(', ')}: anything on the way can replace them.`);
   if (opts.mode === 'deploy' && !config.payload) need('no-payload', 'deploy mode needs a payload, and anemos.conf has none.', 'Add "payload: {url, sha256}" (anemos payload pack prints it), or use "anemos test-boot".');
 
-  // Boot method.
+  // Boot method: kexec unless asked otherwise; "auto" falls back to GRUB when kexec cannot work.
   let method: DeployPlan['method'] = config.boot.method === 'bootloader' ? 'bootloader' : 'kexec';
-  const kexecProblem = !facts.kexec.tool
-    ? {code: 'no-kexec', message: 'kexec-tools is not installed.', hint: 'apt-get install kexec-tools (or set boot.method: bootloader).'}
-    : facts.kexec.loadDisabled
-      ? {code: 'kexec-disabled', message: 'The kernel refuses kexec until the next reboot (/proc/sys/kernel/kexec_load_disabled is 1).', hint: 'Reboot first, or set boot.method: bootloader.'}
-      : facts.kexec.lockdown === 'confidentiality'
-        ? {code: 'lockdown', message: 'Kernel lockdown is in "confidentiality" mode, which forbids kexec.', hint: 'Set boot.method: bootloader, or boot without lockdown=confidentiality.'}
-        : undefined;
-  if (config.boot.method === 'auto' && kexecProblem && willBoot) {
-    if (facts.boot.grubReboot) {
+  const noKexec = kexecProblem(facts);
+  if (willBoot && config.boot.method === 'auto' && noKexec) {
+    const noGrub = bootloaderProblem(facts);
+    if (!noGrub) {
       method = 'bootloader';
-      warnings.push(`kexec is not usable (${kexecProblem.message}); using a one-shot GRUB entry instead.`);
-    } else need(kexecProblem.code, kexecProblem.message, kexecProblem.hint);
-  } else if (method === 'kexec' && kexecProblem && willBoot) need(kexecProblem.code, kexecProblem.message, kexecProblem.hint);
-  if (method === 'bootloader' && willBoot && !facts.boot.grubReboot) {
-    need('no-grub', 'boot.method is bootloader but grub-reboot was not found.', 'Install GRUB 2 (grub-common), or use boot.method: kexec.');
+      warnings.push(`kexec is not usable (${noKexec.message}); using a one-shot GRUB entry instead.`);
+    } else problems.push(noKexec, {...noGrub, message: `Neither is the one-shot GRUB entry: ${noGrub.message}`});
+  } else if (willBoot && method === 'kexec' && noKexec) problems.push(noKexec);
+  else if (willBoot && method === 'bootloader') {
+    const noGrub = bootloaderProblem(facts);
+    if (noGrub) problems.push(noGrub);
   }
   const kexecFileLoad = facts.kexec.lockdown === 'integrity';
   if (kexecFileLoad && method === 'kexec') warnings.push('Kernel lockdown (integrity): loading with kexec_file_load; the deploy kernel must be signed for this machine.');
+  const dropped = droppedKernelArgs(facts.cmdline);
+  if (dropped.length) warnings.push(`Kernel arguments not carried over (characters a bootloader configuration cannot hold safely): ${dropped.join(' ')}.`);
 
   // Network.
-  let network: NetworkConfig | undefined = opts.network;
+  let network: NetworkConfig | undefined = opts.network ?? (config.network !== 'auto' ? config.network : undefined);
   if (!network) {
     if (facts.network.ok) network = facts.network.config;
     else need(facts.network.code, facts.network.message, facts.network.hint ?? 'Set "network:" explicitly in anemos.conf.');
@@ -118,11 +156,17 @@ export function planDeploy(config: Config, facts: HostFacts, opts: PlanOptions):
   const hostKeys = config.access.host_keys === 'carry' ? facts.ssh.hostKeys : {};
   if (config.access.host_keys === 'carry' && !Object.keys(hostKeys).length) warnings.push('No SSH host keys found to carry: the deploy environment gets new ones (known_hosts will complain).');
 
-  if (problems.length) {
-    throw new AnemosError('precondition', problems.length === 1 ? problems[0].code : 'preflight', problems.length === 1 ? problems[0].message : `${problems.length} problems stop this deploy before anything changes.`, {
-      hint: problems.length === 1 ? problems[0].hint : 'Fix each one; nothing was changed on this host.',
-      details: problems.length === 1 ? [] : problems.map((p) => `${p.message} — ${p.hint}`),
-    });
+  // Firmware: each listed file must exist now, with its size (compose writes it as it is).
+  let firmware: DeployPlan['firmware'] = [];
+  if (config.firmware === 'auto') firmware = facts.firmware;
+  else if (config.firmware !== 'none') {
+    for (const p of config.firmware) {
+      const rel = firmwarePath(p);
+      const size = rel !== undefined ? facts.firmwareFiles?.[rel] : undefined;
+      if (rel === undefined) need('firmware-path', `firmware lists "${p}", which is not a path below /lib/firmware.`, 'List firmware files relative to /lib/firmware (e.g. rtl_nic/rtl8168h-2.fw).');
+      else if (size === undefined || size === null) need('firmware-missing', `firmware lists ${rel}, but /lib/firmware/${rel} does not exist on this host.`, 'Install the package that provides it, or remove it from firmware: in anemos.conf.');
+      else firmware.push({path: rel, size});
+    }
   }
 
   const artifacts: PlannedArtifact[] = (['kernel', 'initramfs', 'payload'] as const).flatMap((name) => {
@@ -138,7 +182,7 @@ export function planDeploy(config: Config, facts: HostFacts, opts: PlanOptions):
     method,
     phases: opts.phases,
     artifacts,
-    network: {...network!, hostname},
+    network: {...(network ?? {version: 1, interfaces: {}, dns: {servers: [], search: []}, skipped: []}), hostname},
     cmdline: planCmdline(facts.cmdline, opts.mode, config.cmdline),
     bootConfig: {
       version: 1,
@@ -154,13 +198,31 @@ export function planDeploy(config: Config, facts: HostFacts, opts: PlanOptions):
     },
     authorizedKeys,
     hostKeys,
-    firmware: config.firmware === 'none' ? [] : config.firmware === 'auto' ? facts.firmware : config.firmware.map((p) => ({path: p, size: -1})),
+    firmware,
     kexecFileLoad,
     delaySeconds: config.boot.delay,
     output: `${workDir}/initramfs-${opts.mode}.img`,
     workDir,
     warnings,
+    problems,
   };
+}
+
+/** One precondition error naming every problem of a plan, or undefined when there is none. */
+export function preflightError(problems: PreflightProblem[]): AnemosError | undefined {
+  if (!problems.length) return undefined;
+  return new AnemosError('precondition', problems.length === 1 ? problems[0].code : 'preflight', problems.length === 1 ? problems[0].message : `${problems.length} problems stop this deploy before anything changes.`, {
+    hint: problems.length === 1 ? problems[0].hint : 'Fix each one; nothing was changed on this host.',
+    details: problems.length === 1 ? [] : problems.map((p) => `${p.message} — ${p.hint}`),
+  });
+}
+
+/** The plan, or a precondition error naming every problem at once. */
+export function planDeploy(config: Config, facts: HostFacts, opts: PlanOptions): DeployPlan {
+  const plan = draftDeploy(config, facts, opts);
+  const err = preflightError(plan.problems);
+  if (err) throw err;
+  return plan;
 }
 
 /**

@@ -28,6 +28,8 @@ export interface HostFacts {
   };
   /** Firmware files the bound NIC/storage drivers declare and that exist. */
   firmware: {path: string; size: number}[];
+  /** Sizes of the firmware files anemos.conf lists (relative to /lib/firmware); null: not there. */
+  firmwareFiles?: Record<string, number | null>;
   boot: {
     grubReboot?: string;
     grubCfg?: string;
@@ -36,5 +38,23 @@ export interface HostFacts {
     bootFreeBytes?: number;
     /** /boot is a file system of its own (GRUB sees its files without the /boot prefix). */
     separateBoot?: boolean;
+    /** The file system that holds /boot: its type and device. */
+    filesystem?: {type: string; source: string};
   };
+}
+
+/** The mount that holds `path`, from /proc/self/mountinfo: the longest mount point above it. */
+export function mountOf(mountinfo: string, path: string): {mountPoint: string; type: string; source: string} | undefined {
+  let best: {mountPoint: string; type: string; source: string} | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const [left, right] = line.split(' - ');
+    if (!right) continue;
+    // Mount points escape spaces and the like as octal (\040).
+    const mountPoint = (left.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    const [type, source] = right.split(' ');
+    const inside = mountPoint === '/' || path === mountPoint || path.startsWith(`${mountPoint}/`);
+    // The last of several mounts on one point is the visible one.
+    if (inside && (!best || mountPoint.length >= best.mountPoint.length)) best = {mountPoint, type: type ?? '', source: source ?? ''};
+  }
+  return best;
 }

@@ -115,3 +115,12 @@ describe('IMGBUILD step plan', () => {
     }
   });
 });
+
+describe('IMGBUILD step plan: what the review found', () => {
+  it('never writes a kernel argument with quotes, $ or ; into /etc/default/grub', () => {
+    const hostile = {...ctx, kernelArgs: ['console=ttyS0,115200', 'console=tty0"; touch /pwned; "', 'net.ifnames=$(id)']};
+    const s = script(spec({target: 'debian'}), 'bootloader', hostile);
+    expect(s).toContain('GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX console=ttyS0,115200"');
+    expect(s).not.toMatch(/pwned|\$\(id\)/);
+  });
+});

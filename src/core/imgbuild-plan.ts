@@ -8,6 +8,7 @@
 // provision() -> bootloader -> unmount.
 
 import {shellQuote as q} from '../shared/shell.js';
+import {KERNEL_ARG} from './kernel-args.js';
 import type {ImgbuildSpec} from './imgbuild.js';
 
 export type StepPhase = 'disk' | 'bootstrap' | 'customise' | 'bootloader' | 'finish';
@@ -337,7 +338,8 @@ in_root ANEMOS_HOSTNAME="\${ANEMOS_HOSTNAME:-}" ANEMOS_DISK="$disk" IMGNAME="$im
 
 function bootloaderStep(spec: ImgbuildSpec, ctx: PlanContext): ImgStep | undefined {
   if (spec.format.kind === 'dir') return undefined;
-  const args = ctx.kernelArgs.join(' ');
+  // Written into /etc/default/grub (sourced by sh) and from there unquoted into grub.cfg.
+  const args = ctx.kernelArgs.filter((a) => KERNEL_ARG.test(a)).join(' ');
   const serial = ctx.kernelArgs.some((a) => a.startsWith('console=ttyS'));
   const install = ctx.efi
     ? 'in_root grub-install --target=x86_64-efi --efi-directory=/boot/efi --removable --no-nvram'

@@ -7,10 +7,14 @@ export interface Schema {
   description?: string;
   properties?: Record<string, Schema>;
   required?: string[];
-  additionalProperties?: boolean;
+  /** false: no other keys; a schema: every other key's value must match it. */
+  additionalProperties?: boolean | Schema;
+  /** What every key of a mapping must look like (with additionalProperties as a schema: maps keyed by MAC). */
+  propertyNames?: {pattern: string; 'x-hint'?: string};
   enum?: readonly (string | number | boolean)[];
   pattern?: string;
   minimum?: number;
+  maximum?: number;
   items?: Schema;
   oneOf?: Schema[];
   default?: unknown;
@@ -50,12 +54,21 @@ export function closest(word: string, candidates: readonly string[]): string | u
   return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
-const join = (path: string, key: string | number) => (typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key);
+export const join = (path: string, key: string | number): string => (typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key);
 
-function describe(s: Schema): string {
+const NOUNS: Record<NonNullable<Schema['type']>, [string, string]> = {
+  object: ['a mapping', 'mappings'],
+  string: ['a string', 'strings'],
+  integer: ['an integer', 'integers'],
+  number: ['a number', 'numbers'],
+  boolean: ['true or false', 'true/false values'],
+  array: ['a list', 'lists'],
+};
+
+function describe(s: Schema, plural = false): string {
   if (s.enum) return s.enum.map((e) => JSON.stringify(e)).join(' | ');
-  if (s.type === 'array' && s.items) return `a list of ${describe(s.items)}`;
-  return s.type ? (s.type === 'object' ? 'a mapping' : `a ${s.type}`) : 'a value';
+  if (s.type === 'array' && s.items) return `${plural ? 'lists' : 'a list'} of ${describe(s.items, true)}`;
+  return s.type ? NOUNS[s.type][plural ? 1 : 0] : plural ? 'values' : 'a value';
 }
 
 export function validate(schema: Schema, value: unknown, path = ''): SchemaProblem[] {
@@ -68,7 +81,7 @@ export function validate(schema: Schema, value: unknown, path = ''): SchemaProbl
     if (fitting >= 0 && schema.oneOf.filter((s) => !s.type || typeMatches(s.type, value)).length === 1) {
       return branches[fitting].map((p) => ({...p, hint: p.hint ?? schema['x-hint']}));
     }
-    return [{path: at, message: `must be ${schema.oneOf.map(describe).join(', or ')}`, hint: schema['x-hint']}];
+    return [{path: at, message: `must be ${schema.oneOf.map((s) => describe(s)).join(', or ')}`, hint: schema['x-hint']}];
   }
   const problems: SchemaProblem[] = [];
   if (schema.type && !typeMatches(schema.type, value)) {
@@ -83,6 +96,9 @@ export function validate(schema: Schema, value: unknown, path = ''): SchemaProbl
   if (typeof value === 'number' && schema.minimum !== undefined && value < schema.minimum) {
     problems.push({path: at, message: `must be at least ${schema.minimum}, not ${value}`, hint: schema['x-hint']});
   }
+  if (typeof value === 'number' && schema.maximum !== undefined && value > schema.maximum) {
+    problems.push({path: at, message: `must be at most ${schema.maximum}, not ${value}`, hint: schema['x-hint']});
+  }
   if (Array.isArray(value) && schema.items) {
     value.forEach((item, i) => problems.push(...validate(schema.items!, item, join(path, i))));
   }
@@ -95,8 +111,13 @@ export function validate(schema: Schema, value: unknown, path = ''): SchemaProbl
       }
     }
     for (const [k, v] of Object.entries(obj)) {
+      if (schema.propertyNames && !new RegExp(schema.propertyNames.pattern).test(k)) {
+        problems.push({path: join(path, k), message: `"${k}" is not a valid key here`, hint: schema.propertyNames['x-hint']});
+      }
       if (props[k]) {
         if (v !== null || schema.required?.includes(k)) problems.push(...validate(props[k], v, join(path, k)));
+      } else if (typeof schema.additionalProperties === 'object') {
+        problems.push(...validate(schema.additionalProperties, v, join(path, k)));
       } else if (schema.additionalProperties === false) {
         const guess = closest(k, Object.keys(props));
         problems.push({

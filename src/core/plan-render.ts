@@ -26,5 +26,9 @@ export function renderPlan(plan: DeployPlan, commands: string[]): string {
   lines.push(`Phases: ${plan.phases.join(' → ')}`);
   if (commands.length) lines.push('', 'Commands:', ...commands.map((c) => `  $ ${c}`));
   for (const w of plan.warnings) lines.push(`WARNING: ${w}`);
+  if (plan.problems.length) {
+    lines.push('', `${plan.problems.length} problem${plan.problems.length > 1 ? 's stop' : ' stops'} this ${plan.mode === 'deploy' ? 'deploy' : 'test boot'} before anything changes:`);
+    for (const p of plan.problems) lines.push(`  PROBLEM [${p.code}]: ${p.message} — ${p.hint}`);
+  }
   return lines.join('\n');
 }

@@ -12,8 +12,7 @@ import {gatherHostFacts} from '../adapters/host-facts.js';
 import {commandLine, realRunner} from '../adapters/process.js';
 import type {BootMode} from '../core/boot-contract.js';
 import {planExecCommand, planLoadCommands} from '../core/boot-commands.js';
-import {planDeploy, type DeployPlan, type Phase} from '../core/deploy-plan.js';
-import type {NetworkConfig} from '../core/network.js';
+import {draftDeploy, planDeploy, preflightError, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import {renderPlan} from '../core/plan-render.js';
 import {preconditionError, usageError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
@@ -61,18 +60,15 @@ export function previewCommands(plan: DeployPlan, cacheDir: string, systemd: boo
 }
 
 export async function runDeploy(o: RunDeployOptions): Promise<RunDeployOutcome> {
-  const config = await loadConfig(o.configPath);
+  const config = await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
   if (o.qemu) return runInQemu(config, o, o.qemu);
-  const facts = await gatherHostFacts(realRunner);
-  const plan = planDeploy(config, facts, {
-    mode: o.mode,
-    phases: o.phases,
-    allowUnverified: o.allowUnverified,
-    cliVersion: o.cliVersion,
-    ...(config.network !== 'auto' ? {network: config.network as unknown as NetworkConfig} : {}),
-  });
+  const facts = await gatherHostFacts(realRunner, {firmware: Array.isArray(config.firmware) ? config.firmware : []});
+  const plan = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion});
   const planText = renderPlan(plan, previewCommands(plan, config.cache_dir, facts.kexec.systemd));
+  // A dry run shows the plan with every problem; the caller reports them after it.
   if (o.dryRun) return {plan, planText, dryRun: true};
+  const stop = preflightError(plan.problems);
+  if (stop) throw stop;
   o.log(planText);
   const irreversible = plan.phases.includes('exec');
   if (irreversible && !o.yes) {

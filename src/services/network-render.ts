@@ -3,20 +3,26 @@
 import {chmod, mkdir, readFile, rm, writeFile} from 'node:fs/promises';
 import {dirname, join} from 'node:path';
 import {renderNetwork, type RenderedFile, type RenderFormat} from '../core/network-render.js';
+import {normalizeNetwork, validateNetwork} from '../core/network-schema.js';
 import type {NetworkConfig} from '../core/network.js';
-import {usageError} from '../shared/errors.js';
+import {AnemosError, usageError} from '../shared/errors.js';
 
+/** Read and validate a network.json against the one schema (schema/network.schema.json). */
 export async function readNetworkJson(path: string): Promise<NetworkConfig> {
-  let net: NetworkConfig;
+  let raw: unknown;
   try {
-    net = JSON.parse(await readFile(path, 'utf8')) as NetworkConfig;
+    raw = JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
     throw usageError('network-json', `Cannot read ${path} as network.json: ${(err as Error).message}.`, 'Create it with "anemos network detect --json".');
   }
-  if (net?.version !== 1 || typeof net.interfaces !== 'object' || !net.dns) {
-    throw usageError('network-json', `${path} is not a network.json (version 1 with interfaces and dns).`, 'Create it with "anemos network detect --json".');
+  const problems = validateNetwork(raw);
+  if (problems.length) {
+    throw new AnemosError('usage', 'network-json', `${path} is not a valid network.json (${problems.length} problem${problems.length > 1 ? 's' : ''}).`, {
+      hint: 'Create it with "anemos network detect --json"; schema/network.schema.json describes it.',
+      details: problems.map((p) => `${p.path}: ${p.message}`),
+    });
   }
-  return net;
+  return normalizeNetwork(raw);
 }
 
 export function parseNames(pairs: string[]): Record<string, string> {
