@@ -5,7 +5,7 @@
 
 import {createHash} from 'node:crypto';
 import {createReadStream, createWriteStream} from 'node:fs';
-import {mkdir, rename, rm, stat, statfs} from 'node:fs/promises';
+import {chmod, mkdir, rename, rm, stat, statfs} from 'node:fs/promises';
 import {dirname, join, resolve} from 'node:path';
 import {Readable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
@@ -23,7 +23,10 @@ export interface FetchProgress {
   name: string;
   received: number;
   total?: number;
+  /** Set once, after the sha256 was checked (or not, with --allow-unverified). */
   done?: boolean;
+  /** With done: the file matched its sha256; false: it had none to check against. */
+  verified?: boolean;
 }
 
 export interface FetchOptions {
@@ -119,13 +122,13 @@ async function download(spec: ArtifactSpec, part: string, opts: FetchOptions): P
     }
   });
   try {
-    await pipeline(body, createWriteStream(part, {flags: append ? 'a' : 'w'}));
+    await pipeline(body, createWriteStream(part, {flags: append ? 'a' : 'w', mode: 0o600}));
   } catch (err) {
     // A full disk is not a network problem: retrying would only fill it again.
     throw writeFailure(err, part, `the ${spec.name}`) ?? new Transient(`connection lost after ${received} bytes: ${(err as Error).message}`);
   }
   if (total !== undefined && received !== total) throw new Transient(`download truncated: got ${received} of ${total} bytes`);
-  opts.onProgress?.({name: spec.name, received, total: total ?? received, done: true});
+  opts.onProgress?.({name: spec.name, received, total: total ?? received});
 }
 
 async function copyLocal(spec: ArtifactSpec, source: string, part: string, opts: FetchOptions): Promise<void> {
@@ -135,10 +138,18 @@ async function copyLocal(spec: ArtifactSpec, source: string, part: string, opts:
   }
   const room = noRoom(dirname(part), size, await freeBytes(dirname(part)), `the ${spec.name} (${source})`);
   if (room) throw room;
-  await pipeline(createReadStream(source), createWriteStream(part)).catch((err: unknown) => {
+  await pipeline(createReadStream(source), createWriteStream(part, {mode: 0o600})).catch((err: unknown) => {
     throw writeFailure(err, part, `the ${spec.name}`) ?? err;
   });
-  opts.onProgress?.({name: spec.name, received: size, total: size, done: true});
+}
+
+/**
+ * The cache may hold payloads with secrets/ in them: its directories are root's alone
+ * (0700) and its files 0600, and a cache made before that rule is tightened on use.
+ */
+async function privateDir(dir: string): Promise<void> {
+  await mkdir(dir, {recursive: true, mode: 0o700});
+  await chmod(dir, 0o700);
 }
 
 /**
@@ -152,16 +163,16 @@ export async function fetchArtifact(spec: ArtifactSpec, opts: FetchOptions): Pro
   }
   const store = join(opts.cacheDir, 'sha256');
   const partials = join(opts.cacheDir, 'partial');
-  await mkdir(store, {recursive: true});
-  await mkdir(partials, {recursive: true});
+  for (const d of [opts.cacheDir, store, partials]) await privateDir(d);
 
   if (expected) {
     const cached = join(store, expected);
     if ((await fileSize(cached)) !== undefined) {
       const actual = await sha256File(cached);
       if (actual === expected) {
+        await chmod(cached, 0o600);
         const size = (await stat(cached)).size;
-        opts.onProgress?.({name: spec.name, received: size, total: size, done: true});
+        opts.onProgress?.({name: spec.name, received: size, total: size, done: true, verified: true});
         return {name: spec.name, url: spec.url, path: cached, sha256: actual, size, verified: true, fromCache: true};
       }
       await rm(cached, {force: true}); // a damaged cache entry is fetched again
@@ -199,7 +210,9 @@ export async function fetchArtifact(spec: ArtifactSpec, opts: FetchOptions): Pro
     });
   }
   const final = join(store, actual);
+  await chmod(part, 0o600);
   await rename(part, final);
   const size = (await stat(final)).size;
+  opts.onProgress?.({name: spec.name, received: size, total: size, done: true, verified: Boolean(expected)});
   return {name: spec.name, url: spec.url, path: final, sha256: actual, size, verified: Boolean(expected), fromCache: false};
 }

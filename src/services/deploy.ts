@@ -122,7 +122,10 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
         cacheDir: opts.cacheDir,
         allowUnverified: opts.allowUnverified,
         baseDir: opts.baseDir,
-        onProgress: (p) => (p.done ? deps.progress.finish(`fetch ${p.name}`, `${p.received} bytes, verified`) : deps.progress.update(`fetch ${p.name}`, p.received, p.total)),
+        onProgress: (p) =>
+          p.done
+            ? deps.progress.finish(`fetch ${p.name}`, `${p.received} bytes, ${p.verified ? 'sha256 verified' : 'UNVERIFIED (no sha256 to check against)'}`)
+            : deps.progress.update(`fetch ${p.name}`, p.received, p.total),
       });
     }
     return out;

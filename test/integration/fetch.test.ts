@@ -1,9 +1,9 @@
 import {createHash} from 'node:crypto';
-import {existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {fetchArtifact} from '../../src/adapters/fetch.js';
+import {fetchArtifact, type FetchProgress} from '../../src/adapters/fetch.js';
 import {failure} from '../helpers/failure.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
 
@@ -107,5 +107,38 @@ describe('verified fetch against a loopback HTTP server', () => {
     // (A cached file with the same sha256 would be used without reading the path: content addressing.)
     const err = await failure(fetchArtifact({name: 'payload', url: join(cacheDir, 'nope.bin'), sha256: sha(Buffer.from('other'))}, opts()));
     expect(err.code).toBe('fetch-missing-file');
+  });
+});
+
+describe('the cache is private, and "verified" is said only after the check', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({'/payload.tar.gz': {body}});
+  });
+  afterAll(() => server.close());
+  const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+
+  it('directories 0700 and files 0600; a cache made before is tightened when used', async () => {
+    const cacheDir = join(mkdtempSync(join(tmpdir(), 'anemos-cache-')), 'cache');
+    const a = await fetchArtifact({name: 'payload', url: `${server.url}/payload.tar.gz`, sha256: sha(body)}, {cacheDir, retryDelayMs: 10});
+    expect([mode(cacheDir), mode(join(cacheDir, 'sha256')), mode(join(cacheDir, 'partial')), mode(a.path)]).toEqual(['700', '700', '700', '600']);
+    // An older anemos left it world-readable.
+    for (const d of [cacheDir, join(cacheDir, 'sha256'), join(cacheDir, 'partial')]) chmodSync(d, 0o755);
+    chmodSync(a.path, 0o644);
+    const b = await fetchArtifact({name: 'payload', url: `${server.url}/payload.tar.gz`, sha256: sha(body)}, {cacheDir, retryDelayMs: 10});
+    expect(b.fromCache).toBe(true);
+    expect([mode(cacheDir), mode(join(cacheDir, 'sha256')), mode(join(cacheDir, 'partial')), mode(b.path)]).toEqual(['700', '700', '700', '600']);
+  });
+
+  it('reports done only after the sha256 check, and says whether there was one', async () => {
+    const events: FetchProgress[] = [];
+    const cacheDir = mkdtempSync(join(tmpdir(), 'anemos-cache-'));
+    const onProgress = (p: FetchProgress) => events.push(p);
+    await failure(fetchArtifact({name: 'payload', url: `${server.url}/payload.tar.gz`, sha256: 'f'.repeat(64)}, {cacheDir, retryDelayMs: 10, onProgress}));
+    expect(events.filter((e) => e.done)).toEqual([]);
+    await fetchArtifact({name: 'payload', url: `${server.url}/payload.tar.gz`}, {cacheDir, retryDelayMs: 10, onProgress, allowUnverified: true});
+    expect(events.filter((e) => e.done)).toEqual([expect.objectContaining({done: true, verified: false})]);
+    await fetchArtifact({name: 'payload', url: `${server.url}/payload.tar.gz`, sha256: sha(body)}, {cacheDir, retryDelayMs: 10, onProgress});
+    expect(events.filter((e) => e.done).at(-1)).toMatchObject({done: true, verified: true, received: body.byteLength});
   });
 });
