@@ -17,6 +17,11 @@ export interface RunOptions {
   timeoutMs?: number;
   /** stdout as bytes instead of text. */
   binary?: boolean;
+  /** Run as this user and group (numeric; the caller must be root). */
+  uid?: number;
+  gid?: number;
+  /** false: the command sees only `env`, nothing of ours. */
+  extendEnv?: boolean;
 }
 
 export interface RunResult {
@@ -44,19 +49,34 @@ export function commandFailed(cmd: string, args: readonly string[], exitCode: nu
 
 export const realRunner: Runner = {
   async run(cmd, args, opts = {}) {
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const r = await execa(cmd, [...args], {
+      const sub = execa(cmd, [...args], {
         input: opts.input as string | undefined,
         env: opts.env,
+        extendEnv: opts.extendEnv ?? true,
+        ...(opts.uid !== undefined ? {uid: opts.uid} : {}),
+        ...(opts.gid !== undefined ? {gid: opts.gid} : {}),
         cwd: opts.cwd,
         reject: false,
-        timeout: opts.timeoutMs,
+        // With a timeout the command gets a process group of its own, and the whole group is
+        // killed: a grandchild (sleep in a sourced script) would otherwise keep the pipes open.
+        detached: opts.timeoutMs !== undefined,
         encoding: opts.binary ? 'buffer' : 'utf8',
         stdout: opts.inherit ? 'inherit' : 'pipe',
         stderr: opts.inherit ? 'inherit' : 'pipe',
         stripFinalNewline: false,
         maxBuffer: 1024 * 1024 * 1024,
       });
+      if (opts.timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          timedOut = true;
+          killGroup(sub.pid, 'SIGKILL');
+        }, opts.timeoutMs);
+      }
+      const r = await sub;
+      if (timedOut) throw commandFailed(cmd, args, -1, `timed out after ${opts.timeoutMs} ms (the command and everything it started were killed)\n${r.stderr ?? ''}`);
       if (r.failed && r.exitCode === undefined) {
         const missing = (r.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
         throw new AnemosError('precondition', missing ? 'tool-missing' : 'command-failed', missing ? `The command "${cmd}" is not installed.` : `${cmd} could not run: ${r.shortMessage}`, {
@@ -71,12 +91,23 @@ export const realRunner: Runner = {
         stderr: opts.binary ? Buffer.from((r.stderr as unknown as Uint8Array) ?? []).toString() : ((r.stderr as string | undefined) ?? ''),
         exitCode: r.exitCode ?? -1,
       };
-      if (r.timedOut) throw commandFailed(cmd, args, -1, `timed out after ${opts.timeoutMs} ms\n${result.stderr}`);
       if (result.exitCode !== 0 && !opts.allowFail) throw commandFailed(cmd, args, result.exitCode, result.stderr);
       return result;
     } catch (err) {
       if (err instanceof AnemosError) throw err;
       throw new AnemosError('command', 'command-failed', `${cmd} could not run.`, {cause: err, details: [`command: ${commandLine(cmd, args)}`]});
+    } finally {
+      clearTimeout(timer);
     }
   },
 };
+
+/** Signal a process group (a child started detached leads its own). */
+export function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is already gone: nothing left to stop
+  }
+}
