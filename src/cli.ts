@@ -5,6 +5,8 @@ import {basename, dirname} from 'node:path';
 import {flush, handle, run} from '@oclif/core';
 import pkg from '../package.json' with {type: 'json'};
 import {COMMANDS} from './commands/index.js';
+import {closest} from './core/json-schema.js';
+import {AnemosError, formatError} from './shared/errors.js';
 
 export {COMMANDS};
 
@@ -28,8 +30,26 @@ const makePjson = (bundleFile: string) => ({
   },
 });
 
+/** oclif's "command X not found" happens before any command runs: report it as ours do. */
+function unknownCommand(err: unknown, argv: string[]): AnemosError | undefined {
+  const m = /command (\S+) not found/.exec((err as Error)?.message ?? '');
+  if (!m) return undefined;
+  const given = m[1]!.replace(/:/g, ' ');
+  const known = Object.keys(COMMANDS).map((c) => c.replace(/:/g, ' '));
+  const guess = closest(given, known);
+  return new AnemosError('usage', 'unknown-command', `"${given}" is not an anemos command.`, {
+    hint: `${guess ? `Did you mean "anemos ${guess}"? ` : ''}Commands: ${known.join(', ')}; "anemos --help" describes them.`,
+  });
+}
+
 export function main(argv: string[], bundleFile: string): Promise<void> {
   return run(argv, {root: dirname(bundleFile), pjson: makePjson(bundleFile) as never, isRoot: true})
     .then(() => flush())
-    .catch((err) => handle(err));
+    .catch((err) => {
+      const unknown = unknownCommand(err, argv);
+      if (!unknown) return handle(err);
+      if (argv.includes('--json')) process.stdout.write(JSON.stringify({error: unknown.toJSON()}, null, 2) + '\n');
+      else process.stderr.write(formatError(unknown) + '\n');
+      process.exitCode = unknown.exitCode;
+    });
 }

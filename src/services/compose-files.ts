@@ -4,7 +4,7 @@ import {createReadStream} from 'node:fs';
 import {stat} from 'node:fs/promises';
 import type {CpioEntry} from '../core/cpio.js';
 import type {Compression} from '../core/initramfs-format.js';
-import {usageError} from '../shared/errors.js';
+import {pathMissing, usageError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
 import {composeInitramfs, type ComposeResult} from './compose.js';
 
@@ -13,13 +13,14 @@ export async function fileEntry(src: string, dest: string): Promise<CpioEntry> {
   try {
     st = await stat(src);
   } catch {
-    throw usageError('compose-missing-file', `File ${src} does not exist.`, 'Check the SRC part of --add SRC=DEST.');
+    throw pathMissing(src, 'The file', 'Check the SRC part of --add SRC=DEST.');
   }
   if (!st.isFile()) throw usageError('compose-not-a-file', `${src} is not a regular file.`, 'Add files one by one.');
   return {path: dest, type: 'file', mode: st.mode & 0o7777, data: {size: st.size, open: () => createReadStream(src, {highWaterMark: 1 << 20})}};
 }
 
 export async function composeFiles(opts: {base: string; output: string; add: string[]; compression: Compression; mtime: number; progress?: ProgressSink}): Promise<ComposeResult> {
+  if (!(await stat(opts.base).then(() => true, () => false))) throw pathMissing(opts.base, 'The base initramfs', 'Check the path; "anemos initramfs build -o DIR" writes DIR/initramfs.cpio.zst.');
   const entries: CpioEntry[] = [];
   for (const pair of opts.add) {
     const i = pair.indexOf('=');

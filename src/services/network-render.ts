@@ -5,7 +5,7 @@ import {dirname, join} from 'node:path';
 import {renderNetwork, type RenderedFile, type RenderFormat} from '../core/network-render.js';
 import {normalizeNetwork, validateNetwork} from '../core/network-schema.js';
 import type {NetworkConfig} from '../core/network.js';
-import {AnemosError, usageError} from '../shared/errors.js';
+import {AnemosError, pathMissing, usageError} from '../shared/errors.js';
 
 /** Read and validate a network.json against the one schema (schema/network.schema.json). */
 export async function readNetworkJson(path: string): Promise<NetworkConfig> {
@@ -13,6 +13,7 @@ export async function readNetworkJson(path: string): Promise<NetworkConfig> {
   try {
     raw = JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw pathMissing(path, 'The network.json', 'Create it with "anemos network detect --json > network.json".');
     throw usageError('network-json', `Cannot read ${path} as network.json: ${(err as Error).message}.`, 'Create it with "anemos network detect --json".');
   }
   const problems = validateNetwork(raw);

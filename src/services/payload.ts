@@ -12,7 +12,7 @@ import {evaluateImgbuild, listPayloadFiles} from '../adapters/payload-dir.js';
 import type {Runner} from '../adapters/process.js';
 import {TEMPLATE_VARIABLES, unknownTemplateVariables} from '../core/imgbuild.js';
 import {checkPayloadFiles, type PayloadFile, type PayloadFindings} from '../core/payload-check.js';
-import {AnemosError, artifactError, usageError} from '../shared/errors.js';
+import {AnemosError, artifactError, pathMissing} from '../shared/errors.js';
 
 export interface PayloadCheckResult extends PayloadFindings {
   source: string;
@@ -25,7 +25,7 @@ export async function checkPayload(runner: Runner, source: string): Promise<Payl
   try {
     st = await lstat(source);
   } catch {
-    throw usageError('payload-missing', `${source} does not exist.`, 'Give a payload directory or a .tar.gz/.tar.zst file.');
+    throw pathMissing(source, 'The payload', 'Give a payload directory or a .tar.gz/.tar.zst file.');
   }
   if (st.isDirectory()) return checkPayloadDir(runner, source, source);
   // GNU tar, as in the deploy environment: it detects gzip, xz and zstd by itself and

@@ -45,6 +45,8 @@ export const preconditionError = (code: string, message: string, hint?: string) 
 export const fetchError = (code: string, message: string, hint?: string, cause?: unknown) =>
   new AnemosError('fetch', code, message, {hint, cause});
 export const artifactError = (code: string, message: string, hint?: string) => new AnemosError('artifact', code, message, {hint});
+/** A path named on the command line that is not there: the same mistake, the same code, everywhere (exit 2). */
+export const pathMissing = (path: string, what: string, hint: string) => new AnemosError('usage', 'path-missing', `${what} ${path} does not exist.`, {hint});
 
 const WRITE_FAILURES: Record<string, string> = {ENOSPC: 'no space left on the file system', EDQUOT: 'disk quota exceeded', EROFS: 'the file system is read-only'};
 

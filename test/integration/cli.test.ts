@@ -107,6 +107,43 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     expect(existsSync(join(work, 'cache-dry'))).toBe(false);
   });
 
+  it('deploy --dry-run with problems: the whole plan, then every problem, exit 4', async () => {
+    const path = conf('dry-problems', {extra: 'firmware: [no/such-nic.fw, ../../etc/shadow]'});
+    const r = await anemos(['deploy', '--config', path, '--dry-run']);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stdout).toMatch(/Artifacts:[\s\S]*Kernel command line:[\s\S]*2 problems stop this deploy before anything changes:\n  PROBLEM \[firmware-missing\]: firmware lists no\/such-nic\.fw[\s\S]*PROBLEM \[firmware-path\]/);
+    expect(r.stderr).toMatch(/Error \[preflight\]: 2 problems stop this deploy before anything changes\. \(listed above\)/);
+    expect(existsSync(join(work, 'cache-dry-problems'))).toBe(false);
+  });
+
+  it('config check names an unknown key and a missing sha256 in one run; a directory is named as one', async () => {
+    const bad = join(work, 'two-problems.conf');
+    writeFileSync(bad, `kernel: {url: ./vmlinuz}\ninitramfs: {url: /i, sha256: ${'a'.repeat(64)}}\ncolour: blue\n`);
+    const r = await anemos(['config', 'check', '--config', bad]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/has 2 problems[\s\S]*colour: is not a known key[\s\S]*kernel\.sha256: is required/);
+    writeFileSync(join(work, 'relative.conf'), `kernel: {url: out/vmlinuz}\ninitramfs: {url: /i}\n`);
+    const rel = await anemos(['config', 'check', '--config', join(work, 'relative.conf'), '--allow-unverified']);
+    expect(rel.code, rel.stderr).toBe(0);
+    expect(rel.stdout).toContain(`reads ${join(work, 'out/vmlinuz')}`);
+    const dir = await anemos(['config', 'check', '--config', work]);
+    expect(dir.code).toBe(3);
+    expect(dir.stderr).toMatch(/is a directory, not a config file/);
+  });
+
+  it('the same mistake gets the same exit code: a missing path is 2 everywhere; an unknown command is 2 with a hint', async () => {
+    for (const args of [['initramfs', 'list', '/nope.img'], ['initramfs', 'compose', '/nope.img', '-o', join(work, 'x.img')], ['payload', 'check', '/nope'], ['payload', 'pack', '/nope', '-o', join(work, 'x.tgz')], ['network', 'render', '--format', 'networkd', '--network', '/nope.json']]) {
+      const r = await anemos(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(/^Error \[path-missing\]: .* \/nope(\.img|\.json)? does not exist\.\nHint: /);
+    }
+    const u = await anemos(['initramfs', 'lst']);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(/^Error \[unknown-command\]: "initramfs lst" is not an anemos command\.\nHint: Did you mean "anemos initramfs list"\?/);
+    const j = await anemos(['deploi', '--json']);
+    expect(JSON.parse(j.stdout).error).toMatchObject({code: 'unknown-command', hint: expect.stringContaining('anemos deploy')});
+  });
+
   it('deploy --phases fetch,compose composes the final initramfs without root actions', async () => {
     const path = conf('compose');
     const r = await anemos(['deploy', '--config', path, '--phases', 'compose', '--json']);
