@@ -33,36 +33,48 @@ async function chownTree(path: string, id: number): Promise<void> {
   if ((await lstat(path)).isDirectory()) for (const n of await readdir(path)) await chownTree(join(path, n), id);
 }
 
+export interface SandboxRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
 /**
- * Source dir/IMGBUILD with the real sh and validate what it set; a failing IMGBUILD is one
- * more error. Its top level is the payload author's code, run on the operator's machine
- * by "payload check" and "deploy": it runs on a throwaway copy of the payload, with an
- * empty environment (HOME is the copy), under a timeout, and as nobody when we are root.
+ * Run the payload author's code on the operator's machine ("payload check", "deploy"'s
+ * preflight) with least privilege: on a throwaway copy of the payload (its cwd, and its
+ * HOME), with an empty environment, under a timeout that kills everything it started,
+ * and as nobody when we are root. A leading "{}" in argv stands for the copy's path.
  */
-export async function evaluateImgbuild(runner: Runner, dir: string, files: PayloadFile[] = listPayloadFiles(dir), timeoutMs = EVALUATION_TIMEOUT_MS): Promise<ImgbuildFindings> {
+export async function runSandboxed(runner: Runner, dir: string, argv: [string, ...string[]], timeoutMs = EVALUATION_TIMEOUT_MS): Promise<SandboxRun> {
   const asRoot = process.getuid?.() === 0;
   // nobody must reach the copy: /tmp is open to all (1777), a TMPDIR may not be (0700).
-  const scratch = await mkdtemp(join(asRoot ? '/tmp' : tmpdir(), 'anemos-imgbuild-'));
+  const scratch = await mkdtemp(join(asRoot ? '/tmp' : tmpdir(), 'anemos-sandbox-'));
   try {
     const copy = join(scratch, 'payload');
     await cp(dir, copy, {recursive: true, verbatimSymlinks: true});
     if (asRoot) await chownTree(scratch, NOBODY);
     const env = {PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: copy, LC_ALL: 'C'};
-    let r;
+    const [cmd, ...args] = argv.map((a) => a.replace(/^\{\}/, copy));
     try {
-      r = await runner.run('sh', ['-c', evaluatorScript(), 'sh', copy], {allowFail: true, cwd: copy, env, extendEnv: false, timeoutMs, ...(asRoot ? {uid: NOBODY, gid: NOBODY} : {})});
+      const r = await runner.run(cmd!, args, {allowFail: true, cwd: copy, env, extendEnv: false, timeoutMs, ...(asRoot ? {uid: NOBODY, gid: NOBODY} : {})});
+      return {...r, timedOut: false};
     } catch (err) {
-      if (err instanceof AnemosError && /timed out/.test(err.details.join(' '))) {
-        return {errors: [`IMGBUILD did not finish within ${timeoutMs / 1000} s when sourced by sh: its top level should only set variables and define functions.`], warnings: []};
-      }
+      if (err instanceof AnemosError && /timed out/.test(err.details.join(' '))) return {exitCode: -1, stdout: '', stderr: '', timedOut: true};
       throw err;
     }
-    if (r.exitCode !== 0) {
-      const why = r.stderr.trim().split('\n').slice(-2).join(' ') || `sh exited with ${r.exitCode}`;
-      return {errors: [`IMGBUILD fails when sourced by sh: ${why}`], warnings: []};
-    }
-    return validateImgbuild(parseEvaluation(r.stdout), files);
   } finally {
     await rm(scratch, {recursive: true, force: true});
   }
+}
+
+/** Source dir/IMGBUILD with the real sh (sandboxed) and validate what it set; a failing IMGBUILD is one more error. */
+export async function evaluateImgbuild(runner: Runner, dir: string, files: PayloadFile[] = listPayloadFiles(dir), timeoutMs = EVALUATION_TIMEOUT_MS): Promise<ImgbuildFindings> {
+  const r = await runSandboxed(runner, dir, ['sh', '-c', evaluatorScript(), 'sh', '{}'], timeoutMs);
+  if (r.timedOut) return {errors: [`IMGBUILD did not finish within ${timeoutMs / 1000} s when sourced by sh: its top level should only set variables and define functions.`], warnings: []};
+  if (r.exitCode !== 0) {
+    const why = r.stderr.trim().split('\n').slice(-2).join(' ') || `sh exited with ${r.exitCode}`;
+    return {errors: [`IMGBUILD fails when sourced by sh: ${why}`], warnings: []};
+  }
+  return validateImgbuild(parseEvaluation(r.stdout), files);
 }

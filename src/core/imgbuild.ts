@@ -180,9 +180,7 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): 
 
   // Project folders.
   const byPath = new Map(files.map((f) => [f.path, f]));
-  const under = (dir: string) => files.filter((f) => f.path.startsWith(`${dir}/`));
-  const patches = under('files').filter((f) => f.type === 'file' && f.path.endsWith('.makeimg.patch')).map((f) => f.path);
-  const templates = under('files').filter((f) => f.type === 'file' && f.path.endsWith('.makeimg.template')).map((f) => f.path);
+  const {patches, templates} = projectParts(files);
   for (const p of splitList(v.required_files)) {
     const rel = p.replace(/^\/+/, '');
     if (!byPath.has(`files/${rel}`) && !byPath.has(`files/${rel}.makeimg.template`)) {
@@ -220,6 +218,12 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): 
       templates,
     },
   };
+}
+
+/** The patches and templates under files/: checked whether or not the rest of the IMGBUILD is valid. */
+export function projectParts(files: PayloadFile[]): {patches: string[]; templates: string[]} {
+  const under = files.filter((f) => f.type === 'file' && f.path.startsWith('files/'));
+  return {patches: under.filter((f) => f.path.endsWith('.makeimg.patch')).map((f) => f.path), templates: under.filter((f) => f.path.endsWith('.makeimg.template')).map((f) => f.path)};
 }
 
 // --- templates ---------------------------------------------------------------------------

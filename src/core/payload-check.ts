@@ -35,6 +35,8 @@ export function checkPayloadFiles(files: PayloadFile[]): PayloadFindings {
   } else {
     errors.push('Neither "deploy" nor "IMGBUILD" is at the top of the payload.');
   }
+  const check = byPath.get('check');
+  if (check && (check.type !== 'file' || !(check.mode & 0o111))) errors.push('"check" (the payload\'s own check, run by "payload check" and deploy\'s preflight) is not an executable file: chmod +x check.');
   if (files.some((f) => f.path === 'secrets' || f.path.startsWith('secrets/'))) {
     warnings.push('secrets/ travels unencrypted inside the payload and the initramfs: anyone who can read the payload URL can read them.');
   }

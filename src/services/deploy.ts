@@ -63,15 +63,15 @@ export async function checkPayloadArchive(runner: Runner, path: string, url: str
   if (!names.has('deploy') && !names.has('IMGBUILD')) {
     throw artifactError('payload-no-entry', `The payload from ${url} has neither "deploy" nor "IMGBUILD" at its root.`, 'Put an executable deploy script or an IMGBUILD at the top of the payload directory and pack it again.');
   }
-  if (!names.has('deploy')) {
-    // What the deploy environment would refuse after the reboot is refused here, before it.
-    const check = await checkPayload(runner, path);
-    if (check.errors.length) {
-      throw new AnemosError('artifact', 'payload-invalid', `The IMGBUILD in the payload from ${url} is not valid; nothing was changed.`, {
-        hint: 'Fix the payload directory ("anemos payload check DIR" shows the same list), pack it again and update payload.sha256.',
-        details: check.errors,
-      });
-    }
+  // What the deploy environment would refuse after the reboot is refused here, before it:
+  // an invalid IMGBUILD, a deploy script with a syntax error, the payload's own ./check.
+  const check = await checkPayload(runner, path);
+  if (check.errors.length) {
+    const what = check.kind === 'IMGBUILD' && !check.errors.some((e) => e.startsWith('check: ')) ? 'The IMGBUILD in the payload' : 'The payload';
+    throw new AnemosError('artifact', 'payload-invalid', `${what} from ${url} is not valid; nothing was changed.`, {
+      hint: 'Fix the payload directory ("anemos payload check DIR" shows the same list), pack it again and update payload.sha256.',
+      details: check.errors,
+    });
   }
 }
 

@@ -8,9 +8,9 @@ import {join} from 'node:path';
 import {pipeline} from 'node:stream/promises';
 import * as tar from 'tar';
 import {sha256File} from '../adapters/fetch.js';
-import {evaluateImgbuild, listPayloadFiles} from '../adapters/payload-dir.js';
+import {evaluateImgbuild, listPayloadFiles, runSandboxed} from '../adapters/payload-dir.js';
 import type {Runner} from '../adapters/process.js';
-import {TEMPLATE_VARIABLES, unknownTemplateVariables} from '../core/imgbuild.js';
+import {projectParts, TEMPLATE_VARIABLES, unknownTemplateVariables} from '../core/imgbuild.js';
 import {checkPayloadFiles, type PayloadFile, type PayloadFindings} from '../core/payload-check.js';
 import {AnemosError, artifactError, pathMissing} from '../shared/errors.js';
 
@@ -45,6 +45,8 @@ export async function checkPayload(runner: Runner, source: string): Promise<Payl
 async function checkPayloadDir(runner: Runner, dir: string, source: string): Promise<PayloadCheckResult> {
   const files = listPayloadFiles(dir);
   const findings = checkPayloadFiles(files);
+  const hook = files.find((f) => f.path === 'check');
+  if (hook && hook.type === 'file' && hook.mode & 0o111) await runCheckHook(runner, dir, findings);
   if (findings.kind) {
     const script = join(dir, findings.kind);
     const head = (await readFile(script, 'utf8')).slice(0, 64);
@@ -57,19 +59,34 @@ async function checkPayloadDir(runner: Runner, dir: string, source: string): Pro
   return {source, files: files.length, ...findings};
 }
 
+/**
+ * A payload's own check (an executable "check" at its root): what only the payload knows
+ * is wrong, such as a placeholder left in its settings. Run like an IMGBUILD's top level,
+ * sandboxed; every line it prints on failure is a problem.
+ */
+async function runCheckHook(runner: Runner, dir: string, findings: PayloadFindings): Promise<void> {
+  const r = await runSandboxed(runner, dir, ['{}/check']);
+  if (r.timedOut) findings.errors.push('./check did not finish within 30 s.');
+  else if (r.exitCode !== 0) {
+    const lines = `${r.stdout}${r.stderr}`.split('\n').map((l) => l.trim()).filter(Boolean);
+    findings.errors.push(...(lines.length ? lines.map((l) => `check: ${l}`) : [`./check exited with ${r.exitCode} and said nothing.`]));
+  }
+}
+
 /** What the deploy environment would refuse before touching the disk, found on the workstation. */
 async function checkImgbuild(runner: Runner, dir: string, files: PayloadFile[], findings: PayloadFindings): Promise<void> {
   const img = await evaluateImgbuild(runner, dir, files);
   findings.errors.push(...img.errors);
   findings.warnings.push(...img.warnings);
-  if (!img.spec) return;
-  findings.imgbuild = img.spec;
-  for (const t of img.spec.templates) {
+  if (img.spec) findings.imgbuild = img.spec;
+  // Templates and patches are checked even when the IMGBUILD has other problems: all at once.
+  const {templates, patches} = img.spec ?? projectParts(files);
+  for (const t of templates) {
     const unknown = unknownTemplateVariables(await readFile(join(dir, t), 'utf8'));
     if (unknown.length) findings.errors.push(`${t}: unknown template variable${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{{${u}}}`).join(', ')}; known: ${TEMPLATE_VARIABLES.join(', ')}.`);
   }
   const inFiles = new Set(files.map((f) => f.path));
-  for (const p of img.spec.patches) {
+  for (const p of patches) {
     const text = await readFile(join(dir, p), 'utf8');
     if (!/^@@ -\d+(,\d+)? \+\d+(,\d+)? @@/m.test(text)) {
       findings.errors.push(`${p} is not a unified diff (no "@@ -a,b +c,d @@" hunk); make it with diff -u.`);

@@ -182,7 +182,7 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
   });
 
   it('payload check/pack of the shipped IMGBUILD payloads and examples; pack is reproducible', async () => {
-    for (const dir of ['payloads/debian', 'payloads/alpine', 'payloads/arch', 'payloads/image', 'payloads/script', 'examples/nameserver']) {
+    for (const dir of ['payloads/debian', 'payloads/alpine', 'payloads/arch', 'payloads/script', 'examples/nameserver']) {
       const r = await anemos(['payload', 'check', join(REPO, dir)]);
       expect(r.code, `${dir}: ${r.stderr}`).toBe(0);
       expect(r.stdout).toContain(': OK (');
@@ -196,6 +196,29 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     const packed = await anemos(['payload', 'check', join(work, 'd1.tar.gz')]);
     expect(packed.stdout).toContain('IMGBUILD "debian-server": debian stable');
     expect((await anemos(['config', 'check', '--config', join(REPO, 'examples/static-vps/anemos.conf')])).code).toBe(0);
+  });
+
+  it('payloads/image: its own ./check refuses the placeholders of image.conf; configured, it passes', async () => {
+    const shipped = await anemos(['payload', 'check', join(REPO, 'payloads/image')]);
+    expect(shipped.code).toBe(6);
+    expect(shipped.stderr).toMatch(/check: image\.conf: IMAGE_URL .* is the example's placeholder[\s\S]*check: image\.conf: IMAGE_SHA256 is the all-zero placeholder/);
+    expect((await anemos(['payload', 'pack', join(REPO, 'payloads/image'), '-o', join(work, 'image-placeholder.tar.gz')])).code).toBe(6);
+    const dir = mkdtempSync(join(tmpdir(), 'anemos-image-'));
+    execFileSync('cp', ['-a', `${join(REPO, 'payloads/image')}/.`, dir]);
+    writeFileSync(join(dir, 'image.conf'), `IMAGE_URL=http://10.0.2.2:8080/rootfs.tar.zst\nIMAGE_SHA256=${sha('rootfs')}\nIMAGE_KIND=rootfs\n`);
+    const configured = await anemos(['payload', 'check', dir]);
+    expect(configured.code, configured.stderr).toBe(0);
+  });
+
+  it('payload check reports every problem at once: a missing required file does not hide a template\'s unknown variable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'anemos-imgbuild-all-'));
+    writeFileSync(join(dir, 'IMGBUILD'), 'imgname=x\ntarget=debian\nrequired_files=/etc/app.conf\n');
+    mkdirSync(join(dir, 'files/etc'), {recursive: true});
+    writeFileSync(join(dir, 'files/etc/motd.makeimg.template'), 'Welcome to {{HOSTNAM}}\n');
+    const r = await anemos(['payload', 'check', dir]);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/required_files names "\/etc\/app\.conf"/);
+    expect(r.stderr).toMatch(/files\/etc\/motd\.makeimg\.template: unknown template variable \{\{HOSTNAM\}\}/);
   });
 
   it.each([
