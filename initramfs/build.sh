@@ -44,6 +44,7 @@ PACKAGES=(
   mount tar libacl1 libattr1 xz-utils liblzma5 zstd libzstd1 liblz4-1 libbz2-1.0 gzip
   wget libgnutls30 libnettle8 libhogweed6 libgmp10 libp11-kit0 libffi8 libtasn1-6 libidn2-0 libunistring2 libpsl5
   ca-certificates debootstrap debian-archive-keyring gpgv libgcrypt20 libgpg-error0 perl-base dpkg libmd0
+  archlinux-keyring
   libreadline8 grep coreutils findutils
   kexec-tools libxenmisc4.17 libxencall1 libxendevicemodel1 libxenevtchn1 libxenforeignmemory1 libxengnttab1 libxentoolcore1 libxentoollog1 libxenstore4 libyajl2
 )
@@ -123,6 +124,8 @@ ln -sf mkfs.fat "$root/sbin/mkfs.vfat"
 cp -a "$stage/usr/share/debootstrap" "$root/usr/share/"
 mkdir -p "$root/usr/share/keyrings" "$root/var/lib/dpkg"
 cp -a "$stage/usr/share/keyrings/debian-archive-keyring.gpg" "$root/usr/share/keyrings/"
+# The Arch target checks the bootstrap tarball's signature with it (gpgv) before any write.
+cp -a "$stage/usr/share/keyrings/archlinux.gpg" "$root/usr/share/keyrings/"
 # update-ca-certificates runs at install time; do its work: one PEM bundle.
 cat "$stage"/usr/share/ca-certificates/mozilla/*.crt > "$root/etc/ssl/certs/ca-certificates.crt"
 

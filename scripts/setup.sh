@@ -15,6 +15,7 @@ PACKAGES=(
   debootstrap mmdebstrap        # Debian root filesystems
   grub-pc-bin grub-common       # BIOS GRUB for the provider VM and deployed disks
   iproute2 openssh-client       # network capture, SSH into VMs
+  gnupg gpgv wget               # the Arch target's signature check, tested against a key made for the test
   ca-certificates curl
 )
 need_install=0

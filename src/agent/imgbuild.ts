@@ -111,7 +111,7 @@ export async function runImgbuild(o: ImgbuildRun): Promise<ImgbuildResult> {
   });
   o.log.info(`IMGBUILD plan: ${steps.map((s) => s.id).join(' → ')} (scripts in ${stepsDir})`);
 
-  const phases: Record<StepPhase, number> = {disk: 0, bootstrap: 0, customise: 0, bootloader: 0, finish: 0};
+  const phases: Record<StepPhase, number> = {prepare: 0, disk: 0, bootstrap: 0, customise: 0, bootloader: 0, finish: 0};
   const done: {id: string; seconds: number}[] = [];
   const rx0 = networkBytes();
   for (const [i, step] of steps.entries()) {

@@ -223,7 +223,15 @@ async function netconf(args: string[]): Promise<void> {
   }
   // The same schema as the CLI's: a broken network.json stops here, not in the new system.
   const net = await readNetworkJson(values.network!);
-  const kernelNames = names === 'kernel' ? Object.fromEntries(readLinks().map((l) => [l.mac.toLowerCase(), l.name])) : undefined;
+  // --names kernel: the names this kernel gives the NICs (the new system's own kernel names
+  // them alike: eth0 for the first). ANEMOS_SYSFS points tests at a sysfs of their making.
+  let kernelNames: Record<string, string> | undefined;
+  if (names === 'kernel') {
+    kernelNames = Object.fromEntries(readLinks(process.env.ANEMOS_SYSFS ?? '/sys').map((l) => [l.mac.toLowerCase(), l.name]));
+    for (const i of Object.values(net.interfaces)) {
+      if (!kernelNames[i.mac]) process.stderr.write(`anemos-netconf: no interface here has MAC ${i.mac}; writing the name it had on the old system (${i.name})\n`);
+    }
+  }
   const files = renderNetwork(net, format, kernelNames ? {names: kernelNames} : {});
   await writeRendered(root, files);
   for (const f of files) process.stdout.write(`anemos-netconf: wrote ${root.replace(/\/$/, '')}/${f.path}\n`);

@@ -5,12 +5,13 @@ import {readdirSync, readFileSync} from 'node:fs';
 import type {Link} from './net-setup.js';
 import {parseBlockStat, type WriteCounters} from './disk-writes.js';
 
-export function readLinks(): Link[] {
+/** Network interfaces and their MACs, from sysfs (another root for anemos-netconf's tests). */
+export function readLinks(sysfs = '/sys'): Link[] {
   const links: Link[] = [];
-  for (const name of readdirSync('/sys/class/net')) {
+  for (const name of readdirSync(`${sysfs}/class/net`)) {
     if (name === 'lo') continue;
     try {
-      links.push({name, mac: readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim()});
+      links.push({name, mac: readFileSync(`${sysfs}/class/net/${name}/address`, 'utf8').trim()});
     } catch {
       // an interface that vanished between readdir and read
     }

@@ -3,15 +3,18 @@
 // /run/anemos/imgbuild/steps/ and runs them one by one (each logged with its duration);
 // an operator who SSHes in after a failure can read and rerun them.
 //
-// Order (makeimg's, with a disk as the image): partition + mkfs + mount -> bootstrap ->
-// files -> patches -> templates -> fstab, hostname, network, keys -> services ->
-// provision() -> bootloader -> unmount.
+// Order (makeimg's, with a disk as the image): the target's downloads into RAM (before any
+// write) -> partition + mkfs + mount -> bootstrap -> files -> patches -> templates ->
+// fstab, hostname, network, keys -> services -> provision() -> bootloader -> unmount.
+// What differs between distributions is asked of the target's module (core/targets/).
 
 import {shellQuote as q} from '../shared/shell.js';
 import {KERNEL_ARG} from './kernel-args.js';
 import type {ImgbuildSpec} from './imgbuild.js';
+import {unique} from './list.js';
+import {TARGET_MODULES} from './targets/index.js';
 
-export type StepPhase = 'disk' | 'bootstrap' | 'customise' | 'bootloader' | 'finish';
+export type StepPhase = 'prepare' | 'disk' | 'bootstrap' | 'customise' | 'bootloader' | 'finish';
 
 export interface ImgStep {
   id: string;
@@ -141,71 +144,9 @@ ${esp ? `mkdir -p "$root/boot/efi"\nmount "$(part ${esp.n})" "$root/boot/efi"\n`
 }
 
 function bootstrapStep(spec: ImgbuildSpec, ctx: PlanContext): ImgStep {
-  const base = {id: 'bootstrap', phase: 'bootstrap' as const};
-  const boots = ctx.efi ? ['grub-efi-amd64'] : ['grub-pc'];
-  const writesBootloader = spec.format.kind !== 'dir';
-  if (spec.target === 'debian') {
-    // minbase plus what a server needs to boot and be reached: init, udev, the kernel and GRUB.
-    const include = unique(['systemd-sysv', 'udev', 'kmod', 'iproute2', 'netbase', 'dbus', ...(writesBootloader ? [spec.kernel, ...boots] : []), ...spec.packages]);
-    const keyring = '/usr/share/keyrings/debian-archive-keyring.gpg';
-    return {
-      ...base,
-      title: `debootstrap ${spec.debianSuite} from ${spec.debianMirror} (${include.length} packages asked for, with their dependencies)`,
-      script: `debootstrap --arch=amd64 --variant=minbase --components=main --keyring=${keyring} \\
-  --include=${include.join(',')} ${q(spec.debianSuite)} "$root" ${q(spec.debianMirror)}
-${spec.project.repositories ? `mkdir -p "$root/etc/apt/sources.list.d"\ncp "$payload/repositories" "$root/etc/apt/sources.list.d/anemos.list"\n` : ''}${spec.project.keys ? `mkdir -p "$root/etc/apt/keyrings"\ncp -R "$payload/keys/." "$root/etc/apt/keyrings/"\n` : ''}`,
-    };
-  }
-  if (spec.target === 'alpine') {
-    const repo = `${spec.alpineMirror}/${spec.alpineVersion}`;
-    const pkgs = unique(['alpine-base', ...(writesBootloader ? [spec.kernel, 'grub', ctx.efi ? 'grub-efi' : 'grub-bios'] : []), ...spec.packages]);
-    const trust = spec.project.keys ? '--keys-dir "$payload/keys"' : '--allow-untrusted';
-    return {
-      ...base,
-      title: `apk.static from ${repo}: ${pkgs.length} packages`,
-      script: `mkdir -p "$work/apk"
-wget -q -O "$work/APKINDEX.tar.gz" ${q(`${repo}/main/x86_64/APKINDEX.tar.gz`)}
-v=$(tar -xzOf "$work/APKINDEX.tar.gz" APKINDEX | awk '/^P:apk-tools-static$/ {f = 1} f && /^V:/ {print substr($0, 3); exit}')
-[ -n "$v" ] || { echo "apk-tools-static is not in ${repo}/main" >&2; exit 1; }
-wget -q -O "$work/apk-tools-static.apk" ${q(`${repo}/main/x86_64/`)}"apk-tools-static-$v.apk"
-tar -xzf "$work/apk-tools-static.apk" -C "$work/apk" 2>/dev/null || true
-[ -x "$work/apk/sbin/apk.static" ] || { echo "apk.static did not unpack" >&2; exit 1; }
-${spec.project.repositories ? `repos=$(grep -v '^[[:space:]]*#' "$payload/repositories" | awk 'NF {printf " -X %s", $1}')` : `repos="-X ${repo}/main -X ${repo}/community"`}
-mkdir -p "$root/etc/apk"
-${spec.project.keys ? 'mkdir -p "$root/etc/apk/keys"\ncp -R "$payload/keys/." "$root/etc/apk/keys/"\n' : ''}# shellcheck disable=SC2086
-"$work/apk/sbin/apk.static" $repos -U ${trust} -p "$root" --initdb add ${pkgs.join(' ')}
-${spec.project.repositories ? 'cp "$payload/repositories" "$root/etc/apk/repositories"' : `printf '%s\\n' ${q(`${repo}/main`)} ${q(`${repo}/community`)} > "$root/etc/apk/repositories"`}
-`,
-    };
-  }
-  // arch: the official bootstrap tarball (verified against the release's sha256sums.txt),
-  // unpacked on the target disk (it is ~600 MiB, too big for RAM), then pacstrap from inside it.
-  const pkgs = unique(['base', ...(writesBootloader ? [spec.kernel, 'grub', ...(ctx.efi ? ['efibootmgr'] : [])] : []), ...spec.packages]);
-  return {
-    ...base,
-    title: `Arch bootstrap tarball from ${spec.archMirror}, then pacstrap ${pkgs.length} packages`,
-    script: `bs="$root/.anemos-bootstrap"
-mkdir -p "$bs"
-wget -q -O "$bs/sha256sums.txt" ${q(`${spec.archMirror}/iso/latest/sha256sums.txt`)}
-wget -q -O "$bs/bootstrap.tar.zst" ${q(`${spec.archMirror}/iso/latest/archlinux-bootstrap-x86_64.tar.zst`)}
-want=$(awk '$2 == "archlinux-bootstrap-x86_64.tar.zst" {print $1}' "$bs/sha256sums.txt")
-got=$(sha256sum "$bs/bootstrap.tar.zst" | cut -d' ' -f1)
-[ -n "$want" ] && [ "$want" = "$got" ] || { echo "bootstrap tarball sha256 $got does not match sha256sums.txt ($want)" >&2; exit 1; }
-tar --zstd -xpf "$bs/bootstrap.tar.zst" -C "$bs" --numeric-owner
-rm -f "$bs/bootstrap.tar.zst"
-br="$bs/root.x86_64"
-${spec.project.pacmanConf ? 'cp "$payload/pacman.conf" "$br/etc/pacman.conf"\n' : ''}printf 'Server = %s/$repo/os/$arch\\n' ${q(spec.archMirror)} > "$br/etc/pacman.d/mirrorlist"
-cp -L /etc/resolv.conf "$br/etc/resolv.conf"
-mount --bind "$br" "$br"
-for d in dev dev/pts proc sys; do mount --bind "/$d" "$br/$d"; done
-mount --bind "$root" "$br/mnt"
-rc=0
-chroot "$br" /usr/bin/env -i PATH=/usr/bin HOME=/root sh -c 'pacman-key --init && pacman-key --populate archlinux && pacstrap -K /mnt ${pkgs.join(' ')}' || rc=$?
-umount "$br/mnt"; for d in sys proc dev/pts dev; do umount "$br/$d"; done; umount "$br"
-rm -rf "$bs"
-${spec.project.pacmanConf ? 'cp "$payload/pacman.conf" "$root/etc/pacman.conf"\n' : ''}exit $rc
-`,
-  };
+  const target = TARGET_MODULES[spec.target];
+  const boot = spec.format.kind !== 'dir' ? [spec.kernel, ...target.bootloader.packages(ctx.efi)] : [];
+  return target.bootstrap(spec, ctx, boot);
 }
 
 /** files/, secrets/, patches, templates: the project folders, target-independent. */
@@ -252,29 +193,11 @@ while [ $# -gt 0 ]; do patch -N -i "$payload/$1" "$root$2"; shift 2; done
   return steps;
 }
 
-// The runlevels setup-alpine enables (runlevel:service); apk into an empty root enables none.
-const ALPINE_RUNLEVELS = 'sysinit:devfs sysinit:dmesg sysinit:mdev sysinit:hwdrivers boot:modules boot:sysctl boot:hostname boot:bootmisc boot:syslog shutdown:mount-ro shutdown:killprocs shutdown:savecache boot:networking';
-
-const NETWORK_FORMAT = {debian: 'networkd', arch: 'networkd', alpine: 'alpine'} as const;
-
 function systemStep(spec: ImgbuildSpec, ctx: PlanContext): ImgStep {
-  const net = NETWORK_FORMAT[spec.target];
-  const enableNet =
-    spec.target === 'alpine'
-      ? `for rs in ${ALPINE_RUNLEVELS}; do
-  level=\${rs%%:*}; svc=\${rs#*:}
-  [ -e "$root/etc/init.d/$svc" ] || continue
-  mkdir -p "$root/etc/runlevels/$level"; ln -sf "/etc/init.d/$svc" "$root/etc/runlevels/$level/$svc"
-done
-`
-      : `mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
-ln -sf /usr/lib/systemd/system/systemd-networkd.service "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
-# resolv.conf is written statically from the carried DNS servers; resolved would replace it.
-rm -f "$root/etc/systemd/system/multi-user.target.wants/systemd-resolved.service" "$root/etc/systemd/system/sysinit.target.wants/systemd-resolved.service"
-`;
+  const {format: net, names, enable: enableNet} = TARGET_MODULES[spec.target].network;
   return {
     id: 'system',
-    title: `fstab, hostname, network (${net}, by MAC), authorized keys, SSH host keys`,
+    title: `fstab, hostname, network (${net}, ${names === 'kernel' ? 'by the kernel\'s interface names' : 'by MAC'}), authorized keys, SSH host keys`,
     phase: 'customise',
     script: `${spec.format.kind === 'dir' ? '' : `# fstab from what is mounted under the new root, by UUID
 awk -v r="$root" '$1 ~ "^/dev/" && ($2 == r || index($2, r "/") == 1) {print $1, $2, $3}' /proc/mounts | while read -r dev dir fs; do
@@ -291,7 +214,7 @@ if ! grep -q "[[:space:]]$short\\$" "$root/etc/hosts" 2>/dev/null; then
   [ -s "$root/etc/hosts" ] || printf '127.0.0.1\\tlocalhost\\n::1\\t\\tlocalhost ip6-localhost ip6-loopback\\n' > "$root/etc/hosts"
   if [ "$hn" = "$short" ]; then printf '127.0.1.1\\t%s\\n' "$short"; else printf '127.0.1.1\\t%s %s\\n' "$hn" "$short"; fi >> "$root/etc/hosts"
 fi
-anemos-netconf render --format ${net} --network ${q(ctx.networkJson)} "$root"
+anemos-netconf render --format ${net}${names === 'kernel' ? ' --names kernel' : ''} --network ${q(ctx.networkJson)} "$root"
 ${enableNet}mkdir -p "$root/root/.ssh"
 chmod 700 "$root/root/.ssh"
 cp ${q(ctx.authorizedKeys)} "$root/root/.ssh/authorized_keys"
@@ -309,15 +232,11 @@ fi
 }
 
 function servicesStep(spec: ImgbuildSpec): ImgStep | undefined {
-  const sshd = {debian: 'ssh', arch: 'sshd', alpine: 'sshd'}[spec.target];
-  const wantsSsh = spec.packages.some((p) => p === 'openssh' || p === 'openssh-server');
-  const services = unique([...(wantsSsh && spec.target !== 'debian' ? [sshd] : []), ...spec.services]);
+  const target = TARGET_MODULES[spec.target];
+  const sshd = target.sshService(spec.packages);
+  const services = unique([...(sshd ? [sshd] : []), ...spec.services]);
   if (!services.length) return undefined;
-  const enable =
-    spec.target === 'alpine'
-      ? services.map((s) => `[ -e "$root/etc/init.d/${s}" ] || { echo "service ${s}: /etc/init.d/${s} does not exist in the new system" >&2; exit 1; }\nmkdir -p "$root/etc/runlevels/default"\nln -sf /etc/init.d/${s} "$root/etc/runlevels/default/${s}"`).join('\n')
-      : `bind_system\ntrap unbind_system EXIT\n${services.map((s) => `in_root systemctl enable ${q(s)}`).join('\n')}`;
-  return {id: 'services', title: `enable ${services.join(', ')}`, phase: 'customise', script: `${enable}\n`};
+  return {id: 'services', title: `enable ${services.join(', ')}`, phase: 'customise', script: target.enableServices(services)};
 }
 
 function provisionStep(spec: ImgbuildSpec): ImgStep | undefined {
@@ -344,17 +263,7 @@ function bootloaderStep(spec: ImgbuildSpec, ctx: PlanContext): ImgStep | undefin
   const install = ctx.efi
     ? 'in_root grub-install --target=x86_64-efi --efi-directory=/boot/efi --removable --no-nvram'
     : 'in_root grub-install --target=i386-pc "$disk"';
-  const mkconfig = spec.target === 'debian' ? 'in_root update-grub' : 'in_root grub-mkconfig -o /boot/grub/grub.cfg';
-  const alpineInit =
-    spec.target === 'alpine'
-      ? `# The initramfs must find the root: mkinitfs with the drivers a VPS or server needs.
-sed -i 's/^features="\\(.*\\)"/features="\\1 virtio nvme ext4"/' "$root/etc/mkinitfs/mkinitfs.conf"
-kver=$(ls "$root/lib/modules" | head -1)
-in_root mkinitfs "$kver"
-printf 'GRUB_CMDLINE_LINUX_DEFAULT="modules=ext4 rootfstype=ext4"\\n' >> "$root/etc/default/grub"
-`
-      : '';
-  const debconf = spec.target === 'debian' && !ctx.efi ? `echo "grub-pc grub-pc/install_devices multiselect $disk" | in_root debconf-set-selections\n` : '';
+  const target = TARGET_MODULES[spec.target];
   return {
     id: 'bootloader',
     title: `GRUB (${ctx.efi ? 'UEFI, removable path' : `BIOS, on ${ctx.disk ?? 'the disk'}`}) from the new system's own packages`,
@@ -368,10 +277,10 @@ cat >> "$root/etc/default/grub" <<'GRUB'
 GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX ${args}"
 GRUB_TIMEOUT=1
 ${serial ? 'GRUB_TERMINAL="console serial"\nGRUB_SERIAL_COMMAND="serial --speed=115200"\n' : ''}GRUB
-${alpineInit}${debconf}# sshd needs public halves of the carried host keys.
+${target.bootloader.before(ctx)}# sshd needs public halves of the carried host keys.
 [ ! -d "$root/etc/ssh" ] || in_root sh -c 'for k in /etc/ssh/ssh_host_*_key; do [ ! -f "$k" ] || [ -f "$k.pub" ] || ssh-keygen -y -f "$k" > "$k.pub"; done'
 ${install}
-${mkconfig}
+${target.bootloader.mkconfig}
 `,
   };
 }
@@ -390,6 +299,7 @@ ${spec.functions.cleanup && spec.format.kind !== 'raw' ? 'cd "$payload"\n. ./IMG
 
 export function planImgbuild(spec: ImgbuildSpec, ctx: PlanContext): ImgStep[] {
   const steps: (ImgStep | undefined)[] = [
+    ...(TARGET_MODULES[spec.target].prepare?.(spec, ctx) ?? []),
     ...diskSteps(spec, ctx),
     bootstrapStep(spec, ctx),
     ...projectSteps(spec),
@@ -400,8 +310,4 @@ export function planImgbuild(spec: ImgbuildSpec, ctx: PlanContext): ImgStep[] {
     finishStep(spec),
   ];
   return steps.filter((s): s is ImgStep => s !== undefined);
-}
-
-function unique(xs: string[]): string[] {
-  return [...new Set(xs)];
 }

@@ -5,6 +5,7 @@
 
 import type {PayloadFile} from './payload-check.js';
 import type {NetworkConfig} from './network.js';
+import {TARGET_MODULES} from './targets/index.js';
 
 export const TARGETS = ['debian', 'alpine', 'arch'] as const;
 export type ImgTarget = (typeof TARGETS)[number];
@@ -161,7 +162,8 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): 
         '(letters, digits, + . _ - only; no shell characters, quotes or version pins: pin versions with files/etc/apt/preferences.d or in provision()).',
     );
   }
-  const kernel = (v.kernel ?? '').trim() || (target === 'alpine' ? 'linux-lts' : target === 'arch' ? 'linux' : 'linux-image-amd64');
+  const module = (TARGETS as readonly string[]).includes(target) ? TARGET_MODULES[target as ImgTarget] : undefined;
+  const kernel = (v.kernel ?? '').trim() || (module ?? TARGET_MODULES.debian).defaultKernel;
   if (!PACKAGE_NAME.test(kernel)) errors.push(`IMGBUILD: kernel "${kernel}" is not a package name.`);
   const services = splitList(v.services);
   const badServices = services.filter((s) => !SERVICE_NAME.test(s));
@@ -189,11 +191,7 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): 
   }
   const has = (p: string) => byPath.has(p);
   const project = {files: has('files'), secrets: has('secrets'), repositories: has('repositories'), keys: has('keys'), pacmanConf: has('pacman.conf')};
-  if (target === 'debian' && project.pacmanConf) warnings.push('pacman.conf is used by target "arch" only.');
-  if (target === 'arch' && project.repositories) warnings.push('repositories is used by targets "debian" and "alpine"; target "arch" reads pacman.conf.');
-  if (target === 'alpine' && !project.keys) {
-    warnings.push('target "alpine" without keys/: apk.static cannot verify the index signatures and runs with --allow-untrusted (downloads are protected by TLS only). Put the Alpine signing keys in keys/.');
-  }
+  if (module) warnings.push(...module.warnings(project));
 
   if (errors.length || typeof format === 'string') return {errors, warnings};
   return {

@@ -24,7 +24,11 @@ describe('IMGBUILD steps without a mirror, on a scratch root', () => {
   beforeAll(() => {
     expect(existsSync(AGENT), 'npm run build first').toBe(true);
     bin = mkdtempSync(join(tmpdir(), 'anemos-bin-'));
-    writeFileSync(join(bin, 'anemos-netconf'), `#!/bin/sh\nexec node ${AGENT} netconf "$@"\n`, {mode: 0o755});
+    // The deploy environment's kernel calls the NIC eth0; the old system called it ens3 (network.json).
+    const sysfs = join(bin, 'sys');
+    mkdirSync(join(sysfs, 'class/net/eth0'), {recursive: true});
+    writeFileSync(join(sysfs, 'class/net/eth0/address'), '52:54:00:12:34:56\n');
+    writeFileSync(join(bin, 'anemos-netconf'), `#!/bin/sh\nANEMOS_SYSFS=${sysfs} exec node ${AGENT} netconf "$@"\n`, {mode: 0o755});
   });
 
   async function project(target: string, extra = ''): Promise<{dir: string; spec: ImgbuildSpec}> {
@@ -55,7 +59,9 @@ describe('IMGBUILD steps without a mirror, on a scratch root', () => {
     chmodSync(join(root, 'etc/nsd'), 0o750);
     const anemos = join(base, 'anemos');
     mkdirSync(join(anemos, 'ssh/host_keys'), {recursive: true});
-    writeFileSync(join(anemos, 'network.json'), JSON.stringify(qemuNetwork('ns1.example.org', {mac: '52:54:00:12:34:56'})));
+    const net = qemuNetwork('ns1.example.org', {mac: '52:54:00:12:34:56'});
+    net.interfaces['52:54:00:12:34:56']!.name = 'ens3'; // the old system's predictable name
+    writeFileSync(join(anemos, 'network.json'), JSON.stringify(net));
     writeFileSync(join(anemos, 'ssh/authorized_keys'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFakeFake op@desk\n');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(anemos, 'ssh/host_keys/ssh_host_ed25519_key')]);
     return {root, work: join(base, 'work'), anemos};
@@ -104,7 +110,9 @@ describe('IMGBUILD steps without a mirror, on a scratch root', () => {
         expect(r('etc/systemd/network/10-anemos-525400123456.network')).toContain('MACAddress=52:54:00:12:34:56');
         expect(readlinkSync(join(s.root, 'etc/systemd/system/multi-user.target.wants/systemd-networkd.service'))).toBe('/usr/lib/systemd/system/systemd-networkd.service');
       } else {
-        expect(r('etc/network/interfaces')).toContain('address 10.0.2.15');
+        // Alpine keeps the kernel's names: the NIC is eth0 there, not the old system's ens3.
+        expect(r('etc/network/interfaces')).toContain('auto eth0\niface eth0 inet static\n\taddress 10.0.2.15/24');
+        expect(r('etc/network/interfaces')).not.toContain('ens3');
         expect(readlinkSync(join(s.root, 'etc/runlevels/boot/networking'))).toBe('/etc/init.d/networking');
         expect(readlinkSync(join(s.root, 'etc/runlevels/sysinit/devfs'))).toBe('/etc/init.d/devfs');
         expect(readlinkSync(join(s.root, 'etc/runlevels/boot/hostname'))).toBe('/etc/init.d/hostname');

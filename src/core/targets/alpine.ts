@@ -1,0 +1,66 @@
+// Alpine: apk.static from the Alpine mirror (index signatures checked with keys/), OpenRC,
+// /etc/network/interfaces written with the kernel's interface names (Alpine does not rename
+// NICs: the first one is eth0 there, whatever the old system called it), GRUB + mkinitfs.
+
+import {shellQuote as q} from '../../shared/shell.js';
+import {unique} from '../list.js';
+import type {Target} from './target.js';
+
+// The runlevels setup-alpine enables (runlevel:service); apk into an empty root enables none.
+const RUNLEVELS = 'sysinit:devfs sysinit:dmesg sysinit:mdev sysinit:hwdrivers boot:modules boot:sysctl boot:hostname boot:bootmisc boot:syslog shutdown:mount-ro shutdown:killprocs shutdown:savecache boot:networking';
+
+export const alpine: Target = {
+  defaultKernel: 'linux-lts',
+  network: {
+    format: 'alpine',
+    names: 'kernel',
+    enable: `for rs in ${RUNLEVELS}; do
+  level=\${rs%%:*}; svc=\${rs#*:}
+  [ -e "$root/etc/init.d/$svc" ] || continue
+  mkdir -p "$root/etc/runlevels/$level"; ln -sf "/etc/init.d/$svc" "$root/etc/runlevels/$level/$svc"
+done
+`,
+  },
+  sshService: (packages) => (packages.includes('openssh') || packages.includes('openssh-server') ? 'sshd' : null),
+  bootstrap(spec, _ctx, bootloaderPackages) {
+    const repo = `${spec.alpineMirror}/${spec.alpineVersion}`;
+    const pkgs = unique(['alpine-base', ...bootloaderPackages, ...spec.packages]);
+    const trust = spec.project.keys ? '--keys-dir "$payload/keys"' : '--allow-untrusted';
+    return {
+      id: 'bootstrap',
+      phase: 'bootstrap',
+      title: `apk.static from ${repo}: ${pkgs.length} packages`,
+      script: `mkdir -p "$work/apk"
+wget -q -O "$work/APKINDEX.tar.gz" ${q(`${repo}/main/x86_64/APKINDEX.tar.gz`)}
+v=$(tar -xzOf "$work/APKINDEX.tar.gz" APKINDEX | awk '/^P:apk-tools-static$/ {f = 1} f && /^V:/ {print substr($0, 3); exit}')
+[ -n "$v" ] || { echo "apk-tools-static is not in ${repo}/main" >&2; exit 1; }
+wget -q -O "$work/apk-tools-static.apk" ${q(`${repo}/main/x86_64/`)}"apk-tools-static-$v.apk"
+tar -xzf "$work/apk-tools-static.apk" -C "$work/apk" 2>/dev/null || true
+[ -x "$work/apk/sbin/apk.static" ] || { echo "apk.static did not unpack" >&2; exit 1; }
+${spec.project.repositories ? `repos=$(grep -v '^[[:space:]]*#' "$payload/repositories" | awk 'NF {printf " -X %s", $1}')` : `repos="-X ${repo}/main -X ${repo}/community"`}
+mkdir -p "$root/etc/apk"
+${spec.project.keys ? 'mkdir -p "$root/etc/apk/keys"\ncp -R "$payload/keys/." "$root/etc/apk/keys/"\n' : ''}# shellcheck disable=SC2086
+"$work/apk/sbin/apk.static" $repos -U ${trust} -p "$root" --initdb add ${pkgs.join(' ')}
+${spec.project.repositories ? 'cp "$payload/repositories" "$root/etc/apk/repositories"' : `printf '%s\\n' ${q(`${repo}/main`)} ${q(`${repo}/community`)} > "$root/etc/apk/repositories"`}
+`,
+    };
+  },
+  enableServices: (services) =>
+    `${services.map((s) => `[ -e "$root/etc/init.d/${s}" ] || { echo "service ${s}: /etc/init.d/${s} does not exist in the new system" >&2; exit 1; }\nmkdir -p "$root/etc/runlevels/default"\nln -sf /etc/init.d/${s} "$root/etc/runlevels/default/${s}"`).join('\n')}\n`,
+  bootloader: {
+    packages: (efi) => ['grub', efi ? 'grub-efi' : 'grub-bios'],
+    // The initramfs must find the root: mkinitfs with the drivers a VPS or server needs.
+    before: () => `sed -i 's/^features="\\(.*\\)"/features="\\1 virtio nvme ext4"/' "$root/etc/mkinitfs/mkinitfs.conf"
+kver=$(ls "$root/lib/modules" | head -1)
+in_root mkinitfs "$kver"
+printf 'GRUB_CMDLINE_LINUX_DEFAULT="modules=ext4 rootfstype=ext4"\\n' >> "$root/etc/default/grub"
+`,
+    mkconfig: 'in_root grub-mkconfig -o /boot/grub/grub.cfg',
+  },
+  warnings: (project) => [
+    ...(project.pacmanConf ? ['pacman.conf is used by target "arch" only.'] : []),
+    ...(!project.keys
+      ? ['target "alpine" without keys/: apk.static cannot verify the index signatures and runs with --allow-untrusted (downloads are protected by TLS only). Put the Alpine signing keys in keys/.']
+      : []),
+  ],
+};

@@ -1,0 +1,35 @@
+// Debian: debootstrap from the Debian mirror (its keyring in the deploy environment checks
+// the Release signatures), systemd-networkd by MAC, GRUB from grub-pc or grub-efi-amd64.
+
+import {shellQuote as q} from '../../shared/shell.js';
+import {unique} from '../list.js';
+import {NETWORKD_ENABLE, systemctlEnable} from './systemd.js';
+import type {Target} from './target.js';
+
+export const debian: Target = {
+  defaultKernel: 'linux-image-amd64',
+  network: {format: 'networkd', names: 'host', enable: NETWORKD_ENABLE},
+  // openssh-server enables ssh.service itself when it is installed.
+  sshService: () => null,
+  bootstrap(spec, _ctx, bootloaderPackages) {
+    // minbase plus what a server needs to boot and be reached: init, udev, the kernel and GRUB.
+    const include = unique(['systemd-sysv', 'udev', 'kmod', 'iproute2', 'netbase', 'dbus', ...bootloaderPackages, ...spec.packages]);
+    const keyring = '/usr/share/keyrings/debian-archive-keyring.gpg';
+    return {
+      id: 'bootstrap',
+      phase: 'bootstrap',
+      title: `debootstrap ${spec.debianSuite} from ${spec.debianMirror} (${include.length} packages asked for, with their dependencies)`,
+      script: `debootstrap --arch=amd64 --variant=minbase --components=main --keyring=${keyring} \\
+  --include=${include.join(',')} ${q(spec.debianSuite)} "$root" ${q(spec.debianMirror)}
+${spec.project.repositories ? `mkdir -p "$root/etc/apt/sources.list.d"\ncp "$payload/repositories" "$root/etc/apt/sources.list.d/anemos.list"\n` : ''}${spec.project.keys ? `mkdir -p "$root/etc/apt/keyrings"\ncp -R "$payload/keys/." "$root/etc/apt/keyrings/"\n` : ''}`,
+    };
+  },
+  enableServices: systemctlEnable,
+  bootloader: {
+    packages: (efi) => [efi ? 'grub-efi-amd64' : 'grub-pc'],
+    // grub-pc asks debconf where to install; answer it so later upgrades reinstall there.
+    before: (ctx) => (ctx.efi ? '' : `echo "grub-pc grub-pc/install_devices multiselect $disk" | in_root debconf-set-selections\n`),
+    mkconfig: 'in_root update-grub',
+  },
+  warnings: (project) => (project.pacmanConf ? ['pacman.conf is used by target "arch" only.'] : []),
+};

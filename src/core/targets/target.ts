@@ -1,0 +1,42 @@
+// What a target distribution answers when an IMGBUILD is planned (mkosi's one class per
+// distribution): how to bootstrap it, how it names NICs and writes the network, how it
+// enables services, what its bootloader needs. The planner asks; it never branches on a
+// target's name. Adding a distribution is one file here and its tests.
+
+import type {ImgbuildSpec} from '../imgbuild.js';
+import type {ImgStep, PlanContext} from '../imgbuild-plan.js';
+import type {RenderFormat} from '../network-render.js';
+
+export interface Target {
+  /** Package of the kernel when the IMGBUILD names none. */
+  defaultKernel: string;
+  network: {
+    /** anemos-netconf's format for the new system. */
+    format: RenderFormat;
+    /**
+     * Whose interface names the configuration uses: "host" for a format that matches by MAC
+     * (networkd), "kernel" where names are written down and the new system keeps the
+     * kernel's names (eth0), which are the deploy environment's names for the same NICs.
+     */
+    names: 'host' | 'kernel';
+    /** sh that enables the network service in "$root" without running the new system. */
+    enable: string;
+  };
+  /** The service that runs sshd, enabled when the IMGBUILD installs OpenSSH (null: the package enables it). */
+  sshService: (packages: string[]) => string | null;
+  /** Steps before the first write to a disk: downloads into RAM and their verification. */
+  prepare?: (spec: ImgbuildSpec, ctx: PlanContext) => ImgStep[];
+  bootstrap: (spec: ImgbuildSpec, ctx: PlanContext, bootloaderPackages: string[]) => ImgStep;
+  /** sh that enables each service in "$root" (a missing one is an error). */
+  enableServices: (services: string[]) => string;
+  bootloader: {
+    /** Packages the bootstrap adds for GRUB on this firmware. */
+    packages: (efi: boolean) => string[];
+    /** sh run in the bootloader step before grub-install (initramfs tools, debconf answers). */
+    before: (ctx: PlanContext) => string;
+    /** sh that writes grub.cfg inside the new root. */
+    mkconfig: string;
+  };
+  /** Warnings about project folders this target does not read, or reads differently. */
+  warnings: (project: ImgbuildSpec['project']) => string[];
+}
