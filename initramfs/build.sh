@@ -145,6 +145,7 @@ ELF_FILES+=(/usr/bin/node)
 install -m 0644 "$agent" "$root/usr/lib/anemos/agent.mjs"
 install -m 0755 "$here/files/init" "$root/init"
 install -m 0755 "$here/files/anemos-netconf" "$root/usr/bin/anemos-netconf"
+install -m 0755 "$here/files/anemos-configure" "$root/usr/bin/anemos-configure"
 install -m 0755 "$here/files/udhcpc.script" "$root/usr/share/anemos/udhcpc.script"
 install -m 0644 "$here/files/passwd" "$root/etc/passwd"
 install -m 0644 "$here/files/group" "$root/etc/group"

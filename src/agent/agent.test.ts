@@ -3,6 +3,8 @@ import {networkCapture} from '../../test/helpers/fixtures.js';
 import {parseNetwork} from '../core/network.js';
 import {parseCmdline} from './cmdline.js';
 import {diskWrites, parseBlockStat} from './disk-writes.js';
+import {planImgbuild} from '../core/imgbuild-plan.js';
+import {configureSpec, detectTarget} from './configure.js';
 import {checkBootConfig} from './main-checks.js';
 import {planNetwork} from './net-setup.js';
 import {decideOnFailure} from './policy.js';
@@ -56,5 +58,29 @@ describe('agent: pure parts', () => {
 
   it('rejects a malformed config.json with every reason', () => {
     expect(() => checkBootConfig({version: 2, mode: 'deploy', timeout: 0} as never)).toThrow(/version must be 1; payload\.file and payload\.sha256 are required in deploy mode; timeout and network_timeout must be positive/);
+  });
+});
+
+describe('anemos-configure: the IMGBUILD steps for a root a payload wrote', () => {
+  it('tells the distribution from os-release', () => {
+    expect(detectTarget('PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\n')).toBe('debian');
+    expect(detectTarget('NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\n')).toBe('debian');
+    expect(detectTarget('NAME="Linux Mint"\nID=linuxmint\nID_LIKE="ubuntu debian"\n')).toBe('debian');
+    expect(detectTarget('ID=alpine\n')).toBe('alpine');
+    expect(detectTarget('ID=arch\n')).toBe('arch');
+    expect(detectTarget('ID=fedora\n')).toBeUndefined();
+  });
+
+  it('plans the same system and bootloader steps an IMGBUILD of that target gets', () => {
+    const ctx = {root: '/mnt/target', payload: '/run/x', work: '/run/x', disk: '/dev/vda', efi: false, kernelArgs: ['console=ttyS0,115200'], networkJson: '/anemos/network.json', authorizedKeys: '/anemos/ssh/authorized_keys', hostKeysDir: '/anemos/ssh/host_keys'};
+    const steps = planImgbuild(configureSpec('debian', 'web1.example.net'), ctx);
+    const system = steps.find((s) => s.id === 'system')!.script;
+    expect(system).toContain('anemos-netconf render --format networkd --network /anemos/network.json "$root"');
+    expect(system).toContain("printf 'UUID=%s %s %s %s 0 %s\\n'");
+    const boot = steps.find((s) => s.id === 'bootloader')!.script;
+    expect(boot).toContain('GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX console=ttyS0,115200"');
+    expect(boot).toContain('in_root grub-install --target=i386-pc "$disk"');
+    expect(boot).toContain('in_root update-grub');
+    expect(planImgbuild(configureSpec('alpine', 'ns1'), ctx).find((s) => s.id === 'system')!.script).toContain('anemos-netconf render --format alpine --names kernel');
   });
 });

@@ -1,7 +1,8 @@
 // The deploy agent, started by /init in the initramfs. Order of business: log, network
 // (the gate: no disk is touched before it passes), SSH, then the payload. A failure
 // before any disk write reboots into the old system; after, the machine stays reachable.
-// "agent.mjs netconf ..." is anemos-netconf, for payloads.
+// "agent.mjs netconf ..." is anemos-netconf and "agent.mjs configure ..." anemos-configure,
+// for payloads.
 
 import {existsSync, readFileSync, writeFileSync} from 'node:fs';
 import {realRunner, type Runner} from '../adapters/process.js';
@@ -14,6 +15,7 @@ import {readNetworkJson, writeRendered} from '../services/network-render.js';
 import {normalizeNetwork, validateNetwork} from '../core/network-schema.js';
 import {parseArgs} from 'node:util';
 import {parseCmdline} from './cmdline.js';
+import {configure} from './configure.js';
 import {runImgbuild} from './imgbuild.js';
 import {checkBootConfig} from './main-checks.js';
 import {diskWrites} from './disk-writes.js';
@@ -238,7 +240,7 @@ async function netconf(args: string[]): Promise<void> {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-(command === 'netconf' ? netconf(rest) : run()).catch((err) => {
+(command === 'netconf' ? netconf(rest) : command === 'configure' ? configure(rest) : run()).catch((err) => {
   process.stderr.write(`anemos agent: ${err instanceof AnemosError ? `${err.message}${err.details.length ? `\n  ${err.details.join('\n  ')}` : ''}` : err instanceof Error ? err.stack : String(err)}\n`);
   process.exitCode = 1;
 });

@@ -1,0 +1,105 @@
+// anemos-configure: the IMGBUILD runner's "system" and "bootloader" steps for a root that a
+// payload wrote itself (payloads/image unpacks a tarball): fstab, hostname, the carried
+// network by the target's rule, authorized keys, the old SSH host keys, GRUB with the
+// carried consoles. One implementation of those steps, planned by core/imgbuild-plan.ts
+// and the target's module, whoever wrote the root.
+
+import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {parseArgs} from 'node:util';
+import {realRunner} from '../adapters/process.js';
+import {CONTRACT} from '../core/boot-contract.js';
+import {TARGETS, type ImgbuildSpec, type ImgTarget} from '../core/imgbuild.js';
+import {planImgbuild, stepPrelude, type PlanContext} from '../core/imgbuild-plan.js';
+import {carriedKernelArgs, KERNEL_ARG} from '../core/kernel-args.js';
+import {TARGET_MODULES} from '../core/targets/index.js';
+
+export const CONFIGURE_STEPS = ['system', 'bootloader'] as const;
+const USAGE = `usage: anemos-configure ROOT --disk DISK [--target auto|${TARGETS.join('|')}] [--steps ${CONFIGURE_STEPS.join(',')}] [--cmdline "ARGS"]\n`;
+
+/** The distribution in ROOT, from its os-release (ID, then ID_LIKE). */
+export function detectTarget(osRelease: string): ImgTarget | undefined {
+  const field = (k: string) => new RegExp(`^${k}=["']?([^"'\\n]*)`, 'm').exec(osRelease)?.[1] ?? '';
+  for (const id of [field('ID'), ...field('ID_LIKE').split(/\s+/)]) {
+    if (id === 'debian' || id === 'ubuntu') return 'debian';
+    if (id === 'alpine') return 'alpine';
+    if (id === 'arch' || id === 'archlinux') return 'arch';
+  }
+  return undefined;
+}
+
+/** What the steps need of an IMGBUILD, for a root that exists already (format raw: fstab from the mounts). */
+export function configureSpec(target: ImgTarget, hostname: string): ImgbuildSpec {
+  return {
+    imgname: hostname.split('.')[0] || 'anemos',
+    target,
+    format: {kind: 'raw', size: null, sizeText: 'max', table: 'msdos', fs: 'ext4'},
+    debianSuite: 'stable',
+    debianMirror: '',
+    kernel: TARGET_MODULES[target].defaultKernel,
+    alpineVersion: '',
+    alpineMirror: '',
+    archMirror: '',
+    hostconf: [],
+    packages: [],
+    services: [],
+    functions: {provision: false, setup: false, cleanup: false},
+    project: {files: false, secrets: false, repositories: false, keys: false, pacmanConf: false},
+    patches: [],
+    templates: [],
+  };
+}
+
+export async function configure(args: string[]): Promise<void> {
+  const fail = (why: string) => {
+    process.stderr.write(`anemos-configure: ${why}\n${USAGE}`);
+    process.exitCode = 2;
+  };
+  let parsed;
+  try {
+    parsed = parseArgs({args, allowPositionals: true, options: {disk: {type: 'string'}, target: {type: 'string', default: 'auto'}, steps: {type: 'string', default: CONFIGURE_STEPS.join(',')}, cmdline: {type: 'string', default: ''}}});
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  const {values, positionals} = parsed;
+  const [root, ...extra] = positionals;
+  if (!root || extra.length) return fail('name the new root, once');
+  if (!values.disk) return fail('--disk is required (GRUB is installed on it)');
+  const steps = values.steps!.split(',').filter(Boolean);
+  const unknown = steps.filter((s) => !(CONFIGURE_STEPS as readonly string[]).includes(s));
+  if (unknown.length) return fail(`unknown step ${unknown.join(', ')}`);
+  const osRelease = [`${root}/etc/os-release`, `${root}/usr/lib/os-release`].find((p) => existsSync(p));
+  const target = values.target === 'auto' ? (osRelease ? detectTarget(readFileSync(osRelease, 'utf8')) : undefined) : (values.target as ImgTarget);
+  if (!target || !(TARGETS as readonly string[]).includes(target)) return fail(`cannot tell which distribution ${root} holds (its os-release names none of ${TARGETS.join(', ')}); pass --target`);
+  const extraArgs = values.cmdline!.split(/\s+/).filter(Boolean);
+  const unsafe = extraArgs.filter((a) => !KERNEL_ARG.test(a));
+  if (unsafe.length) return fail(`--cmdline: ${unsafe.join(' ')}: kernel arguments may use letters, digits and _ . , : / = @ + % ~ - only (they are written into GRUB's configuration)`);
+
+  const work = '/run/anemos/configure';
+  const ctx: PlanContext = {
+    root,
+    payload: work,
+    work,
+    disk: values.disk,
+    efi: existsSync('/sys/firmware/efi'),
+    kernelArgs: [...carriedKernelArgs(readFileSync('/proc/cmdline', 'utf8')), ...extraArgs],
+    networkJson: `/${CONTRACT.network}`,
+    authorizedKeys: `/${CONTRACT.authorizedKeys}`,
+    hostKeysDir: `/${CONTRACT.hostKeysDir}`,
+  };
+  const spec = configureSpec(target, process.env.ANEMOS_HOSTNAME ?? 'anemos');
+  const prelude = stepPrelude(spec, ctx);
+  mkdirSync(join(work, 'steps'), {recursive: true});
+  process.stdout.write(`anemos-configure: ${root} holds ${target}; steps ${steps.join(', ')} (scripts in ${work}/steps)\n`);
+  for (const step of planImgbuild(spec, ctx).filter((s) => steps.includes(s.id))) {
+    const file = join(work, 'steps', `${step.id}.sh`);
+    writeFileSync(file, `#!/bin/sh\n# anemos-configure step: ${step.title}\n${prelude}\n${step.script}`, {mode: 0o755});
+    process.stdout.write(`anemos-configure: ${step.title}\n`);
+    const r = await realRunner.run('/bin/sh', [file], {allowFail: true, inherit: true});
+    if (r.exitCode !== 0) {
+      process.stderr.write(`anemos-configure: step ${step.id} failed with exit code ${r.exitCode}; rerun it with: sh ${file}\n`);
+      process.exitCode = 1;
+      return;
+    }
+  }
+}
