@@ -1,7 +1,12 @@
-// The one place external commands run. Everything else receives a Runner. --dry-run
-// needs no recording runner: it prints the commands planned from the plan itself
-// (core/boot-commands.ts), the same list the executor runs.
+// The one place external commands run: short ones (run), long ones whose output is shown
+// as it comes and whose whole process group is killed on timeout (stream), and ones that
+// must outlive us (detach). Everything else receives a Runner; tests hand in fakes.
+// --dry-run needs no recording runner: it prints the commands planned from the plan
+// itself (core/boot-methods/), the same list the executor runs. Compression streams
+// through its own choke point (adapters/compress.ts).
 
+import {spawn} from 'node:child_process';
+import {createInterface} from 'node:readline';
 import {execa} from 'execa';
 import {AnemosError} from '../shared/errors.js';
 import {shellQuote} from '../shared/shell.js';
@@ -31,8 +36,28 @@ export interface RunResult {
   exitCode: number;
 }
 
+export interface StreamOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Every line of stdout and stderr, as it comes. */
+  onLine: (line: string) => void;
+  /** Then the whole process group is killed: SIGTERM, SIGKILL 10 s later. */
+  timeoutSeconds: number;
+}
+
+export interface StreamResult {
+  /** null when a signal ended it. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+}
+
 export interface Runner {
   run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /** A long command in a process group of its own, its output line by line (payloads, step scripts). */
+  stream(cmd: string, args: readonly string[], opts: StreamOptions): Promise<StreamResult>;
+  /** Start a command that outlives us (a new session, no stdio); returns at once. */
+  detach(cmd: string, args: readonly string[], opts?: {stdio?: number}): void;
 }
 
 export {shellQuote};
@@ -48,6 +73,30 @@ export function commandFailed(cmd: string, args: readonly string[], exitCode: nu
 }
 
 export const realRunner: Runner = {
+  stream(cmd, args, o) {
+    return new Promise((resolve, reject) => {
+      const child = spawn(cmd, [...args], {cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe']});
+      for (const s of [child.stdout, child.stderr]) createInterface({input: s}).on('line', o.onLine);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup(child.pid, 'SIGTERM');
+        setTimeout(() => killGroup(child.pid, 'SIGKILL'), 10_000).unref();
+      }, Math.max(1, o.timeoutSeconds) * 1000);
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        reject(new AnemosError('command', 'command-failed', `${cmd} could not start: ${err.message}`, {details: [`command: ${commandLine(cmd, args)}`]}));
+      });
+      child.on('close', (exitCode, signal) => {
+        clearTimeout(timer);
+        resolve({exitCode, signal, timedOut});
+      });
+    });
+  },
+  detach(cmd, args, o = {}) {
+    const out = o.stdio ?? 'ignore';
+    spawn(cmd, [...args], {detached: true, stdio: ['ignore', out, out]}).unref();
+  },
   async run(cmd, args, opts = {}) {
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
@@ -64,6 +113,8 @@ export const realRunner: Runner = {
         // killed: a grandchild (sleep in a sourced script) would otherwise keep the pipes open.
         detached: opts.timeoutMs !== undefined,
         encoding: opts.binary ? 'buffer' : 'utf8',
+        // Inherited output is a terminal's: its input too (a VM's serial console), unless input is given.
+        ...(opts.inherit && opts.input === undefined ? {stdin: 'inherit' as const} : {}),
         stdout: opts.inherit ? 'inherit' : 'pipe',
         stderr: opts.inherit ? 'inherit' : 'pipe',
         stripFinalNewline: false,

@@ -134,7 +134,7 @@ function runStep(o: ImgbuildRun, step: ImgStep, file: string, deadline: number):
   o.log.info(`IMGBUILD step ${step.id}: ${step.title}`);
   const left = Math.floor((deadline - performance.now()) / 1000);
   if (left <= 0) return Promise.reject(new AgentError('payload-timeout', `The IMGBUILD ran longer than deploy.timeout (${o.config.timeout} s); stopped before step ${step.id}.`));
-  return runInGroup({
+  return runInGroup(o.runner, {
     command: '/bin/sh',
     args: [file],
     name: `IMGBUILD step ${step.id} (${file})`,

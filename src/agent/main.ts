@@ -186,7 +186,7 @@ async function run(): Promise<void> {
         paths: {networkJson: `${ROOT}${CONTRACT.network}`, authorizedKeys: `${ROOT}${CONTRACT.authorizedKeys}`, hostKeysDir: `${ROOT}${CONTRACT.hostKeysDir}`},
       });
     } else {
-      await log.step('payload run', () => runDeployScript({cwd: PAYLOAD_DIR, env, timeoutSeconds: config!.timeout, onLine: (l) => log.info(`deploy: ${l}`)}));
+      await log.step('payload run', () => runDeployScript(runner, {cwd: PAYLOAD_DIR, env, timeoutSeconds: config!.timeout, onLine: (l) => log.info(`deploy: ${l}`)}));
     }
     const total = ((performance.now() - t0) / 1000).toFixed(1);
     log.info(`DEPLOY SUCCEEDED in ${total} s: ${log.steps.map((s) => `${s.step} ${s.seconds} s`).join(', ')}`);

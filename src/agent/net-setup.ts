@@ -3,7 +3,7 @@
 // used it, falling back to the address the host had.
 
 import type {NetInterface, NetRoute, NetworkConfig} from '../core/network.js';
-import type {Argv} from '../core/boot-commands.js';
+import type {Argv} from '../core/boot-methods/index.js';
 
 export interface Link {
   name: string;

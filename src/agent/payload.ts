@@ -1,11 +1,9 @@
 // Verify, unpack and run the payload. The sha256 is checked again here: the bytes in
 // RAM are what runs, whatever happened on the way.
 
-import {spawn} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import {createReadStream, existsSync, mkdirSync, statSync} from 'node:fs';
 import {pipeline} from 'node:stream/promises';
-import {createInterface} from 'node:readline';
 import type {Runner} from '../adapters/process.js';
 import {AgentError} from './errors.js';
 
@@ -42,9 +40,9 @@ export interface RunScriptOptions {
   onLine: (line: string) => void;
 }
 
-/** Run ./deploy in its own process group; kill the group on timeout. */
-export function runDeployScript(o: RunScriptOptions): Promise<void> {
-  return runInGroup({...o, command: './deploy', args: [], name: './deploy', timeoutHint: `deploy.timeout (${o.timeoutSeconds} s)`});
+/** Run ./deploy in its own process group; the group is killed on timeout. */
+export function runDeployScript(runner: Runner, o: RunScriptOptions): Promise<void> {
+  return runInGroup(runner, {...o, command: './deploy', args: [], name: './deploy', timeoutHint: `deploy.timeout (${o.timeoutSeconds} s)`});
 }
 
 export interface RunInGroupOptions extends RunScriptOptions {
@@ -56,33 +54,14 @@ export interface RunInGroupOptions extends RunScriptOptions {
   timeoutHint: string;
 }
 
-/** Run a command in its own process group, lines to onLine; the group is killed on timeout. */
-export function runInGroup(o: RunInGroupOptions): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(o.command, o.args, {cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe']});
-    for (const s of [child.stdout, child.stderr]) createInterface({input: s}).on('line', o.onLine);
-    let timedOut = false;
-    const kill = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, signal);
-      } catch {
-        // the group is already gone
-      }
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill('SIGTERM');
-      setTimeout(() => kill('SIGKILL'), 10_000).unref();
-    }, Math.max(1, o.timeoutSeconds) * 1000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new AgentError('payload-run', `${o.name} could not start: ${err.message}`));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (timedOut) reject(new AgentError('payload-timeout', `${o.name} ran longer than ${o.timeoutHint} and was stopped.`));
-      else if (code === 0) resolve();
-      else reject(new AgentError('payload-failed', `${o.name} exited with ${code !== null ? `code ${code}` : `signal ${signal}`}.`));
-    });
-  });
+/** Run a command in its own process group (Runner.stream), lines to onLine; the failure as the agent says it. */
+export async function runInGroup(runner: Runner, o: RunInGroupOptions): Promise<void> {
+  let r;
+  try {
+    r = await runner.stream(o.command, o.args, {cwd: o.cwd, env: o.env, onLine: o.onLine, timeoutSeconds: o.timeoutSeconds});
+  } catch (err) {
+    throw new AgentError('payload-run', `${o.name} could not start: ${(err as Error).message}`);
+  }
+  if (r.timedOut) throw new AgentError('payload-timeout', `${o.name} ran longer than ${o.timeoutHint} and was stopped.`);
+  if (r.exitCode !== 0) throw new AgentError('payload-failed', `${o.name} exited with ${r.exitCode !== null ? `code ${r.exitCode}` : `signal ${r.signal}`}.`);
 }

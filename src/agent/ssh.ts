@@ -1,7 +1,6 @@
 // Dropbear for the operator, with the host's own SSH host keys when the CLI carried
 // them (converted from OpenSSH format), so known_hosts stays valid.
 
-import {spawn} from 'node:child_process';
 import {copyFileSync, chmodSync, existsSync, mkdirSync, openSync, readdirSync} from 'node:fs';
 import type {Runner} from '../adapters/process.js';
 import {CONTRACT} from '../core/boot-contract.js';
@@ -31,7 +30,6 @@ export async function startDropbear(runner: Runner, root = '/'): Promise<SshStar
   }
   const out = openSync('/run/anemos/dropbear.log', 'a');
   // -R: make any missing host key; -s: keys only, no passwords; -F -E: foreground, log to stderr.
-  const child = spawn('dropbear', ['-R', '-s', '-F', '-E', '-p', '22'], {detached: true, stdio: ['ignore', out, out]});
-  child.unref();
+  runner.detach('dropbear', ['-R', '-s', '-F', '-E', '-p', '22'], {stdio: out});
   return {convertedKeys: converted};
 }

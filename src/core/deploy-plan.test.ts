@@ -2,9 +2,10 @@ import {describe, expect, it} from 'vitest';
 import {fakeFacts} from '../../test/helpers/facts.js';
 import {AnemosError} from '../shared/errors.js';
 import {mountOf} from './host-facts.js';
-import {grubBootPrefix, mergeCustomCfg, planExecCommand, planLoadCommands, renderGrubEntry} from './boot-commands.js';
+import {BOOT_METHODS} from './boot-methods/index.js';
+import {grubBootPrefix, mergeCustomCfg, renderGrubEntry} from './boot-methods/grub-once.js';
 import {parseConfig} from './config.js';
-import {checkBootSpace, checkMemory, draftDeploy, planCmdline, planDeploy, PHASES, type PlanOptions} from './deploy-plan.js';
+import {checkMemory, draftDeploy, planCmdline, planDeploy, PHASES, type PlanOptions} from './deploy-plan.js';
 
 const SHA = 'b'.repeat(64);
 const config = (extra = '') =>
@@ -70,7 +71,7 @@ describe('deploy planner', () => {
   it('uses kexec_file_load under integrity lockdown', () => {
     const plan = planDeploy(config(), fakeFacts({kexec: {tool: '/usr/sbin/kexec', loadDisabled: false, lockdown: 'integrity', systemd: true}}), opts);
     expect(plan.kexecFileLoad).toBe(true);
-    expect(planLoadCommands(plan, {kernel: '/k', initramfs: '/i'})[1].slice(0, 3)).toEqual(['kexec', '-s', '-l']);
+    expect(BOOT_METHODS[plan.method].load(plan, {kernel: '/k', initramfs: '/i'})[1].slice(0, 3)).toEqual(['kexec', '-s', '-l']);
   });
 
   it('refuses a deploy without payload, missing checksums and an unusable network', () => {
@@ -100,15 +101,15 @@ describe('deploy planner', () => {
 
   it('plans the exec step and a GRUB entry for the bootloader method', () => {
     const plan = planDeploy(config('boot: {method: bootloader}'), fakeFacts(), opts);
-    expect(planExecCommand(plan, true)).toEqual(['systemctl', 'reboot']);
-    expect(planLoadCommands(plan, {kernel: '/k', initramfs: '/i'}).at(-1)).toEqual(['grub-reboot', 'anemos-deploy']);
+    expect(BOOT_METHODS[plan.method].exec(true)).toEqual(['systemctl', 'reboot']);
+    expect(BOOT_METHODS[plan.method].load(plan, {kernel: '/k', initramfs: '/i'}).at(-1)).toEqual(['grub-reboot', 'anemos-deploy']);
     expect(renderGrubEntry(plan)).toContain(`linux /boot/anemos/vmlinuz ${plan.cmdline}`);
     // /boot on its own partition: GRUB's root is that partition, the files are at /anemos.
     const separate = renderGrubEntry(plan, grubBootPrefix(true));
     expect(separate).toContain('search --no-floppy --file --set=root /anemos/vmlinuz');
     expect(separate).toContain('initrd /anemos/initramfs.img');
     expect(grubBootPrefix(false)).toBe('/boot/anemos');
-    expect(planExecCommand(planDeploy(config(), fakeFacts(), opts), false)).toEqual(['kexec', '-e']);
+    expect(BOOT_METHODS[planDeploy(config(), fakeFacts(), opts).method].exec(false)).toEqual(['kexec', '-e']);
   });
 
   it('keeps the operator\'s own custom.cfg entries and replaces only the anemos block', () => {
@@ -135,9 +136,11 @@ describe('deploy planner', () => {
 
   it('checks /boot space for the bootloader method', () => {
     const MiB = 1048576;
-    expect(checkBootSpace(fakeFacts({boot: {grubCustomHook: true, bootFreeBytes: 40 * MiB}}), 60 * MiB)).toMatch(/\/boot has 40 MiB free; the deploy kernel and initramfs need 76 MiB/);
-    expect(checkBootSpace(fakeFacts(), 60 * MiB)).toBeUndefined();
-    expect(checkBootSpace(fakeFacts({boot: {grubCustomHook: false}}), 1)).toMatch(/could not be read/);
+    const room = BOOT_METHODS.bootloader.room;
+    expect(room(fakeFacts({boot: {grubCustomHook: true, bootFreeBytes: 40 * MiB}}), 60 * MiB)).toMatch(/\/boot has 40 MiB free; the deploy kernel and initramfs need 76 MiB/);
+    expect(room(fakeFacts(), 60 * MiB)).toBeUndefined();
+    expect(room(fakeFacts({boot: {grubCustomHook: false}}), 1)).toMatch(/could not be read/);
+    expect(BOOT_METHODS.kexec.room(fakeFacts({boot: {grubCustomHook: false}}), 1)).toBeUndefined();
   });
 });
 

@@ -7,6 +7,7 @@ import {payloadFileName} from './boot-contract.js';
 import type {ArtifactRef, Config} from './config.js';
 import {missingChecksums} from './config.js';
 import type {HostFacts} from './host-facts.js';
+import {BOOT_METHODS, type BootMethodName, type PreflightProblem} from './boot-methods/index.js';
 import {carriedKernelArgs, droppedKernelArgs} from './kernel-args.js';
 import {checkNetworkUsable, type NetworkConfig} from './network.js';
 import {AnemosError} from '../shared/errors.js';
@@ -21,7 +22,7 @@ export interface PlannedArtifact extends ArtifactRef {
 
 export interface DeployPlan {
   mode: BootMode;
-  method: 'kexec' | 'bootloader';
+  method: BootMethodName;
   phases: Phase[];
   artifacts: PlannedArtifact[];
   network: NetworkConfig;
@@ -41,11 +42,7 @@ export interface DeployPlan {
   problems: PreflightProblem[];
 }
 
-export interface PreflightProblem {
-  code: string;
-  message: string;
-  hint: string;
-}
+export type {PreflightProblem};
 
 export interface PlanOptions {
   mode: BootMode;
@@ -65,37 +62,6 @@ export function planCmdline(hostCmdline: string, mode: BootMode, extra: string):
   // rootfstype=ramfs: without it the initramfs unpacks into a tmpfs capped at half the RAM,
   // and the 137 MiB base does not fit below ~384 MiB (bench/deploy-env.ts: 288 MiB with it).
   return [...(consoles.length ? consoles : DEFAULT_CONSOLES), `anemos.mode=${mode}`, 'panic=10', 'rootfstype=ramfs', ...extra.split(/\s+/).filter(Boolean)].join(' ');
-}
-
-/** /boot file systems GRUB's entry reads with "insmod ext2" (ext2, ext3 and ext4 alike). */
-const GRUB_BOOT_FILESYSTEMS = ['ext2', 'ext3', 'ext4'];
-
-/** Why the one-shot GRUB entry cannot work on this host, or undefined when it can. */
-function bootloaderProblem(facts: HostFacts): PreflightProblem | undefined {
-  const b = facts.boot;
-  if (!b.grubReboot) return {code: 'no-grub', message: 'boot.method is bootloader but grub-reboot was not found.', hint: 'Install GRUB 2 (grub-common), or use boot.method: kexec.'};
-  if (!b.grubCustomHook) {
-    return {
-      code: 'grub-no-custom-cfg',
-      message: `${b.grubCfg ?? '/boot/grub/grub.cfg'} does not read custom.cfg (no 41_custom section), so GRUB would never see the one-shot entry and the machine would boot its old system.`,
-      hint: 'Restore /etc/grub.d/41_custom and run update-grub, or use boot.method: kexec.',
-    };
-  }
-  const fs = b.filesystem;
-  if (fs && /^\/dev\/(mapper\/|dm-|md)/.test(fs.source)) {
-    return {code: 'boot-unreadable', message: `/boot is on ${fs.source} (LVM, device mapper or software RAID); the one-shot GRUB entry reads /boot from a plain partition only.`, hint: 'Use boot.method: kexec, or put /boot on a plain ext4 partition.'};
-  }
-  if (fs && !GRUB_BOOT_FILESYSTEMS.includes(fs.type)) {
-    return {code: 'boot-unreadable', message: `/boot is ${fs.type} (${fs.source}); the one-shot GRUB entry reads ext2, ext3 and ext4 only.`, hint: 'Use boot.method: kexec, or put /boot on an ext4 partition.'};
-  }
-  return undefined;
-}
-
-function kexecProblem(facts: HostFacts): PreflightProblem | undefined {
-  if (!facts.kexec.tool) return {code: 'no-kexec', message: 'kexec-tools is not installed.', hint: 'apt-get install kexec-tools (or set boot.method: bootloader).'};
-  if (facts.kexec.loadDisabled) return {code: 'kexec-disabled', message: 'The kernel refuses kexec until the next reboot (/proc/sys/kernel/kexec_load_disabled is 1).', hint: 'Reboot first, or set boot.method: bootloader.'};
-  if (facts.kexec.lockdown === 'confidentiality') return {code: 'lockdown', message: 'Kernel lockdown is in "confidentiality" mode, which forbids kexec.', hint: 'Set boot.method: bootloader, or boot without lockdown=confidentiality.'};
-  return undefined;
 }
 
 /** Firmware paths from the config: relative to /lib/firmware, or absolute below it. */
@@ -119,21 +85,17 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
   if (opts.mode === 'deploy' && !config.payload) need('no-payload', 'deploy mode needs a payload, and anemos.conf has none.', 'Add "payload: {url, sha256}" (anemos payload pack prints it), or use "anemos test-boot".');
 
   // Boot method: kexec unless asked otherwise; "auto" falls back to GRUB when kexec cannot work.
-  let method: DeployPlan['method'] = config.boot.method === 'bootloader' ? 'bootloader' : 'kexec';
-  const noKexec = kexecProblem(facts);
-  if (willBoot && config.boot.method === 'auto' && noKexec) {
-    const noGrub = bootloaderProblem(facts);
-    if (!noGrub) {
+  let method: BootMethodName = config.boot.method === 'bootloader' ? 'bootloader' : 'kexec';
+  const chosen = willBoot ? BOOT_METHODS[method].problem(facts) : undefined;
+  if (chosen && config.boot.method === 'auto') {
+    const fallback = BOOT_METHODS.bootloader.problem(facts);
+    if (!fallback) {
       method = 'bootloader';
-      warnings.push(`kexec is not usable (${noKexec.message}); using a one-shot GRUB entry instead.`);
-    } else problems.push(noKexec, {...noGrub, message: `Neither is the one-shot GRUB entry: ${noGrub.message}`});
-  } else if (willBoot && method === 'kexec' && noKexec) problems.push(noKexec);
-  else if (willBoot && method === 'bootloader') {
-    const noGrub = bootloaderProblem(facts);
-    if (noGrub) problems.push(noGrub);
-  }
+      warnings.push(`kexec is not usable (${chosen.message}); using a one-shot GRUB entry instead.`);
+    } else problems.push(chosen, {...fallback, message: `Neither is the one-shot GRUB entry: ${fallback.message}`});
+  } else if (chosen) problems.push(chosen);
   const kexecFileLoad = facts.kexec.lockdown === 'integrity';
-  if (kexecFileLoad && method === 'kexec') warnings.push('Kernel lockdown (integrity): loading with kexec_file_load; the deploy kernel must be signed for this machine.');
+  warnings.push(...BOOT_METHODS[method].notes(facts, {cmdline: '', kexecFileLoad}));
   const dropped = droppedKernelArgs(facts.cmdline);
   if (dropped.length) warnings.push(`Kernel arguments not carried over (characters a bootloader configuration cannot hold safely): ${dropped.join(' ')}.`);
 
@@ -242,17 +204,6 @@ export function checkMemory(facts: HostFacts, sizes: {kernel: number; initramfs:
   const needNow = sizes.kernel + sizes.initramfs + 32 * MiB;
   if (facts.memory.availableBytes < needNow) {
     return `Only ${Math.round(facts.memory.availableBytes / MiB)} MiB of RAM are free; loading the deploy kernel needs ${Math.round(needNow / MiB)} MiB now.`;
-  }
-  return undefined;
-}
-
-/** The bootloader method copies kernel and initramfs to /boot/anemos: they must fit. */
-export function checkBootSpace(facts: HostFacts, bytes: number): string | undefined {
-  const MiB = 1048576;
-  if (facts.boot.bootFreeBytes === undefined) return 'The free space of /boot could not be read.';
-  const need = bytes + 16 * MiB;
-  if (facts.boot.bootFreeBytes < need) {
-    return `/boot has ${Math.round(facts.boot.bootFreeBytes / MiB)} MiB free; the deploy kernel and initramfs need ${Math.round(need / MiB)} MiB there.`;
   }
   return undefined;
 }

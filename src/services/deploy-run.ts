@@ -11,12 +11,13 @@ import {fetchArtifact} from '../adapters/fetch.js';
 import {gatherHostFacts} from '../adapters/host-facts.js';
 import {commandLine, realRunner} from '../adapters/process.js';
 import type {BootMode} from '../core/boot-contract.js';
-import {planExecCommand, planLoadCommands} from '../core/boot-commands.js';
+import {BOOT_METHODS} from '../core/boot-methods/index.js';
+import {hostFiles} from '../adapters/host-files.js';
 import {draftDeploy, planDeploy, preflightError, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import {renderPlan} from '../core/plan-render.js';
 import {preconditionError, usageError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
-import {detachCommand, executeDeploy, type DeployResult} from './deploy.js';
+import {executeDeploy, type DeployResult} from './deploy.js';
 
 export interface QemuTarget {
   disk?: string;
@@ -52,9 +53,10 @@ export interface RunDeployOutcome {
 export function previewCommands(plan: DeployPlan, cacheDir: string, systemd: boolean): string[] {
   const kernel = plan.artifacts.find((a) => a.name === 'kernel');
   const kernelPath = kernel?.sha256 ? `${cacheDir}/sha256/${kernel.sha256}` : `${cacheDir}/sha256/<sha256 of kernel>`;
+  const method = BOOT_METHODS[plan.method];
   const argvs = [
-    ...(plan.phases.includes('load') ? planLoadCommands(plan, {kernel: kernelPath, initramfs: plan.output}) : []),
-    ...(plan.phases.includes('exec') ? [planExecCommand(plan, systemd)] : []),
+    ...(plan.phases.includes('load') ? method.load(plan, {kernel: kernelPath, initramfs: plan.output}) : []),
+    ...(plan.phases.includes('exec') ? [method.exec(systemd)] : []),
   ];
   return argvs.map((a) => commandLine(a[0], a.slice(1)));
 }
@@ -78,7 +80,7 @@ export async function runDeploy(o: RunDeployOptions): Promise<RunDeployOutcome> 
   const result = await executeDeploy(
     plan,
     facts,
-    {runner: realRunner, fetch: fetchArtifact, progress: o.progress, log: o.log, detach: detachCommand, now: () => performance.now()},
+    {runner: realRunner, fetch: fetchArtifact, files: hostFiles, progress: o.progress, log: o.log, now: () => performance.now()},
     {cacheDir: config.cache_dir, allowUnverified: o.allowUnverified, baseDir: o.cwd},
   );
   return {plan, planText, dryRun: false, result};
@@ -103,7 +105,7 @@ async function runInQemu(config: Config, o: RunDeployOptions, q: QemuTarget): Pr
   const result = await executeDeploy(
     plan,
     facts,
-    {runner: realRunner, fetch: fetchArtifact, progress: o.progress, log: o.log, detach: detachCommand, now: () => performance.now()},
+    {runner: realRunner, fetch: fetchArtifact, files: hostFiles, progress: o.progress, log: o.log, now: () => performance.now()},
     {cacheDir: config.cache_dir, allowUnverified: o.allowUnverified, baseDir: o.cwd},
   );
   const kernel = result.artifacts.find((a) => a.name === 'kernel');

@@ -1,16 +1,18 @@
 // deploy = facts → plan → (confirm) → fetch → compose → load → exec. Every check that
 // can fail runs before the load phase; load itself changes nothing persistent (kexec)
 // or only /boot/anemos and grubenv (bootloader); exec is the one irreversible step.
+// What to stage, load and exec is the boot method's answer (core/boot-methods/); every
+// command goes through deps.runner and every write through deps.files.
 
-import {spawn} from 'node:child_process';
-import {open, mkdir, readFile, writeFile} from 'node:fs/promises';
+import {open} from 'node:fs/promises';
 import {createReadStream} from 'node:fs';
 import {join} from 'node:path';
 import type {ArtifactSpec, FetchedArtifact, FetchOptions} from '../adapters/fetch.js';
+import type {HostFiles} from '../adapters/host-files.js';
 import type {Runner} from '../adapters/process.js';
 import {commandLine} from '../adapters/process.js';
-import {grubBootPrefix, mergeCustomCfg, planExecCommand, planLoadCommands, renderGrubEntry, type Argv} from '../core/boot-commands.js';
-import {checkBootSpace, checkMemory, type DeployPlan, type Phase} from '../core/deploy-plan.js';
+import {BOOT_METHODS, type Argv} from '../core/boot-methods/index.js';
+import {checkMemory, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import type {HostFacts} from '../core/host-facts.js';
 import {zstdContentSize} from '../core/initramfs-format.js';
 import {planSegments} from '../core/segments.js';
@@ -19,15 +21,13 @@ import type {ProgressSink} from '../shared/progress.js';
 import {composeInitramfs, type ComposeResult} from './compose.js';
 import {checkPayload} from './payload.js';
 
-const CUSTOM_CFG = '/boot/grub/custom.cfg';
-
 export interface DeployDeps {
   runner: Runner;
   fetch: (spec: ArtifactSpec, opts: FetchOptions) => Promise<FetchedArtifact>;
+  /** Reads of host keys and the boot method's staged files, and their writes. */
+  files: HostFiles;
   progress: ProgressSink;
   log: (line: string) => void;
-  /** Start the final command detached after a delay; the real one outlives this process. */
-  detach: (argv: Argv, delaySeconds: number) => void;
   now: () => number;
 }
 
@@ -88,19 +88,6 @@ async function unpackedEstimate(path: string, size: number): Promise<{bytes: num
   }
 }
 
-function translateLoadFailure(err: unknown, plan: DeployPlan): never {
-  if (err instanceof AnemosError && err.code === 'command-failed') {
-    const text = err.details.join('\n');
-    if (/Operation not permitted|EPERM|Permission denied/.test(text)) {
-      throw preconditionError('kexec-refused', 'The kernel refused to load the deploy kernel (EPERM): Secure Boot lockdown or a kexec policy forbids it.', plan.kexecFileLoad ? 'Use a kernel signed for this machine, or set boot.method: bootloader.' : 'Set boot.method: bootloader, or boot the host without lockdown.');
-    }
-    if (/Cannot allocate memory|ENOMEM/.test(text)) {
-      throw preconditionError('kexec-nomem', 'The kernel could not find memory for the deploy kernel and initramfs.', 'Free memory (stop services), or use a smaller base initramfs.');
-    }
-  }
-  throw err;
-}
-
 export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: DeployDeps, opts: {cacheDir: string; allowUnverified: boolean; baseDir: string}): Promise<DeployResult> {
   const timings: Record<string, number> = {};
   const has = (p: Phase) => plan.phases.includes(p);
@@ -140,9 +127,9 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
 
   const bootConfig = {...plan.bootConfig, ...(plan.bootConfig.payload && fetched.payload ? {payload: {...plan.bootConfig.payload, sha256: fetched.payload.sha256}} : {})};
   result.composed = await timed('compose', async () => {
-    await mkdir(plan.workDir, {recursive: true, mode: 0o700});
-    const hostKeys: Record<string, Buffer> = {};
-    for (const [name, path] of Object.entries(plan.hostKeys)) hostKeys[name] = await readFile(path);
+    await deps.files.mkdirPrivate(plan.workDir);
+    const hostKeys: Record<string, Uint8Array> = {};
+    for (const [name, path] of Object.entries(plan.hostKeys)) hostKeys[name] = await deps.files.readBytes(path);
     const segments = planSegments({
       config: bootConfig,
       network: plan.network,
@@ -156,42 +143,36 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
   deps.log(`composed ${plan.output}: ${result.composed.size} bytes (base ${result.composed.baseSize} bytes unchanged + ${result.composed.segments.length} segments)`);
   if (!has('load')) return result;
 
-  if (plan.method === 'bootloader') {
-    const space = checkBootSpace(facts, fetched.kernel.size + result.composed.size);
-    if (space) throw preconditionError('boot-space', space, 'Free space in /boot (old kernels: apt autoremove), or use boot.method: kexec; nothing was changed.');
-  }
-  const load = planLoadCommands(plan, {kernel: fetched.kernel.path, initramfs: plan.output});
+  const method = BOOT_METHODS[plan.method];
+  const request = {cmdline: plan.cmdline, kexecFileLoad: plan.kexecFileLoad};
+  const room = method.room(facts, fetched.kernel.size + result.composed.size);
+  if (room) throw preconditionError('boot-space', room, 'Free space in /boot (old kernels: apt autoremove), or use boot.method: kexec; nothing was changed.');
+  const load = method.load(request, {kernel: fetched.kernel.path, initramfs: plan.output});
   await timed('load', async () => {
-    if (plan.method === 'bootloader') {
-      const existing = await readFile(CUSTOM_CFG, 'utf8').catch(() => undefined);
-      await writeFile(CUSTOM_CFG, mergeCustomCfg(existing, renderGrubEntry(plan, grubBootPrefix(facts.boot.separateBoot))));
-      deps.log(`${existing === undefined ? 'wrote' : 'updated the anemos entry in'} ${CUSTOM_CFG}`);
+    for (const f of method.stage(facts, request)) {
+      const existing = await deps.files.read(f.path);
+      await deps.files.write(f.path, f.content(existing));
+      deps.log(`${existing === undefined ? 'wrote' : `updated ${f.what} in`} ${f.path}`);
     }
     for (const argv of load) {
       result.commands.push(commandLine(argv[0], argv.slice(1)));
       deps.log(`$ ${commandLine(argv[0], argv.slice(1))}`);
-      // "kexec -u" fails harmlessly when nothing is loaded.
-      const allowFail = argv[0] === 'kexec' && argv[1] === '-u';
       try {
-        await deps.runner.run(argv[0], argv.slice(1), {allowFail});
+        await deps.runner.run(argv[0], argv.slice(1), {allowFail: method.mayFail(argv)});
       } catch (err) {
-        translateLoadFailure(err, plan);
+        if (err instanceof AnemosError && err.code === 'command-failed') throw method.explain(err.details.join('\n'), request) ?? err;
+        throw err;
       }
     }
   });
   if (!has('exec')) return result;
 
-  const exec = planExecCommand(plan, facts.kexec.systemd);
+  const exec = method.exec(facts.kexec.systemd);
   result.commands.push(commandLine(exec[0], exec.slice(1)));
   deps.log(`in ${plan.delaySeconds} s: ${commandLine(exec[0], exec.slice(1))}`);
-  deps.detach(exec, plan.delaySeconds);
+  // Started detached after the delay, so an SSH session can print the result first; the
+  // new session outlives us and the SSH session's end.
+  deps.runner.detach('sh', ['-c', 'sleep "$1"; shift; sync; exec "$@"', 'anemos-exec', String(plan.delaySeconds), ...exec]);
   result.executed = true;
   return result;
 }
-
-/** The real detach: a new session that survives our exit and the SSH session's end. */
-export function detachCommand(argv: Argv, delaySeconds: number): void {
-  const child = spawn('sh', ['-c', 'sleep "$1"; shift; sync; exec "$@"', 'anemos-exec', String(delaySeconds), ...argv], {detached: true, stdio: 'ignore'});
-  child.unref();
-}
-

@@ -1,0 +1,89 @@
+// The one-shot GRUB entry ("bootloader"): kernel and initramfs copied to /boot/anemos, an
+// entry in /boot/grub/custom.cfg (the operator's own lines kept), selected for the next
+// boot only with grub-reboot, then a reboot. For hosts where kexec cannot work.
+
+import {grubWord} from '../kernel-args.js';
+import type {HostFacts} from '../host-facts.js';
+import type {BootMethod, BootRequest} from './method.js';
+
+export const GRUB_ENTRY = 'anemos-deploy';
+export const BOOT_DIR = '/boot/anemos';
+export const CUSTOM_CFG = '/boot/grub/custom.cfg';
+
+/** /boot file systems GRUB's entry reads with "insmod ext2" (ext2, ext3 and ext4 alike). */
+const GRUB_BOOT_FILESYSTEMS = ['ext2', 'ext3', 'ext4'];
+
+/** Where GRUB finds /boot/anemos: "/anemos" when /boot is a file system of its own. */
+export function grubBootPrefix(separateBoot: boolean | undefined): string {
+  return separateBoot ? BOOT_DIR.replace(/^\/boot/, '') : BOOT_DIR;
+}
+
+const BEGIN = '### BEGIN anemos (one-shot entry, selected with grub-reboot; replaced by the next anemos run)';
+const END = '### END anemos';
+
+/** The GRUB menu entry (kept between markers in /boot/grub/custom.cfg). */
+export function renderGrubEntry(req: Pick<BootRequest, 'cmdline'>, bootPrefix = BOOT_DIR): string {
+  return [
+    BEGIN,
+    `menuentry '${GRUB_ENTRY}' --id ${GRUB_ENTRY} {`,
+    '\tinsmod gzio',
+    '\tinsmod part_msdos',
+    '\tinsmod part_gpt',
+    '\tinsmod ext2',
+    `\tsearch --no-floppy --file --set=root ${bootPrefix}/vmlinuz`,
+    // Each argument as one GRUB word: the config's cmdline is validated, the quoting is the second wall.
+    `\tlinux ${bootPrefix}/vmlinuz ${req.cmdline.split(/\s+/).filter(Boolean).map(grubWord).join(' ')}`,
+    `\tinitrd ${bootPrefix}/initramfs.img`,
+    '}',
+    END,
+    '',
+  ].join('\n');
+}
+
+/** custom.cfg with our block replaced or appended; whatever else the operator keeps there stays. */
+export function mergeCustomCfg(existing: string | undefined, entry: string): string {
+  const kept = (existing ?? '').replace(new RegExp(`${escape(BEGIN)}[\\s\\S]*?${escape(END)}\\n?`, 'g'), '');
+  return `${kept}${kept && !kept.endsWith('\n') ? '\n' : ''}${entry}`;
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+export const grubOnce: BootMethod = {
+  name: 'bootloader',
+  problem(facts: HostFacts) {
+    const b = facts.boot;
+    if (!b.grubReboot) return {code: 'no-grub', message: 'boot.method is bootloader but grub-reboot was not found.', hint: 'Install GRUB 2 (grub-common), or use boot.method: kexec.'};
+    if (!b.grubCustomHook) {
+      return {
+        code: 'grub-no-custom-cfg',
+        message: `${b.grubCfg ?? '/boot/grub/grub.cfg'} does not read custom.cfg (no 41_custom section), so GRUB would never see the one-shot entry and the machine would boot its old system.`,
+        hint: 'Restore /etc/grub.d/41_custom and run update-grub, or use boot.method: kexec.',
+      };
+    }
+    const fs = b.filesystem;
+    if (fs && /^\/dev\/(mapper\/|dm-|md)/.test(fs.source)) {
+      return {code: 'boot-unreadable', message: `/boot is on ${fs.source} (LVM, device mapper or software RAID); the one-shot GRUB entry reads /boot from a plain partition only.`, hint: 'Use boot.method: kexec, or put /boot on a plain ext4 partition.'};
+    }
+    if (fs && !GRUB_BOOT_FILESYSTEMS.includes(fs.type)) {
+      return {code: 'boot-unreadable', message: `/boot is ${fs.type} (${fs.source}); the one-shot GRUB entry reads ext2, ext3 and ext4 only.`, hint: 'Use boot.method: kexec, or put /boot on an ext4 partition.'};
+    }
+    return undefined;
+  },
+  notes: () => [],
+  room(facts, bytes) {
+    const MiB = 1048576;
+    if (facts.boot.bootFreeBytes === undefined) return 'The free space of /boot could not be read.';
+    const need = bytes + 16 * MiB;
+    if (facts.boot.bootFreeBytes < need) return `/boot has ${Math.round(facts.boot.bootFreeBytes / MiB)} MiB free; the deploy kernel and initramfs need ${Math.round(need / MiB)} MiB there.`;
+    return undefined;
+  },
+  stage: (facts, req) => [{path: CUSTOM_CFG, what: 'the anemos entry', content: (existing) => mergeCustomCfg(existing, renderGrubEntry(req, grubBootPrefix(facts.boot.separateBoot)))}],
+  load: (_req, p) => [
+    ['install', '-D', '-m', '0600', p.kernel, `${BOOT_DIR}/vmlinuz`],
+    ['install', '-D', '-m', '0600', p.initramfs, `${BOOT_DIR}/initramfs.img`],
+    ['grub-reboot', GRUB_ENTRY],
+  ],
+  mayFail: () => false,
+  exec: (systemd) => (systemd ? ['systemctl', 'reboot'] : ['reboot']),
+  explain: () => undefined,
+};

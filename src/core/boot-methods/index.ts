@@ -1,0 +1,9 @@
+// Every boot method, by the name the plan gives.
+
+import {grubOnce} from './grub-once.js';
+import {kexec} from './kexec.js';
+import type {BootMethod, BootMethodName} from './method.js';
+
+export type {Argv, BootMethod, BootMethodName, BootPaths, PreflightProblem, StagedFile} from './method.js';
+
+export const BOOT_METHODS: Record<BootMethodName, BootMethod> = {kexec, bootloader: grubOnce};
