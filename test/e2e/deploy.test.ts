@@ -14,13 +14,18 @@ import {ensureBase, QEMU_MAC, sha256, sshKeypair} from '../helpers/deploy-env.js
 import {E2E_CACHE, PROVIDER_PACKAGES, providerDisk, rootfsTarball, TARGET_PACKAGES, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
 import {CLI, REPO} from '../helpers/kernel.js';
-import {Vm} from '../helpers/qemu.js';
-import {freePort, hostKeyFingerprint, sshArgs, sshRun} from '../helpers/ssh.js';
+import {keptPath, Vm} from '../helpers/qemu.js';
+import {freePort, hostKeyFingerprint, notConnected, sshArgs, sshRun} from '../helpers/ssh.js';
 
 const BUILD_ID = `e2e-${process.pid}`;
 const timings: Record<string, number> = {};
 /** scripts/demo.sh sets ANEMOS_E2E_VERBOSE: say what happens as it happens. */
 const say = (line: string) => process.env.ANEMOS_E2E_VERBOSE && process.stderr.write(`[demo] ${line}\n`);
+/** In the demo, what "anemos deploy" printed on the provider, as the operator saw it. */
+const shown = (r: {code: number; out: string}) => {
+  if (process.env.ANEMOS_E2E_VERBOSE) process.stderr.write(`${r.out.trimEnd().split('\n').map((l) => `[demo]   | ${l}`).join('\n')}\n[demo]   (exit ${r.code})\n`);
+  return r;
+};
 
 describe('a Debian server re-images itself with anemos deploy', () => {
   let work: string;
@@ -33,23 +38,40 @@ describe('a Debian server re-images itself with anemos deploy', () => {
   let disk: string;
 
   const ssh = (command: string, timeoutMs = 120_000) => sshRun(operator.priv, port, command, timeoutMs);
-  const scp = (src: string, dest: string) =>
-    new Promise<void>((resolve, reject) =>
-      execFile('scp', ['-q', '-i', operator.priv, '-P', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', src, `root@127.0.0.1:${dest}`], (err) => (err ? reject(err) : resolve())),
-    );
+  const scp = async (src: string, dest: string) => {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const err = await new Promise<(Error & {stderr?: string}) | undefined>((resolve) =>
+        execFile('scp', ['-q', '-i', operator.priv, '-P', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10', src, `root@127.0.0.1:${dest}`], (e, _out, stderr) =>
+          resolve(e ? Object.assign(e, {stderr}) : undefined),
+        ),
+      );
+      if (!err) return;
+      if (!notConnected(255, err.stderr ?? '') || Date.now() > deadline) throw err;
+      await new Promise((res) => setTimeout(res, 3000));
+    }
+  };
   const bootId = () => ssh('cat /proc/sys/kernel/random/boot_id').then((s) => s.trim());
   const since = (t0: number) => Number(((Date.now() - t0) / 1000).toFixed(1));
 
   /**
    * Run a command on the provider; exit code and output, never throws on failure.
    * Asynchronous on purpose: the HTTP server the guest downloads from runs in this process.
+   * A connection that never got as far as running the command (ssh's 255 with "banner
+   * exchange", "Connection refused"...: a busy machine) is not the outcome under test: it
+   * is tried again within connectWithinMs.
    */
-  function sshStatus(command: string): Promise<{code: number; out: string}> {
-    return new Promise((resolve) => {
-      execFile('ssh', [...sshArgs(operator.priv, port), command], {encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 600_000}, (err, stdout, stderr) => {
-        resolve({code: err ? ((err as {code?: number}).code ?? -1) : 0, out: `${stdout}${stderr}`});
+  async function sshStatus(command: string, connectWithinMs = 120_000): Promise<{code: number; out: string}> {
+    const deadline = Date.now() + connectWithinMs;
+    for (;;) {
+      const r = await new Promise<{code: number; out: string}>((resolve) => {
+        execFile('ssh', [...sshArgs(operator.priv, port), command], {encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 600_000}, (err, stdout, stderr) => {
+          resolve({code: err ? ((err as {code?: number}).code ?? -1) : 0, out: `${stdout}${stderr}`});
+        });
       });
-    });
+      if (!notConnected(r.code, r.out) || Date.now() > deadline) return r;
+      await new Promise((res) => setTimeout(res, 3000));
+    }
   }
 
   beforeAll(async () => {
@@ -101,7 +123,7 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     for (const [name, text] of Object.entries(confs)) writeFileSync(join(work, `${name}.conf`), text);
 
     port = await freePort();
-    say(`booting the provider VM (BIOS, GRUB, static 10.0.2.15) with SSH on 127.0.0.1:${port}; serial log ${join(work, 'serial.log')}`);
+    say(`booting the provider VM (BIOS, GRUB, static 10.0.2.15) with SSH on 127.0.0.1:${port}; serial log ${join(work, 'serial.log')} (kept after the run as ${keptPath(join(work, 'serial.log'))})`);
     const t0 = Date.now();
     vm = new Vm({disks: [disk], memoryMb: 1024, serialLog: join(work, 'serial.log'), mac: QEMU_MAC, hostfwd: [`tcp:127.0.0.1:${port}-:22`], noReboot: false});
     await ssh('true', 180_000);
@@ -116,7 +138,7 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     await server?.close();
     if (Object.keys(timings).length) {
       writeFileSync(join(E2E_CACHE, 'timings.json'), JSON.stringify(timings, null, 2) + '\n');
-      process.stderr.write(`e2e timings (s): ${JSON.stringify(timings)}\nserial log: ${join(work, 'serial.log')}\n`);
+      process.stderr.write(`e2e timings (s): ${JSON.stringify(timings)}\nserial log (kept after the run): ${keptPath(join(work, 'serial.log'))}\n`);
     }
   });
 
@@ -124,7 +146,7 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     const before = await bootId();
     await scp(join(work, 'mismatch.conf'), '/etc/anemos.conf');
     say('1/5 anemos deploy with a wrong payload sha256: must be refused before kexec');
-    const r = await sshStatus('anemos deploy --yes');
+    const r = shown(await sshStatus('anemos deploy --yes'));
     expect(r.code).toBe(5);
     expect(r.out).toMatch(/does not match its sha256[\s\S]*expected: f{64}/);
     expect(await bootId()).toBe(before);
@@ -135,7 +157,7 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     const before = await bootId();
     await scp(join(work, 'fail.conf'), '/etc/anemos.conf');
     say('2/5 anemos deploy with a payload that fails before writing: the provider must come back');
-    const r = await sshStatus('anemos deploy --yes');
+    const r = shown(await sshStatus('anemos deploy --yes'));
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/The deploy environment starts in 3 s/);
     await vm.waitFor(/no disk was written, so the old system is intact: rebooting/, 300_000);
@@ -149,7 +171,7 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     await scp(join(work, 'fail.conf'), '/etc/anemos.conf');
     const mark = vm.log().length;
     say('3/5 anemos test-boot: SSH into the deploy environment, then reboot back');
-    const r = await sshStatus('anemos test-boot --yes');
+    const r = shown(await sshStatus('anemos test-boot --yes'));
     expect(r.code, r.out).toBe(0);
     await vm.waitFor(/TEST MODE READY/, 300_000);
     expect(vm.log().slice(mark)).toMatch(/host keys: carried/);
@@ -179,7 +201,7 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     await scp(join(work, 'bootloader.conf'), '/etc/anemos.conf');
     const mark = vm.log().length;
     say('4/5 anemos test-boot with boot.method bootloader: GRUB boots the deploy environment once');
-    const r = await sshStatus('anemos test-boot --yes');
+    const r = shown(await sshStatus('anemos test-boot --yes'));
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/grub-reboot anemos-deploy/);
     await vm.waitFor(/TEST MODE READY/, 420_000, mark);
@@ -203,7 +225,7 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     say('5/5 anemos deploy with the image payload: Debian 12 → Debian 13 on the same disk');
     let t = Date.now();
     const mark = vm.log().length;
-    const r = await sshStatus('anemos deploy --yes');
+    const r = shown(await sshStatus('anemos deploy --yes'));
     expect(r.code, r.out).toBe(0);
     timings['anemos deploy until kexec'] = since(t);
     say(`anemos deploy fetched, composed and loaded in ${timings['anemos deploy until kexec']} s; kexec in 3 s`);

@@ -35,6 +35,13 @@ export function qemuArgs(o: QemuOptions): string[] {
   return args;
 }
 
+/** Where a log in the run's scratch directory is kept after the run (test/global-scratch.ts keeps every *.log). */
+export function keptPath(path: string): string {
+  const scratch = process.env.ANEMOS_TEST_SCRATCH;
+  const kept = process.env.ANEMOS_TEST_LOGS;
+  return scratch && kept && path.startsWith(`${scratch}/`) ? `${kept}/${path.slice(scratch.length + 1)}` : path;
+}
+
 export class Vm {
   readonly proc: ChildProcess;
   readonly exited: Promise<number | null>;
@@ -46,6 +53,11 @@ export class Vm {
     this.exited.then((code) => {
       if (code !== 0 && stderr) process.stderr.write(`qemu exited ${code}: ${stderr}\n`);
     });
+  }
+
+  /** Where the serial log will be after the run. */
+  keptLog(): string {
+    return keptPath(this.opts.serialLog);
   }
 
   log(): string {
@@ -60,8 +72,8 @@ export class Vm {
     for (;;) {
       const m = this.log().slice(fromOffset).match(pattern);
       if (m) return m;
-      if (exited) throw new Error(`VM exited before ${pattern}; serial log ${this.opts.serialLog}:\n${this.log().slice(-3000)}`);
-      if (Date.now() > deadline) throw new Error(`timeout waiting for ${pattern}; serial log ${this.opts.serialLog}:\n${this.log().slice(-3000)}`);
+      if (exited) throw new Error(`VM exited before ${pattern}; serial log (kept after the run) ${this.keptLog()}, its end:\n${this.log().slice(-3000)}`);
+      if (Date.now() > deadline) throw new Error(`timeout waiting for ${pattern}; serial log (kept after the run) ${this.keptLog()}, its end:\n${this.log().slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -71,7 +83,7 @@ export class Vm {
     const r = await Promise.race([this.exited, t]);
     if (r === 'timeout') {
       this.kill();
-      throw new Error(`VM did not exit within ${timeoutMs} ms; serial log ${this.opts.serialLog}:\n${this.log().slice(-3000)}`);
+      throw new Error(`VM did not exit within ${timeoutMs} ms; serial log (kept after the run) ${this.keptLog()}, its end:\n${this.log().slice(-3000)}`);
     }
     return r;
   }

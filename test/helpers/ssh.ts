@@ -10,6 +10,14 @@ export function sshArgs(key: string, port: number): string[] {
     '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3', 'root@127.0.0.1'];
 }
 
+/**
+ * ssh failed before the remote command could start (exit 255 and a connection-level
+ * message): on a busy machine a VM's sshd can be slow to answer. Not the outcome of a test.
+ */
+export function notConnected(code: number, output: string): boolean {
+  return code === 255 && /banner exchange|Connection refused|Connection timed out|kex_exchange_identification|No route to host|lost connection/.test(output);
+}
+
 /** Run a command over SSH, retrying until the server answers or the deadline passes. */
 export async function sshRun(key: string, port: number, command: string, timeoutMs = 60_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
