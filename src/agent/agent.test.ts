@@ -84,3 +84,12 @@ describe('anemos-configure: the IMGBUILD steps for a root a payload wrote', () =
     expect(planImgbuild(configureSpec('alpine', 'ns1'), ctx).find((s) => s.id === 'system')!.script).toContain('anemos-netconf render --format alpine --names kernel');
   });
 });
+
+describe('config.json: one schema for the CLI and the agent', () => {
+  it('names fields of the wrong type or value besides the rules in words', () => {
+    expect(() => checkBootConfig({version: 1, mode: 'test', cli_version: 'x', hostname: 'h; reboot', on_failure: 'maybe', timeout: 60, network_timeout: 30, colour: 1} as never)).toThrow(
+      /config\.json is invalid: hostname: "h; reboot" does not match the expected form; on_failure: must be one of "auto", "reboot", "stay", not "maybe"; colour: is not a known key/,
+    );
+    expect(() => checkBootConfig({version: 1, mode: 'test', cli_version: 'x', hostname: 'web1', on_failure: 'auto', timeout: 60, network_timeout: 30} as never)).not.toThrow();
+  });
+});

@@ -1,7 +1,8 @@
 // The contract between the host CLI and the agent in the initramfs: which files the
 // appended segments carry and what config.json holds (DESIGN.md §3). Shared by both sides.
 
-import type {FailurePolicy} from './config.js';
+import {FAILURE_POLICIES, type FailurePolicy} from './config.js';
+import {validate, type Schema, type SchemaProblem} from './json-schema.js';
 
 export const CONTRACT = {
   dir: 'anemos',
@@ -29,6 +30,46 @@ export interface BootConfig {
   timeout: number;
   network_timeout: number;
   check_url?: string;
+}
+
+/**
+ * config.json's schema (schema/boot-config.schema.json): the CLI checks what it composes,
+ * the agent what it boots with. The version, positive timeouts and the payload in deploy
+ * mode are checked in words of their own (validateBootConfig).
+ */
+export const BOOT_CONFIG_SCHEMA: Schema = {
+  type: 'object',
+  description: 'anemos/config.json: what the deploy environment does (DESIGN.md §3).',
+  additionalProperties: false,
+  required: ['version', 'mode', 'cli_version', 'hostname', 'on_failure', 'timeout', 'network_timeout'],
+  properties: {
+    version: {type: 'integer', enum: [1]},
+    mode: {type: 'string', enum: BOOT_MODES},
+    cli_version: {type: 'string'},
+    hostname: {type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$'},
+    payload: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['file', 'sha256'],
+      properties: {file: {type: 'string', pattern: '^payload\\.(tar\\.gz|tar\\.zst|tar\\.xz|tar)$'}, sha256: {type: 'string', pattern: '^[0-9a-f]{64}$'}},
+    },
+    disk: {type: 'string', pattern: '^/dev/'},
+    on_failure: {type: 'string', enum: FAILURE_POLICIES},
+    timeout: {type: 'integer'},
+    network_timeout: {type: 'integer'},
+    check_url: {type: 'string', pattern: '^https?://'},
+  },
+};
+
+/** Every problem of a config.json, in words for the console. */
+export function validateBootConfig(c: unknown): string[] {
+  const v = (c ?? {}) as Partial<BootConfig>;
+  const bad: string[] = [];
+  if (v.version !== 1) bad.push('version must be 1');
+  if (v.mode === 'deploy' && (!v.payload?.file || !/^[0-9a-f]{64}$/.test(v.payload.sha256 ?? ''))) bad.push('payload.file and payload.sha256 are required in deploy mode');
+  if (!((v.timeout ?? 0) > 0) || !((v.network_timeout ?? 0) > 0)) bad.push('timeout and network_timeout must be positive');
+  const said = (p: SchemaProblem) => p.path === 'version' || ((p.path === 'payload' || p.path.startsWith('payload.')) && bad.some((b) => b.startsWith('payload')));
+  return [...bad, ...validate(BOOT_CONFIG_SCHEMA, c).filter((p) => !said(p)).map((p) => `${p.path}: ${p.message}`)];
 }
 
 /** Payload file name inside the initramfs, keeping the compression suffix the agent needs. */

@@ -3,6 +3,7 @@ import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {parseConfig} from './config.js';
 import {CONFIG_SCHEMA} from './config.js';
+import {BOOT_CONFIG_SCHEMA} from './boot-contract.js';
 import {NETWORK_SCHEMA} from './network-schema.js';
 
 const SCHEMA_FILE = join(__dirname, '..', '..', 'schema', 'anemos.conf.schema.json');
@@ -20,6 +21,13 @@ describe('published config schema and example', () => {
   it('schema/network.schema.json is the schema of network.json everyone validates with', () => {
     const file = join(__dirname, '..', '..', 'schema', 'network.schema.json');
     const text = JSON.stringify({$schema: 'https://json-schema.org/draft/2020-12/schema', title: 'network.json', ...NETWORK_SCHEMA}, null, 2) + '\n';
+    if (process.env.UPDATE_GOLDEN) writeFileSync(file, text);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+  });
+
+  it('schema/boot-config.schema.json is the schema of config.json the agent validates with', () => {
+    const file = join(__dirname, '..', '..', 'schema', 'boot-config.schema.json');
+    const text = JSON.stringify({$schema: 'https://json-schema.org/draft/2020-12/schema', title: 'anemos/config.json', ...BOOT_CONFIG_SCHEMA}, null, 2) + '\n';
     if (process.env.UPDATE_GOLDEN) writeFileSync(file, text);
     expect(readFileSync(file, 'utf8')).toBe(text);
   });

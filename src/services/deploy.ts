@@ -12,6 +12,7 @@ import type {HostFiles} from '../adapters/host-files.js';
 import type {Runner} from '../adapters/process.js';
 import {commandLine} from '../adapters/process.js';
 import {BOOT_METHODS, type Argv} from '../core/boot-methods/index.js';
+import {validateBootConfig, type BootConfig} from '../core/boot-contract.js';
 import {checkMemory, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import type {HostFacts} from '../core/host-facts.js';
 import {zstdContentSize} from '../core/initramfs-format.js';
@@ -125,7 +126,10 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
   if (mem) throw preconditionError('ram-too-small', mem, 'Use a machine with more RAM, or a smaller base initramfs/payload; nothing was changed.');
   if (!has('compose')) return result;
 
-  const bootConfig = {...plan.bootConfig, ...(plan.bootConfig.payload && fetched.payload ? {payload: {...plan.bootConfig.payload, sha256: fetched.payload.sha256}} : {})};
+  const bootConfig: BootConfig = {...plan.bootConfig, ...(plan.bootConfig.payload && fetched.payload ? {payload: {...plan.bootConfig.payload, sha256: fetched.payload.sha256}} : {})};
+  // The agent checks config.json against the same schema; one that fails here is our bug.
+  const bad = validateBootConfig(bootConfig);
+  if (bad.length) throw new Error(`the config.json planned for the deploy environment is invalid: ${bad.join('; ')}`);
   result.composed = await timed('compose', async () => {
     await deps.files.mkdirPrivate(plan.workDir);
     const hostKeys: Record<string, Uint8Array> = {};
