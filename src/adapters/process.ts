@@ -128,6 +128,11 @@ export const realRunner: Runner = {
       }
       const r = await sub;
       if (timedOut) throw commandFailed(cmd, args, -1, `timed out after ${opts.timeoutMs} ms (the command and everything it started were killed)\n${r.stderr ?? ''}`);
+      // Ended by a signal (a VM stopped with Ctrl-C or kill): an exit, not a failure to start.
+      if (r.failed && r.exitCode === undefined && r.signal) {
+        if (!opts.allowFail) throw commandFailed(cmd, args, -1, `killed by ${r.signal}\n${r.stderr ?? ''}`);
+        return {stdout: '', stderr: typeof r.stderr === 'string' ? r.stderr : '', exitCode: -1};
+      }
       if (r.failed && r.exitCode === undefined) {
         const missing = (r.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
         throw new AnemosError('precondition', missing ? 'tool-missing' : 'command-failed', missing ? `The command "${cmd}" is not installed.` : `${cmd} could not run: ${r.shortMessage}`, {
