@@ -5,6 +5,7 @@ import {access, readdir, readFile, readlink, stat, statfs} from 'node:fs/promise
 import {constants} from 'node:fs';
 import {basename, join} from 'node:path';
 import {hostname} from 'node:os';
+import {firmwarePath} from '../core/deploy-plan.js';
 import {mountOf, type HostFacts} from '../core/host-facts.js';
 import {parseNetwork} from '../core/network.js';
 import {AnemosError} from '../shared/errors.js';
@@ -111,12 +112,13 @@ async function hostKeys(): Promise<Record<string, string>> {
   return keys;
 }
 
-/** Sizes of listed firmware files (paths relative to the firmware directory); null where absent. */
-export async function statFirmware(paths: string[], dir = '/lib/firmware'): Promise<Record<string, number | null>> {
+/** Sizes of listed firmware files, keyed as the planner reads them (firmwarePath); null where absent. */
+export async function statFirmware(paths: string[]): Promise<Record<string, number | null>> {
   const out: Record<string, number | null> = {};
   for (const p of paths) {
-    const rel = p.startsWith(`${dir}/`) ? p.slice(dir.length + 1) : p;
-    out[rel] = await stat(join(dir, rel)).then((s) => (s.isFile() ? s.size : null), () => null);
+    const rel = firmwarePath(p);
+    // A path outside /lib/firmware is the planner's to refuse; it is not even looked at.
+    if (rel !== undefined) out[rel] = await stat(join('/lib/firmware', rel)).then((s) => (s.isFile() ? s.size : null), () => null);
   }
   return out;
 }

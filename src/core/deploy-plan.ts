@@ -49,8 +49,6 @@ export interface PlanOptions {
   phases: Phase[];
   allowUnverified: boolean;
   cliVersion: string;
-  /** Explicit network (config "network:" mapping, already validated) or undefined for auto. */
-  network?: NetworkConfig;
 }
 
 const DEFAULT_CONSOLES = ['console=tty0', 'console=ttyS0,115200'];
@@ -64,8 +62,8 @@ export function planCmdline(hostCmdline: string, mode: BootMode, extra: string):
   return [...(consoles.length ? consoles : DEFAULT_CONSOLES), `anemos.mode=${mode}`, 'panic=10', 'rootfstype=ramfs', ...extra.split(/\s+/).filter(Boolean)].join(' ');
 }
 
-/** Firmware paths from the config: relative to /lib/firmware, or absolute below it. */
-function firmwarePath(p: string): string | undefined {
+/** Firmware paths from the config: relative to /lib/firmware, or absolute below it; undefined for anything else. */
+export function firmwarePath(p: string): string | undefined {
   const rel = p.startsWith('/lib/firmware/') ? p.slice('/lib/firmware/'.length) : p;
   return rel && !rel.startsWith('/') && !rel.split('/').includes('..') ? rel : undefined;
 }
@@ -100,7 +98,7 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
   if (dropped.length) warnings.push(`Kernel arguments not carried over (characters a bootloader configuration cannot hold safely): ${dropped.join(' ')}.`);
 
   // Network.
-  let network: NetworkConfig | undefined = opts.network ?? (config.network !== 'auto' ? config.network : undefined);
+  let network: NetworkConfig | undefined = config.network !== 'auto' ? config.network : undefined;
   if (!network) {
     if (facts.network.ok) network = facts.network.config;
     else need(facts.network.code, facts.network.message, facts.network.hint ?? 'Set "network:" explicitly in anemos.conf.');
