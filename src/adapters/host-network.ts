@@ -1,22 +1,15 @@
 // Probe the host's live network with iproute2 and read the resolver configuration,
 // following systemd-resolved's stub to the file that names the real upstream servers.
 
-import {readFile} from 'node:fs/promises';
-import {hostname} from 'node:os';
 import {isResolvedStub, parseResolvConf, type IpCaptures} from '../core/network.js';
-import type {Runner} from './process.js';
+import {localHost, type Host} from './host-files.js';
 
 export const RESOLVED_UPSTREAM = '/run/systemd/resolve/resolv.conf';
 
-async function readOr(path: string, fallback: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return fallback; // a missing resolver file means "no DNS servers", reported by the plan
-  }
-}
-
-export async function gatherNetworkCaptures(runner: Runner, paths = {resolvConf: '/etc/resolv.conf', resolvedUpstream: RESOLVED_UPSTREAM}): Promise<IpCaptures> {
+export async function gatherNetworkCaptures(host: Host = localHost, paths = {resolvConf: '/etc/resolv.conf', resolvedUpstream: RESOLVED_UPSTREAM}): Promise<IpCaptures> {
+  const {runner} = host;
+  // A missing resolver file means "no DNS servers", reported by the plan.
+  const readOr = (path: string, fallback: string) => host.files.read(path).then((t) => t ?? fallback, () => fallback);
   const [addr, route4, route6] = await Promise.all([
     runner.run('ip', ['-j', '-d', 'addr', 'show']),
     runner.run('ip', ['-j', 'route', 'show', 'table', 'main']),
@@ -24,5 +17,5 @@ export async function gatherNetworkCaptures(runner: Runner, paths = {resolvConf:
   ]);
   let resolvConf = await readOr(paths.resolvConf, '');
   if (isResolvedStub(parseResolvConf(resolvConf).servers)) resolvConf = await readOr(paths.resolvedUpstream, '');
-  return {addr: addr.stdout, route4: route4.stdout, route6: route6.stdout, resolvConf, hostname: hostname()};
+  return {addr: addr.stdout, route4: route4.stdout, route6: route6.stdout, resolvConf, hostname: await host.hostname()};
 }

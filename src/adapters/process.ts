@@ -56,8 +56,8 @@ export interface Runner {
   run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult>;
   /** A long command in a process group of its own, its output line by line (payloads, step scripts). */
   stream(cmd: string, args: readonly string[], opts: StreamOptions): Promise<StreamResult>;
-  /** Start a command that outlives us (a new session, no stdio); returns at once. */
-  detach(cmd: string, args: readonly string[], opts?: {stdio?: number}): void;
+  /** Start a command that outlives us (a new session, no stdio); returns once it is started. */
+  detach(cmd: string, args: readonly string[], opts?: {stdio?: number}): void | Promise<void>;
 }
 
 export {shellQuote};

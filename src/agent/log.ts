@@ -5,11 +5,19 @@
 import {appendFileSync, mkdirSync, openSync, writeSync, closeSync} from 'node:fs';
 
 export interface LogEvent {
+  /** 1, 2, 3...: a watcher that reconnects asks for what follows the last one it saw. */
+  seq: number;
   t: string;
   level: 'info' | 'warn' | 'error';
   step?: string;
   status?: 'start' | 'ok' | 'fail';
   seconds?: number;
+  /** The run's end, once: what a watcher should expect next (DESIGN.md §8). */
+  outcome?: 'succeeded' | 'failed' | 'test-ready';
+  /** With outcome failed: reboot (the old system comes back) or stay (reachable here). */
+  action?: 'reboot' | 'stay';
+  /** With outcome failed: the disks written to before the failure. */
+  written?: string[];
   msg: string;
 }
 
@@ -39,8 +47,11 @@ export class AgentLog {
     return `${this.sinks.dir}/deploy.log`;
   }
 
-  emit(e: Omit<LogEvent, 't'>): void {
+  private seq = 0;
+
+  emit(e: Omit<LogEvent, 't' | 'seq'>): void {
     const t = this.now().toISOString();
+    const seq = ++this.seq;
     const line = `[${t.slice(11, 19)}] anemos: ${e.level === 'info' ? '' : `${e.level.toUpperCase()}: `}${e.msg}`;
     for (const fd of this.fds) {
       try {
@@ -60,7 +71,7 @@ export class AgentLog {
       }
     }
     appendFileSync(this.logPath, line + '\n');
-    appendFileSync(`${this.sinks.dir}/events.jsonl`, JSON.stringify({t, ...e}) + '\n');
+    appendFileSync(`${this.sinks.dir}/events.jsonl`, JSON.stringify({seq, t, ...e}) + '\n');
   }
 
   info(msg: string): void {

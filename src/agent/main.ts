@@ -156,7 +156,7 @@ async function run(): Promise<void> {
     log.info(`SSH: ssh root@${primaryAddress(net)} (host keys: ${ssh.convertedKeys.length ? `carried: ${ssh.convertedKeys.join(', ')}` : 'new'})`);
 
     if (mode === 'test') {
-      log.info(`TEST MODE READY: nothing will be written to disks. Connect with: ssh root@${primaryAddress(net)} ; "reboot" returns to the old system.`);
+      log.emit({level: 'info', outcome: 'test-ready', msg: `TEST MODE READY: nothing will be written to disks. Connect with: ssh root@${primaryAddress(net)} ; "reboot" returns to the old system.`});
       await forever();
     }
 
@@ -189,13 +189,14 @@ async function run(): Promise<void> {
       await log.step('payload run', () => runDeployScript(runner, {cwd: PAYLOAD_DIR, env, timeoutSeconds: config!.timeout, onLine: (l) => log.info(`deploy: ${l}`)}));
     }
     const total = ((performance.now() - t0) / 1000).toFixed(1);
-    log.info(`DEPLOY SUCCEEDED in ${total} s: ${log.steps.map((s) => `${s.step} ${s.seconds} s`).join(', ')}`);
+    log.emit({level: 'info', outcome: 'succeeded', msg: `DEPLOY SUCCEEDED in ${total} s: ${log.steps.map((s) => `${s.step} ${s.seconds} s`).join(', ')}`});
     await reboot(runner, log, 'the new system boots from disk', 2);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const written = diskWrites(before, readWriteCounters());
     const action = decideOnFailure(config?.on_failure ?? 'auto', written);
-    log.error(`DEPLOY FAILED: ${message}`);
+    // The outcome, for a driver following events.jsonl: whether to expect the old system back.
+    log.emit({level: 'error', outcome: 'failed', action, written, msg: `DEPLOY FAILED: ${message}`});
     if (action === 'reboot') {
       await reboot(runner, log, written.length ? `disks written (${written.join(', ')}), but deploy.on_failure is reboot` : 'no disk was written, so the old system is intact', 10);
     }

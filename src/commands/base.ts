@@ -31,7 +31,8 @@ export abstract class BaseCommand extends Command {
     }
     if (!(err instanceof AnemosError) && err.oclif?.exit === 0) throw err;
     if (this.jsonEnabled()) {
-      process.stdout.write(JSON.stringify({error: err instanceof AnemosError ? err.toJSON() : {code: 'bug', message: err.message}}, null, 2) + '\n');
+      // One line: after the JSON lines of a followed deploy (--host --json) it is the last one.
+      process.stdout.write(JSON.stringify({error: err instanceof AnemosError ? {...err.toJSON(), exitCode: err.exitCode} : {code: 'bug', message: err.message}}) + '\n');
     } else {
       process.stderr.write(formatError(err, this.debugEnabled()) + '\n');
     }

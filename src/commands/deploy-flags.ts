@@ -7,6 +7,9 @@ import {PHASES, type Phase} from '../core/deploy-plan.js';
 import {runDeploy} from '../services/deploy-run.js';
 import {preflightError} from '../core/deploy-plan.js';
 import {AnemosError, usageError} from '../shared/errors.js';
+import {parseDuration} from '../core/config.js';
+import {parseDestination} from '../adapters/ssh-host.js';
+import {runRemoteDeploy} from '../services/remote-deploy.js';
 import {makeProgress} from '../shared/progress.js';
 import type {BaseCommand} from './base.js';
 
@@ -19,15 +22,29 @@ export const deployFlags = {
   qemu: Flags.boolean({description: 'Run the deploy environment in a local QEMU VM instead of on this host (try a payload on a laptop).', env: 'ANEMOS_QEMU'}),
   disk: Flags.string({description: 'With --qemu: raw disk image attached as /dev/vda (required for deploy).', env: 'ANEMOS_QEMU_DISK'}),
   memory: Flags.integer({description: 'With --qemu: VM memory in MiB.', default: 1024, env: 'ANEMOS_QEMU_MEMORY'}),
-  'ssh-port': Flags.integer({description: 'With --qemu: loopback port forwarded to the VM\'s SSH.', default: 2222, env: 'ANEMOS_QEMU_SSH_PORT'}),
+  'ssh-port': Flags.integer({description: 'With --host: the host\'s SSH port. With --qemu: the loopback port forwarded to the VM\'s SSH (default 2222).', env: 'ANEMOS_SSH_PORT'}),
   accel: Flags.string({description: 'With --qemu: QEMU accelerator (kvm:tcg tries KVM first).', default: 'kvm:tcg', env: 'ANEMOS_QEMU_ACCEL'}),
+  host: Flags.string({description: 'Deploy [USER@]HOST over SSH from here, and follow it to a verdict (README, "Deploy from a workstation or CI"). The config is read here; network: auto means the host\'s network.', env: 'ANEMOS_HOST', exclusive: ['qemu']}),
+  identity: Flags.string({char: 'i', description: 'With --host: SSH private key (ssh -i).', env: 'ANEMOS_SSH_IDENTITY'}),
+  'ssh-option': Flags.string({description: 'With --host: an ssh -o option (repeatable), e.g. UserKnownHostsFile=./known_hosts.', multiple: true}),
+  upload: Flags.boolean({description: 'With --host: fetch kernel and base initramfs here and send them over SSH (for hosts without outbound access).'}),
+  timeout: Flags.string({description: 'With --host: give up waiting for a verdict after this long (exit 12): seconds or 30m, 2h.', default: '1h', env: 'ANEMOS_TIMEOUT'}),
+  logs: Flags.string({description: 'With --host: where the events, deploy.log and (on failure) the step scripts are copied (default: ~/.cache/anemos/logs/HOST-TIME).', env: 'ANEMOS_LOGS'}),
+  check: Flags.string({description: 'With --host: a command run on the new system over SSH; the deploy passes only if it exits 0.'}),
 };
 
 export interface DeployFlagValues {
   qemu: boolean;
   disk?: string;
   memory: number;
-  'ssh-port': number;
+  'ssh-port'?: number;
+  host?: string;
+  identity?: string;
+  'ssh-option'?: string[];
+  upload: boolean;
+  timeout: string;
+  logs?: string;
+  check?: string;
   accel: string;
   config: string;
   yes: boolean;
@@ -58,8 +75,11 @@ async function askYesNo(question: string): Promise<boolean> {
 export async function runDeployCommand(cmd: BaseCommand & {jsonEnabled(): boolean}, flags: DeployFlagValues, mode: BootMode, version: string): Promise<unknown> {
   const json = cmd.jsonEnabled();
   const say = (l: string) => (json ? process.stderr : process.stdout).write(l + '\n');
+  const hostOnly = (['identity', 'ssh-option', 'upload', 'logs', 'check'] as const).filter((f) => flags[f] !== undefined && flags[f] !== false);
+  if (flags.host) return runHostCommand(flags, mode, version, json, say);
+  if (hostOnly.length) throw usageError('host-flag-without-host', `--${hostOnly[0]} only applies with --host.`, 'Add --host [USER@]HOST, or drop the flag.');
   const outcome = await runDeploy({
-    ...(flags.qemu ? {qemu: {disk: flags.disk, memoryMb: flags.memory, sshPort: flags['ssh-port'], accel: flags.accel}} : {}),
+    ...(flags.qemu ? {qemu: {disk: flags.disk, memoryMb: flags.memory, sshPort: flags['ssh-port'] ?? 2222, accel: flags.accel}} : {}),
     configPath: flags.config,
     mode,
     phases: parsePhases(flags.phases),
@@ -90,4 +110,55 @@ export async function runDeployCommand(cmd: BaseCommand & {jsonEnabled(): boolea
     } else say(`Stopped after phase ${outcome.plan.phases.at(-1)}.`);
   }
   return {plan: outcome.plan, result: outcome.result ?? null};
+}
+
+/** --host: deploy from here over SSH, print the events as they come, end with the verdict. */
+async function runHostCommand(flags: DeployFlagValues, mode: BootMode, version: string, json: boolean, say: (l: string) => void): Promise<unknown> {
+  let timeoutSeconds: number;
+  try {
+    timeoutSeconds = parseDuration(flags.timeout);
+  } catch {
+    throw usageError('bad-timeout', `--timeout ${flags.timeout} is not a duration.`, 'Write seconds (3600) or a duration like 30m or 2h.');
+  }
+  const outcome = await runRemoteDeploy({
+    destination: {...parseDestination(flags.host!), ...(flags['ssh-port'] ? {port: flags['ssh-port']} : {}), ...(flags.identity ? {identity: flags.identity} : {}), options: flags['ssh-option'] ?? []},
+    configPath: flags.config,
+    mode,
+    phases: parsePhases(flags.phases),
+    dryRun: flags['dry-run'],
+    yes: flags.yes,
+    allowUnverified: flags['allow-unverified'],
+    cliVersion: version,
+    cwd: process.cwd(),
+    upload: flags.upload,
+    timeoutSeconds,
+    logsDir: flags.logs,
+    check: flags.check,
+    progress: makeProgress(),
+    log: say,
+    // One line per event: JSON lines on stdout with --json, the log's own format otherwise.
+    onEvent: (e) => (json ? process.stdout.write(JSON.stringify({event: e}) + '\n') : say(`  ${e.t.slice(11, 19)} ${e.level === 'info' ? '' : `${e.level.toUpperCase()}: `}${e.msg}`)),
+    confirm: askYesNo,
+  });
+  if (outcome.dryRun) {
+    if (!json) say(outcome.planText + '\n\n(dry run: nothing was downloaded or changed)');
+    const err = preflightError(outcome.plan.problems);
+    if (err) throw new AnemosError('precondition', err.code, json ? err.message : `${err.message}${outcome.plan.problems.length > 1 ? ' (listed above)' : ''}`, {hint: err.hint, details: json ? err.details : []});
+    return json ? {plan: outcome.plan} : undefined;
+  }
+  const v = outcome.verdict;
+  if (!v) {
+    if (!json) say(`Stopped after phase ${outcome.plan.phases.at(-1)}.`);
+    return json ? {plan: outcome.plan, result: outcome.result ?? null} : undefined;
+  }
+  if (!json) {
+    say(
+      v.outcome === 'deployed'
+        ? `DEPLOYED and checked in ${Math.round(v.seconds)} s: ${v.checks.join('; ')}. Logs: ${outcome.logsDir}`
+        : `The test environment is up: ssh ${flags['ssh-port'] ? `-p ${flags['ssh-port']} ` : ''}root@${parseDestination(flags.host!).host} ("reboot" there returns to the old system). Logs: ${outcome.logsDir}`,
+    );
+    return undefined;
+  }
+  process.stdout.write(JSON.stringify({verdict: {...v, exitCode: 0, logs: outcome.logsDir}}) + '\n');
+  return undefined;
 }

@@ -71,18 +71,33 @@ async function writeComposed(base: string, baseSize: number, segments: SegmentSp
   await copyFile(base, output);
   await chmod(output, 0o600);
   opts.progress?.finish('compose base', `${baseSize} bytes copied unchanged`);
-  const out = createWriteStream(output, {flags: 'r+', start: baseSize});
+  const {end, result} = await writeSegments(createWriteStream(output, {flags: 'r+', start: baseSize}), baseSize, segments, opts);
+  return {output, size: end, baseSize, segments: result};
+}
+
+/**
+ * What follows a base of baseSize bytes (padding, then the segments), into its own file:
+ * for a base that lives on another machine, where `cat base tail` makes the image.
+ */
+export async function composeTail(baseSize: number, segments: SegmentSpec[], output: string, opts: {mtime?: number; progress?: ProgressSink} = {}): Promise<ComposeResult> {
+  const {end, result} = await writeSegments(createWriteStream(output, {mode: 0o600}), baseSize, segments, opts);
+  return {output, size: end, baseSize, segments: result};
+}
+
+async function writeSegments(out: Writable, baseSize: number, segments: SegmentSpec[], opts: {mtime?: number; progress?: ProgressSink}): Promise<{end: number; result: ComposedSegment[]}> {
   const failed = new Promise<never>((_, reject) => out.on('error', reject));
   const work = (async () => {
     let offset = baseSize;
     const result: ComposedSegment[] = [];
-    for (const seg of segments) {
+    const pad = async () => {
       // An uncompressed archive must start 4-byte aligned; zeros between archives are skipped.
-      if (offset % 4) {
-        const pad = Buffer.alloc(4 - (offset % 4));
-        await write(out, pad);
-        offset += pad.byteLength;
-      }
+      if (offset % 4 === 0) return;
+      const zeros = Buffer.alloc(4 - (offset % 4));
+      await write(out, zeros);
+      offset += zeros.byteLength;
+    };
+    for (const seg of segments) {
+      await pad();
       const start = offset;
       for await (const chunk of compressStream(seg.compression, writeCpio(seg.entries, {mtime: opts.mtime}))) {
         await write(out, chunk);
@@ -91,14 +106,10 @@ async function writeComposed(base: string, baseSize: number, segments: SegmentSp
       result.push({name: seg.name, compression: seg.compression, offset: start, length: offset - start});
       opts.progress?.update(`compose ${seg.name}`, offset - start);
     }
-    if (offset % 4) {
-      const pad = Buffer.alloc(4 - (offset % 4));
-      await write(out, pad);
-      offset += pad.byteLength;
-    }
+    await pad();
     out.end();
     await once(out, 'finish');
-    return {output, size: offset, baseSize, segments: result};
+    return {end: offset, result};
   })();
   return Promise.race([work, failed]);
 }

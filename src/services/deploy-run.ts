@@ -12,7 +12,7 @@ import {gatherHostFacts} from '../adapters/host-facts.js';
 import {commandLine, realRunner} from '../adapters/process.js';
 import type {BootMode} from '../core/boot-contract.js';
 import {BOOT_METHODS} from '../core/boot-methods/index.js';
-import {hostFiles} from '../adapters/host-files.js';
+import {hostFiles, localHost} from '../adapters/host-files.js';
 import {draftDeploy, planDeploy, preflightError, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import {renderPlan} from '../core/plan-render.js';
 import {preconditionError, usageError} from '../shared/errors.js';
@@ -64,7 +64,7 @@ export function previewCommands(plan: DeployPlan, cacheDir: string, systemd: boo
 export async function runDeploy(o: RunDeployOptions): Promise<RunDeployOutcome> {
   const config = await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
   if (o.qemu) return runInQemu(config, o, o.qemu);
-  const facts = await gatherHostFacts(realRunner, {firmware: Array.isArray(config.firmware) ? config.firmware : []});
+  const facts = await gatherHostFacts(localHost, {firmware: Array.isArray(config.firmware) ? config.firmware : []});
   const plan = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion});
   const planText = renderPlan(plan, previewCommands(plan, config.cache_dir, facts.kexec.systemd));
   // A dry run shows the plan with every problem; the caller reports them after it.

@@ -9,7 +9,7 @@ import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {fakeFacts} from '../../test/helpers/facts.js';
 import {fetchArtifact} from '../adapters/fetch.js';
-import type {HostFiles} from '../adapters/host-files.js';
+import {hostFiles, type HostFiles} from '../adapters/host-files.js';
 import {commandFailed, realRunner, type Runner} from '../adapters/process.js';
 import {CUSTOM_CFG} from '../core/boot-methods/grub-once.js';
 import {parseConfig} from '../core/config.js';
@@ -43,6 +43,11 @@ function memoryFiles(initial: Record<string, string> = {}): HostFiles & {files: 
     files,
     read: async (p) => files[p],
     readBytes: async () => Buffer.from('host key'),
+    readRange: hostFiles.readRange,
+    openRead: hostFiles.openRead,
+    stat: hostFiles.stat,
+    list: hostFiles.list,
+    freeBytes: hostFiles.freeBytes,
     write: async (p, c) => void (files[p] = c),
     mkdirPrivate: (p) => realRunner.run('mkdir', ['-p', p]).then(() => undefined),
   };

@@ -2,9 +2,11 @@
 // can fail runs before the load phase; load itself changes nothing persistent (kexec)
 // or only /boot/anemos and grubenv (bootloader); exec is the one irreversible step.
 // What to stage, load and exec is the boot method's answer (core/boot-methods/); every
-// command goes through deps.runner and every write through deps.files.
+// command on the host goes through deps.runner and every file through deps.files, so the
+// host may be this machine or one reached over SSH (anemos deploy --host). The payload is
+// always fetched, checked and packed where anemos runs ("here"), the kernel and the base
+// where they boot.
 
-import {open} from 'node:fs/promises';
 import {createReadStream} from 'node:fs';
 import {join} from 'node:path';
 import type {ArtifactSpec, FetchedArtifact, FetchOptions} from '../adapters/fetch.js';
@@ -16,17 +18,23 @@ import {validateBootConfig, type BootConfig} from '../core/boot-contract.js';
 import {checkMemory, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import type {HostFacts} from '../core/host-facts.js';
 import {zstdContentSize} from '../core/initramfs-format.js';
-import {planSegments} from '../core/segments.js';
+import {planSegments, type SegmentSpec} from '../core/segments.js';
 import {AnemosError, artifactError, preconditionError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
 import {composeInitramfs, type ComposeResult} from './compose.js';
 import {checkPayload} from './payload.js';
 
 export interface DeployDeps {
+  /** The host's commands. */
   runner: Runner;
+  /** Kernel and base initramfs onto the host, sha256-checked there. */
   fetch: (spec: ArtifactSpec, opts: FetchOptions) => Promise<FetchedArtifact>;
-  /** Reads of host keys and the boot method's staged files, and their writes. */
+  /** The host's files: host keys to carry, the boot method's staged files, kernel headers. */
   files: HostFiles;
+  /** Where anemos runs: the payload is fetched and checked here (defaults: the host's own). */
+  here?: {runner: Runner; fetch: (spec: ArtifactSpec, opts: FetchOptions) => Promise<FetchedArtifact>; cacheDir: string};
+  /** base ‖ segments into output on the host (default: composeInitramfs, for a local host). */
+  compose?: (base: FetchedArtifact, segments: SegmentSpec[], output: string, opts: {progress: ProgressSink; elsewhere: string}) => Promise<ComposeResult>;
   progress: ProgressSink;
   log: (line: string) => void;
   now: () => number;
@@ -41,16 +49,10 @@ export interface DeployResult {
 }
 
 /** A bzImage carries "HdrS" at 0x202 (Documentation/arch/x86/boot.rst). */
-export async function checkKernelImage(path: string, url: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(4);
-    await fh.read(buf, 0, 4, 0x202);
-    if (buf.toString('ascii') !== 'HdrS') {
-      throw artifactError('kernel-not-bzimage', `The kernel from ${url} is not an x86 bzImage (no "HdrS" header at 0x202).`, 'Point kernel.url at a vmlinuz file, e.g. the one "anemos initramfs build" writes.');
-    }
-  } finally {
-    await fh.close();
+export async function checkKernelImage(files: HostFiles, path: string, url: string): Promise<void> {
+  const buf = Buffer.from(await files.readRange(path, 0x202, 4));
+  if (buf.toString('ascii') !== 'HdrS') {
+    throw artifactError('kernel-not-bzimage', `The kernel from ${url} is not an x86 bzImage (no "HdrS" header at 0x202).`, 'Point kernel.url at a vmlinuz file, e.g. the one "anemos initramfs build" writes.');
   }
 }
 
@@ -77,16 +79,9 @@ export async function checkPayloadArchive(runner: Runner, path: string, url: str
 }
 
 /** Unpacked size of a zstd initramfs if its frame says so, else a conservative estimate. */
-async function unpackedEstimate(path: string, size: number): Promise<{bytes: number; exact: boolean}> {
-  const fh = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(18);
-    await fh.read(head, 0, 18, 0);
-    const n = zstdContentSize(head);
-    return n !== undefined ? {bytes: n, exact: true} : {bytes: size * 4, exact: false};
-  } finally {
-    await fh.close();
-  }
+async function unpackedEstimate(files: HostFiles, path: string, size: number): Promise<{bytes: number; exact: boolean}> {
+  const n = zstdContentSize(Buffer.from(await files.readRange(path, 0, 18)));
+  return n !== undefined ? {bytes: n, exact: true} : {bytes: size * 4, exact: false};
 }
 
 export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: DeployDeps, opts: {cacheDir: string; allowUnverified: boolean; baseDir: string}): Promise<DeployResult> {
@@ -102,12 +97,13 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
   };
   const result: DeployResult = {artifacts: [], commands: [], timings, executed: false};
 
+  const here = deps.here ?? {runner: deps.runner, fetch: deps.fetch, cacheDir: opts.cacheDir};
   // fetch: everything verified before any step that changes the host.
   const fetched = await timed('fetch', async () => {
     const out: Record<string, FetchedArtifact> = {};
     for (const a of plan.artifacts) {
-      out[a.name] = await deps.fetch(a, {
-        cacheDir: opts.cacheDir,
+      out[a.name] = await (a.name === 'payload' ? here.fetch : deps.fetch)(a, {
+        cacheDir: a.name === 'payload' ? here.cacheDir : opts.cacheDir,
         allowUnverified: opts.allowUnverified,
         baseDir: opts.baseDir,
         onProgress: (p) =>
@@ -119,9 +115,9 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
     return out;
   });
   result.artifacts = Object.values(fetched);
-  await checkKernelImage(fetched.kernel.path, fetched.kernel.url);
-  if (fetched.payload) await checkPayloadArchive(deps.runner, fetched.payload.path, fetched.payload.url);
-  const unpacked = await unpackedEstimate(fetched.initramfs.path, fetched.initramfs.size);
+  await checkKernelImage(deps.files, fetched.kernel.path, fetched.kernel.url);
+  if (fetched.payload) await checkPayloadArchive(here.runner, fetched.payload.path, fetched.payload.url);
+  const unpacked = await unpackedEstimate(deps.files, fetched.initramfs.path, fetched.initramfs.size);
   const mem = checkMemory(facts, {kernel: fetched.kernel.size, initramfs: fetched.initramfs.size + (fetched.payload?.size ?? 0), unpacked: unpacked.bytes + (fetched.payload?.size ?? 0) * 3});
   if (mem) throw preconditionError('ram-too-small', mem, 'Use a machine with more RAM, or a smaller base initramfs/payload; nothing was changed.');
   if (!has('compose')) return result;
@@ -140,9 +136,10 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
       authorizedKeys: plan.authorizedKeys,
       hostKeys,
       ...(fetched.payload && bootConfig.payload ? {payload: {file: bootConfig.payload.file, data: {size: fetched.payload.size, open: () => createReadStream(fetched.payload.path, {highWaterMark: 1 << 20})}}} : {}),
-      firmware: plan.firmware.map((f) => ({path: f.path, data: {size: f.size, open: () => createReadStream(join('/lib/firmware', f.path))}})),
+      firmware: plan.firmware.map((f) => ({path: f.path, data: {size: f.size, open: () => deps.files.openRead(join('/lib/firmware', f.path))}})),
     });
-    return composeInitramfs(fetched.initramfs.path, segments, plan.output, {progress: deps.progress, elsewhere: 'point cache_dir in anemos.conf at one'});
+    const o = {progress: deps.progress, elsewhere: 'point cache_dir in anemos.conf at one'};
+    return deps.compose ? deps.compose(fetched.initramfs, segments, plan.output, o) : composeInitramfs(fetched.initramfs.path, segments, plan.output, o);
   });
   deps.log(`composed ${plan.output}: ${result.composed.size} bytes (base ${result.composed.baseSize} bytes unchanged + ${result.composed.segments.length} segments)`);
   if (!has('load')) return result;
@@ -176,7 +173,7 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
   deps.log(`in ${plan.delaySeconds} s: ${commandLine(exec[0], exec.slice(1))}`);
   // Started detached after the delay, so an SSH session can print the result first; the
   // new session outlives us and the SSH session's end.
-  deps.runner.detach('sh', ['-c', 'sleep "$1"; shift; sync; exec "$@"', 'anemos-exec', String(plan.delaySeconds), ...exec]);
+  await deps.runner.detach('sh', ['-c', 'sleep "$1"; shift; sync; exec "$@"', 'anemos-exec', String(plan.delaySeconds), ...exec]);
   result.executed = true;
   return result;
 }

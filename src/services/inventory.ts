@@ -10,7 +10,7 @@ export interface Inventory {
 }
 
 export async function gatherInventory(): Promise<Inventory> {
-  const facts = await gatherHostFacts(realRunner);
+  const facts = await gatherHostFacts();
   const lsblk = await realRunner.run('lsblk', ['-J', '-b', '-o', 'NAME,SIZE,TYPE,MODEL,SERIAL,MOUNTPOINT,FSTYPE'], {allowFail: true});
   const disks = lsblk.exitCode === 0 ? (JSON.parse(lsblk.stdout).blockdevices as {name: string; size: number; type: string; model?: string}[]) : [];
   const MiB = 1048576;

@@ -9,6 +9,17 @@ export const EXIT = {
   fetch: 5,
   artifact: 6,
   command: 7,
+  /** SSH to the host failed (address, host key, keys, sudo): nothing was changed. */
+  connect: 8,
+  // The verdicts of a deploy driven from a workstation (anemos deploy --host), README "Exit codes":
+  /** The deploy environment failed before writing to a disk; the old system is back and answers. */
+  rolledBack: 10,
+  /** The deploy environment failed after writing; the machine stays in it, reachable over SSH. */
+  stranded: 11,
+  /** No verdict within --timeout: the machine never came back, or never finished. */
+  timeout: 12,
+  /** The new system is up but failed a check (host key, hostname, --check). */
+  checkFailed: 13,
   interrupted: 130,
 } as const;
 

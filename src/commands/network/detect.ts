@@ -15,7 +15,7 @@ export default class NetworkDetect extends BaseCommand {
 
   async run(): Promise<unknown> {
     const {flags} = await this.parse(NetworkDetect);
-    const net = parseNetwork(await gatherNetworkCaptures(realRunner));
+    const net = parseNetwork(await gatherNetworkCaptures());
     const problems = checkNetworkUsable(net);
     if (!this.jsonEnabled()) {
       for (const l of describeNetwork(net)) this.out(l);

@@ -1,0 +1,189 @@
+// anemos deploy --host: the same facts → plan → execute as on the host, driven from a
+// workstation or CI runner over SSH, then the deploy followed to a verdict. Nothing of
+// anemos is installed on the host: facts are read with its own tools, the plan is made
+// here, the artifacts land in its cache (cache_dir), the composed image in cache_dir/work
+// (or /boot/anemos for the one-shot GRUB entry), and the payload is checked here.
+
+import {spawn} from 'node:child_process';
+import {appendFileSync, mkdirSync} from 'node:fs';
+import {mkdtemp, rm} from 'node:fs/promises';
+import {homedir, tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {createInterface} from 'node:readline';
+import type {LogEvent} from '../agent/log.js';
+import {loadConfig} from '../adapters/config-file.js';
+import {fetchArtifact} from '../adapters/fetch.js';
+import {gatherHostFacts} from '../adapters/host-facts.js';
+import {realRunner} from '../adapters/process.js';
+import {remoteCompose, remoteFetch} from '../adapters/remote-artifacts.js';
+import {connectionError, sshArgv, sshHost, type SshDestination} from '../adapters/ssh-host.js';
+import type {BootMode} from '../core/boot-contract.js';
+import {draftDeploy, preflightError, type DeployPlan, type Phase} from '../core/deploy-plan.js';
+import {renderPlan} from '../core/plan-render.js';
+import {AnemosError, usageError} from '../shared/errors.js';
+import type {ProgressSink} from '../shared/progress.js';
+import {executeDeploy, type DeployResult} from './deploy.js';
+import {previewCommands} from './deploy-run.js';
+import {watchDeploy, type Observation, type Verdict, type WatchIO} from './watch.js';
+
+export interface RemoteDeployOptions {
+  destination: SshDestination;
+  configPath: string;
+  mode: BootMode;
+  phases: Phase[];
+  dryRun: boolean;
+  yes: boolean;
+  allowUnverified: boolean;
+  cliVersion: string;
+  cwd: string;
+  /** Send the artifacts from here instead of letting the host download them. */
+  upload: boolean;
+  /** The whole run, in seconds. */
+  timeoutSeconds: number;
+  logsDir?: string;
+  check?: string;
+  progress: ProgressSink;
+  log: (line: string) => void;
+  onEvent: (e: LogEvent) => void;
+  confirm: (question: string) => Promise<boolean>;
+}
+
+export interface RemoteDeployOutcome {
+  plan: DeployPlan;
+  planText: string;
+  dryRun: boolean;
+  result?: DeployResult;
+  verdict?: Verdict;
+  logsDir?: string;
+}
+
+/** This workstation's cache: $XDG_CACHE_HOME/anemos or ~/.cache/anemos. */
+export function workstationCache(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'anemos');
+}
+
+/** Lines of the connecting user's authorized_keys, so they can log in to the deploy environment as root. */
+async function userKeys(host: ReturnType<typeof sshHost>, user: string): Promise<string[]> {
+  if (user === 'root') return [];
+  const r = await host.runner.run('sh', ['-c', 'h=$(getent passwd "$1" | cut -d: -f6) && cat "$h/.ssh/authorized_keys"', 'sh', user], {allowFail: true});
+  return r.exitCode === 0 ? r.stdout.split('\n') : [];
+}
+
+export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDeployOutcome> {
+  const t0 = Date.now();
+  const deadline = t0 + o.timeoutSeconds * 1000;
+  const config = await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
+  const controlDir = await mkdtemp(join(tmpdir(), 'anemos-ssh-'));
+  const host = sshHost(o.destination, controlDir);
+  let plan: DeployPlan;
+  let planText: string;
+  let result: DeployResult;
+  let bootIdBefore: string | undefined;
+  try {
+    await host.connect();
+    const facts = await gatherHostFacts(host, {firmware: Array.isArray(config.firmware) ? config.firmware : [], extraAuthorizedKeys: await userKeys(host, o.destination.user)});
+    plan = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion});
+    planText = `Host: ${host.name}\n${renderPlan(plan, previewCommands(plan, config.cache_dir, facts.kexec.systemd))}`;
+    if (o.dryRun) return {plan, planText, dryRun: true};
+    const stop = preflightError(plan.problems);
+    if (stop) throw stop;
+    o.log(planText);
+    if (plan.phases.includes('exec') && !o.yes) {
+      const what = o.mode === 'deploy' ? `boot ${host.name} into the deploy environment; the payload may erase ${plan.bootConfig.disk ?? 'disks'}` : `boot ${host.name} into the test environment (nothing is written to disks)`;
+      if (!(await o.confirm(`This will ${what}. Continue?`))) throw usageError('not-confirmed', 'Not confirmed; nothing was changed.', 'Pass --yes to skip the question.');
+    }
+    bootIdBefore = (await host.files.read('/proc/sys/kernel/random/boot_id'))?.trim();
+    const localCache = workstationCache();
+    result = await executeDeploy(
+      plan,
+      facts,
+      {
+        runner: host.runner,
+        files: host.files,
+        fetch: remoteFetch(host, {upload: o.upload, localCacheDir: localCache, baseDir: o.cwd, warn: o.log}),
+        here: {runner: realRunner, fetch: fetchArtifact, cacheDir: localCache},
+        compose: remoteCompose(host),
+        progress: o.progress,
+        log: o.log,
+        now: () => performance.now(),
+      },
+      {cacheDir: config.cache_dir, allowUnverified: o.allowUnverified, baseDir: o.cwd},
+    );
+  } finally {
+    await host.close();
+    await rm(controlDir, {recursive: true, force: true});
+  }
+  if (!result.executed) return {plan, planText, dryRun: false, result};
+
+  const logsDir = o.logsDir ?? join(workstationCache(), 'logs', `${o.destination.host.replace(/[^A-Za-z0-9.-]/g, '_')}-${new Date(t0).toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(logsDir, {recursive: true, mode: 0o700});
+  const d = o.destination;
+  const sshHint = `ssh ${d.port ? `-p ${d.port} ` : ''}root@${d.host}`;
+  o.log(`${o.mode === 'deploy' ? 'The deploy' : 'The test'} environment starts in ${plan.delaySeconds} s${plan.method === 'bootloader' ? ' (a reboot through the one-shot GRUB entry)' : ''}; following it (logs: ${logsDir}).`);
+  const verdict = await watchDeploy(sshWatch(d, logsDir), {
+    mode: o.mode,
+    bootIdBefore,
+    hostname: plan.bootConfig.hostname,
+    check: o.check,
+    deadline,
+    sshHint,
+    logsDir,
+    say: o.log,
+    onEvent: (e) => {
+      appendFileSync(join(logsDir, 'events.jsonl'), JSON.stringify(e) + '\n');
+      appendFileSync(join(logsDir, 'deploy.log'), `[${e.t.slice(11, 19)}] ${e.level === 'info' ? '' : `${e.level.toUpperCase()}: `}${e.msg}\n`);
+      o.onEvent(e);
+    },
+  });
+  return {plan, planText, dryRun: false, result, verdict, logsDir};
+}
+
+/** WatchIO over fresh SSH connections (the machine reboots under any connection). */
+export function sshWatch(d: SshDestination, logsDir: string): WatchIO {
+  const opts = ['-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3'];
+  const as = (user: string, command: string) => [...sshArgv({...d, user}, opts), command];
+  // The deploy environment has only root; an installed system may refuse root and take the user.
+  const users = [d.user, ...(d.user === 'root' ? [] : ['root'])];
+  const ssh = (user: string, command: string, timeoutMs = 60_000) => realRunner.run('ssh', as(user, command), {allowFail: true, timeoutMs}).catch((err: unknown) => ({exitCode: 255, stdout: '', stderr: (err as Error).message}));
+  return {
+    async observe(): Promise<Observation | AnemosError | undefined> {
+      let error: AnemosError | undefined;
+      for (const user of users) {
+        const r = await ssh(user, 'cat /proc/sys/kernel/random/boot_id /proc/sys/kernel/hostname /proc/cmdline', 30_000);
+        if (r.exitCode === 0) {
+          const [bootId, hostname, cmdline] = r.stdout.split('\n');
+          return {bootId: bootId.trim(), hostname: hostname.trim(), deployEnv: /(^|\s)anemos\.mode=/.test(cmdline ?? '')};
+        }
+        error = connectionError({...d, user}, r.stderr);
+        if (error?.code !== 'ssh-permission') break;
+      }
+      return error;
+    },
+    follow(afterSeq, onEvent, signal) {
+      return new Promise((resolve) => {
+        const child = spawn('ssh', as('root', `tail -n +${afterSeq + 1} -f /run/anemos/events.jsonl`), {stdio: ['ignore', 'pipe', 'ignore']});
+        createInterface({input: child.stdout}).on('line', (line) => {
+          try {
+            onEvent(JSON.parse(line) as LogEvent);
+          } catch {
+            // a line cut by the reboot: the next connection reads it again from its seq
+          }
+        });
+        signal.addEventListener('abort', () => child.kill('SIGTERM'));
+        child.on('close', () => resolve());
+        child.on('error', () => resolve());
+      });
+    },
+    async collect() {
+      // The IMGBUILD step scripts, for a post-mortem (each one runs alone with sh).
+      const r = await realRunner.run('sh', ['-c', 'ssh "$@" "cd /run/anemos && tar -cf - imgbuild/steps 2>/dev/null" | tar -xf - -C "$0"', logsDir, ...as('root', '').slice(0, -1)], {allowFail: true, timeoutMs: 60_000});
+      return r.exitCode === 0 ? ['imgbuild/steps'] : [];
+    },
+    async check(command) {
+      const r = await ssh(d.user, command, 600_000);
+      return {code: r.exitCode, output: `${r.stdout}${r.stderr}`};
+    },
+    sleep: (ms) => new Promise((res) => setTimeout(res, ms)),
+    now: () => Date.now(),
+  };
+}
