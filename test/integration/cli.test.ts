@@ -2,7 +2,8 @@
 // that stays untouched when input is bad.
 import {execFile, execFileSync} from 'node:child_process';
 import {createHash} from 'node:crypto';
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {createServer, type AddressInfo} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
@@ -179,6 +180,34 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     expect(r.stderr).toMatch(/Unknown phase "explode"/);
     const u = await anemos(['initramfs', 'list']);
     expect(u.code).toBe(2);
+  });
+
+  it('deploy --host: a bad destination or a --host flag without --host is a usage error (2); a refused connection is 8 with its fix', async () => {
+    const path = conf('host');
+    const bad = await anemos(['deploy', '--host', 'root@', '--config', path, '--dry-run']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/is not a host to connect to/);
+    const orphan = await anemos(['deploy', '--check', 'true', '--config', path, '--dry-run']);
+    expect(orphan.code).toBe(2);
+    expect(orphan.stderr).toMatch(/--check only applies with --host/);
+    // A port nothing listens on: refused at once, nothing planned, nothing fetched.
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const refused = await anemos(['deploy', '--host', 'root@127.0.0.1', '--ssh-port', String(port), '--config', path, '--yes', '--json']);
+    expect(refused.code).toBe(8);
+    expect(JSON.parse(refused.stdout.trim().split('\n').at(-1)!).error).toMatchObject({code: 'ssh-refused', exitCode: 8, hint: expect.stringContaining(`listens on ${port}`)});
+  });
+
+  it('examples/ci-nameserver: the workflows are YAML, the deploy script is sh', async () => {
+    const dir = join(REPO, 'examples', 'ci-nameserver');
+    const {parse} = await import('yaml');
+    for (const f of ['github-actions.yml', 'gitlab-ci.yml']) expect(parse(readFileSync(join(dir, f), 'utf8')), f).toBeTypeOf('object');
+    execFileSync('sh', ['-n', join(dir, 'deploy.sh')]);
+    expect(readFileSync(join(dir, 'deploy.sh'), 'utf8')).toMatch(/deploy --host "\$NS_HOST"/);
   });
 
   it('payload check/pack of the shipped IMGBUILD payloads and examples; pack is reproducible', async () => {

@@ -1,0 +1,178 @@
+// anemos deploy --host, as a CI job or an operator's laptop uses it: this machine is the
+// workstation, a QEMU VM is the server. The server is a stock Debian 12 (GRUB as Debian
+// installs it, curl, sshd) without Node, without kexec-tools and without anything of
+// anemos: facts are read over SSH, the host downloads kernel and base itself, the boot
+// goes through the one-shot GRUB entry (no kexec there), and the workstation follows the
+// events to a verdict. Host keys are checked against a known_hosts file, as a CI job pins them.
+
+import {execFile, execFileSync} from 'node:child_process';
+import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {ensureBase, QEMU_MAC, sha256, sshKeypair} from '../helpers/deploy-env.js';
+import {E2E_CACHE, providerDisk, rootfsTarball, STOCK_PROVIDER_PACKAGES, TARGET_PACKAGES, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {startServer, type TestServer} from '../helpers/http-server.js';
+import {CLI, REPO} from '../helpers/kernel.js';
+import {keptPath, Vm} from '../helpers/qemu.js';
+import {freePort, hostKeyFingerprint, sshRun} from '../helpers/ssh.js';
+
+const BUILD_ID = `remote-${process.pid}`;
+const timings: Record<string, number> = {};
+const since = (t0: number) => Number(((Date.now() - t0) / 1000).toFixed(1));
+
+describe('anemos deploy --host: a stock Debian 12 server re-imaged from the workstation', () => {
+  let work: string;
+  let server: TestServer;
+  let vm: Vm;
+  let port: number;
+  let operator: {priv: string; pub: string};
+  let knownHosts: string;
+  let fingerprint: string;
+
+  const ssh = (command: string, timeoutMs = 120_000) => sshRun(operator.priv, port, command, timeoutMs);
+  const bootId = () => ssh('cat /proc/sys/kernel/random/boot_id').then((s) => s.trim());
+
+  /** anemos on the workstation, asynchronously (the HTTP server the VM downloads from runs in this process). */
+  function anemos(args: string[], timeoutMs = 1_800_000): Promise<{code: number; stdout: string; stderr: string}> {
+    return new Promise((resolve) => {
+      execFile(CLI, args, {encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs, env: {...process.env, HOME: work}}, (err, stdout, stderr) => {
+        resolve({code: err ? ((err as {code?: number}).code ?? -1) : 0, stdout, stderr});
+      });
+    });
+  }
+  const hostArgs = (conf: string, known = knownHosts) => [
+    '--host', 'root@127.0.0.1', '--ssh-port', String(port), '-i', operator.priv,
+    '--ssh-option', `UserKnownHostsFile=${known}`, '--ssh-option', 'StrictHostKeyChecking=yes',
+    '--config', join(work, `${conf}.conf`), '--yes', '--timeout', '30m',
+  ];
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'anemos-remote-'));
+    mkdirSync(E2E_CACHE, {recursive: true});
+    operator = sshKeypair(E2E_CACHE, 'operator');
+    const base = await ensureBase();
+    const provider = await rootfsTarball('bookworm', STOCK_PROVIDER_PACKAGES, 'tar');
+    const target = await rootfsTarball(TARGET_SUITE, TARGET_PACKAGES, 'tar.zst');
+    const disk = join(work, 'provider.raw');
+    execFileSync('cp', ['--sparse=always', await providerDisk(provider, `${operator.priv}.pub`), disk]);
+
+    server = await startServer({});
+    const url = `http://10.0.2.2:${new URL(server.url).port}`;
+    const payloadDir = join(work, 'image-payload');
+    cpSync(join(REPO, 'payloads', 'image'), payloadDir, {recursive: true});
+    writeFileSync(
+      join(payloadDir, 'image.conf'),
+      [`IMAGE_URL=${url}/target.tar.zst`, `IMAGE_SHA256=${sha256(readFileSync(target))}`, 'IMAGE_KIND=rootfs', 'ROOT_FS=ext4', 'NETWORK_FORMAT=auto', `IMAGE_BUILD_ID=${BUILD_ID}`, ''].join('\n'),
+    );
+    const pack = (dir: string, out: string) => JSON.parse(execFileSync(CLI, ['payload', 'pack', dir, '-o', out, '--json'], {encoding: 'utf8'})).sha256 as string;
+    const imageSha = pack(payloadDir, join(work, 'image.tar.gz'));
+    const failDir = join(work, 'fail-payload');
+    mkdirSync(failDir);
+    writeFileSync(join(failDir, 'deploy'), '#!/bin/sh\necho "checking the disk before touching it: not good"; exit 4\n', {mode: 0o755});
+    const failSha = pack(failDir, join(work, 'fail.tar.gz'));
+    for (const [path, file] of Object.entries({'/vmlinuz': base.kernel, '/initramfs.cpio.zst': base.initramfs, '/target.tar.zst': target})) server.routes.set(path, {file});
+
+    // The kernel and base are downloaded by the server from the URL; the payload is a file
+    // here, on the workstation, checked here and sent with the image.
+    const conf = (payload: string, payloadSha: string) =>
+      [
+        `kernel: {url: ${url}/vmlinuz, sha256: ${sha256(readFileSync(base.kernel))}}`,
+        `initramfs: {url: ${url}/initramfs.cpio.zst, sha256: ${sha256(readFileSync(base.initramfs))}}`,
+        `payload: {url: ${payload}, sha256: ${payloadSha}}`,
+        'deploy: {disk: /dev/vda, timeout: 20m, network_timeout: 60s}',
+        'boot: {delay: 1}',
+      ].join('\n');
+    writeFileSync(join(work, 'image.conf'), conf('image.tar.gz', imageSha));
+    writeFileSync(join(work, 'fail.conf'), conf('fail.tar.gz', failSha));
+
+    port = await freePort();
+    const t0 = Date.now();
+    vm = new Vm({disks: [disk], memoryMb: 1024, serialLog: join(work, 'serial.log'), mac: QEMU_MAC, hostfwd: [`tcp:127.0.0.1:${port}-:22`], noReboot: false});
+    await ssh('true', 240_000);
+    timings['provider boot → SSH'] = since(t0);
+    // GRUB as Debian installs it (grub-install, update-grub: grubenv, next_entry, 41_custom),
+    // with the serial console this VM is watched through.
+    await ssh(
+      [
+        'mkdir -p /etc/default/grub.d',
+        `printf '%s\\n' 'GRUB_CMDLINE_LINUX="net.ifnames=0 console=tty0 console=ttyS0,115200"' 'GRUB_TERMINAL="console serial"' 'GRUB_SERIAL_COMMAND="serial --speed=115200"' 'GRUB_TIMEOUT=1' > /etc/default/grub.d/50-console.cfg`,
+        'grub-install /dev/vda >/dev/null 2>&1',
+        'update-grub >/dev/null 2>&1',
+      ].join(' && '),
+      300_000,
+    );
+    // The operator pins the server's key, as a CI job does with a known_hosts secret.
+    knownHosts = join(work, 'known_hosts');
+    writeFileSync(knownHosts, execFileSync('ssh-keyscan', ['-p', String(port), '127.0.0.1'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']}));
+    fingerprint = await hostKeyFingerprint(port);
+  }, 1_800_000);
+
+  afterAll(async () => {
+    vm?.kill();
+    await server?.close();
+    if (Object.keys(timings).length) process.stderr.write(`remote e2e timings (s): ${JSON.stringify(timings)}\nserial log (kept after the run): ${keptPath(join(work, 'serial.log'))}\n`);
+  });
+
+  it('the server is stock: no node, no kexec, nothing of anemos', async () => {
+    const r = await ssh('command -v node nodejs kexec anemos; ls /usr/local/bin /usr/local/sbin; echo end');
+    expect(r.trim()).toBe('end');
+  });
+
+  it('a host key that is not the pinned one is refused before anything changes (exit 8), with the fingerprint it presents', async () => {
+    const wrong = join(work, 'known_hosts.wrong');
+    const other = sshKeypair(work, 'not-the-host');
+    writeFileSync(wrong, `[127.0.0.1]:${port} ${other.pub.trim().split(' ').slice(0, 2).join(' ')}\n`);
+    const before = await bootId();
+    const r = await anemos(['deploy', ...hostArgs('image', wrong)]);
+    expect(r.code, r.stderr).toBe(8);
+    expect(r.stderr).toMatch(/ssh-host-key/);
+    expect(r.stderr).toContain(fingerprint);
+    expect(r.stderr).toMatch(/ssh-keyscan -p \d+ 127\.0\.0\.1/);
+    expect(await bootId()).toBe(before);
+  }, 120_000);
+
+  it('a payload that fails before writing: the old system comes back, exit 10, the events are in --logs', async () => {
+    const before = await bootId();
+    const logs = join(work, 'logs-fail');
+    const t0 = Date.now();
+    const r = await anemos(['deploy', ...hostArgs('fail'), '--logs', logs]);
+    timings['failing payload → old system back'] = since(t0);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(10);
+    // No kexec on this host: the one-shot GRUB entry, said before it is used.
+    expect(r.stdout).toMatch(/kexec is not usable[^\n]*one-shot GRUB entry/);
+    // Live: the payload's own line reached the workstation as it happened.
+    expect(r.stdout).toMatch(/deploy: checking the disk before touching it: not good/);
+    expect(r.stderr).toMatch(/deploy-failed-rolled-back[\s\S]*old system is back/);
+    expect(readFileSync(join(logs, 'deploy.log'), 'utf8')).toMatch(/checking the disk before touching it: not good/);
+    const events = readFileSync(join(logs, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.at(-1)).toMatchObject({outcome: 'failed', action: 'reboot', written: []});
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    // The old system, unchanged, and the one-shot entry consumed.
+    expect(await bootId()).not.toBe(before);
+    const after = await ssh('cat /etc/provider-marker; . /etc/os-release; echo $VERSION_CODENAME; grub-editenv list; cat /proc/cmdline');
+    expect(after).toMatch(/^provider-image\nbookworm\n/);
+    expect(after).not.toMatch(/next_entry=anemos|anemos\.mode/);
+  }, 1_200_000);
+
+  it('deploy: live events, Debian 13 on the same disk, exit 0 only after the new system answers and --check passes', async () => {
+    const t0 = Date.now();
+    const logs = join(work, 'logs-image');
+    const r = await anemos(['deploy', ...hostArgs('image'), '--logs', logs, '--check', `. /etc/os-release && test "$VERSION_CODENAME" = ${TARGET_SUITE} && grep -q build=${BUILD_ID} /etc/anemos-deployed`]);
+    timings['deploy --host → verdict'] = since(t0);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    // The host downloaded kernel and base itself and checked them; the events came live.
+    expect(r.stderr).toMatch(/fetch kernel: \d+ bytes, sha256 verified/);
+    expect(r.stdout).toMatch(/The deploy environment answers/);
+    expect(r.stdout).toMatch(/image: == bootloader/);
+    expect(r.stdout).toMatch(/DEPLOY SUCCEEDED/);
+    expect(r.stdout).toMatch(/DEPLOYED and checked in \d+ s: hostname provider; SSH host key as known_hosts expects; --check /);
+    expect(existsSync(join(logs, 'events.jsonl'))).toBe(true);
+    // What the operator checks afterwards.
+    const facts = await ssh('. /etc/os-release; echo $VERSION_CODENAME; hostname; ip -4 -o addr show; test -e /etc/provider-marker && echo OLD-MARKER || echo no-old-marker');
+    expect(facts).toMatch(new RegExp(`^${TARGET_SUITE}\\nprovider\\n`));
+    expect(facts).toMatch(/inet 10\.0\.2\.15\/24/);
+    expect(facts).toContain('no-old-marker');
+    expect(await hostKeyFingerprint(port)).toBe(fingerprint);
+  }, 2_400_000);
+});
