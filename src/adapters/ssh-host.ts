@@ -81,7 +81,7 @@ export function connectionError(d: SshDestination, stderr: string, fingerprints?
 
 /** The host keys a server presents, as "TYPE SHA256:..." (for the host-key error); undefined if it cannot be asked. */
 export async function presentedFingerprints(d: SshDestination): Promise<string | undefined> {
-  const scan = await realRunner.run('ssh-keyscan', [...(d.port ? ['-p', String(d.port)] : []), '-T', '5', d.host], {allowFail: true, timeoutMs: 15_000}).catch(() => undefined);
+  const scan = await realRunner.run('ssh-keyscan', [...(d.port ? ['-p', String(d.port)] : []), '-T', '20', '-t', 'ed25519,ecdsa,rsa', d.host], {allowFail: true, timeoutMs: 90_000}).catch(() => undefined);
   if (!scan?.stdout.trim()) return undefined;
   const fp = await realRunner.run('ssh-keygen', ['-lf', '-'], {input: scan.stdout, allowFail: true});
   const list = fp.stdout.trim().split('\n').filter(Boolean).map((l) => `${/\((\w+)\)\s*$/.exec(l)?.[1] ?? ''} ${l.split(' ')[1]}`.trim());

@@ -7,7 +7,7 @@
 import {existsSync, readFileSync, writeFileSync} from 'node:fs';
 import {realRunner, type Runner} from '../adapters/process.js';
 import type {BootConfig} from '../core/boot-contract.js';
-import {CONTRACT} from '../core/boot-contract.js';
+import {CONTRACT, RUNTIME} from '../core/boot-contract.js';
 import {carriedKernelArgs} from '../core/kernel-args.js';
 import type {NetworkConfig} from '../core/network.js';
 import {RENDER_FORMATS, renderNetwork, type RenderFormat} from '../core/network-render.js';
@@ -28,7 +28,7 @@ import {decideOnFailure} from './policy.js';
 import {startDropbear} from './ssh.js';
 import {readLinks, readWriteCounters, sleep} from './system.js';
 
-const RUN_DIR = '/run/anemos';
+const RUN_DIR = RUNTIME.dir;
 const PAYLOAD_DIR = `${RUN_DIR}/payload`;
 const ROOT = '/';
 
@@ -121,6 +121,18 @@ function forever(): Promise<never> {
   return new Promise<never>(() => setInterval(() => {}, 3_600_000));
 }
 
+/**
+ * A driver following over SSH (anemos deploy --host) must read the outcome before the
+ * machine reboots under it: wait until it says so, at most watch_seconds.
+ */
+async function waitForWatcher(config: BootConfig | undefined, log: AgentLog): Promise<void> {
+  const limit = config?.watch_seconds ?? 0;
+  if (!limit) return;
+  const t0 = performance.now();
+  while (!existsSync(RUNTIME.outcomeSeen) && performance.now() - t0 < limit * 1000) await sleep(500);
+  log.info(existsSync(RUNTIME.outcomeSeen) ? 'the driver has read the outcome' : `no driver read the outcome within ${limit} s; going on`);
+}
+
 async function reboot(runner: Runner, log: AgentLog, why: string, delaySeconds: number): Promise<never> {
   log.info(`${why}: rebooting in ${delaySeconds} s`);
   await sleep(delaySeconds * 1000);
@@ -140,6 +152,8 @@ async function run(): Promise<void> {
   log.info(`agent started (mode ${cmdline.mode ?? 'from config'}); log: ${log.logPath}`);
   let config: BootConfig | undefined;
   let net: NetworkConfig | undefined;
+  /** SSH is up: a driver can read the outcome, so it is worth waiting for one. */
+  let reachable = false;
   try {
     config = readJson<BootConfig>(`${ROOT}${CONTRACT.config}`, 'config');
     checkBootConfig(config);
@@ -153,6 +167,7 @@ async function run(): Promise<void> {
     const cfg = config;
     await log.step('network check', () => networkGate(runner, plan, cfg, log));
     const ssh = await log.step('ssh', () => startDropbear(runner));
+    reachable = true;
     log.info(`SSH: ssh root@${primaryAddress(net)} (host keys: ${ssh.convertedKeys.length ? `carried: ${ssh.convertedKeys.join(', ')}` : 'new'})`);
 
     if (mode === 'test') {
@@ -190,6 +205,7 @@ async function run(): Promise<void> {
     }
     const total = ((performance.now() - t0) / 1000).toFixed(1);
     log.emit({level: 'info', outcome: 'succeeded', msg: `DEPLOY SUCCEEDED in ${total} s: ${log.steps.map((s) => `${s.step} ${s.seconds} s`).join(', ')}`});
+    await waitForWatcher(config, log);
     await reboot(runner, log, 'the new system boots from disk', 2);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
@@ -198,6 +214,7 @@ async function run(): Promise<void> {
     // The outcome, for a driver following events.jsonl: whether to expect the old system back.
     log.emit({level: 'error', outcome: 'failed', action, written, msg: `DEPLOY FAILED: ${message}`});
     if (action === 'reboot') {
+      if (reachable) await waitForWatcher(config, log);
       await reboot(runner, log, written.length ? `disks written (${written.join(', ')}), but deploy.on_failure is reboot` : 'no disk was written, so the old system is intact', 10);
     }
     log.error(`Disks were written (${written.join(', ') || 'none'}): staying up so you can repair. Log: ${log.logPath}. SSH: ssh root@${net ? primaryAddress(net) : '<address>'}. Retry: ${existsSync(`${PAYLOAD_DIR}/deploy`) ? `cd ${PAYLOAD_DIR} && ./deploy` : `the step scripts in ${RUN_DIR}/imgbuild/steps (each runs alone: sh FILE)`}`);

@@ -31,6 +31,7 @@ export const deployFlags = {
   timeout: Flags.string({description: 'With --host: give up waiting for a verdict after this long (exit 12): seconds or 30m, 2h.', default: '1h', env: 'ANEMOS_TIMEOUT'}),
   logs: Flags.string({description: 'With --host: where the events, deploy.log and (on failure) the step scripts are copied (default: ~/.cache/anemos/logs/HOST-TIME).', env: 'ANEMOS_LOGS'}),
   check: Flags.string({description: 'With --host: a command run on the new system over SSH; the deploy passes only if it exits 0.'}),
+  attach: Flags.boolean({description: 'With --host: follow a deploy already under way (after this command was stopped) to its verdict; changes nothing.'}),
 };
 
 export interface DeployFlagValues {
@@ -45,6 +46,7 @@ export interface DeployFlagValues {
   timeout: string;
   logs?: string;
   check?: string;
+  attach: boolean;
   accel: string;
   config: string;
   yes: boolean;
@@ -75,7 +77,7 @@ async function askYesNo(question: string): Promise<boolean> {
 export async function runDeployCommand(cmd: BaseCommand & {jsonEnabled(): boolean}, flags: DeployFlagValues, mode: BootMode, version: string): Promise<unknown> {
   const json = cmd.jsonEnabled();
   const say = (l: string) => (json ? process.stderr : process.stdout).write(l + '\n');
-  const hostOnly = (['identity', 'ssh-option', 'upload', 'logs', 'check'] as const).filter((f) => flags[f] !== undefined && flags[f] !== false);
+  const hostOnly = (['identity', 'ssh-option', 'upload', 'logs', 'check', 'attach'] as const).filter((f) => flags[f] !== undefined && flags[f] !== false);
   if (flags.host) return runHostCommand(flags, mode, version, json, say);
   if (hostOnly.length) throw usageError('host-flag-without-host', `--${hostOnly[0]} only applies with --host.`, 'Add --host [USER@]HOST, or drop the flag.');
   const outcome = await runDeploy({
@@ -134,13 +136,14 @@ async function runHostCommand(flags: DeployFlagValues, mode: BootMode, version: 
     timeoutSeconds,
     logsDir: flags.logs,
     check: flags.check,
+    attach: flags.attach,
     progress: makeProgress(),
     log: say,
     // One line per event: JSON lines on stdout with --json, the log's own format otherwise.
     onEvent: (e) => (json ? process.stdout.write(JSON.stringify({event: e}) + '\n') : say(`  ${e.t.slice(11, 19)} ${e.level === 'info' ? '' : `${e.level.toUpperCase()}: `}${e.msg}`)),
     confirm: askYesNo,
   });
-  if (outcome.dryRun) {
+  if (outcome.dryRun && outcome.plan) {
     if (!json) say(outcome.planText + '\n\n(dry run: nothing was downloaded or changed)');
     const err = preflightError(outcome.plan.problems);
     if (err) throw new AnemosError('precondition', err.code, json ? err.message : `${err.message}${outcome.plan.problems.length > 1 ? ' (listed above)' : ''}`, {hint: err.hint, details: json ? err.details : []});
@@ -148,7 +151,7 @@ async function runHostCommand(flags: DeployFlagValues, mode: BootMode, version: 
   }
   const v = outcome.verdict;
   if (!v) {
-    if (!json) say(`Stopped after phase ${outcome.plan.phases.at(-1)}.`);
+    if (!json) say(`Stopped after phase ${outcome.plan?.phases.at(-1)}.`);
     return json ? {plan: outcome.plan, result: outcome.result ?? null} : undefined;
   }
   if (!json) {

@@ -14,6 +14,14 @@ export const CONTRACT = {
   firmwareDir: 'lib/firmware',
 } as const;
 
+/** Where the running deploy environment keeps its state; a driver over SSH reads it there. */
+export const RUNTIME = {
+  dir: '/run/anemos',
+  events: '/run/anemos/events.jsonl',
+  /** Created by a driver once it has read the outcome event (BootConfig.watch_seconds). */
+  outcomeSeen: '/run/anemos/outcome-seen',
+} as const;
+
 export const BOOT_MODES = ['deploy', 'test'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];
 
@@ -30,6 +38,11 @@ export interface BootConfig {
   timeout: number;
   network_timeout: number;
   check_url?: string;
+  /**
+   * Seconds to wait, after the outcome, for a driver (anemos deploy --host) to say it has
+   * read it (it creates RUNTIME.outcomeSeen) before rebooting; absent: reboot at once.
+   */
+  watch_seconds?: number;
 }
 
 /**
@@ -58,6 +71,7 @@ export const BOOT_CONFIG_SCHEMA: Schema = {
     timeout: {type: 'integer'},
     network_timeout: {type: 'integer'},
     check_url: {type: 'string', pattern: '^https?://'},
+    watch_seconds: {type: 'integer', minimum: 0, maximum: 3600},
   },
 };
 

@@ -89,7 +89,7 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
     const fallback = BOOT_METHODS.bootloader.problem(facts);
     if (!fallback) {
       method = 'bootloader';
-      warnings.push(`kexec is not usable (${chosen.message}); using a one-shot GRUB entry instead.`);
+      warnings.push(`kexec is not usable (${chosen.message.replace(/\.$/, '')}); using a one-shot GRUB entry instead.`);
     } else problems.push(chosen, {...fallback, message: `Neither is the one-shot GRUB entry: ${fallback.message}`});
   } else if (chosen) problems.push(chosen);
   const kexecFileLoad = facts.kexec.lockdown === 'integrity';

@@ -17,7 +17,7 @@ import {gatherHostFacts} from '../adapters/host-facts.js';
 import {realRunner} from '../adapters/process.js';
 import {remoteCompose, remoteFetch} from '../adapters/remote-artifacts.js';
 import {connectionError, sshArgv, sshHost, type SshDestination} from '../adapters/ssh-host.js';
-import type {BootMode} from '../core/boot-contract.js';
+import {RUNTIME, type BootMode} from '../core/boot-contract.js';
 import {draftDeploy, preflightError, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import {renderPlan} from '../core/plan-render.js';
 import {AnemosError, usageError} from '../shared/errors.js';
@@ -42,6 +42,8 @@ export interface RemoteDeployOptions {
   timeoutSeconds: number;
   logsDir?: string;
   check?: string;
+  /** Follow a deploy already under way (after the driver was stopped): no plan, no changes. */
+  attach?: boolean;
   progress: ProgressSink;
   log: (line: string) => void;
   onEvent: (e: LogEvent) => void;
@@ -49,13 +51,16 @@ export interface RemoteDeployOptions {
 }
 
 export interface RemoteDeployOutcome {
-  plan: DeployPlan;
+  /** Absent with --attach: no plan was made. */
+  plan?: DeployPlan;
   planText: string;
   dryRun: boolean;
   result?: DeployResult;
   verdict?: Verdict;
   logsDir?: string;
 }
+
+const WATCH_SECONDS = 120;
 
 /** This workstation's cache: $XDG_CACHE_HOME/anemos or ~/.cache/anemos. */
 export function workstationCache(): string {
@@ -73,6 +78,12 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
   const t0 = Date.now();
   const deadline = t0 + o.timeoutSeconds * 1000;
   const config = await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
+  if (o.attach) {
+    const logsDir = logsDirFor(o, t0);
+    o.log(`Attaching to ${o.destination.host}: following its deploy environment from its first event (logs: ${logsDir}).`);
+    const verdict = await follow(o, {deadline, logsDir, hostname: config.hostname});
+    return {planText: '', dryRun: false, verdict, logsDir};
+  }
   const controlDir = await mkdtemp(join(tmpdir(), 'anemos-ssh-'));
   const host = sshHost(o.destination, controlDir);
   let plan: DeployPlan;
@@ -82,7 +93,9 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
   try {
     await host.connect();
     const facts = await gatherHostFacts(host, {firmware: Array.isArray(config.firmware) ? config.firmware : [], extraAuthorizedKeys: await userKeys(host, o.destination.user)});
-    plan = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion});
+    const draft = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion});
+    // We follow it: the deploy environment waits (at most 2 minutes) for us to read its outcome before rebooting.
+    plan = {...draft, bootConfig: {...draft.bootConfig, watch_seconds: WATCH_SECONDS}};
     planText = `Host: ${host.name}\n${renderPlan(plan, previewCommands(plan, config.cache_dir, facts.kexec.systemd))}`;
     if (o.dryRun) return {plan, planText, dryRun: true};
     const stop = preflightError(plan.problems);
@@ -115,18 +128,29 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
   }
   if (!result.executed) return {plan, planText, dryRun: false, result};
 
-  const logsDir = o.logsDir ?? join(workstationCache(), 'logs', `${o.destination.host.replace(/[^A-Za-z0-9.-]/g, '_')}-${new Date(t0).toISOString().replace(/[:.]/g, '-')}`);
-  mkdirSync(logsDir, {recursive: true, mode: 0o700});
-  const d = o.destination;
-  const sshHint = `ssh ${d.port ? `-p ${d.port} ` : ''}root@${d.host}`;
+  const logsDir = logsDirFor(o, t0);
   o.log(`${o.mode === 'deploy' ? 'The deploy' : 'The test'} environment starts in ${plan.delaySeconds} s${plan.method === 'bootloader' ? ' (a reboot through the one-shot GRUB entry)' : ''}; following it (logs: ${logsDir}).`);
-  const verdict = await watchDeploy(sshWatch(d, logsDir), {
+  const verdict = await follow(o, {deadline, logsDir, hostname: plan.bootConfig.hostname, bootIdBefore});
+  return {plan, planText, dryRun: false, result, verdict, logsDir};
+}
+
+function logsDirFor(o: RemoteDeployOptions, t0: number): string {
+  const dir = o.logsDir ?? join(workstationCache(), 'logs', `${o.destination.host.replace(/[^A-Za-z0-9.-]/g, '_')}-${new Date(t0).toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(dir, {recursive: true, mode: 0o700});
+  return dir;
+}
+
+function follow(o: RemoteDeployOptions, w: {deadline: number; logsDir: string; hostname?: string; bootIdBefore?: string}): Promise<Verdict> {
+  const d = o.destination;
+  const logsDir = w.logsDir;
+  return watchDeploy(sshWatch(d, logsDir), {
     mode: o.mode,
-    bootIdBefore,
-    hostname: plan.bootConfig.hostname,
+    ...(w.bootIdBefore ? {bootIdBefore: w.bootIdBefore} : {}),
+    attach: Boolean(o.attach),
+    ...(w.hostname ? {hostname: w.hostname} : {}),
     check: o.check,
-    deadline,
-    sshHint,
+    deadline: w.deadline,
+    sshHint: `ssh ${d.port ? `-p ${d.port} ` : ''}root@${d.host}`,
     logsDir,
     say: o.log,
     onEvent: (e) => {
@@ -135,7 +159,6 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
       o.onEvent(e);
     },
   });
-  return {plan, planText, dryRun: false, result, verdict, logsDir};
 }
 
 /** WatchIO over fresh SSH connections (the machine reboots under any connection). */
@@ -161,7 +184,7 @@ export function sshWatch(d: SshDestination, logsDir: string): WatchIO {
     },
     follow(afterSeq, onEvent, signal) {
       return new Promise((resolve) => {
-        const child = spawn('ssh', as('root', `tail -n +${afterSeq + 1} -f /run/anemos/events.jsonl`), {stdio: ['ignore', 'pipe', 'ignore']});
+        const child = spawn('ssh', as('root', `tail -n +${afterSeq + 1} -f ${RUNTIME.events}`), {stdio: ['ignore', 'pipe', 'ignore']});
         createInterface({input: child.stdout}).on('line', (line) => {
           try {
             onEvent(JSON.parse(line) as LogEvent);
@@ -174,9 +197,12 @@ export function sshWatch(d: SshDestination, logsDir: string): WatchIO {
         child.on('error', () => resolve());
       });
     },
+    async ack() {
+      await ssh('root', `touch ${RUNTIME.outcomeSeen}`, 30_000);
+    },
     async collect() {
       // The IMGBUILD step scripts, for a post-mortem (each one runs alone with sh).
-      const r = await realRunner.run('sh', ['-c', 'ssh "$@" "cd /run/anemos && tar -cf - imgbuild/steps 2>/dev/null" | tar -xf - -C "$0"', logsDir, ...as('root', '').slice(0, -1)], {allowFail: true, timeoutMs: 60_000});
+      const r = await realRunner.run('sh', ['-c', 'ssh "$@" | tar -xf - -C "$0"', logsDir, ...as('root', `cd ${RUNTIME.dir} && tar -cf - imgbuild/steps 2>/dev/null`)], {allowFail: true, timeoutMs: 60_000});
       return r.exitCode === 0 ? ['imgbuild/steps'] : [];
     },
     async check(command) {

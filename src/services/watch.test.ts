@@ -17,16 +17,17 @@ const ev = (msg: string, extra: Partial<LogEvent> = {}): LogEvent => ({seq: ++n,
 /** A machine that answers observe() from a script and streams one event list per follow(). */
 function machine(answers: (Observation | AnemosError | undefined)[], streams: LogEvent[][], check = {code: 0, output: ''}) {
   let clock = 0;
-  const calls = {follow: [] as number[], collect: 0, check: [] as string[]};
+  const calls = {follow: [] as number[], collect: 0, check: [] as string[], ack: 0};
   const io: WatchIO = {
     observe: async () => (answers.length > 1 ? answers.shift() : answers[0]),
     async follow(after, onEvent, signal) {
       calls.follow.push(after);
-      for (const e of streams.shift() ?? []) {
-        if (signal.aborted) break;
-        onEvent(e);
-      }
+      // Lines already on the way still arrive after stop(): the agent's "rebooting in N s" does.
+      const stream = streams.shift() ?? [];
+      for (const e of stream) onEvent(e);
+      if (stream.some((e) => e.outcome)) expect(signal.aborted).toBe(true);
     },
+    ack: async () => void calls.ack++,
     collect: async () => (calls.collect++, ['imgbuild/steps']),
     check: async (c) => (calls.check.push(c), check),
     sleep: async (ms) => void (clock += ms),
@@ -46,12 +47,14 @@ async function failure(p: Promise<unknown>): Promise<AnemosError> {
 describe('watchDeploy', () => {
   it('deployed: the old system, a gap, the deploy environment with its events, then the new system passes --check', async () => {
     const seen: number[] = [];
-    const {io, calls} = machine([OLD, DOWN, ENV, ENV, DOWN, NEW], [[ev('agent started'), ev('payload run: start', {step: 'payload run', status: 'start'}), ev('DEPLOY SUCCEEDED', {outcome: 'succeeded'})]]);
+    const {io, calls} = machine([OLD, DOWN, ENV, ENV, DOWN, NEW], [[ev('agent started'), ev('payload run: start', {step: 'payload run', status: 'start'}), ev('DEPLOY SUCCEEDED', {outcome: 'succeeded'}), ev('rebooting in 2 s')]]);
     const v = await watchDeploy(io, opts({check: 'test -e /etc/ok', onEvent: (e) => seen.push(e.seq)}));
     expect(v.outcome).toBe('deployed');
     expect(v.checks).toEqual(['hostname web1', 'SSH host key as known_hosts expects', '--check test -e /etc/ok']);
     expect(calls.check).toEqual(['test -e /etc/ok']);
-    expect(seen).toHaveLength(3);
+    expect(seen).toHaveLength(4);
+    // The agent waits for this before it reboots: the outcome cannot be lost to the reboot.
+    expect(calls.ack).toBe(1);
   });
 
   it('a dropped connection is followed again from the last event, and nothing is shown twice', async () => {
@@ -68,7 +71,7 @@ describe('watchDeploy', () => {
   });
 
   it('a failure before writing: waits for the old system and says so with exit 10', async () => {
-    const {io} = machine([OLD, ENV, ENV, {...OLD, bootId: 'old-again'}], [[ev('payload run: FAILED', {level: 'error', step: 'payload run', status: 'fail'}), ev('DEPLOY FAILED: exit 4', {level: 'error', outcome: 'failed', action: 'reboot', written: []})]]);
+    const {io} = machine([OLD, ENV, ENV, {...OLD, bootId: 'old-again'}], [[ev('payload run: FAILED', {level: 'error', step: 'payload run', status: 'fail'}), ev('DEPLOY FAILED: exit 4', {level: 'error', outcome: 'failed', action: 'reboot', written: []}), ev('rebooting in 10 s')]]);
     const err = await failure(watchDeploy(io, opts()));
     expect(err.exitCode).toBe(EXIT.rolledBack);
     expect(err.exitCode).toBe(10);
@@ -112,6 +115,17 @@ describe('watchDeploy', () => {
     const err = await failure(watchDeploy(io, opts()));
     expect(err.code).toBe('deploy-env-unseen');
     expect(err.exitCode).toBe(10);
+  });
+
+  it('--attach: a deploy under way is followed from its first event; a normal system is "nothing to attach to"', async () => {
+    const seen: number[] = [];
+    const under = machine([ENV, DOWN, NEW], [[ev('agent started'), ev('DEPLOY SUCCEEDED', {outcome: 'succeeded'})]]);
+    const v = await watchDeploy(under.io, opts({attach: true, bootIdBefore: undefined, hostname: undefined, onEvent: (e) => seen.push(e.seq)}));
+    expect(v.outcome).toBe('deployed');
+    expect(seen).toHaveLength(2);
+    expect(under.calls.follow).toEqual([0]);
+    const idle = machine([OLD], []);
+    expect((await failure(watchDeploy(idle.io, opts({attach: true, bootIdBefore: undefined})))).code).toBe('attach-no-deploy');
   });
 
   it('test mode: the verdict is the test environment being up', async () => {

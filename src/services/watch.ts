@@ -20,6 +20,8 @@ export interface WatchIO {
   observe(): Promise<Observation | AnemosError | undefined>;
   /** Stream events after seq until the connection ends or stop() is called. */
   follow(afterSeq: number, onEvent: (e: LogEvent) => void, signal: AbortSignal): Promise<void>;
+  /** Tell the deploy environment the outcome was read: it reboots without waiting longer. */
+  ack(): Promise<void>;
   /** Copy what the deploy environment kept (IMGBUILD step scripts) into the logs directory; best effort. */
   collect(): Promise<string[]>;
   /** Run the operator's --check on the new system: its exit code and output. */
@@ -32,8 +34,10 @@ export interface WatchOptions {
   mode: 'deploy' | 'test';
   /** boot_id of the system that scheduled the boot (undefined when attaching later). */
   bootIdBefore?: string;
-  /** The hostname the new system should have (the first label is compared). */
-  hostname: string;
+  /** --attach: the driver was stopped; whatever answers now is where the deploy is. */
+  attach?: boolean;
+  /** The hostname the new system should have (the first label is compared); default: the deploy environment's. */
+  hostname?: string;
   check?: string;
   deadline: number;
   /** How to reach the machine, for the messages (ssh root@ADDRESS -p N). */
@@ -56,12 +60,13 @@ const POLL_MS = 3000;
 export async function watchDeploy(io: WatchIO, o: WatchOptions): Promise<Verdict> {
   const t0 = io.now();
   let seq = 0;
-  let last: LogEvent | undefined;
+  /** The agent's outcome event; lines after it (its "rebooting in N s") do not replace it. */
+  let outcome: LogEvent | undefined;
   const recent: LogEvent[] = [];
   const seen = (e: LogEvent) => {
     if (e.seq <= seq) return; // replayed after a reconnect
     seq = e.seq;
-    last = e;
+    if (e.outcome) outcome = e;
     recent.push(e);
     if (recent.length > 12) recent.shift();
     o.onEvent(e);
@@ -90,6 +95,11 @@ export async function watchDeploy(io: WatchIO, o: WatchOptions): Promise<Verdict
 
   // 1. The deploy environment: the old system is still up until the scheduled boot happens.
   let env = await next((ob) => ob.bootId === o.bootIdBefore && !ob.deployEnv, 'the deploy environment never answered');
+  if (!env.deployEnv && o.attach) {
+    throw new AnemosError('precondition', 'attach-no-deploy', `There is no deploy to attach to: the machine answers as a normal system (hostname ${env.hostname}, not in the deploy environment).`, {
+      hint: `A deploy that ended while nobody followed it left the system that answers now: check it (${o.sshHint}), or deploy again.`,
+    });
+  }
   if (!env.deployEnv) {
     // A normal system answered with a new boot id: the deploy environment came and went
     // without letting us in (its network check failed, or a kernel panic rebooted it).
@@ -106,7 +116,7 @@ export async function watchDeploy(io: WatchIO, o: WatchOptions): Promise<Verdict
       seen(e);
       if (e.outcome) stop.abort();
     }, stop.signal);
-    if (last?.outcome) break;
+    if (outcome) break;
     const ob = await next(() => false, 'the deploy environment stopped answering');
     if (ob.bootId === env.bootId && ob.deployEnv) continue; // the same run: go on from seq
     if (!ob.deployEnv) {
@@ -118,7 +128,7 @@ export async function watchDeploy(io: WatchIO, o: WatchOptions): Promise<Verdict
     env = ob; // a second deploy environment boot: follow it from its start
     seq = 0;
   }
-  const outcome = last!;
+  await io.ack();
 
   if (outcome.outcome === 'test-ready') {
     return {outcome: 'test-ready', seconds: (io.now() - t0) / 1000, events: seq, lastEvent: outcome, checks: []};
@@ -140,7 +150,7 @@ export async function watchDeploy(io: WatchIO, o: WatchOptions): Promise<Verdict
     });
   }
   const checks: string[] = [];
-  const want = o.hostname.split('.')[0];
+  const want = (o.hostname ?? env.hostname).split('.')[0];
   if (back.hostname.split('.')[0] !== want) {
     throw new AnemosError('checkFailed', 'check-hostname', `The new system answers, but its hostname is "${back.hostname}", not "${want}".`, {hint: `Check what the payload configures; ${o.sshHint} reaches it.`});
   }
