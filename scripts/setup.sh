@@ -17,6 +17,7 @@ PACKAGES=(
   iproute2 openssh-client       # network capture, SSH into VMs
   gnupg gpgv wget               # the Arch target's signature check, tested against a key made for the test
   ca-certificates curl
+  ansible-core                  # examples/ansible, run against the --host e2e's provider VM
 )
 need_install=0
 for p in "${PACKAGES[@]}"; do

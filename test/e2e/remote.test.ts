@@ -29,18 +29,20 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
   let operator: {priv: string; pub: string};
   let knownHosts: string;
   let fingerprint: string;
+  let base: {kernel: string; initramfs: string};
 
   const ssh = (command: string, timeoutMs = 120_000) => sshRun(operator.priv, port, command, timeoutMs);
   const bootId = () => ssh('cat /proc/sys/kernel/random/boot_id').then((s) => s.trim());
 
-  /** anemos on the workstation, asynchronously (the HTTP server the VM downloads from runs in this process). */
-  function anemos(args: string[], timeoutMs = 1_800_000): Promise<{code: number; stdout: string; stderr: string}> {
+  /** A command on the workstation, asynchronously (the HTTP server the VM downloads from runs in this process). */
+  function run(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 1_800_000): Promise<{code: number; stdout: string; stderr: string}> {
     return new Promise((resolve) => {
-      execFile(CLI, args, {encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs, env: {...process.env, HOME: work}}, (err, stdout, stderr) => {
+      execFile(cmd, args, {encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs, env: {...process.env, HOME: work, ...env}}, (err, stdout, stderr) => {
         resolve({code: err ? ((err as {code?: number}).code ?? -1) : 0, stdout, stderr});
       });
     });
   }
+  const anemos = (args: string[]) => run(CLI, args);
   const hostArgs = (conf: string, known = knownHosts) => [
     '--host', 'root@127.0.0.1', '--ssh-port', String(port), '-i', operator.priv,
     '--ssh-option', `UserKnownHostsFile=${known}`, '--ssh-option', 'StrictHostKeyChecking=yes',
@@ -51,7 +53,7 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     work = mkdtempSync(join(tmpdir(), 'anemos-remote-'));
     mkdirSync(E2E_CACHE, {recursive: true});
     operator = sshKeypair(E2E_CACHE, 'operator');
-    const base = await ensureBase();
+    base = await ensureBase();
     const provider = await rootfsTarball('bookworm', STOCK_PROVIDER_PACKAGES, 'tar');
     const target = await rootfsTarball(TARGET_SUITE, TARGET_PACKAGES, 'tar.zst');
     const disk = join(work, 'provider.raw');
@@ -73,18 +75,19 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     const failSha = pack(failDir, join(work, 'fail.tar.gz'));
     for (const [path, file] of Object.entries({'/vmlinuz': base.kernel, '/initramfs.cpio.zst': base.initramfs, '/target.tar.zst': target})) server.routes.set(path, {file});
 
-    // The kernel and base are downloaded by the server from the URL; the payload is a file
-    // here, on the workstation, checked here and sent with the image.
-    const conf = (payload: string, payloadSha: string) =>
+    // image.conf: the server downloads the kernel and base from the URL. fail.conf: they are
+    // files here, on the workstation (an "initramfs build" output), sent over SSH and checked
+    // there. Either way the payload is a file here, checked here and sent with the image.
+    const conf = (payload: string, payloadSha: string, from: 'server' | 'workstation') =>
       [
-        `kernel: {url: ${url}/vmlinuz, sha256: ${sha256(readFileSync(base.kernel))}}`,
-        `initramfs: {url: ${url}/initramfs.cpio.zst, sha256: ${sha256(readFileSync(base.initramfs))}}`,
+        `kernel: {url: ${from === 'server' ? `${url}/vmlinuz` : base.kernel}, sha256: ${sha256(readFileSync(base.kernel))}}`,
+        `initramfs: {url: ${from === 'server' ? `${url}/initramfs.cpio.zst` : base.initramfs}, sha256: ${sha256(readFileSync(base.initramfs))}}`,
         `payload: {url: ${payload}, sha256: ${payloadSha}}`,
         'deploy: {disk: /dev/vda, timeout: 20m, network_timeout: 60s}',
         'boot: {delay: 1}',
       ].join('\n');
-    writeFileSync(join(work, 'image.conf'), conf('image.tar.gz', imageSha));
-    writeFileSync(join(work, 'fail.conf'), conf('fail.tar.gz', failSha));
+    writeFileSync(join(work, 'image.conf'), conf('image.tar.gz', imageSha, 'server'));
+    writeFileSync(join(work, 'fail.conf'), conf('fail.tar.gz', failSha, 'workstation'));
 
     port = await freePort();
     const t0 = Date.now();
@@ -132,21 +135,33 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     expect(await bootId()).toBe(before);
   }, 120_000);
 
-  it('a payload that fails before writing: the old system comes back, exit 10, the events are in --logs', async () => {
+  it('a fleet rollout with Ansible (examples/ansible): the first server\'s payload fails before writing, its old system comes back (exit 10), the rollout stops there', async () => {
     const before = await bootId();
-    const logs = join(work, 'logs-fail');
+    const logs = join(work, 'fleet');
+    const inventory = join(work, 'inventory.ini');
+    // The second server is never contacted: the rollout must stop at the first failure.
+    writeFileSync(inventory, `[reimage]\nprovider ansible_host=127.0.0.1 ansible_port=${port}\nnext ansible_host=127.0.0.1 ansible_port=1\n`);
+    const vars = {
+      anemos: CLI,
+      anemos_config: join(work, 'fail.conf'),
+      anemos_logs: logs,
+      anemos_args: ['-i', operator.priv, '--ssh-option', `UserKnownHostsFile=${knownHosts}`, '--ssh-option', 'StrictHostKeyChecking=yes', '--timeout', '30m'],
+    };
     const t0 = Date.now();
-    const r = await anemos(['deploy', ...hostArgs('fail'), '--logs', logs]);
-    timings['failing payload → old system back'] = since(t0);
-    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(10);
-    // No kexec on this host: the one-shot GRUB entry, said before it is used.
-    expect(r.stdout).toMatch(/kexec is not usable[^\n]*one-shot GRUB entry/);
-    // Live: the payload's own line reached the workstation as it happened.
-    expect(r.stdout).toMatch(/deploy: checking the disk before touching it: not good/);
-    expect(r.stderr).toMatch(/deploy-failed-rolled-back[\s\S]*old system is back/);
-    expect(readFileSync(join(logs, 'deploy.log'), 'utf8')).toMatch(/checking the disk before touching it: not good/);
-    const events = readFileSync(join(logs, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(events.at(-1)).toMatchObject({outcome: 'failed', action: 'reboot', written: []});
+    const r = await run('ansible-playbook', ['-i', inventory, join(REPO, 'examples', 'ansible', 'reimage.yml'), '-e', JSON.stringify(vars)], {ANSIBLE_NOCOLOR: '1', ANSIBLE_STDOUT_CALLBACK: 'default'});
+    timings['ansible: failing payload → old system back'] = since(t0);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(2); // ansible-playbook: a host failed
+    expect(r.stdout).toMatch(/provider: anemos exited 10 \(deploy-failed-rolled-back: The deploy failed before writing to any disk \(step "payload run"\); the old system is back/);
+    expect(r.stdout).toMatch(/provider +: ok=\d+ +changed=\d+ +unreachable=0 +failed=1/);
+    expect(r.stdout).not.toMatch(/^next +:/m);
+    expect(existsSync(join(logs, 'next'))).toBe(false);
+    // The kernel and base were files on the workstation: sent, and in the server's cache by their sha256.
+    expect(await ssh(`sha256sum /var/cache/anemos/sha256/${sha256(readFileSync(base.kernel))} | cut -c1-64`)).toBe(`${sha256(readFileSync(base.kernel))}\n`);
+    expect(JSON.parse(readFileSync(join(logs, 'provider', 'verdict.json'), 'utf8'))).toMatchObject({host: 'provider', exit: 10, verdict: {error: {code: 'deploy-failed-rolled-back', exitCode: 10}}});
+    // The events as the driver received them, the payload's own line among them.
+    expect(readFileSync(join(logs, 'provider', 'deploy.log'), 'utf8')).toMatch(/deploy: checking the disk before touching it: not good/);
+    const events = readFileSync(join(logs, 'provider', 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.find((e) => e.outcome)).toMatchObject({outcome: 'failed', action: 'reboot', written: []});
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     // The old system, unchanged, and the one-shot entry consumed.
     expect(await bootId()).not.toBe(before);
@@ -161,6 +176,8 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     const r = await anemos(['deploy', ...hostArgs('image'), '--logs', logs, '--check', `. /etc/os-release && test "$VERSION_CODENAME" = ${TARGET_SUITE} && grep -q build=${BUILD_ID} /etc/anemos-deployed`]);
     timings['deploy --host → verdict'] = since(t0);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    // No kexec on this host: the one-shot GRUB entry, said before it is used.
+    expect(r.stdout).toMatch(/kexec is not usable \(kexec-tools is not installed\); using a one-shot GRUB entry/);
     // The host downloaded kernel and base itself and checked them; the events came live.
     expect(r.stderr).toMatch(/fetch kernel: \d+ bytes, sha256 verified/);
     expect(r.stdout).toMatch(/The deploy environment answers/);
