@@ -136,7 +136,7 @@ export const realRunner: Runner = {
       if (r.failed && r.exitCode === undefined) {
         const missing = (r.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
         throw new AnemosError('precondition', missing ? 'tool-missing' : 'command-failed', missing ? `The command "${cmd}" is not installed.` : `${cmd} could not run: ${r.shortMessage}`, {
-          hint: missing ? `Install the package that provides ${cmd} (see README, "Host requirements").` : undefined,
+          hint: missing ? `Install the package that provides ${cmd} (Debian: apt-file search bin/${cmd} names it).` : undefined,
           details: [`command: ${commandLine(cmd, args)}`],
         });
       }

@@ -124,6 +124,9 @@ export function sshHost(d: SshDestination, controlDir: string): SshHost {
     async run(cmd, args, opts: RunOptions = {}) {
       if (opts.cwd !== undefined || opts.uid !== undefined || opts.inherit) throw new Error(`bug: ${cmd} cannot run over SSH with cwd, uid or inherited output`);
       const r = await checked(await realRunner.run('ssh', argv(remoteLine(d, cmd, args, opts.env)), {...opts, env: undefined, allowFail: true}));
+      if (r.exitCode === 127 && /not found|No such file/.test(r.stderr)) {
+        throw new AnemosError('precondition', 'tool-missing', `The command "${cmd}" is not installed on ${name}.`, {hint: `Install the package that provides ${cmd} there (Debian: apt-file search bin/${cmd} names it).`, details: [`command: ${commandLine(cmd, args)}`]});
+      }
       if (r.exitCode !== 0 && !opts.allowFail) {
         const f = commandFailed(cmd, args, r.exitCode, r.stderr);
         throw new AnemosError(f.kind, f.code, `${f.message.replace(/\.$/, '')} on ${name}.`, {hint: f.hint, details: f.details});

@@ -4,8 +4,8 @@ import {Flags} from '@oclif/core';
 import {DEFAULT_CONFIG_PATH} from '../adapters/config-file.js';
 import type {BootMode} from '../core/boot-contract.js';
 import {PHASES, type Phase} from '../core/deploy-plan.js';
-import {runDeploy} from '../services/deploy-run.js';
-import {preflightError} from '../core/deploy-plan.js';
+import {runDeploy, type DeployRequest} from '../services/deploy-run.js';
+import {preflightError, type DeployPlan} from '../core/deploy-plan.js';
 import {AnemosError, usageError} from '../shared/errors.js';
 import {parseDuration} from '../core/config.js';
 import {parseDestination} from '../adapters/ssh-host.js';
@@ -78,28 +78,14 @@ export async function runDeployCommand(cmd: BaseCommand & {jsonEnabled(): boolea
   const json = cmd.jsonEnabled();
   const say = (l: string) => (json ? process.stderr : process.stdout).write(l + '\n');
   const hostOnly = (['identity', 'ssh-option', 'upload', 'logs', 'check', 'attach'] as const).filter((f) => flags[f] !== undefined && flags[f] !== false);
-  if (flags.host) return runHostCommand(flags, mode, version, json, say);
+  const request = deployRequest(flags, mode, version, say);
+  if (flags.host) return runHostCommand(flags, request, json, say);
   if (hostOnly.length) throw usageError('host-flag-without-host', `--${hostOnly[0]} only applies with --host.`, 'Add --host [USER@]HOST, or drop the flag.');
   const outcome = await runDeploy({
+    ...request,
     ...(flags.qemu ? {qemu: {disk: flags.disk, memoryMb: flags.memory, sshPort: flags['ssh-port'] ?? 2222, accel: flags.accel}} : {}),
-    configPath: flags.config,
-    mode,
-    phases: parsePhases(flags.phases),
-    dryRun: flags['dry-run'],
-    yes: flags.yes,
-    allowUnverified: flags['allow-unverified'],
-    cliVersion: version,
-    cwd: process.cwd(),
-    progress: makeProgress(),
-    log: say,
-    confirm: askYesNo,
   });
-  if (outcome.dryRun && outcome.plan.problems.length) {
-    // The plan was shown with every problem in it; the exit code says it would not run.
-    if (!json) say(outcome.planText + '\n\n(dry run: nothing was downloaded or changed)');
-    const err = preflightError(outcome.plan.problems)!;
-    throw new AnemosError('precondition', err.code, json ? err.message : `${err.message}${outcome.plan.problems.length > 1 ? ' (listed above)' : ''}`, {hint: err.hint, details: json ? err.details : []});
-  }
+  if (outcome.dryRun) dryRunProblems(outcome.plan, outcome.planText, json, say);
   if (!json) {
     if (outcome.dryRun) say(outcome.planText + '\n\n(dry run: nothing was downloaded or changed)');
     else if (flags.qemu) say('Done.');
@@ -114,16 +100,8 @@ export async function runDeployCommand(cmd: BaseCommand & {jsonEnabled(): boolea
   return {plan: outcome.plan, result: outcome.result ?? null};
 }
 
-/** --host: deploy from here over SSH, print the events as they come, end with the verdict. */
-async function runHostCommand(flags: DeployFlagValues, mode: BootMode, version: string, json: boolean, say: (l: string) => void): Promise<unknown> {
-  let timeoutSeconds: number;
-  try {
-    timeoutSeconds = parseDuration(flags.timeout);
-  } catch {
-    throw usageError('bad-timeout', `--timeout ${flags.timeout} is not a duration.`, 'Write seconds (3600) or a duration like 30m or 2h.');
-  }
-  const outcome = await runRemoteDeploy({
-    destination: {...parseDestination(flags.host!), ...(flags['ssh-port'] ? {port: flags['ssh-port']} : {}), ...(flags.identity ? {identity: flags.identity} : {}), options: flags['ssh-option'] ?? []},
+function deployRequest(flags: DeployFlagValues, mode: BootMode, version: string, say: (l: string) => void): DeployRequest {
+  return {
     configPath: flags.config,
     mode,
     phases: parsePhases(flags.phases),
@@ -132,21 +110,42 @@ async function runHostCommand(flags: DeployFlagValues, mode: BootMode, version: 
     allowUnverified: flags['allow-unverified'],
     cliVersion: version,
     cwd: process.cwd(),
+    progress: makeProgress(),
+    log: say,
+    confirm: askYesNo,
+  };
+}
+
+/** A dry run with problems: the plan was shown with every problem in it; the exit code says it would not run. */
+function dryRunProblems(plan: DeployPlan, planText: string, json: boolean, say: (l: string) => void): void {
+  const err = preflightError(plan.problems);
+  if (!err) return;
+  if (!json) say(planText + '\n\n(dry run: nothing was downloaded or changed)');
+  throw new AnemosError('precondition', err.code, json ? err.message : `${err.message}${plan.problems.length > 1 ? ' (listed above)' : ''}`, {hint: err.hint, details: json ? err.details : []});
+}
+
+/** --host: deploy from here over SSH, print the events as they come, end with the verdict. */
+async function runHostCommand(flags: DeployFlagValues, request: DeployRequest, json: boolean, say: (l: string) => void): Promise<unknown> {
+  let timeoutSeconds: number;
+  try {
+    timeoutSeconds = parseDuration(flags.timeout);
+  } catch {
+    throw usageError('bad-timeout', `--timeout ${flags.timeout} is not a duration.`, 'Write seconds (3600) or a duration like 30m or 2h.');
+  }
+  const outcome = await runRemoteDeploy({
+    ...request,
+    destination: {...parseDestination(flags.host!), ...(flags['ssh-port'] ? {port: flags['ssh-port']} : {}), ...(flags.identity ? {identity: flags.identity} : {}), options: flags['ssh-option'] ?? []},
     upload: flags.upload,
     timeoutSeconds,
     logsDir: flags.logs,
     check: flags.check,
     attach: flags.attach,
-    progress: makeProgress(),
-    log: say,
     // One line per event: JSON lines on stdout with --json, the log's own format otherwise.
     onEvent: (e) => (json ? process.stdout.write(JSON.stringify({event: e}) + '\n') : say(`  ${e.t.slice(11, 19)} ${e.level === 'info' ? '' : `${e.level.toUpperCase()}: `}${e.msg}`)),
-    confirm: askYesNo,
   });
   if (outcome.dryRun && outcome.plan) {
+    dryRunProblems(outcome.plan, outcome.planText, json, say);
     if (!json) say(outcome.planText + '\n\n(dry run: nothing was downloaded or changed)');
-    const err = preflightError(outcome.plan.problems);
-    if (err) throw new AnemosError('precondition', err.code, json ? err.message : `${err.message}${outcome.plan.problems.length > 1 ? ' (listed above)' : ''}`, {hint: err.hint, details: json ? err.details : []});
     return json ? {plan: outcome.plan} : undefined;
   }
   const v = outcome.verdict;

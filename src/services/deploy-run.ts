@@ -26,9 +26,8 @@ export interface QemuTarget {
   accel: string;
 }
 
-export interface RunDeployOptions {
-  /** Run the deploy environment in a local VM instead of on this host. */
-  qemu?: QemuTarget;
+/** What every deploy is asked with, wherever it runs (here, --qemu, --host). */
+export interface DeployRequest {
   configPath: string;
   mode: BootMode;
   phases: Phase[];
@@ -40,6 +39,11 @@ export interface RunDeployOptions {
   progress: ProgressSink;
   log: (line: string) => void;
   confirm: (question: string) => Promise<boolean>;
+}
+
+export interface RunDeployOptions extends DeployRequest {
+  /** Run the deploy environment in a local VM instead of on this host. */
+  qemu?: QemuTarget;
 }
 
 export interface RunDeployOutcome {

@@ -17,25 +17,16 @@ import {gatherHostFacts} from '../adapters/host-facts.js';
 import {realRunner} from '../adapters/process.js';
 import {remoteCompose, remoteFetch} from '../adapters/remote-artifacts.js';
 import {connectionError, sshArgv, sshHost, type SshDestination} from '../adapters/ssh-host.js';
-import {RUNTIME, type BootMode} from '../core/boot-contract.js';
-import {draftDeploy, preflightError, type DeployPlan, type Phase} from '../core/deploy-plan.js';
+import {RUNTIME} from '../core/boot-contract.js';
+import {draftDeploy, preflightError, type DeployPlan} from '../core/deploy-plan.js';
 import {renderPlan} from '../core/plan-render.js';
 import {AnemosError, usageError} from '../shared/errors.js';
-import type {ProgressSink} from '../shared/progress.js';
 import {executeDeploy, type DeployResult} from './deploy.js';
-import {previewCommands} from './deploy-run.js';
+import {previewCommands, type DeployRequest} from './deploy-run.js';
 import {watchDeploy, type Observation, type Verdict, type WatchIO} from './watch.js';
 
-export interface RemoteDeployOptions {
+export interface RemoteDeployOptions extends DeployRequest {
   destination: SshDestination;
-  configPath: string;
-  mode: BootMode;
-  phases: Phase[];
-  dryRun: boolean;
-  yes: boolean;
-  allowUnverified: boolean;
-  cliVersion: string;
-  cwd: string;
   /** Send the artifacts from here instead of letting the host download them. */
   upload: boolean;
   /** The whole run, in seconds. */
@@ -44,10 +35,7 @@ export interface RemoteDeployOptions {
   check?: string;
   /** Follow a deploy already under way (after the driver was stopped): no plan, no changes. */
   attach?: boolean;
-  progress: ProgressSink;
-  log: (line: string) => void;
   onEvent: (e: LogEvent) => void;
-  confirm: (question: string) => Promise<boolean>;
 }
 
 export interface RemoteDeployOutcome {
@@ -92,6 +80,8 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
   let bootIdBefore: string | undefined;
   try {
     await host.connect();
+    // Root first (sudo -n for another user): without it nothing below could be read or done.
+    await host.isRoot();
     const facts = await gatherHostFacts(host, {firmware: Array.isArray(config.firmware) ? config.firmware : [], extraAuthorizedKeys: await userKeys(host, o.destination.user)});
     const draft = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion});
     // We follow it: the deploy environment waits (at most 2 minutes) for us to read its outcome before rebooting.

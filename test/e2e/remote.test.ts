@@ -135,6 +135,28 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     expect(await bootId()).toBe(before);
   }, 120_000);
 
+  it('a cloud image\'s user: debian with passwordless sudo gets the same plan (the privileged reads through sudo -n); a user without sudo is refused before anything changes', async () => {
+    // As cloud images ship: a login user with NOPASSWD sudo, and one without sudo.
+    await ssh(
+      [
+        'for u in debian nosudo; do useradd -m -s /bin/bash $u && install -d -m 700 -o $u -g $u /home/$u/.ssh && install -m 600 -o $u -g $u /root/.ssh/authorized_keys /home/$u/.ssh/; done',
+        "echo 'debian ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/debian",
+      ].join(' && '),
+    );
+    const before = await bootId();
+    const user = (name: string) => ['deploy', ...hostArgs('image').map((a) => (a === 'root@127.0.0.1' ? `${name}@127.0.0.1` : a)), '--dry-run'];
+    const ok = await anemos(user('debian'));
+    expect(ok.code, `${ok.stdout}\n${ok.stderr}`).toBe(0);
+    expect(ok.stdout).toMatch(/^Host: debian@127\.0\.0\.1/);
+    // Root-only facts were read: the host keys to carry and root's authorized_keys.
+    expect(ok.stdout).toMatch(/host keys: carried from this host/);
+    expect(ok.stdout).toMatch(/52:54:00:12:34:56 \(eth0\): 10\.0\.2\.15\/24/);
+    const denied = await anemos(user('nosudo'));
+    expect(denied.code, denied.stderr).toBe(4);
+    expect(denied.stderr).toMatch(/ssh-no-root[\s\S]*nosudo on 127\.0\.0\.1 cannot run commands as root without a password/);
+    expect(await bootId()).toBe(before);
+  }, 300_000);
+
   it('a fleet rollout with Ansible (examples/ansible): the first server\'s payload fails before writing, its old system comes back (exit 10), the rollout stops there', async () => {
     const before = await bootId();
     const logs = join(work, 'fleet');
@@ -151,7 +173,8 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     const r = await run('ansible-playbook', ['-i', inventory, join(REPO, 'examples', 'ansible', 'reimage.yml'), '-e', JSON.stringify(vars)], {ANSIBLE_NOCOLOR: '1', ANSIBLE_STDOUT_CALLBACK: 'default'});
     timings['ansible: failing payload → old system back'] = since(t0);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(2); // ansible-playbook: a host failed
-    expect(r.stdout).toMatch(/provider: anemos exited 10 \(deploy-failed-rolled-back: The deploy failed before writing to any disk \(step "payload run"\); the old system is back/);
+    // (ansible prints its message JSON-escaped: \"payload run\")
+    expect(r.stdout).toMatch(/provider: anemos exited 10 \(deploy-failed-rolled-back: The deploy failed before writing to any disk \(step \\?"payload run\\?"\); the old system is back/);
     expect(r.stdout).toMatch(/provider +: ok=\d+ +changed=\d+ +unreachable=0 +failed=1/);
     expect(r.stdout).not.toMatch(/^next +:/m);
     expect(existsSync(join(logs, 'next'))).toBe(false);

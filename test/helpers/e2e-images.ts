@@ -13,7 +13,7 @@ const MIRROR = 'http://deb.debian.org/debian';
 /** The provider: what a cloud ships as "Debian 12" (with GRUB's tools), plus what anemos needs on a host (nodejs 18, kexec-tools). */
 export const PROVIDER_PACKAGES = ['linux-image-cloud-amd64', 'systemd-sysv', 'openssh-server', 'nodejs', 'kexec-tools', 'ifupdown', 'iproute2', 'initramfs-tools', 'zstd', 'grub-pc'];
 /** A stock Debian 12 as a provider ships it: no Node, no kexec-tools, nothing of anemos (anemos deploy --host drives it). */
-export const STOCK_PROVIDER_PACKAGES = ['linux-image-cloud-amd64', 'systemd-sysv', 'openssh-server', 'ifupdown', 'iproute2', 'initramfs-tools', 'grub-pc', 'curl'];
+export const STOCK_PROVIDER_PACKAGES = ['linux-image-cloud-amd64', 'systemd-sysv', 'openssh-server', 'ifupdown', 'iproute2', 'initramfs-tools', 'grub-pc', 'curl', 'sudo'];
 /** The new system the image payload installs: Debian 13, booting with its own GRUB. */
 export const TARGET_SUITE = 'trixie';
 export const TARGET_PACKAGES = ['linux-image-cloud-amd64', 'grub-pc', 'openssh-server', 'systemd-sysv', 'initramfs-tools', 'zstd', 'ifupdown'];
