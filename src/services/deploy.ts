@@ -29,7 +29,7 @@ export interface DeployDeps {
   runner: Runner;
   /** Kernel and base initramfs onto the host, sha256-checked there. */
   fetch: (spec: ArtifactSpec, opts: FetchOptions) => Promise<FetchedArtifact>;
-  /** The host's files: host keys to carry, the boot method's staged files, kernel headers. */
+  /** The host's files: host keys to carry, the boot method's staged files, the first bytes of kernel and base. */
   files: HostFiles;
   /** Where anemos runs: the payload is fetched and checked here (defaults: the host's own). */
   here?: {runner: Runner; fetch: (spec: ArtifactSpec, opts: FetchOptions) => Promise<FetchedArtifact>; cacheDir: string};

@@ -53,7 +53,8 @@ export const qemuStaticNetwork = (over: {gateway?: string} = {}): NetworkConfig 
 
 export function sshKeypair(dir: string, name: string): {priv: string; pub: string} {
   const priv = join(dir, name);
-  if (!existsSync(priv)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', priv]);
+  // Under a lock: the two vitest processes of scripts/test.sh share the one in .cache/e2e.
+  if (!existsSync(priv)) execFileSync('flock', [`${dir}/.keygen.lock`, 'sh', '-c', '[ -e "$1" ] || ssh-keygen -q -t ed25519 -N "" -C "$2" -f "$1"', 'sh', priv, name]);
   return {priv, pub: readFileSync(`${priv}.pub`, 'utf8')};
 }
 

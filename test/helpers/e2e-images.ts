@@ -2,7 +2,7 @@
 // from Debian's mirror and cached under .cache/e2e by the exact recipe (suite + packages).
 
 import {createHash} from 'node:crypto';
-import {existsSync, mkdirSync, readFileSync, renameSync} from 'node:fs';
+import {existsSync, mkdirSync, readFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {runLong} from './deploy-env.js';
 import {REPO} from './kernel.js';
@@ -18,15 +18,28 @@ export const STOCK_PROVIDER_PACKAGES = ['linux-image-cloud-amd64', 'systemd-sysv
 export const TARGET_SUITE = 'trixie';
 export const TARGET_PACKAGES = ['linux-image-cloud-amd64', 'grub-pc', 'openssh-server', 'systemd-sysv', 'initramfs-tools', 'zstd', 'ifupdown'];
 
+/**
+ * Build under a lock, checking again inside it: scripts/test.sh runs two vitest processes,
+ * and on a clean clone both may want the same tarball or disk; the second one waits and
+ * uses the first one's.
+ */
+async function buildOnce(out: string, cmd: string, args: string[]): Promise<void> {
+  if (existsSync(out)) return;
+  const tmp = `${out}.tmp`;
+  // "$1" is the output, "$2" where the command writes; the rest is the command.
+  const script = '[ -e "$1" ] && exit 0; out=$1 tmp=$2; shift 2; rm -rf "$tmp" && "$@" && mv "$tmp" "$out"';
+  await runLong('flock', [join(E2E_CACHE, 'build.lock'), 'sh', '-c', script, 'sh', out, tmp, cmd, ...args.map((a) => a.replace('{TMP}', tmp))]);
+}
+
 export async function rootfsTarball(suite: string, packages: string[], ext: 'tar' | 'tar.zst'): Promise<string> {
   mkdirSync(E2E_CACHE, {recursive: true});
   const key = createHash('sha256').update(`${suite} ${packages.join(',')}`).digest('hex').slice(0, 12);
   const out = join(E2E_CACHE, `${suite}-${key}.${ext}`);
   if (!existsSync(out)) {
     const t0 = Date.now();
-    await runLong('mmdebstrap', ['--quiet', '--variant=apt', `--include=${packages.join(',')}`, suite, `${out}.tmp.${ext}`, MIRROR]);
-    renameSync(`${out}.tmp.${ext}`, out);
-    process.stderr.write(`built ${out} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+    // mmdebstrap picks the format from the name: the temporary one must end in .tar/.tar.zst too.
+    await buildOnce(out, 'sh', ['-c', `mmdebstrap --quiet --variant=apt --include=${packages.join(',')} ${suite} "$0.${ext}" ${MIRROR} && mv "$0.${ext}" "$0"`, '{TMP}']);
+    process.stderr.write(`${out} ready after ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
   }
   return out;
 }
@@ -34,8 +47,6 @@ export async function rootfsTarball(suite: string, packages: string[], ext: 'tar
 export async function providerDisk(tarball: string, operatorPub: string): Promise<string> {
   const key = createHash('sha256').update(tarball).update(readFileSync(operatorPub)).update(readFileSync(join(REPO, 'scripts', 'make-debian-disk.sh'))).digest('hex').slice(0, 12);
   const out = join(E2E_CACHE, `provider-${key}.raw`);
-  if (!existsSync(out)) {
-    await runLong(join(REPO, 'scripts', 'make-debian-disk.sh'), ['--tar', tarball, '--out', out, '--authorized-key', operatorPub, '--hostname', 'provider', '--marker', 'provider-image']);
-  }
+  await buildOnce(out, join(REPO, 'scripts', 'make-debian-disk.sh'), ['--tar', tarball, '--out', '{TMP}', '--authorized-key', operatorPub, '--hostname', 'provider', '--marker', 'provider-image']);
   return out;
 }
