@@ -10,8 +10,6 @@ import {hostFiles, localHost, type Host, type HostFiles} from './host-files.js';
 import {gatherNetworkCaptures} from './host-network.js';
 import type {Runner} from './process.js';
 
-export {which} from './which.js';
-
 function parseLockdown(text: string | undefined): HostFacts['kexec']['lockdown'] {
   if (text === undefined) return 'none'; // no lockdown LSM: nothing is locked down
   const m = /\[(none|integrity|confidentiality)\]/.exec(text);

@@ -10,6 +10,7 @@ import {AnemosError, usageError} from '../shared/errors.js';
 import {parseDuration} from '../core/config.js';
 import {parseDestination} from '../adapters/ssh-host.js';
 import {runRemoteDeploy} from '../services/remote-deploy.js';
+import {eventLine} from '../services/watch.js';
 import {makeProgress} from '../shared/progress.js';
 import type {BaseCommand} from './base.js';
 
@@ -141,7 +142,7 @@ async function runHostCommand(flags: DeployFlagValues, request: DeployRequest, j
     check: flags.check,
     attach: flags.attach,
     // One line per event: JSON lines on stdout with --json, the log's own format otherwise.
-    onEvent: (e) => (json ? process.stdout.write(JSON.stringify({event: e}) + '\n') : say(`  ${e.t.slice(11, 19)} ${e.level === 'info' ? '' : `${e.level.toUpperCase()}: `}${e.msg}`)),
+    onEvent: (e) => (json ? process.stdout.write(JSON.stringify({event: e}) + '\n') : say(`  ${eventLine(e)}`)),
   });
   if (outcome.dryRun && outcome.plan) {
     dryRunProblems(outcome.plan, outcome.planText, json, say);

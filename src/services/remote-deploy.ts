@@ -23,7 +23,7 @@ import {renderPlan} from '../core/plan-render.js';
 import {AnemosError, usageError} from '../shared/errors.js';
 import {executeDeploy, type DeployResult} from './deploy.js';
 import {previewCommands, type DeployRequest} from './deploy-run.js';
-import {watchDeploy, type Observation, type Verdict, type WatchIO} from './watch.js';
+import {eventLine, watchDeploy, type Observation, type Verdict, type WatchIO} from './watch.js';
 
 export interface RemoteDeployOptions extends DeployRequest {
   destination: SshDestination;
@@ -145,7 +145,7 @@ function follow(o: RemoteDeployOptions, w: {deadline: number; logsDir: string; h
     say: o.log,
     onEvent: (e) => {
       appendFileSync(join(logsDir, 'events.jsonl'), JSON.stringify(e) + '\n');
-      appendFileSync(join(logsDir, 'deploy.log'), `[${e.t.slice(11, 19)}] ${e.level === 'info' ? '' : `${e.level.toUpperCase()}: `}${e.msg}\n`);
+      appendFileSync(join(logsDir, 'deploy.log'), `${eventLine(e)}\n`);
       o.onEvent(e);
     },
   });

@@ -57,6 +57,9 @@ export interface Verdict {
 
 const POLL_MS = 3000;
 
+/** One event as the driver shows it and writes it to deploy.log: "12:04:05 ERROR: step: FAILED ...". */
+export const eventLine = (e: LogEvent) => `${e.t.slice(11, 19)} ${e.level === 'info' ? '' : `${e.level.toUpperCase()}: `}${e.msg}`;
+
 export async function watchDeploy(io: WatchIO, o: WatchOptions): Promise<Verdict> {
   const t0 = io.now();
   let seq = 0;
@@ -72,7 +75,7 @@ export async function watchDeploy(io: WatchIO, o: WatchOptions): Promise<Verdict
     o.onEvent(e);
   };
   const failingStep = () => [...recent].reverse().find((e) => e.status === 'fail')?.step;
-  const tail = () => recent.filter((e) => !e.outcome).slice(-8).map((e) => `${e.t.slice(11, 19)} ${e.msg}`);
+  const tail = () => recent.filter((e) => !e.outcome).slice(-8).map(eventLine);
   const timeout = (what: string) =>
     new AnemosError('timeout', 'deploy-timeout', `No verdict within --timeout: ${what}.`, {
       hint: `Look at the machine's console, or try: ${o.sshHint}. The events received so far are in ${o.logsDir}.`,
