@@ -1,20 +1,45 @@
 // Bundle the CLI into dist/anemos.cjs (Node 18+, no node_modules needed) and the agent
 // into dist/agent.mjs. Both are reproducible: no timestamps, no absolute paths.
 import {build} from 'esbuild';
-import {chmodSync} from 'node:fs';
+import {createHash} from 'node:crypto';
+import {chmodSync, readFileSync, writeFileSync} from 'node:fs';
+import {createRequire} from 'node:module';
+import {resolve} from 'node:path';
 
 const common = {bundle: true, platform: 'node', target: 'node18', legalComments: 'none', logLevel: 'warning', minifySyntax: true, minifyWhitespace: true};
 
-await build({
+const cli = {
   ...common,
   entryPoints: ['src/cli.ts'],
   outfile: 'dist/anemos.cjs',
   format: 'cjs',
   // oclif only loads typescript to read a tsconfig.json next to the CLI, which a bundle never has.
   external: ['typescript'],
+  // oclif checks at load that Node satisfies its own package.json's engines; in a bundle
+  // that file is not there (the check always gives up) but it still builds every semver
+  // regex first, a tenth of the start-up. package.json's engines is the check that counts.
+  define: {'process.env.OCLIF_DISABLE_ENGINE_WARNING': '"1"'},
   banner: {js: '#!/usr/bin/env node'},
   footer: {js: 'if (require.main === module) module.exports.main(process.argv.slice(2), __filename);'},
-});
+};
+// Two passes: the first bundle loads every command class to make oclif's manifest; the
+// second embeds it, so the CLI starts without evaluating any command module.
+await build(cli);
+const {buildManifest} = createRequire(import.meta.url)(resolve('dist/anemos.cjs'));
+const manifest = await buildManifest(resolve('dist/anemos.cjs'));
+await build({...cli, define: {...cli.define, ANEMOS_MANIFEST: JSON.stringify(JSON.stringify(manifest))}});
+// Last, the file users run: scripts/cli-loader.cjs and the bundle as a string it compiles
+// with a code cache (a string costs V8 almost nothing to scan; the code itself would be
+// parsed at every start). The cache key is the bundle's hash.
+// Pure ASCII: Node reads and V8 scans a one-byte file and string much faster.
+const ascii = (text) => text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const bundle = readFileSync('dist/anemos.cjs', 'utf8').replace(/^#!.*\n/, '');
+const key = createHash('sha256').update(bundle).digest('hex').slice(0, 16);
+writeFileSync(
+  'dist/anemos.cjs',
+  `#!/usr/bin/env node\n'use strict';\n${readFileSync('scripts/cli-loader.cjs', 'utf8')}\n` +
+    `loadBundle(${ascii(JSON.stringify(bundle))}, ${JSON.stringify(key)}, module, require, __filename, __dirname);\n`,
+);
 chmodSync('dist/anemos.cjs', 0o755);
 
 // The agent runs in the initramfs on the Node binary shipped there (v20), as ESM.

@@ -2,13 +2,38 @@
 // so the single file works with no node_modules and no package.json beside it.
 
 import {basename, dirname} from 'node:path';
-import {flush, handle, run} from '@oclif/core';
+import {flush, handle, Plugin, run} from '@oclif/core';
 import pkg from '../package.json' with {type: 'json'};
-import {COMMANDS} from './commands/index.js';
+import {COMMAND_IDS, COMMANDS} from './commands/index.js';
 import {closest} from './core/json-schema.js';
 import {AnemosError, formatError} from './shared/errors.js';
 
 export {COMMANDS};
+
+/** The command manifest (ids, flags, descriptions) that scripts/build.mjs embeds, so that
+ * start-up, help and parsing need no command module (undefined in the first build pass). */
+declare const ANEMOS_MANIFEST: string | undefined;
+const EMBEDDED: {version: string; commands: Record<string, unknown>} | undefined =
+  typeof ANEMOS_MANIFEST === 'undefined' ? undefined : JSON.parse(ANEMOS_MANIFEST);
+
+// oclif reads a plugin's manifest from oclif.manifest.json beside it; a one-file CLI has
+// none, so the root plugin gets the embedded one. Any other plugin is left alone.
+type ManifestHook = {_manifest(): Promise<unknown>; isRoot: boolean; hasManifest: boolean; commandIDs: string[]};
+const proto = Plugin.prototype as unknown as ManifestHook;
+const readManifest = proto._manifest;
+proto._manifest = async function (this: ManifestHook) {
+  if (!this.isRoot || !EMBEDDED) return readManifest.call(this);
+  this.hasManifest = true;
+  this.commandIDs = Object.keys(EMBEDDED.commands);
+  return EMBEDDED;
+};
+
+/** Build step: the manifest oclif makes by loading every command class. */
+export async function buildManifest(bundleFile: string): Promise<unknown> {
+  const plugin = new Plugin({root: dirname(bundleFile), pjson: makePjson(bundleFile) as never, isRoot: true, ignoreManifest: true});
+  await plugin.load();
+  return plugin.manifest;
+}
 
 const makePjson = (bundleFile: string) => ({
   name: pkg.name,
@@ -35,7 +60,7 @@ function unknownCommand(err: unknown, argv: string[]): AnemosError | undefined {
   const m = /command (\S+) not found/.exec((err as Error)?.message ?? '');
   if (!m) return undefined;
   const given = m[1]!.replace(/:/g, ' ');
-  const known = Object.keys(COMMANDS).map((c) => c.replace(/:/g, ' '));
+  const known = COMMAND_IDS.map((c) => c.replace(/:/g, ' '));
   const guess = closest(given, known);
   return new AnemosError('usage', 'unknown-command', `"${given}" is not an anemos command.`, {
     hint: `${guess ? `Did you mean "anemos ${guess}"? ` : ''}Commands: ${known.join(', ')}; "anemos --help" describes them.`,

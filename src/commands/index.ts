@@ -1,27 +1,32 @@
 // Every command, explicitly: the CLI is bundled into one file, so oclif cannot discover
 // commands by globbing a directory (oclif "explicit" command discovery).
-import ConfigCheck from './config/check.js';
-import Deploy from './deploy.js';
-import InitramfsBuild from './initramfs/build.js';
-import InitramfsCompose from './initramfs/compose.js';
-import InitramfsList from './initramfs/list.js';
-import Inventory from './inventory.js';
-import NetworkDetect from './network/detect.js';
-import NetworkRender from './network/render.js';
-import PayloadCheck from './payload/check.js';
-import PayloadPack from './payload/pack.js';
-import TestBoot from './test-boot.js';
+//
+// Each command's module is loaded when that command runs, not at start: with the
+// manifest the build embeds (see cli.ts), oclif needs no command class to show help or
+// the version, and `anemos deploy` never evaluates the initramfs or payload commands.
+// require() (not import) is what lets esbuild keep each module lazy inside the bundle.
 
-export const COMMANDS = {
-  'config:check': ConfigCheck,
-  deploy: Deploy,
-  'initramfs:build': InitramfsBuild,
-  'initramfs:compose': InitramfsCompose,
-  'initramfs:list': InitramfsList,
-  inventory: Inventory,
-  'network:detect': NetworkDetect,
-  'network:render': NetworkRender,
-  'payload:check': PayloadCheck,
-  'payload:pack': PayloadPack,
-  'test-boot': TestBoot,
+import type {Command} from '@oclif/core';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const LOADERS: Record<string, () => Command.Class> = {
+  'config:check': () => require('./config/check.js').default,
+  deploy: () => require('./deploy.js').default,
+  'initramfs:build': () => require('./initramfs/build.js').default,
+  'initramfs:compose': () => require('./initramfs/compose.js').default,
+  'initramfs:list': () => require('./initramfs/list.js').default,
+  inventory: () => require('./inventory.js').default,
+  'network:detect': () => require('./network/detect.js').default,
+  'network:render': () => require('./network/render.js').default,
+  'payload:check': () => require('./payload/check.js').default,
+  'payload:pack': () => require('./payload/pack.js').default,
+  'test-boot': () => require('./test-boot.js').default,
 };
+
+/** The command classes by id, each loaded on first access. */
+export const COMMANDS: Record<string, Command.Class> = Object.defineProperties(
+  {},
+  Object.fromEntries(Object.entries(LOADERS).map(([id, load]) => [id, {enumerable: true, get: load}])),
+);
+
+export const COMMAND_IDS = Object.keys(LOADERS);

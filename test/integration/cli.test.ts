@@ -2,7 +2,7 @@
 // that stays untouched when input is bad.
 import {execFile, execFileSync} from 'node:child_process';
 import {createHash} from 'node:crypto';
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs';
 import {createServer, type AddressInfo} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -80,6 +80,32 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     expect(old.stdout).toMatch(/anemos\/\d+\.\d+\.\d+ linux-x64 node-v18\./);
     const check = await anemos(['config', 'check', '--config', conf('node18')], NODE18);
     expect(check.stdout).toMatch(/: OK/);
+  });
+
+  it('start-up: the code cache is per user (0600 in a 0700 directory); a corrupt, group-writable or stale one is replaced', async () => {
+    const xdg = mkdtempSync(join(tmpdir(), 'anemos-xdg-'));
+    const dir = join(xdg, 'anemos');
+    const version = () => exec(process.execPath, [CLI, '--version'], {env: {...process.env, XDG_CACHE_HOME: xdg}});
+    const caches = () => readdirSync(dir).filter((f) => f.endsWith('.v8'));
+    await version();
+    expect(caches()).toHaveLength(1);
+    const file = join(dir, caches()[0]!);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const good = readFileSync(file);
+    expect(good.length).toBeGreaterThan(100_000);
+    // Garbage anyone in the group could have written: not read, replaced by a real cache.
+    writeFileSync(join(dir, 'cli-0000000000000000-v0-x64.v8'), 'an older anemos');
+    writeFileSync(file, 'garbage');
+    chmodSync(file, 0o664);
+    expect((await version()).stdout).toMatch(/^anemos\//);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file).length).toBeGreaterThan(100_000);
+    expect(caches(), 'the stale cache of another version is removed').toEqual([caches()[0]]);
+    // Garbage the user owns: V8 rejects it, the CLI runs and rewrites it.
+    writeFileSync(file, Buffer.alloc(good.length, 7), {mode: 0o600});
+    expect((await version()).stdout).toMatch(/^anemos\//);
+    expect(readFileSync(file).equals(Buffer.alloc(good.length, 7))).toBe(false);
   });
 
   it('config check: exit 3 and every problem with its path; --json gives {error}', async () => {
