@@ -200,6 +200,11 @@ export function sshWatch(d: SshDestination, logsDir: string): WatchIO {
       return {code: r.exitCode, output: `${r.stdout}${r.stderr}`};
     },
     sleep: (ms) => new Promise((res) => setTimeout(res, ms)),
+    after(ms, f) {
+      // setTimeout takes at most 2^31-1 ms; a longer --timeout is checked again on the next connection.
+      const t = setTimeout(f, Math.min(ms, 2 ** 31 - 1));
+      return () => clearTimeout(t);
+    },
     now: () => Date.now(),
   };
 }

@@ -15,8 +15,9 @@ let n = 0;
 const ev = (msg: string, extra: Partial<LogEvent> = {}): LogEvent => ({seq: ++n, t: '2026-11-23T10:00:00.000Z', level: 'info', msg, ...extra});
 
 /** A machine that answers observe() from a script and streams one event list per follow(). */
-function machine(answers: (Observation | AnemosError | undefined)[], streams: LogEvent[][], check = {code: 0, output: ''}) {
+function machine(answers: (Observation | AnemosError | undefined)[], streams: (LogEvent[] | 'hang')[], check = {code: 0, output: ''}) {
   let clock = 0;
+  const timers: {at: number; f: () => void}[] = [];
   const calls = {follow: [] as number[], collect: 0, check: [] as string[], ack: 0};
   const io: WatchIO = {
     observe: async () => (answers.length > 1 ? answers.shift() : answers[0]),
@@ -24,6 +25,12 @@ function machine(answers: (Observation | AnemosError | undefined)[], streams: Lo
       calls.follow.push(after);
       // Lines already on the way still arrive after stop(): the agent's "rebooting in N s" does.
       const stream = streams.shift() ?? [];
+      if (stream === 'hang') {
+        // A step that outlasts --timeout: an hour passes on a connection that stays open.
+        clock += 3_600_001;
+        for (const t of timers.filter((t) => t.at <= clock)) t.f();
+        return new Promise<void>((res) => (signal.aborted ? res() : signal.addEventListener('abort', () => res())));
+      }
       for (const e of stream) onEvent(e);
       if (stream.some((e) => e.outcome)) expect(signal.aborted).toBe(true);
     },
@@ -31,6 +38,11 @@ function machine(answers: (Observation | AnemosError | undefined)[], streams: Lo
     collect: async () => (calls.collect++, ['imgbuild/steps']),
     check: async (c) => (calls.check.push(c), check),
     sleep: async (ms) => void (clock += ms),
+    after: (ms, f) => {
+      const t = {at: clock + ms, f};
+      timers.push(t);
+      return () => void timers.splice(timers.indexOf(t), 1);
+    },
     now: () => clock,
   };
   return {io, calls};
@@ -68,6 +80,14 @@ describe('watchDeploy', () => {
     expect(v.outcome).toBe('deployed');
     expect(calls.follow).toEqual([0, b.seq]);
     expect(seen).toEqual([a.seq, b.seq, c.seq]);
+  });
+
+  it('--timeout holds while a step runs: a stream that never states an outcome is cut at the deadline (exit 12), nothing acknowledged', async () => {
+    const {io, calls} = machine([ENV], [[ev('agent started'), ev('payload run: start', {step: 'payload run', status: 'start'})], 'hang']);
+    const err = await failure(watchDeploy(io, opts({attach: true})));
+    expect(err.exitCode).toBe(EXIT.timeout);
+    expect(err.message).toMatch(/No verdict within --timeout: the deploy environment gave no outcome \(last event \d+\)/);
+    expect(calls.ack).toBe(0);
   });
 
   it('a failure before writing: waits for the old system and says so with exit 10', async () => {

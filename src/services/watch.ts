@@ -27,6 +27,8 @@ export interface WatchIO {
   /** Run the operator's --check on the new system: its exit code and output. */
   check(command: string): Promise<{code: number; output: string}>;
   sleep(ms: number): Promise<void>;
+  /** Call f after ms (on the same clock as now()); the returned function cancels it. */
+  after(ms: number, f: () => void): () => void;
   now(): number;
 }
 
@@ -115,11 +117,19 @@ export async function watchDeploy(io: WatchIO, o: WatchOptions): Promise<Verdict
   // 2. Its events, until it states the outcome; a dropped connection is picked up again.
   for (;;) {
     const stop = new AbortController();
+    // --timeout holds while a step runs too: the stream is cut at the deadline.
+    let late = false;
+    const cancel = io.after(Math.max(0, o.deadline - io.now()), () => {
+      late = true;
+      stop.abort();
+    });
     await io.follow(seq, (e) => {
       seen(e);
       if (e.outcome) stop.abort();
     }, stop.signal);
+    cancel();
     if (outcome) break;
+    if (late && io.now() >= o.deadline) throw timeout(`the deploy environment gave no outcome (last event ${seq})`);
     const ob = await next(() => false, 'the deploy environment stopped answering');
     if (ob.bootId === env.bootId && ob.deployEnv) continue; // the same run: go on from seq
     if (!ob.deployEnv) {
