@@ -1,5 +1,6 @@
 // Read anemos.conf from disk; the parsing and validation are pure (core/config).
 
+import {statSync} from 'node:fs';
 import {readFile} from 'node:fs/promises';
 import {dirname, resolve} from 'node:path';
 import {type Config, parseConfig, type ParseConfigOptions} from '../core/config.js';
@@ -21,5 +22,7 @@ export async function loadConfig(path: string, opts: Omit<ParseConfigOptions, 'b
     if (code === 'EACCES') throw configError('config-unreadable', `Cannot read ${path}: permission denied.`, 'Check the file permissions (anemos deploy runs as root on the host).');
     throw configError('config-unreadable', `Cannot read ${path}: ${(err as Error).message}.`, 'Check that the path names a readable file.');
   }
-  return parseConfig(text, path, {...opts, baseDir: dirname(resolve(path))});
+  // A payload directory (not an archive) is packed when a deploy starts (services/payload.ts).
+  const isDirectory = (p: string) => statSync(p, {throwIfNoEntry: false})?.isDirectory() ?? false;
+  return parseConfig(text, path, {...opts, baseDir: dirname(resolve(path)), isDirectory});
 }

@@ -111,6 +111,8 @@ export const CONFIG_SCHEMA: Schema = {
 export interface ArtifactRef {
   url: string;
   sha256?: string;
+  /** The payload names a local payload directory: packed at deploy time, its sha256 computed then. */
+  dir?: true;
 }
 
 export interface Config {
@@ -143,6 +145,8 @@ export interface ParseConfigOptions {
   allowUnverified?: boolean;
   /** Relative artifact paths are read from here: the directory of the config file. */
   baseDir?: string;
+  /** Whether a (resolved) local path is a directory: a payload directory needs no sha256, it is packed at deploy time. */
+  isDirectory?: (path: string) => boolean;
 }
 
 /** Problems the schema cannot state: checksums, and the network mapping's own rules. */
@@ -151,6 +155,7 @@ function semanticProblems(raw: Record<string, any>, opts: ParseConfigOptions): S
   if (!opts.allowUnverified) {
     for (const name of ['kernel', 'initramfs', 'payload']) {
       const a = raw[name];
+      if (name === 'payload' && typeof a?.url === 'string' && payloadDir(a.url, opts)) continue;
       if (a && typeof a === 'object' && typeof a.url === 'string' && a.sha256 === undefined) {
         problems.push({path: `${name}.sha256`, message: 'is required', hint: 'Add the sha256 of the file (sha256sum FILE), or pass --allow-unverified to accept unverified downloads.'});
       }
@@ -164,6 +169,8 @@ function semanticProblems(raw: Record<string, any>, opts: ParseConfigOptions): S
 }
 
 const isPath = (url: string) => !/^[a-z][a-z0-9+.-]*:/i.test(url);
+const placePath = (url: string, opts: ParseConfigOptions) => (isPath(url) && !isAbsolute(url) && opts.baseDir ? resolve(opts.baseDir, url) : url);
+const payloadDir = (url: string, opts: ParseConfigOptions) => isPath(url) && Boolean(opts.isDirectory?.(placePath(url, opts)));
 
 /** Parse and validate the YAML text of anemos.conf. `source` names the file in messages. */
 export function parseConfig(text: string, source: string, opts: ParseConfigOptions = {}): Config {
@@ -187,12 +194,11 @@ export function parseConfig(text: string, source: string, opts: ParseConfigOptio
     );
   }
   const r = raw as Record<string, any>;
-  const place = (url: string) => (isPath(url) && !isAbsolute(url) && opts.baseDir ? resolve(opts.baseDir, url) : url);
-  const lower = (a?: ArtifactRef) => (a ? {url: place(a.url), ...(a.sha256 ? {sha256: a.sha256.toLowerCase()} : {})} : undefined);
+  const lower = (a?: ArtifactRef) => (a ? {url: placePath(a.url, opts), ...(a.sha256 ? {sha256: a.sha256.toLowerCase()} : {})} : undefined);
   return {
     kernel: lower(r.kernel)!,
     initramfs: lower(r.initramfs)!,
-    ...(r.payload ? {payload: lower(r.payload)} : {}),
+    ...(r.payload ? {payload: {...lower(r.payload)!, ...(payloadDir(r.payload.url, opts) ? {dir: true as const} : {})}} : {}),
     ...(r.hostname ? {hostname: r.hostname} : {}),
     cmdline: r.cmdline ?? '',
     network: r.network && r.network !== 'auto' ? normalizeNetwork(r.network) : 'auto',
@@ -213,5 +219,5 @@ export function parseConfig(text: string, source: string, opts: ParseConfigOptio
 /** Artifacts that lack a sha256: an error unless the user allowed unverified downloads. */
 export function missingChecksums(c: Config): string[] {
   const named: [string, ArtifactRef | undefined][] = [['kernel', c.kernel], ['initramfs', c.initramfs], ['payload', c.payload]];
-  return named.filter(([, a]) => a && !a.sha256).map(([n]) => `${n}.sha256`);
+  return named.filter(([, a]) => a && !a.sha256 && !a.dir).map(([n]) => `${n}.sha256`);
 }

@@ -9,6 +9,7 @@ import {missingChecksums} from './config.js';
 import type {HostFacts} from './host-facts.js';
 import {BOOT_METHODS, type BootMethodName, type PreflightProblem} from './boot-methods/index.js';
 import {carriedKernelArgs, droppedKernelArgs} from './kernel-args.js';
+import {chooseKeeper, describeKeeper} from './last-deploy.js';
 import {checkNetworkUsable, type NetworkConfig} from './network.js';
 import {AnemosError} from '../shared/errors.js';
 
@@ -38,6 +39,8 @@ export interface DeployPlan {
   output: string;
   workDir: string;
   warnings: string[];
+  /** Where a failure's outcome outlives the reboot, in words (anemos status reads it). */
+  keeper: string;
   /** What stops this plan before anything changes; empty for a plan that may run. */
   problems: PreflightProblem[];
 }
@@ -132,18 +135,22 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
   const artifacts: PlannedArtifact[] = (['kernel', 'initramfs', 'payload'] as const).flatMap((name) => {
     const a = config[name];
     if (!a || (name === 'payload' && opts.mode === 'test')) return [];
-    return [{name, url: a.url, ...(a.sha256 ? {sha256: a.sha256} : {}), verified: Boolean(a.sha256)}];
+    return [{name, url: a.url, ...(a.sha256 ? {sha256: a.sha256} : {}), ...(a.dir ? {dir: true as const} : {}), verified: Boolean(a.sha256)}];
   });
   const hostname = config.hostname ?? facts.hostname;
   const payload = opts.mode === 'deploy' && config.payload ? {file: payloadFileName(config.payload.url), sha256: config.payload.sha256 ?? ''} : undefined;
   const workDir = `${config.cache_dir}/work`;
+  const keeper = chooseKeeper({efi: facts.pstore?.efi ?? false, ...(facts.pstore?.ramoops ? {ramoops: facts.pstore.ramoops} : {}), cmdline: facts.cmdline});
+  // ramoops' parameters (and the memory set aside for it) go to the deploy kernel, which
+  // then dumps its log into the same memory at the reboot; the user's arguments come last.
+  const extra = [...(keeper.kind === 'ramoops' ? keeper.args : []), config.cmdline].join(' ');
   return {
     mode: opts.mode,
     method,
     phases: opts.phases,
     artifacts,
     network: {...(network ?? {version: 1, interfaces: {}, dns: {servers: [], search: []}, skipped: []}), hostname},
-    cmdline: planCmdline(facts.cmdline, opts.mode, config.cmdline),
+    cmdline: planCmdline(facts.cmdline, opts.mode, extra),
     bootConfig: {
       version: 1,
       mode: opts.mode,
@@ -164,6 +171,7 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
     output: `${workDir}/initramfs-${opts.mode}.img`,
     workDir,
     warnings,
+    keeper: describeKeeper(keeper),
     problems,
   };
 }

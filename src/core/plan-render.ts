@@ -8,7 +8,7 @@ export function renderPlan(plan: DeployPlan, commands: string[]): string {
   const lines: string[] = [];
   lines.push(`anemos ${plan.mode === 'deploy' ? 'deploy' : 'test-boot'}: boot the deploy environment by ${plan.method === 'kexec' ? 'kexec' : 'a one-shot GRUB entry and a reboot'}`);
   lines.push('', 'Artifacts:');
-  for (const a of plan.artifacts) lines.push(`  ${a.name.padEnd(9)} ${a.url}  sha256 ${short(a.sha256)}`);
+  for (const a of plan.artifacts) lines.push(`  ${a.name.padEnd(9)} ${a.url}  ${a.dir && !a.sha256 ? 'a directory: packed (and its sha256 taken) when the deploy starts' : `sha256 ${short(a.sha256)}`}`);
   lines.push('', 'Network carried over (by MAC):');
   for (const i of Object.values(plan.network.interfaces)) {
     const addrs = i.addresses.map((a) => `${a.address}/${a.prefix}`).join(', ') || '(none)';
@@ -21,6 +21,7 @@ export function renderPlan(plan: DeployPlan, commands: string[]): string {
   if (plan.mode === 'deploy') {
     lines.push(`Disk the payload may erase: ${plan.bootConfig.disk ?? '(not set: the payload chooses)'}`);
     lines.push(`Payload timeout: ${plan.bootConfig.timeout} s; network gate: ${plan.bootConfig.network_timeout} s; on failure: ${plan.bootConfig.on_failure}`);
+    lines.push(`After the reboot: ${plan.keeper}`);
   }
   if (plan.firmware.length) lines.push(`Firmware: ${plan.firmware.map((f) => f.path).join(', ')}`);
   lines.push(`Phases: ${plan.phases.join(' → ')}`);

@@ -18,6 +18,7 @@ import {renderPlan} from '../core/plan-render.js';
 import {preconditionError, usageError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
 import {executeDeploy, type DeployResult} from './deploy.js';
+import {packPayloadDir} from './payload.js';
 
 export interface QemuTarget {
   disk?: string;
@@ -66,7 +67,8 @@ export function previewCommands(plan: DeployPlan, cacheDir: string, systemd: boo
 }
 
 export async function runDeploy(o: RunDeployOptions): Promise<RunDeployOutcome> {
-  const config = await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
+  const loaded = await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
+  const config = o.dryRun ? loaded : await packPayloadDir(realRunner, loaded, loaded.cache_dir, o.log);
   if (o.qemu) return runInQemu(config, o, o.qemu);
   const facts = await gatherHostFacts(localHost, {firmware: Array.isArray(config.firmware) ? config.firmware : []});
   const plan = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion});

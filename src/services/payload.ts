@@ -2,7 +2,7 @@
 // modes kept) and the checks that catch a broken payload before it reaches a server.
 
 import {createWriteStream} from 'node:fs';
-import {cp, lstat, mkdtemp, readFile, rm} from 'node:fs/promises';
+import {cp, lstat, mkdir, mkdtemp, readFile, rename, rm} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {pipeline} from 'node:stream/promises';
@@ -10,6 +10,7 @@ import * as tar from 'tar';
 import {sha256File} from '../adapters/fetch.js';
 import {evaluateImgbuild, listPayloadFiles, runSandboxed} from '../adapters/payload-dir.js';
 import type {Runner} from '../adapters/process.js';
+import type {Config} from '../core/config.js';
 import {projectParts, TEMPLATE_VARIABLES, unknownTemplateVariables} from '../core/imgbuild.js';
 import {checkPayloadFiles, type PayloadFile, type PayloadFindings} from '../core/payload-check.js';
 import {AnemosError, artifactError, pathMissing} from '../shared/errors.js';
@@ -124,4 +125,21 @@ export function assertPayloadValid(check: PayloadCheckResult): void {
   if (check.errors.length) {
     throw new AnemosError('artifact', 'payload-invalid', `${check.source} is not a valid payload.`, {hint: 'Fix each problem listed, then check again.', details: check.errors});
   }
+}
+
+/**
+ * A config whose payload is a directory gets it packed now, into the cache by its sha256
+ * (the archive "anemos payload pack" makes, byte for byte): the deploy then goes on as
+ * with any payload file. A sha256 given for the directory must be the archive's.
+ */
+export async function packPayloadDir(runner: Runner, config: Config, cacheDir: string, log: (line: string) => void): Promise<Config> {
+  const p = config.payload;
+  if (!p?.dir) return config;
+  await mkdir(cacheDir, {recursive: true});
+  const tmp = join(cacheDir, `payload-pack-${process.pid}.tar.gz`);
+  const packed = await packPayload(runner, p.url, tmp);
+  const out = join(cacheDir, `payload-${packed.sha256.slice(0, 16)}.tar.gz`);
+  await rename(tmp, out);
+  log(`Payload: packed the directory ${p.url} (${packed.size} bytes, sha256 ${packed.sha256}).`);
+  return {...config, payload: {url: out, sha256: p.sha256 ?? packed.sha256}};
 }

@@ -15,6 +15,7 @@ import {loadConfig} from '../adapters/config-file.js';
 import {fetchArtifact} from '../adapters/fetch.js';
 import {gatherHostFacts} from '../adapters/host-facts.js';
 import {realRunner} from '../adapters/process.js';
+import {packPayloadDir} from './payload.js';
 import {remoteCompose, remoteFetch} from '../adapters/remote-artifacts.js';
 import {connectionError, sshArgv, sshHost, type SshDestination} from '../adapters/ssh-host.js';
 import {RUNTIME} from '../core/boot-contract.js';
@@ -65,7 +66,9 @@ async function userKeys(host: ReturnType<typeof sshHost>, user: string): Promise
 export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDeployOutcome> {
   const t0 = Date.now();
   const deadline = t0 + o.timeoutSeconds * 1000;
-  const config = await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
+  const loaded = await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
+  // A payload directory is packed here, on the workstation, like any payload is checked here.
+  const config = o.dryRun || o.attach ? loaded : await packPayloadDir(realRunner, loaded, workstationCache(), o.log);
   if (o.attach) {
     const logsDir = logsDirFor(o, t0);
     o.log(`Attaching to ${o.destination.host}: following its deploy environment from its first event (logs: ${logsDir}).`);

@@ -183,6 +183,25 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     expect(paths).toEqual(expect.arrayContaining(['init', 'anemos/config.json', 'anemos/network.json', 'anemos/ssh/authorized_keys', 'anemos/payload.tar.gz']));
   });
 
+  it('a payload given as a directory is packed when the deploy starts: no sha256 needed, the archive payload pack makes; a bad directory is refused first', async () => {
+    const dir = join(work, 'dir-payload');
+    mkdirSync(dir, {recursive: true});
+    writeFileSync(join(dir, 'deploy'), '#!/bin/sh\necho from a directory\n', {mode: 0o755});
+    const path = join(work, 'dir.conf');
+    writeFileSync(path, readFileSync(conf('dir'), 'utf8').replace(/^payload: .*$/m, 'payload: {url: ./dir-payload}'));
+    expect((await anemos(['config', 'check', '--config', path])).stdout).toMatch(/: OK/);
+    const dry = await anemos(['deploy', '--config', path, '--dry-run']);
+    expect(dry.stdout).toMatch(/payload +\S+\/dir-payload +a directory: packed \(and its sha256 taken\) when the deploy starts/);
+    const r = await anemos(['deploy', '--config', path, '--phases', 'compose', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const packed = JSON.parse((await anemos(['payload', 'pack', dir, '-o', join(work, 'dir.tar.gz'), '--json'])).stdout).sha256;
+    expect(JSON.parse(r.stdout).result.artifacts.find((a: {name: string}) => a.name === 'payload')).toMatchObject({sha256: packed, verified: true});
+    writeFileSync(join(dir, 'deploy'), '#!/bin/sh\nif then fi\n', {mode: 0o755});
+    const bad = await anemos(['deploy', '--config', path, '--phases', 'compose']);
+    expect(bad.code).toBe(6);
+    expect(bad.stderr).toMatch(/dir-payload is not a valid payload/);
+  });
+
   it.each([
     ['sha256 mismatch', {kernelSha: 'c'.repeat(64)}, 5, /does not match its sha256[\s\S]*expected: c{64}/],
     ['404', {kernel: '/missing'}, 5, /answered 404/],
