@@ -182,6 +182,7 @@ MOD_DIRS_virtual=(
   drivers/net/ethernet/intel/e1000 drivers/net/ethernet/intel/e1000e drivers/net/ethernet/amazon/ena drivers/net/ethernet/google
   fs/ext4 fs/xfs fs/btrfs fs/fat fs/vfat fs/isofs fs/nls/nls_cp437.ko fs/nls/nls_ascii.ko fs/nls/nls_utf8.ko fs/nls/nls_iso8859-1.ko
   drivers/md crypto lib arch/x86/crypto
+  fs/pstore/ramoops.ko fs/efivarfs
 )
 MOD_DIRS_baremetal=(
   drivers/net/ethernet/intel drivers/net/ethernet/broadcom drivers/net/ethernet/mellanox drivers/net/ethernet/realtek

@@ -7,9 +7,11 @@
 #
 #   make-debian-disk.sh --tar ROOTFS.tar --out DISK.raw [--size 3G] [--hostname provider]
 #       [--authorized-key FILE] [--address 10.0.2.15/24] [--gateway 10.0.2.2] [--dns 10.0.2.3]
-#       [--marker TEXT]
+#       [--marker TEXT] [--ramoops ADDR]
+# --ramoops ADDR: the kernel sets 1 MiB at ADDR aside (memmap=) for ramoops, loaded at boot,
+# so pstore keeps a kernel log across a warm reboot (anemos status reads it there).
 set -euo pipefail
-tarball="" out="" size=3G hostname=provider key="" address=10.0.2.15/24 gateway=10.0.2.2 dns=10.0.2.3 marker=""
+tarball="" out="" size=3G hostname=provider key="" address=10.0.2.15/24 gateway=10.0.2.2 dns=10.0.2.3 marker="" ramoops=""
 while [ $# -gt 0 ]; do
   case $1 in
     --tar) tarball=$2; shift 2 ;;
@@ -21,6 +23,7 @@ while [ $# -gt 0 ]; do
     --gateway) gateway=$2; shift 2 ;;
     --dns) dns=$2; shift 2 ;;
     --marker) marker=$2; shift 2 ;;
+    --ramoops) ramoops=$2; shift 2 ;;
     *) echo "make-debian-disk: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -58,6 +61,12 @@ if [ -n "$key" ]; then
 fi
 [ -n "$marker" ] && echo "$marker" > "$root/etc/provider-marker"
 
+kargs=""
+if [ -n "$ramoops" ]; then
+  # Single quotes: "$" starts a variable in GRUB's script.
+  kargs=" 'memmap=1M\$$ramoops' ramoops.mem_address=$ramoops ramoops.mem_size=0x100000 ramoops.record_size=0x10000"
+  mkdir -p "$root/etc/modules-load.d" && echo ramoops > "$root/etc/modules-load.d/ramoops.conf"
+fi
 mkdir -p "$root/boot/grub"
 cat > "$root/boot/grub/grub.cfg" <<EOF
 serial --speed=115200
@@ -65,7 +74,7 @@ terminal_input serial console
 terminal_output serial console
 set timeout=1
 menuentry 'Debian (provider image)' {
-	linux /boot/$kernel root=/dev/vda1 ro net.ifnames=0 console=tty0 console=ttyS0,115200
+	linux /boot/$kernel root=/dev/vda1 ro net.ifnames=0 console=tty0 console=ttyS0,115200$kargs
 	initrd /boot/$initrd
 }
 EOF

@@ -4,6 +4,7 @@
 import {join} from 'node:path';
 import {firmwarePath} from '../core/deploy-plan.js';
 import {mountOf, type HostFacts} from '../core/host-facts.js';
+import {RAMOOPS_PARAMS, type RamoopsParams} from '../core/last-deploy.js';
 import {parseNetwork} from '../core/network.js';
 import {AnemosError} from '../shared/errors.js';
 import {hostFiles, localHost, type Host, type HostFiles} from './host-files.js';
@@ -97,6 +98,13 @@ export async function gatherHostFacts(host: Host = localHost, opts: GatherOption
   const [bootStat, rootStat] = [await files.stat('/boot'), await files.stat('/')];
   const grubReboot = await host.which('grub-reboot');
   const kexecTool = await host.which('kexec');
+  const ramoopsDir = '/sys/module/ramoops/parameters';
+  const ramoopsNames = await files.list(ramoopsDir);
+  const ramoops: Record<string, string> = {};
+  for (const n of RAMOOPS_PARAMS.filter((p) => ramoopsNames.includes(p))) {
+    const v = (await read(`${ramoopsDir}/${n}`))?.trim();
+    if (v) ramoops[n] = v;
+  }
   return {
     isRoot: await host.isRoot(),
     hostname: await host.hostname(),
@@ -112,6 +120,10 @@ export async function gatherHostFacts(host: Host = localHost, opts: GatherOption
     ssh: {
       authorizedKeys: [...new Set(authorized.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')))],
       hostKeys: await hostKeys(files),
+    },
+    pstore: {
+      efi: Boolean((await files.stat('/sys/firmware/efi'))?.isDirectory),
+      ...(ramoops.mem_address ? {ramoops: ramoops as unknown as RamoopsParams} : {}),
     },
     firmware: await collectFirmware(runner, await boundDrivers(runner), {files}),
     ...(opts.firmware?.length ? {firmwareFiles: await statFirmware(opts.firmware, files)} : {}),

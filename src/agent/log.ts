@@ -74,6 +74,19 @@ export class AgentLog {
     appendFileSync(`${this.sinks.dir}/events.jsonl`, JSON.stringify({seq, t, ...e}) + '\n');
   }
 
+  /** One line into the kernel's log only (ramoops keeps its tail across a reboot). */
+  toKernelLog(line: string): boolean {
+    if (!this.sinks.kmsg) return false;
+    try {
+      const fd = openSync('/dev/kmsg', 'w');
+      writeSync(fd, `<5>${line}\n`);
+      closeSync(fd);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   info(msg: string): void {
     this.emit({level: 'info', msg});
   }

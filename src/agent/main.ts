@@ -9,6 +9,7 @@ import {realRunner, type Runner} from '../adapters/process.js';
 import type {BootConfig} from '../core/boot-contract.js';
 import {CONTRACT, RUNTIME} from '../core/boot-contract.js';
 import {carriedKernelArgs} from '../core/kernel-args.js';
+import {keepOutcome, lastLogLines} from './keep.js';
 import type {NetworkConfig} from '../core/network.js';
 import {RENDER_FORMATS, renderNetwork, type RenderFormat} from '../core/network-render.js';
 import {readNetworkJson, writeRendered} from '../services/network-render.js';
@@ -204,7 +205,9 @@ async function run(): Promise<void> {
       await log.step('payload run', () => runDeployScript(runner, {cwd: PAYLOAD_DIR, env, timeoutSeconds: config!.timeout, onLine: (l) => log.info(`deploy: ${l}`)}));
     }
     const total = ((performance.now() - t0) / 1000).toFixed(1);
-    log.emit({level: 'info', outcome: 'succeeded', msg: `DEPLOY SUCCEEDED in ${total} s: ${log.steps.map((s) => `${s.step} ${s.seconds} s`).join(', ')}`});
+    const msg = `DEPLOY SUCCEEDED in ${total} s: ${log.steps.map((s) => `${s.step} ${s.seconds} s`).join(', ')}`;
+    log.emit({level: 'info', outcome: 'succeeded', msg});
+    keepOutcome(log, {v: 1, t: new Date().toISOString(), mode: 'deploy', outcome: 'succeeded', msg, log: lastLogLines(log.logPath)}, {cmdline: cmdlineText});
     await waitForWatcher(config, log);
     await reboot(runner, log, 'the new system boots from disk', 2);
   } catch (err) {
@@ -213,6 +216,12 @@ async function run(): Promise<void> {
     const action = decideOnFailure(config?.on_failure ?? 'auto', written);
     // The outcome, for a driver following events.jsonl: whether to expect the old system back.
     log.emit({level: 'error', outcome: 'failed', action, written, msg: `DEPLOY FAILED: ${message}`});
+    const step = [...log.steps].reverse().find((s) => !s.ok)?.step;
+    keepOutcome(
+      log,
+      {v: 1, t: new Date().toISOString(), mode: (cmdline.mode ?? config?.mode) === 'test' ? 'test' : 'deploy', outcome: 'failed', action, written, msg: `DEPLOY FAILED: ${message}`, ...(step ? {step} : {}), log: lastLogLines(log.logPath)},
+      {cmdline: cmdlineText},
+    );
     if (action === 'reboot') {
       if (reachable) await waitForWatcher(config, log);
       await reboot(runner, log, written.length ? `disks written (${written.join(', ')}), but deploy.on_failure is reboot` : 'no disk was written, so the old system is intact', 10);

@@ -20,6 +20,7 @@ const LOADERS: Record<string, () => Command.Class> = {
   'network:render': () => require('./network/render.js').default,
   'payload:check': () => require('./payload/check.js').default,
   'payload:pack': () => require('./payload/pack.js').default,
+  status: () => require('./status.js').default,
   'test-boot': () => require('./test-boot.js').default,
 };
 

@@ -99,6 +99,15 @@ describe('deploy planner', () => {
     expect(planCmdline('root=/dev/sda1', 'deploy', '')).toBe('console=tty0 console=ttyS0,115200 anemos.mode=deploy panic=10 rootfstype=ramfs');
   });
 
+  it('a host with ramoops passes it, its memmap= and the dump at reboot to the deploy kernel; the plan says where the outcome is kept', () => {
+    const ramoops = {mem_address: '805306368', mem_size: '1048576', record_size: '65536'};
+    const plan = planDeploy(config('cmdline: nomodeset'), fakeFacts({cmdline: 'root=/dev/vda1 memmap=1M$0x30000000', pstore: {efi: false, ramoops}}), opts);
+    expect(plan.cmdline).toMatch(/rootfstype=ramfs memmap=1M\$0x30000000 ramoops\.mem_address=805306368 ramoops\.mem_size=1048576 ramoops\.record_size=65536 ramoops\.max_reason=4 nomodeset$/);
+    expect(plan.keeper).toMatch(/pstore \(ramoops\)/);
+    expect(planDeploy(config(), fakeFacts({pstore: {efi: true}}), opts).keeper).toMatch(/EFI variable AnemosLastDeploy/);
+    expect(planDeploy(config(), fakeFacts(), opts).keeper).toMatch(/not kept across the reboot here/);
+  });
+
   it('plans the exec step and a GRUB entry for the bootloader method', () => {
     const plan = planDeploy(config('boot: {method: bootloader}'), fakeFacts(), opts);
     expect(BOOT_METHODS[plan.method].exec(true)).toEqual(['systemctl', 'reboot']);

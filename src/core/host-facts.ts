@@ -2,6 +2,7 @@
 // read: the planner and preflight are pure functions of these facts.
 
 import type {NetworkConfig} from './network.js';
+import type {RamoopsParams} from './last-deploy.js';
 
 export interface HostFacts {
   isRoot: boolean;
@@ -30,6 +31,8 @@ export interface HostFacts {
   firmware: {path: string; size: number}[];
   /** Sizes of the firmware files anemos.conf lists (relative to /lib/firmware); null: not there. */
   firmwareFiles?: Record<string, number | null>;
+  /** Where the deploy environment's outcome could outlive the reboot (src/core/last-deploy.ts). */
+  pstore?: {efi: boolean; ramoops?: RamoopsParams};
   boot: {
     grubReboot?: string;
     grubCfg?: string;

@@ -44,9 +44,10 @@ export async function rootfsTarball(suite: string, packages: string[], ext: 'tar
   return out;
 }
 
-export async function providerDisk(tarball: string, operatorPub: string): Promise<string> {
-  const key = createHash('sha256').update(tarball).update(readFileSync(operatorPub)).update(readFileSync(join(REPO, 'scripts', 'make-debian-disk.sh'))).digest('hex').slice(0, 12);
+export async function providerDisk(tarball: string, operatorPub: string, o: {ramoops?: string} = {}): Promise<string> {
+  const extra = o.ramoops ? ['--ramoops', o.ramoops] : [];
+  const key = createHash('sha256').update(tarball).update(readFileSync(operatorPub)).update(readFileSync(join(REPO, 'scripts', 'make-debian-disk.sh'))).update(extra.join(' ')).digest('hex').slice(0, 12);
   const out = join(E2E_CACHE, `provider-${key}.raw`);
-  await buildOnce(out, join(REPO, 'scripts', 'make-debian-disk.sh'), ['--tar', tarball, '--out', '{TMP}', '--authorized-key', operatorPub, '--hostname', 'provider', '--marker', 'provider-image']);
+  await buildOnce(out, join(REPO, 'scripts', 'make-debian-disk.sh'), ['--tar', tarball, '--out', '{TMP}', '--authorized-key', operatorPub, '--hostname', 'provider', '--marker', 'provider-image', ...extra]);
   return out;
 }
