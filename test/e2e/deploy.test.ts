@@ -84,7 +84,9 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     const target = await rootfsTarball(TARGET_SUITE, TARGET_PACKAGES, 'tar.zst');
     disk = join(work, 'provider.raw');
     // A sparse copy: the cached 3 GiB disk holds ~0.5 GiB of data, and a plain copy writes all 3.
-    execFileSync('cp', ['--sparse=always', await providerDisk(provider, `${operator.priv}.pub`), disk]);
+    // ramoops in 1 MiB set aside at 768 MiB (GRUB puts the initrd near the top of the 1 GiB):
+    // the kernel log of a failed deploy survives the warm reboot into the provider.
+    execFileSync('cp', ['--sparse=always', await providerDisk(provider, `${operator.priv}.pub`, {ramoops: '0x30000000'}), disk]);
 
     // Payloads: the real image payload from payloads/, configured for this target; and one that fails early.
     const targetSha = sha256(readFileSync(target));
@@ -160,11 +162,19 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     const r = shown(await sshStatus('anemos deploy --yes'));
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/The deploy environment starts in 3 s/);
+    expect(r.out).toMatch(/After the reboot: if the deploy fails, its outcome and last log lines reach pstore \(ramoops\)/);
     await vm.waitFor(/no disk was written, so the old system is intact: rebooting/, 300_000);
     await ssh('true', 300_000);
     expect(await bootId()).not.toBe(before);
     expect((await ssh('cat /etc/provider-marker; . /etc/os-release; echo $VERSION_CODENAME')).trim().split('\n')).toEqual(['provider-image', 'bookworm']);
     expect(vm.log()).toMatch(/deploy: checking the disk before touching it: not good/);
+    // The reason came back with the old system: ramoops kept the deploy kernel's log.
+    const status = await sshStatus('anemos status --json');
+    expect(status.code, status.out).toBe(0);
+    const last = JSON.parse(status.out).lastDeploy;
+    expect(last, status.out).toMatchObject({outcome: 'failed', action: 'reboot', written: [], step: 'payload run', source: expect.stringMatching(/pstore.*dmesg-ramoops/)});
+    expect(last.log.join('\n')).toMatch(/deploy: checking the disk before touching it: not good/);
+    expect((await sshStatus('anemos status')).out).toMatch(/^Last deploy: FAILED in step "payload run"; no disk was written, so it rebooted into the old system/);
   }, 900_000);
 
   it('test-boot: SSH into the deploy environment, see the disk, reboot back to the provider', async () => {
