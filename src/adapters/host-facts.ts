@@ -4,6 +4,7 @@
 import {join} from 'node:path';
 import {firmwarePath} from '../core/deploy-plan.js';
 import {mountOf, type HostFacts} from '../core/host-facts.js';
+import {parseOsRelease} from '../core/install-kexec.js';
 import {RAMOOPS_PARAMS, type RamoopsParams} from '../core/last-deploy.js';
 import {parseNetwork} from '../core/network.js';
 import {AnemosError} from '../shared/errors.js';
@@ -116,6 +117,7 @@ export async function gatherHostFacts(host: Host = localHost, opts: GatherOption
       systemd: Boolean((await files.stat('/run/systemd/system'))?.isDirectory),
     },
     memory: parseMeminfo(await read('/proc/meminfo')),
+    os: parseOsRelease((await read('/etc/os-release')) ?? ''),
     network,
     ssh: {
       authorizedKeys: [...new Set(authorized.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')))],

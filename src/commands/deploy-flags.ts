@@ -19,6 +19,7 @@ export const deployFlags = {
   yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation.', env: 'ANEMOS_YES'}),
   'dry-run': Flags.boolean({description: 'Print the plan and the exact commands; change nothing, download nothing.'}),
   phases: Flags.string({description: `Comma-separated phases to run (${PHASES.join(',')}); later phases are skipped.`, default: PHASES.join(','), env: 'ANEMOS_PHASES'}),
+  'install-kexec': Flags.boolean({description: 'If the host has no kexec-tools, install it with its package manager (apt-get, dnf, apk, pacman, zypper) before the load, instead of using the one-shot GRUB entry.', env: 'ANEMOS_INSTALL_KEXEC'}),
   'allow-unverified': Flags.boolean({description: 'Accept artifacts without sha256 (warns loudly; shown in the plan).', env: 'ANEMOS_ALLOW_UNVERIFIED'}),
   qemu: Flags.boolean({description: 'Run the deploy environment in a local QEMU VM instead of on this host (try a payload on a laptop).', env: 'ANEMOS_QEMU'}),
   disk: Flags.string({description: 'With --qemu: raw disk image attached as /dev/vda (required for deploy).', env: 'ANEMOS_QEMU_DISK'}),
@@ -54,6 +55,7 @@ export interface DeployFlagValues {
   'dry-run': boolean;
   phases: string;
   'allow-unverified': boolean;
+  'install-kexec': boolean;
 }
 
 export function parsePhases(text: string): Phase[] {
@@ -109,6 +111,7 @@ function deployRequest(flags: DeployFlagValues, mode: BootMode, version: string,
     dryRun: flags['dry-run'],
     yes: flags.yes,
     allowUnverified: flags['allow-unverified'],
+    installKexec: flags['install-kexec'],
     cliVersion: version,
     cwd: process.cwd(),
     progress: makeProgress(),

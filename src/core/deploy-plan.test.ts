@@ -108,6 +108,25 @@ describe('deploy planner', () => {
     expect(planDeploy(config(), fakeFacts(), opts).keeper).toMatch(/not kept across the reboot here/);
   });
 
+  it('--install-kexec: a Debian host without kexec-tools gets it from apt (debconf told not to turn reboots into kexec), then kexec; an unknown distribution is a problem; nothing when kexec is there', () => {
+    const bare = fakeFacts({os: {id: 'debian', idLike: []}});
+    const noTool = {...bare, kexec: {...bare.kexec, tool: undefined}};
+    const plan = planDeploy(config(), noTool, {...opts, installKexec: true});
+    expect(plan.method).toBe('kexec');
+    expect(plan.setup.map((c) => c.join(' '))).toEqual([
+      'sh -c echo "kexec-tools kexec-tools/load_kexec boolean false" | debconf-set-selections',
+      'env DEBIAN_FRONTEND=noninteractive apt-get update -q',
+      'env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends kexec-tools',
+    ]);
+    expect(plan.warnings.join('\n')).toMatch(/--install-kexec installs it/);
+    expect(planDeploy(config(), {...noTool, os: {id: 'ubuntu', idLike: ['debian']}}, {...opts, installKexec: true}).setup).toHaveLength(3);
+    expect(planDeploy(config(), {...noTool, os: {id: 'rocky', idLike: ['rhel', 'centos', 'fedora']}}, {...opts, installKexec: true}).setup).toEqual([['dnf', 'install', '-y', 'kexec-tools']]);
+    expect(draftDeploy(config(), {...noTool, os: {id: 'plan9', idLike: []}}, {...opts, installKexec: true}).problems.map((p) => p.code)).toContain('kexec-install-unknown');
+    // Without the flag: the one-shot GRUB entry (boot.method auto), as before; with kexec present: nothing to install.
+    expect(planDeploy(config(), noTool, opts)).toMatchObject({method: 'bootloader', setup: []});
+    expect(planDeploy(config(), bare, {...opts, installKexec: true}).setup).toEqual([]);
+  });
+
   it('plans the exec step and a GRUB entry for the bootloader method', () => {
     const plan = planDeploy(config('boot: {method: bootloader}'), fakeFacts(), opts);
     expect(BOOT_METHODS[plan.method].exec(true)).toEqual(['systemctl', 'reboot']);

@@ -9,6 +9,7 @@ import {missingChecksums} from './config.js';
 import type {HostFacts} from './host-facts.js';
 import {BOOT_METHODS, type BootMethodName, type PreflightProblem} from './boot-methods/index.js';
 import {carriedKernelArgs, droppedKernelArgs} from './kernel-args.js';
+import {installKexecCommands} from './install-kexec.js';
 import {chooseKeeper, describeKeeper} from './last-deploy.js';
 import {checkNetworkUsable, type NetworkConfig} from './network.js';
 import {AnemosError} from '../shared/errors.js';
@@ -41,6 +42,8 @@ export interface DeployPlan {
   warnings: string[];
   /** Where a failure's outcome outlives the reboot, in words (anemos status reads it). */
   keeper: string;
+  /** Commands run on the host before the load phase: kexec-tools with --install-kexec. */
+  setup: string[][];
   /** What stops this plan before anything changes; empty for a plan that may run. */
   problems: PreflightProblem[];
 }
@@ -52,6 +55,8 @@ export interface PlanOptions {
   phases: Phase[];
   allowUnverified: boolean;
   cliVersion: string;
+  /** --install-kexec: a host without kexec-tools gets it from its package manager, before the load. */
+  installKexec?: boolean;
 }
 
 const DEFAULT_CONSOLES = ['console=tty0', 'console=ttyS0,115200'];
@@ -84,6 +89,18 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
   if (missing.length && !opts.allowUnverified) need('missing-sha256', `No sha256 for ${missing.join(', ')}.`, 'Add the sha256 of each file to anemos.conf, or pass --allow-unverified.');
   if (missing.length && opts.allowUnverified) warnings.push(`UNVERIFIED downloads allowed for ${missing.join(', ')}: anything on the way can replace them.`);
   if (opts.mode === 'deploy' && !config.payload) need('no-payload', 'deploy mode needs a payload, and anemos.conf has none.', 'Add "payload: {url, sha256}" (anemos payload pack prints it), or use "anemos test-boot".');
+
+  // --install-kexec: kexec-tools is planned as present, and installed before the load.
+  let setup: string[][] = [];
+  if (opts.installKexec && !facts.kexec.tool && config.boot.method !== 'bootloader') {
+    const commands = facts.os ? installKexecCommands(facts.os) : undefined;
+    if (!commands) need('kexec-install-unknown', `--install-kexec: no package manager known for this host (/etc/os-release ID "${facts.os?.id ?? ''}").`, 'Install kexec-tools yourself, or drop --install-kexec to use the one-shot GRUB entry (boot.method: auto).');
+    else {
+      setup = commands;
+      facts = {...facts, kexec: {...facts.kexec, tool: 'kexec'}};
+      warnings.push(`kexec-tools is not installed: --install-kexec installs it (${commands.at(-1)!.join(' ')}) after the downloads are verified, before the load.`);
+    }
+  }
 
   // Boot method: kexec unless asked otherwise; "auto" falls back to GRUB when kexec cannot work.
   let method: BootMethodName = config.boot.method === 'bootloader' ? 'bootloader' : 'kexec';
@@ -172,6 +189,7 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
     workDir,
     warnings,
     keeper: describeKeeper(keeper),
+    setup,
     problems,
   };
 }

@@ -2,6 +2,7 @@
 // read: the planner and preflight are pure functions of these facts.
 
 import type {NetworkConfig} from './network.js';
+import type {OsRelease} from './install-kexec.js';
 import type {RamoopsParams} from './last-deploy.js';
 
 export interface HostFacts {
@@ -19,6 +20,8 @@ export interface HostFacts {
     systemd: boolean;
   };
   memory: {totalBytes: number; availableBytes: number};
+  /** /etc/os-release: which package manager --install-kexec would use. */
+  os?: OsRelease;
   /** The network as captured, or the reason it could not be. */
   network: {ok: true; config: NetworkConfig} | {ok: false; code: string; message: string; hint?: string};
   ssh: {

@@ -35,6 +35,8 @@ export interface DeployRequest {
   dryRun: boolean;
   yes: boolean;
   allowUnverified: boolean;
+  /** --install-kexec: install kexec-tools with the host's package manager when it has none. */
+  installKexec?: boolean;
   cliVersion: string;
   cwd: string;
   progress: ProgressSink;
@@ -60,6 +62,7 @@ export function previewCommands(plan: DeployPlan, cacheDir: string, systemd: boo
   const kernelPath = kernel?.sha256 ? `${cacheDir}/sha256/${kernel.sha256}` : `${cacheDir}/sha256/<sha256 of kernel>`;
   const method = BOOT_METHODS[plan.method];
   const argvs = [
+    ...(plan.phases.includes('load') ? plan.setup : []),
     ...(plan.phases.includes('load') ? method.load(plan, {kernel: kernelPath, initramfs: plan.output}) : []),
     ...(plan.phases.includes('exec') ? [method.exec(systemd)] : []),
   ];
@@ -71,7 +74,7 @@ export async function runDeploy(o: RunDeployOptions): Promise<RunDeployOutcome> 
   const config = o.dryRun ? loaded : await packPayloadDir(realRunner, loaded, loaded.cache_dir, o.log);
   if (o.qemu) return runInQemu(config, o, o.qemu);
   const facts = await gatherHostFacts(localHost, {firmware: Array.isArray(config.firmware) ? config.firmware : []});
-  const plan = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion});
+  const plan = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion, installKexec: o.installKexec});
   const planText = renderPlan(plan, previewCommands(plan, config.cache_dir, facts.kexec.systemd));
   // A dry run shows the plan with every problem; the caller reports them after it.
   if (o.dryRun) return {plan, planText, dryRun: true};

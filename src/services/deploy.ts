@@ -150,6 +150,18 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
   if (room) throw preconditionError('boot-space', room, 'Free space in /boot (old kernels: apt autoremove), or use boot.method: kexec; nothing was changed.');
   const load = method.load(request, {kernel: fetched.kernel.path, initramfs: plan.output});
   await timed('load', async () => {
+    // --install-kexec: the host's package manager, now that everything else has been checked.
+    for (const argv of plan.setup) {
+      result.commands.push(commandLine(argv[0], argv.slice(1)));
+      deps.log(`$ ${commandLine(argv[0], argv.slice(1))}`);
+      const r = await deps.runner.run(argv[0], argv.slice(1), {allowFail: true, timeoutMs: 900_000});
+      if (r.exitCode !== 0) {
+        throw new AnemosError('command', 'kexec-install-failed', `Installing kexec-tools failed (${argv.join(' ')} exited ${r.exitCode}); nothing else was changed.`, {
+          hint: 'Install kexec-tools by hand, or deploy without --install-kexec (the one-shot GRUB entry needs no kexec).',
+          details: `${r.stdout}${r.stderr}`.trim().split('\n').slice(-5),
+        });
+      }
+    }
     for (const f of method.stage(facts, request)) {
       const existing = await deps.files.read(f.path);
       await deps.files.write(f.path, f.content(existing));

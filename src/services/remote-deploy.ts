@@ -86,7 +86,7 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
     // Root first (sudo -n for another user): without it nothing below could be read or done.
     await host.isRoot();
     const facts = await gatherHostFacts(host, {firmware: Array.isArray(config.firmware) ? config.firmware : [], extraAuthorizedKeys: await userKeys(host, o.destination.user)});
-    const draft = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion});
+    const draft = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion, installKexec: o.installKexec});
     // We follow it: the deploy environment waits (at most 2 minutes) for us to read its outcome before rebooting.
     plan = {...draft, bootConfig: {...draft.bootConfig, watch_seconds: WATCH_SECONDS}};
     planText = `Host: ${host.name}\n${renderPlan(plan, previewCommands(plan, config.cache_dir, facts.kexec.systemd))}`;
