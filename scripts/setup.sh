@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   qemu-system-x86 qemu-utils    # VM tests (TCG)
+  ovmf                          # UEFI firmware for the VM tests (the EFI variable that keeps a deploy's outcome)
   cpio zstd xz-utils gzip       # independent archive checks
   busybox-static                # base initramfs and boot tests
   kexec-tools kmod binutils     # kexec probe; depmod and strip for the base initramfs

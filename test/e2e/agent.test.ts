@@ -3,11 +3,12 @@
 // static address is configured, a payload writes the disk, and failures end as promised.
 
 import {execFileSync} from 'node:child_process';
-import {mkdtempSync, openSync, readSync, closeSync, readFileSync, writeFileSync} from 'node:fs';
+import {copyFileSync, mkdtempSync, openSync, readSync, closeSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {beforeAll, describe, expect, it} from 'vitest';
 import {composeEnv, ensureBase, QEMU_MAC, qemuStaticNetwork, sha256, sshKeypair, tarPayload} from '../helpers/deploy-env.js';
+import {EFI_VARIABLE, parseEfiVariable} from '../../src/core/last-deploy.js';
 import {Vm} from '../helpers/qemu.js';
 import {freePort, hostKeyFingerprint, sshRun} from '../helpers/ssh.js';
 
@@ -42,7 +43,7 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
     return disk;
   }
 
-  async function boot(name: string, initrd: string, opts: {disk?: string; port?: number; mode: string}): Promise<Vm> {
+  async function boot(name: string, initrd: string, opts: {disk?: string; port?: number; mode: string; extra?: string[]}): Promise<Vm> {
     return new Vm({
       kernel: base.kernel,
       initrd,
@@ -52,6 +53,7 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
       disks: opts.disk ? [opts.disk] : [],
       mac: QEMU_MAC,
       hostfwd: opts.port ? [`tcp:127.0.0.1:${opts.port}-:22`] : [],
+      extra: opts.extra ?? [],
     });
   }
 
@@ -100,6 +102,30 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
     expect(vm.log()).toMatch(/DEPLOY FAILED: \.\/deploy exited with code 3/);
     expect(vm.log()).toMatch(/no disk was written, so the old system is intact: rebooting/);
     expect(readDisk(disk, 0, 4096)).toBe('\0'.repeat(4096));
+  });
+
+  it('UEFI (OVMF): a failure before writing leaves its reason in an EFI variable, and the next boot reads it there', async () => {
+    // The firmware's variable store is a file of its own: it outlives the reboot as NVRAM does.
+    const vars = join(work, 'OVMF_VARS_4M.fd');
+    copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
+    const uefi = ['-drive', 'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd', '-drive', `if=pflash,format=raw,file=${vars}`];
+    const {payload, sha} = deployPayload('#!/bin/sh\necho "the firmware store is where this ends up"; exit 3\n');
+    const failing = await composeEnv({dir: work, base: base.initramfs, name: 'uefi-fail', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: sha}}, authorizedKeys: [operator.pub], payload});
+    const first = await boot('uefi-fail', failing, {mode: 'deploy', disk: blankDisk('uefi-fail'), extra: uefi});
+    await first.waitExit(240_000);
+    expect(first.log()).toMatch(new RegExp(`outcome kept for "anemos status" on the next system: EFI variable ${EFI_VARIABLE}`));
+    // The next boot (the test environment here; the old system on a real machine) finds it.
+    const port = await freePort();
+    const next = await boot('uefi-next', await composeEnv({dir: work, base: base.initramfs, name: 'uefi-next', config: {mode: 'test'}, authorizedKeys: [operator.pub]}), {mode: 'test', port, extra: uefi});
+    try {
+      await next.waitFor(/TEST MODE READY/, 180_000);
+      const bytes = Buffer.from(await sshRun(operator.priv, port, `base64 -w0 /sys/firmware/efi/efivars/${EFI_VARIABLE}`), 'base64');
+      const rec = parseEfiVariable(bytes);
+      expect(rec).toMatchObject({outcome: 'failed', action: 'reboot', written: [], step: 'payload run', msg: 'DEPLOY FAILED: ./deploy exited with code 3.'});
+      expect(rec!.log.join('\n')).toMatch(/deploy: the firmware store is where this ends up/);
+    } finally {
+      next.kill();
+    }
   });
 
   it('a payload whose sha256 does not match is refused, and the machine reboots untouched', async () => {
