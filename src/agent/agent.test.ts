@@ -53,7 +53,18 @@ describe('agent: pure parts', () => {
     expect(plan.missing).toEqual(['52:54:00:12:34:56']);
     const found = planNetwork(net, [{name: 'enp0s3', mac: '52:54:00:12:34:56'}]);
     expect(found.ifaces[0]).toMatchObject({name: 'enp0s3', dhcp4: true});
-    expect(found.ifaces[0].statics[0]).toEqual(['ip', '-4', 'addr', 'replace', '192.0.2.15/24', 'dev', 'enp0s3']);
+    expect(found.ifaces[0].fallback[0]).toEqual(['ip', '-4', 'addr', 'replace', '192.0.2.15/24', 'dev', 'enp0s3']);
+  });
+
+  it('DHCPv4 beside a static IPv6 (dual stack): the IPv6 address and route are applied whether DHCP answers or not', () => {
+    const net = parseNetwork(networkCapture('dhcp-cloud'));
+    const i = Object.values(net.interfaces)[0]!;
+    i.addresses.push({family: 6, address: 'fec0::15', prefix: 64});
+    i.routes.push({family: 6, to: 'default', via: 'fec0::2'});
+    const plan = planNetwork(net, [{name: 'eth0', mac: i.mac}]).ifaces[0]!;
+    expect(plan.statics).toEqual(expect.arrayContaining([['ip', '-6', 'addr', 'replace', 'fec0::15/64', 'dev', 'eth0'], ['ip', '-6', 'route', 'replace', 'default', 'via', 'fec0::2', 'dev', 'eth0']]));
+    expect(plan.statics.flat()).not.toContain('192.0.2.15/24');
+    expect(plan.fallback.every((c) => c[1] === '-4')).toBe(true);
   });
 
   it('rejects a malformed config.json with every reason', () => {

@@ -67,7 +67,7 @@ async function bringUpNetwork(runner: Runner, net: NetworkConfig, log: AgentLog)
       dhcpOk = r.exitCode === 0;
       log.info(dhcpOk ? `${i.name}: DHCP lease obtained` : `${i.name}: no DHCP answer; using the address the host had`);
     }
-    if (!dhcpOk) for (const argv of i.statics) await runner.run(argv[0], argv.slice(1));
+    for (const argv of [...(dhcpOk ? [] : i.fallback), ...i.statics]) await runner.run(argv[0], argv.slice(1));
     log.info(`${i.name} (${i.mac}) configured`);
   }
   if (plan.resolvConf.trim()) writeFileSync('/etc/resolv.conf', plan.resolvConf);

@@ -15,8 +15,10 @@ export interface IfacePlan {
   mac: string;
   dhcp4: boolean;
   up: Argv[];
-  /** Static configuration, or the fallback after DHCP failed. */
+  /** The configuration that is not DHCP's: applied in every case (a static IPv6 beside DHCPv4). */
   statics: Argv[];
+  /** The host's DHCP lease (its dynamic IPv4 addresses and routes): applied only when DHCP gets no answer. */
+  fallback: Argv[];
 }
 
 export interface NetworkPlan {
@@ -38,14 +40,12 @@ function routeArgv(r: NetRoute, dev: string): Argv {
   return args;
 }
 
-function staticCommands(i: NetInterface, dev: string, includeDynamic: boolean): Argv[] {
+/** ip(8) commands for the addresses and routes `pick` selects. */
+function commands(i: NetInterface, dev: string, pick: (x: {dynamic?: boolean; family: 4 | 6}) => boolean): Argv[] {
   const cmds: Argv[] = [];
-  for (const a of i.addresses) {
-    if (a.dynamic && !includeDynamic) continue;
-    // busybox ip(8): no "nodad", so an IPv6 address is usable after DAD (about a second).
-    cmds.push(['ip', `-${a.family}`, 'addr', 'replace', `${a.address}/${a.prefix}`, 'dev', dev]);
-  }
-  for (const r of i.routes) if (includeDynamic || !r.dynamic) cmds.push(routeArgv(r, dev));
+  // busybox ip(8): no "nodad", so an IPv6 address is usable after DAD (about a second).
+  for (const a of i.addresses) if (pick(a)) cmds.push(['ip', `-${a.family}`, 'addr', 'replace', `${a.address}/${a.prefix}`, 'dev', dev]);
+  for (const r of i.routes) if (pick(r)) cmds.push(routeArgv(r, dev));
   return cmds;
 }
 
@@ -62,8 +62,9 @@ export function planNetwork(net: NetworkConfig, links: Link[]): NetworkPlan {
     }
     const up: Argv[] = [['ip', 'link', 'set', dev, 'up']];
     if (i.mtu) up.unshift(['ip', 'link', 'set', dev, 'mtu', String(i.mtu)]);
-    // With DHCP, statics hold the host's lease as a fallback; without, they are the configuration.
-    ifaces.push({name: dev, mac: i.mac, dhcp4: i.dhcp4, up, statics: staticCommands(i, dev, i.dhcp4)});
+    // Dynamic IPv6 (SLAAC) is the kernel's to redo from the router's advertisements.
+    const lease = (x: {dynamic?: boolean; family: 4 | 6}) => i.dhcp4 && Boolean(x.dynamic) && x.family === 4;
+    ifaces.push({name: dev, mac: i.mac, dhcp4: i.dhcp4, up, statics: commands(i, dev, (x) => !x.dynamic), fallback: commands(i, dev, lease)});
     for (const r of i.routes) if (r.to === 'default' && r.via) gateways.push({address: r.via, family: r.family, dev});
   }
   const resolv = [...(net.dns.search.length ? [`search ${net.dns.search.join(' ')}`] : []), ...net.dns.servers.map((s) => `nameserver ${s}`)];
