@@ -73,7 +73,7 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
   it('--help lists every command, and the bundle runs on Node 18 (Debian 12 hosts)', async () => {
     const help = await anemos(['--help']);
     expect(help.code).toBe(0);
-    for (const c of ['deploy', 'test-boot', 'config', 'initramfs', 'network', 'payload', 'inventory']) expect(help.stdout).toContain(c);
+    for (const c of ['deploy', 'test-boot', 'config', 'initramfs', 'network', 'payload', 'inventory', 'status']) expect(help.stdout).toContain(c);
     expect(existsSync(NODE18), 'scripts/setup.sh installs Node 18 under .cache/node18').toBe(true);
     const old = await anemos(['--version'], NODE18);
     expect(old.code).toBe(0);
