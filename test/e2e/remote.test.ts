@@ -5,7 +5,7 @@
 // goes through the one-shot GRUB entry (no kexec there), and the workstation follows the
 // events to a verdict. Host keys are checked against a known_hosts file, as a CI job pins them.
 
-import {execFile, execFileSync} from 'node:child_process';
+import {execFile, execFileSync, spawn} from 'node:child_process';
 import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -15,7 +15,7 @@ import {E2E_CACHE, providerDisk, rootfsTarball, STOCK_PROVIDER_PACKAGES, TARGET_
 import {startServer, type TestServer} from '../helpers/http-server.js';
 import {CLI, REPO} from '../helpers/kernel.js';
 import {keptPath, Vm} from '../helpers/qemu.js';
-import {freePort, hostKeyFingerprint, sshRun} from '../helpers/ssh.js';
+import {freePort, hostKeyFingerprint, sshArgs, sshRun} from '../helpers/ssh.js';
 
 const BUILD_ID = `remote-${process.pid}`;
 const timings: Record<string, number> = {};
@@ -43,11 +43,19 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     });
   }
   const anemos = (args: string[]) => run(CLI, args);
-  const hostArgs = (conf: string, known = knownHosts) => [
+  const hostArgs = (conf: string, known = knownHosts, timeout = '30m') => [
     '--host', 'root@127.0.0.1', '--ssh-port', String(port), '-i', operator.priv,
     '--ssh-option', `UserKnownHostsFile=${known}`, '--ssh-option', 'StrictHostKeyChecking=yes',
-    '--config', join(work, `${conf}.conf`), '--yes', '--timeout', '30m',
+    '--config', join(work, `${conf}.conf`), '--yes', '--timeout', timeout,
   ];
+  async function until(what: string, f: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!f()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  }
+  const fileText = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'anemos-remote-'));
@@ -73,6 +81,11 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     mkdirSync(failDir);
     writeFileSync(join(failDir, 'deploy'), '#!/bin/sh\necho "checking the disk before touching it: not good"; exit 4\n', {mode: 0o755});
     const failSha = pack(failDir, join(work, 'fail.tar.gz'));
+    // Slow to fail: time to kill the driver, attach again and drop its connection meanwhile.
+    const slowDir = join(work, 'slow-payload');
+    mkdirSync(slowDir);
+    writeFileSync(join(slowDir, 'deploy'), '#!/bin/sh\necho "waiting for the disk to settle"; sleep 100; echo "the disk never settled"; exit 4\n', {mode: 0o755});
+    const slowSha = pack(slowDir, join(work, 'slow.tar.gz'));
     for (const [path, file] of Object.entries({'/vmlinuz': base.kernel, '/initramfs.cpio.zst': base.initramfs, '/target.tar.zst': target})) server.routes.set(path, {file});
 
     // image.conf: the server downloads the kernel and base from the URL. fail.conf: they are
@@ -88,6 +101,7 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
       ].join('\n');
     writeFileSync(join(work, 'image.conf'), conf('image.tar.gz', imageSha, 'server'));
     writeFileSync(join(work, 'fail.conf'), conf('fail.tar.gz', failSha, 'workstation'));
+    writeFileSync(join(work, 'slow.conf'), conf('slow.tar.gz', slowSha, 'workstation'));
 
     port = await freePort();
     const t0 = Date.now();
@@ -192,6 +206,50 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     expect(after).toMatch(/^provider-image\nbookworm\n/);
     expect(after).not.toMatch(/next_entry=anemos|anemos\.mode/);
   }, 1_200_000);
+
+  it('--install-kexec, then the driver is killed mid-deploy and SSH drops: the deploy goes on; --attach with a short --timeout gives up (12); --attach follows it again to its verdict (10)', async () => {
+    const before = await bootId();
+    const t0 = Date.now();
+    // kexec-tools from Debian's mirror, only because it was asked for; then a CI runner that
+    // dies once the payload runs (SIGKILL: no clean-up of any kind).
+    const driver = spawn(CLI, ['deploy', ...hostArgs('slow'), '--install-kexec', '--logs', join(work, 'killed')], {env: {...process.env, HOME: work}, stdio: ['ignore', 'pipe', 'pipe']});
+    let seen = '';
+    driver.stdout.on('data', (d: Buffer) => (seen += d.toString()));
+    driver.stderr.on('data', (d: Buffer) => (seen += d.toString()));
+    await until('the payload to start', () => /deploy: waiting for the disk to settle/.test(seen), 900_000);
+    driver.kill('SIGKILL');
+    timings['install kexec, slow payload running'] = since(t0);
+    expect(seen).toMatch(/kexec-tools is not installed: --install-kexec installs it/);
+    expect(seen).toMatch(/\$ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends kexec-tools\n/);
+    expect(seen).toMatch(/\$ kexec -l /);
+
+    // Nobody follows now; a short --timeout is a verdict of its own, and changes nothing there.
+    const short = await anemos(['deploy', ...hostArgs('slow', knownHosts, '15s'), '--attach', '--logs', join(work, 'short')]);
+    expect(short.code, `${short.stdout}\n${short.stderr}`).toBe(12);
+    expect(`${short.stdout}${short.stderr}`).toMatch(/deploy-timeout/);
+
+    // Follow it again; its SSH connection is cut while it follows (every dropbear session is killed).
+    const logs = join(work, 'attached');
+    const attached = run(CLI, ['deploy', ...hostArgs('slow'), '--attach', '--logs', logs]);
+    await until('--attach to replay the events', () => /waiting for the disk to settle/.test(fileText(join(logs, 'deploy.log'))), 300_000);
+    expect(fileText(join(logs, 'deploy.log'))).not.toMatch(/the disk never settled/);
+    const drop = `setsid sh -c 'sleep 2; for p in $(pidof dropbear); do pp=$(cut -d" " -f4 /proc/$p/stat); [ "$(cat /proc/$pp/comm)" = dropbear ] && kill $p; done' </dev/null >/dev/null 2>&1 &`;
+    await new Promise((res) => execFile('ssh', [...sshArgs(operator.priv, port), drop], () => res(undefined)));
+    const r = await attached;
+    timings['kill, attach, drop → old system back'] = since(t0);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(10);
+    // What happened after the drop reached the workstation, in order, nothing twice.
+    const events = fileText(join(logs, 'events.jsonl')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events.some((e) => /the disk never settled/.test(e.msg))).toBe(true);
+    expect(events.find((e) => e.outcome)).toMatchObject({outcome: 'failed', action: 'reboot', written: []});
+    expect(await bootId()).not.toBe(before);
+    expect(await ssh('cat /etc/provider-marker; . /etc/os-release; echo $VERSION_CODENAME')).toBe('provider-image\nbookworm\n');
+    // kexec-tools stayed, and the host's reboots were left alone (no kexec on every reboot).
+    expect(await ssh('command -v kexec; grep ^LOAD_KEXEC= /etc/default/kexec')).toBe('/usr/sbin/kexec\nLOAD_KEXEC=false\n');
+    // The stock server again, for the GRUB-entry deploy that follows.
+    await ssh('DEBIAN_FRONTEND=noninteractive apt-get purge -y -q kexec-tools >/dev/null 2>&1; ! command -v kexec', 300_000);
+  }, 1_800_000);
 
   it('deploy: live events, Debian 13 on the same disk, exit 0 only after the new system answers and --check passes', async () => {
     const t0 = Date.now();
