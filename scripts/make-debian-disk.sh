@@ -7,11 +7,13 @@
 #
 #   make-debian-disk.sh --tar ROOTFS.tar --out DISK.raw [--size 3G] [--hostname provider]
 #       [--authorized-key FILE] [--address 10.0.2.15/24] [--gateway 10.0.2.2] [--dns 10.0.2.3]
-#       [--marker TEXT] [--ramoops ADDR]
+#       [--marker TEXT] [--ramoops ADDR] [--dhcp] [--address6 ADDR/PREFIX --gateway6 ADDR]
+# --dhcp / --address6: the network by systemd-networkd instead (as netplan-based clouds
+# have it): IPv4 by DHCP, and a static IPv6 address and default route beside it.
 # --ramoops ADDR: the kernel sets 1 MiB at ADDR aside (memmap=) for ramoops, loaded at boot,
 # so pstore keeps a kernel log across a warm reboot (anemos status reads it there).
 set -euo pipefail
-tarball="" out="" size=3G hostname=provider key="" address=10.0.2.15/24 gateway=10.0.2.2 dns=10.0.2.3 marker="" ramoops=""
+tarball="" out="" size=3G hostname=provider key="" address=10.0.2.15/24 gateway=10.0.2.2 dns=10.0.2.3 marker="" ramoops="" dhcp="" address6="" gateway6=""
 while [ $# -gt 0 ]; do
   case $1 in
     --tar) tarball=$2; shift 2 ;;
@@ -24,6 +26,9 @@ while [ $# -gt 0 ]; do
     --dns) dns=$2; shift 2 ;;
     --marker) marker=$2; shift 2 ;;
     --ramoops) ramoops=$2; shift 2 ;;
+    --dhcp) dhcp=yes; shift ;;
+    --address6) address6=$2; shift 2 ;;
+    --gateway6) gateway6=$2; shift 2 ;;
     *) echo "make-debian-disk: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -43,7 +48,19 @@ initrd=initrd.img-${kernel#vmlinuz-}
 # System identity as a provider would set it up.
 echo "$hostname" > "$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$hostname" > "$root/etc/hosts"
-cat > "$root/etc/network/interfaces" <<EOF
+if [ -n "$dhcp$address6" ]; then
+  printf 'auto lo\niface lo inet loopback\n' > "$root/etc/network/interfaces"
+  mkdir -p "$root/etc/systemd/network" "$root/etc/systemd/system/multi-user.target.wants" "$root/etc/systemd/system/sockets.target.wants"
+  {
+    printf '[Match]\nName=eth0\n\n[Network]\nDHCP=%s\nIPv6AcceptRA=no\n' "$([ -n "$dhcp" ] && echo ipv4 || echo no)"
+    [ -n "$dhcp" ] || printf 'Address=%s\nGateway=%s\n' "$address" "$gateway"
+    [ -n "$address6" ] && printf 'Address=%s\n' "$address6"
+    [ -n "$gateway6" ] && printf 'Gateway=%s\n' "$gateway6"
+  } > "$root/etc/systemd/network/10-eth0.network"
+  ln -sf /lib/systemd/system/systemd-networkd.service "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
+  ln -sf /lib/systemd/system/systemd-networkd.socket "$root/etc/systemd/system/sockets.target.wants/systemd-networkd.socket"
+else
+  cat > "$root/etc/network/interfaces" <<EOF
 auto lo
 iface lo inet loopback
 
@@ -52,6 +69,7 @@ iface eth0 inet static
 	address $address
 	gateway $gateway
 EOF
+fi
 rm -f "$root/etc/resolv.conf"
 echo "nameserver $dns" > "$root/etc/resolv.conf"
 echo "/dev/vda1 / ext4 errors=remount-ro 0 1" > "$root/etc/fstab"

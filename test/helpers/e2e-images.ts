@@ -44,8 +44,13 @@ export async function rootfsTarball(suite: string, packages: string[], ext: 'tar
   return out;
 }
 
-export async function providerDisk(tarball: string, operatorPub: string, o: {ramoops?: string} = {}): Promise<string> {
-  const extra = o.ramoops ? ['--ramoops', o.ramoops] : [];
+export async function providerDisk(tarball: string, operatorPub: string, o: {ramoops?: string; dhcp?: boolean; address6?: string; gateway6?: string} = {}): Promise<string> {
+  const extra = [
+    ...(o.ramoops ? ['--ramoops', o.ramoops] : []),
+    ...(o.dhcp ? ['--dhcp'] : []),
+    ...(o.address6 ? ['--address6', o.address6] : []),
+    ...(o.gateway6 ? ['--gateway6', o.gateway6] : []),
+  ];
   const key = createHash('sha256').update(tarball).update(readFileSync(operatorPub)).update(readFileSync(join(REPO, 'scripts', 'make-debian-disk.sh'))).update(extra.join(' ')).digest('hex').slice(0, 12);
   const out = join(E2E_CACHE, `provider-${key}.raw`);
   await buildOnce(out, join(REPO, 'scripts', 'make-debian-disk.sh'), ['--tar', tarball, '--out', '{TMP}', '--authorized-key', operatorPub, '--hostname', 'provider', '--marker', 'provider-image', ...extra]);

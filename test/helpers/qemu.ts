@@ -16,8 +16,9 @@ export interface QemuOptions {
   disks?: string[];
   /** hostfwd rules for user networking, e.g. "tcp:127.0.0.1:2222-:22". */
   hostfwd?: string[];
-  /** Extra -netdev user options (e.g. "net=10.0.2.0/24"). */
   mac?: string;
+  /** Extra -netdev user options (e.g. "ipv6-net=2001:db8:5::/64"). */
+  netOptions?: string[];
   extra?: string[];
   /** Exit instead of rebooting (default true); a VM that must reboot into its disk sets false. */
   noReboot?: boolean;
@@ -30,7 +31,8 @@ export function qemuArgs(o: QemuOptions): string[] {
   if (o.append) args.push('-append', o.append);
   (o.disks ?? []).forEach((d, i) => args.push('-drive', `file=${d},format=raw,if=virtio,index=${i},cache=unsafe`));
   const fwd = (o.hostfwd ?? []).map((f) => `,hostfwd=${f}`).join('');
-  args.push('-netdev', `user,id=n0${fwd}`, '-device', `virtio-net-pci,netdev=n0${o.mac ? `,mac=${o.mac}` : ''}`);
+  const more = (o.netOptions ?? []).map((x) => `,${x}`).join('');
+  args.push('-netdev', `user,id=n0${more}${fwd}`, '-device', `virtio-net-pci,netdev=n0${o.mac ? `,mac=${o.mac}` : ''}`);
   args.push(...(o.extra ?? []));
   return args;
 }
