@@ -1,8 +1,8 @@
-import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {readLastDeploy, renderStatus} from '../services/status.js';
+import {clearLastDeploy, readLastDeploy, renderStatus} from '../services/status.js';
 import {chooseKeeper, EFI_MAX_BYTES, EFI_VARIABLE, efiVariable, newest, parseEfiVariable, parseKernelLog, recordLine, type LastDeploy} from './last-deploy.js';
 
 const failed: LastDeploy = {
@@ -82,5 +82,10 @@ describe('where the last deploy outlives the reboot', () => {
     expect(text).toMatch(/^Last deploy: FAILED in step "payload run"; no disk was written, so it rebooted into the old system/);
     expect(text).toMatch(/deploy: checking the disk before touching it: not good/);
     expect(newest([undefined, {...failed, t: '2026-01-01T00:00:00Z'}, failed])?.t).toBe(failed.t);
+    // --clear: both records go; a panic's log that pstore kept stays.
+    writeFileSync(join(root, 'var/lib/systemd/pstore/1763955600/dmesg-ramoops-1'), 'Panic#1 Part1\n<0>[ 1.0] Kernel panic - not syncing: VFS\n');
+    expect((await clearLastDeploy({root})).sort()).toEqual([join(root, 'sys/firmware/efi/efivars', EFI_VARIABLE), join(root, 'var/lib/systemd/pstore/1763955600/dmesg-ramoops-0')]);
+    expect((await readLastDeploy({root})).record).toBeUndefined();
+    expect(readFileSync(join(root, 'var/lib/systemd/pstore/1763955600/dmesg-ramoops-1'), 'utf8')).toMatch(/Kernel panic/);
   });
 });

@@ -175,6 +175,9 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     expect(last, status.out).toMatchObject({outcome: 'failed', action: 'reboot', written: [], step: 'payload run', source: expect.stringMatching(/pstore.*dmesg-ramoops/)});
     expect(last.log.join('\n')).toMatch(/deploy: checking the disk before touching it: not good/);
     expect((await sshStatus('anemos status')).out).toMatch(/^Last deploy: FAILED in step "payload run"; no disk was written, so it rebooted into the old system/);
+    // Read, then cleared: the next status has nothing to show.
+    expect((await sshStatus('anemos status --clear')).out).toMatch(/Removed: \/var\/lib\/systemd\/pstore\/(\S+\/)?dmesg-ramoops-\d+/);
+    expect(JSON.parse((await sshStatus('anemos status --json')).out).lastDeploy).toBeNull();
   }, 900_000);
 
   it('test-boot: SSH into the deploy environment, see the disk, reboot back to the provider', async () => {
