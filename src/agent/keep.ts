@@ -17,9 +17,10 @@ export function lastLogLines(path: string, n = LOG_LINES): string[] {
   }
 }
 
-export function keepOutcome(log: AgentLog, rec: LastDeploy, o: {efivars?: string; cmdline?: string} = {}): void {
+export function keepOutcome(log: AgentLog, rec: LastDeploy, o: {efivars?: string; ramoops?: string} = {}): void {
   const kept: string[] = [];
-  if (log.toKernelLog(recordLine(rec)) && /\bramoops\.mem_address=/.test(o.cmdline ?? '')) kept.push('ramoops (at the reboot)');
+  // Said only when ramoops is really loaded (/init loads it when the host passed its parameters).
+  if (log.toKernelLog(recordLine(rec)) && existsSync(o.ramoops ?? '/sys/module/ramoops')) kept.push('ramoops (at the reboot)');
   const dir = o.efivars ?? EFIVARS_DIR;
   if (existsSync(dir)) {
     const file = `${dir}/${EFI_VARIABLE}`;

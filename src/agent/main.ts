@@ -207,7 +207,7 @@ async function run(): Promise<void> {
     const total = ((performance.now() - t0) / 1000).toFixed(1);
     const msg = `DEPLOY SUCCEEDED in ${total} s: ${log.steps.map((s) => `${s.step} ${s.seconds} s`).join(', ')}`;
     log.emit({level: 'info', outcome: 'succeeded', msg});
-    keepOutcome(log, {v: 1, t: new Date().toISOString(), mode: 'deploy', outcome: 'succeeded', msg, log: lastLogLines(log.logPath)}, {cmdline: cmdlineText});
+    keepOutcome(log, {v: 1, t: new Date().toISOString(), mode: 'deploy', outcome: 'succeeded', msg, log: lastLogLines(log.logPath)});
     await waitForWatcher(config, log);
     await reboot(runner, log, 'the new system boots from disk', 2);
   } catch (err) {
@@ -220,7 +220,6 @@ async function run(): Promise<void> {
     keepOutcome(
       log,
       {v: 1, t: new Date().toISOString(), mode: (cmdline.mode ?? config?.mode) === 'test' ? 'test' : 'deploy', outcome: 'failed', action, written, msg: `DEPLOY FAILED: ${message}`, ...(step ? {step} : {}), log: lastLogLines(log.logPath)},
-      {cmdline: cmdlineText},
     );
     if (action === 'reboot') {
       if (reachable) await waitForWatcher(config, log);
