@@ -3,9 +3,10 @@
 
 import {join} from 'node:path';
 import {firmwarePath} from '../core/deploy-plan.js';
-import {mountOf, type HostFacts} from '../core/host-facts.js';
+import {EFI_GLOBAL_GUID} from '../core/efi-boot.js';
+import {mountOf, parseSecureBoot, type HostFacts} from '../core/host-facts.js';
 import {parseOsRelease} from '../core/install-kexec.js';
-import {RAMOOPS_PARAMS, type RamoopsParams} from '../core/last-deploy.js';
+import {EFIVARS_DIR, RAMOOPS_PARAMS, type RamoopsParams} from '../core/last-deploy.js';
 import {parseNetwork} from '../core/network.js';
 import {AnemosError} from '../shared/errors.js';
 import {hostFiles, localHost, type Host, type HostFiles} from './host-files.js';
@@ -106,6 +107,8 @@ export async function gatherHostFacts(host: Host = localHost, opts: GatherOption
     const v = (await read(`${ramoopsDir}/${n}`))?.trim();
     if (v) ramoops[n] = v;
   }
+  const uefi = Boolean((await files.stat('/sys/firmware/efi'))?.isDirectory);
+  const secureBoot = uefi ? parseSecureBoot(await read(`${EFIVARS_DIR}/SecureBoot-${EFI_GLOBAL_GUID}`)) : undefined;
   return {
     isRoot: await host.isRoot(),
     hostname: await host.hostname(),
@@ -123,8 +126,9 @@ export async function gatherHostFacts(host: Host = localHost, opts: GatherOption
       authorizedKeys: [...new Set(authorized.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')))],
       hostKeys: await hostKeys(files),
     },
+    platform: {uefi, ...(secureBoot !== undefined ? {secureBoot} : {})},
     pstore: {
-      efi: Boolean((await files.stat('/sys/firmware/efi'))?.isDirectory),
+      efi: uefi,
       ...(ramoops.mem_address ? {ramoops: ramoops as unknown as RamoopsParams} : {}),
     },
     firmware: await collectFirmware(runner, await boundDrivers(runner), {files}),

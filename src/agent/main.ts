@@ -10,6 +10,8 @@ import type {BootConfig} from '../core/boot-contract.js';
 import {CONTRACT, RUNTIME} from '../core/boot-contract.js';
 import {carriedKernelArgs} from '../core/kernel-args.js';
 import {keepOutcome, lastLogLines} from './keep.js';
+import {partitionGuids, tidyBootEntries} from './boot-entries.js';
+import {EFIVARS_DIR} from '../core/last-deploy.js';
 import type {NetworkConfig} from '../core/network.js';
 import {RENDER_FORMATS, renderNetwork, type RenderFormat} from '../core/network-render.js';
 import {readNetworkJson, writeRendered} from '../services/network-render.js';
@@ -176,6 +178,8 @@ async function run(): Promise<void> {
       await forever();
     }
 
+    // UEFI: the partitions the firmware's boot entries may point at, before the payload changes them.
+    const partitionsBefore = existsSync(EFIVARS_DIR) ? partitionGuids() : undefined;
     const payloadPath = `${ROOT}${CONTRACT.dir}/${config.payload!.file}`;
     await log.step('payload verify', () => verifyPayload(payloadPath, config!.payload!.sha256));
     const kind = await log.step('payload unpack', () => unpackPayload(runner, payloadPath, PAYLOAD_DIR));
@@ -204,6 +208,7 @@ async function run(): Promise<void> {
     } else {
       await log.step('payload run', () => runDeployScript(runner, {cwd: PAYLOAD_DIR, env, timeoutSeconds: config!.timeout, onLine: (l) => log.info(`deploy: ${l}`)}));
     }
+    if (partitionsBefore) tidyBootEntries(log, partitionsBefore);
     const total = ((performance.now() - t0) / 1000).toFixed(1);
     const msg = `DEPLOY SUCCEEDED in ${total} s: ${log.steps.map((s) => `${s.step} ${s.seconds} s`).join(', ')}`;
     log.emit({level: 'info', outcome: 'succeeded', msg});

@@ -34,6 +34,8 @@ export interface HostFacts {
   firmware: {path: string; size: number}[];
   /** Sizes of the firmware files anemos.conf lists (relative to /lib/firmware); null: not there. */
   firmwareFiles?: Record<string, number | null>;
+  /** How the machine booted: UEFI or BIOS, and on UEFI whether Secure Boot is on (undefined: not known). */
+  platform?: {uefi: boolean; secureBoot?: boolean};
   /** Where the deploy environment's outcome could outlive the reboot (src/core/last-deploy.ts). */
   pstore?: {efi: boolean; ramoops?: RamoopsParams};
   boot: {
@@ -63,4 +65,20 @@ export function mountOf(mountinfo: string, path: string): {mountPoint: string; t
     if (inside && (!best || mountPoint.length >= best.mountPoint.length)) best = {mountPoint, type: type ?? '', source: source ?? ''};
   }
   return best;
+}
+
+/**
+ * The firmware's SecureBoot variable as efivarfs gives it (4 attribute bytes, then 1 = on,
+ * 0 = off); undefined when it is absent or not that shape.
+ */
+export function parseSecureBoot(file: string | undefined): boolean | undefined {
+  if (file === undefined || file.length !== 5) return undefined;
+  const v = file.charCodeAt(4);
+  return v === 1 ? true : v === 0 ? false : undefined;
+}
+
+export function describePlatform(p: HostFacts['platform']): string {
+  if (!p) return 'not known';
+  if (!p.uefi) return 'BIOS (legacy boot)';
+  return `UEFI, Secure Boot ${p.secureBoot === undefined ? 'state not readable' : p.secureBoot ? 'on' : 'off'}`;
 }

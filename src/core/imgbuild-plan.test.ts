@@ -85,13 +85,17 @@ describe('IMGBUILD step plan', () => {
     expect(script(s, 'bootloader')).toContain('in_root grub-mkconfig -o /boot/grub/grub.cfg');
   });
 
-  it('UEFI firmware: an EFI system partition, grub-efi on the removable path', () => {
+  it('UEFI firmware: an EFI system partition, grub-efi on the removable path and with its firmware boot entry', () => {
     const c = {...ctx, efi: true};
     const s = spec({target: 'debian', format: 'raw 4G gpt ext4'});
     expect(sfdiskScript(diskLayout(s, true)!)).toBe(`label: gpt\nstart=2048, size=524288, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\nsize=${(4 * 2 ** 30) / 512}, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n`);
     expect(script(s, 'partition', c)).toContain('mount "$(part 1)" "$root/boot/efi"');
     expect(script(s, 'bootstrap', c)).toContain('grub-efi-amd64');
-    expect(script(s, 'bootloader', c)).toContain('grub-install --target=x86_64-efi --efi-directory=/boot/efi --removable --no-nvram');
+    const boot = script(s, 'bootloader', c);
+    expect(boot).toContain('grub-install --target=x86_64-efi --efi-directory=/boot/efi --removable --no-nvram');
+    // The entry: only where the firmware's variables reach the chroot and the new system has efibootmgr.
+    expect(boot).toMatch(/if is_mounted "\$root\/sys\/firmware\/efi\/efivars" && in_root sh -c 'command -v efibootmgr' >\/dev\/null; then\n  in_root grub-install --target=x86_64-efi --efi-directory=\/boot\/efi \|\|/);
+    expect(boot).not.toContain('grub-install --target=i386-pc');
   });
 
   it('BIOS layouts: msdos bootable root, gpt with a BIOS boot partition; the minimum disk size', () => {

@@ -95,13 +95,15 @@ in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/
 # chroot with the kernel's file systems and the deploy environment's DNS; undone on exit.
 bind_system() {
   for d in dev dev/pts proc sys run; do mkdir -p "$root/$d"; is_mounted "$root/$d" || mount --bind "/$d" "$root/$d"; done
+  # The firmware's variables (a mount of their own under /sys): grub-install's efibootmgr writes the boot entry there.
+  [ ! -d /sys/firmware/efi/efivars ] || is_mounted "$root/sys/firmware/efi/efivars" || ! is_mounted /sys/firmware/efi/efivars || mount --bind /sys/firmware/efi/efivars "$root/sys/firmware/efi/efivars"
   if [ ! -e "$root/etc/.resolv.conf.anemos" ] && [ ! -L "$root/etc/.resolv.conf.anemos" ]; then
     if [ -e "$root/etc/resolv.conf" ] || [ -L "$root/etc/resolv.conf" ]; then mv "$root/etc/resolv.conf" "$root/etc/.resolv.conf.anemos"; else : > "$root/etc/.resolv.conf.anemos.none"; fi
     cp -L /etc/resolv.conf "$root/etc/resolv.conf"
   fi
 }
 unbind_system() {
-  for d in run sys proc dev/pts dev; do ! is_mounted "$root/$d" || umount "$root/$d"; done
+  for d in run sys/firmware/efi/efivars sys proc dev/pts dev; do ! is_mounted "$root/$d" || umount "$root/$d"; done
   if [ -e "$root/etc/.resolv.conf.anemos" ] || [ -L "$root/etc/.resolv.conf.anemos" ]; then rm -f "$root/etc/resolv.conf"; mv "$root/etc/.resolv.conf.anemos" "$root/etc/resolv.conf"; fi
   if [ -e "$root/etc/.resolv.conf.anemos.none" ]; then rm -f "$root/etc/resolv.conf" "$root/etc/.resolv.conf.anemos.none"; fi
 }
@@ -260,13 +262,22 @@ function bootloaderStep(spec: ImgbuildSpec, ctx: PlanContext): ImgStep | undefin
   // Written into /etc/default/grub (sourced by sh) and from there unquoted into grub.cfg.
   const args = ctx.kernelArgs.filter((a) => KERNEL_ARG.test(a)).join(' ');
   const serial = ctx.kernelArgs.some((a) => a.startsWith('console=ttyS'));
+  // UEFI: GRUB at the removable path (EFI/BOOT/BOOTX64.EFI), which firmware boots with no
+  // entry of its own, then as the distribution installs it, with its boot entry in the
+  // firmware's variables, first in the boot order (grub-install calls efibootmgr, replacing
+  // an entry of the same name). The entries the old system left are the agent's to tidy.
   const install = ctx.efi
-    ? 'in_root grub-install --target=x86_64-efi --efi-directory=/boot/efi --removable --no-nvram'
+    ? `in_root grub-install --target=x86_64-efi --efi-directory=/boot/efi --removable --no-nvram
+if is_mounted "$root/sys/firmware/efi/efivars" && in_root sh -c 'command -v efibootmgr' >/dev/null; then
+  in_root grub-install --target=x86_64-efi --efi-directory=/boot/efi || echo "anemos: the firmware boot entry could not be written; the firmware boots the removable path EFI/BOOT/BOOTX64.EFI" >&2
+else
+  echo "anemos: no firmware boot entry written (no efibootmgr in the new system, or no EFI variables here); the firmware boots the removable path EFI/BOOT/BOOTX64.EFI" >&2
+fi`
     : 'in_root grub-install --target=i386-pc "$disk"';
   const target = TARGET_MODULES[spec.target];
   return {
     id: 'bootloader',
-    title: `GRUB (${ctx.efi ? 'UEFI, removable path' : `BIOS, on ${ctx.disk ?? 'the disk'}`}) from the new system's own packages`,
+    title: `GRUB (${ctx.efi ? 'UEFI: removable path and a boot entry' : `BIOS, on ${ctx.disk ?? 'the disk'}`}) from the new system's own packages`,
     phase: 'bootloader',
     script: `bind_system
 trap unbind_system EXIT

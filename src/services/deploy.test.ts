@@ -110,6 +110,17 @@ describe('executeDeploy with fakes at its seams', () => {
     expect([r.calls, r.detached, files.files]).toEqual([[], [], {}]);
   });
 
+  it('Secure Boot on: an unsigned deploy kernel is refused after the download, before anything is composed, loaded or written', async () => {
+    const facts = fakeFacts({platform: {uefi: true, secureBoot: true}, kexec: {...fakeFacts().kexec, lockdown: 'integrity'}});
+    const {run} = setup('boot: {method: kexec}', facts);
+    const r = recordingRunner();
+    const files = memoryFiles();
+    const err = await run(r.runner, files).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({code: 'kernel-unsigned', exitCode: 4});
+    expect((err as AnemosError).message).toMatch(/^Secure Boot is on: only a signed kernel can be booted here, and the kernel from .*vmlinuz is not an EFI \(PE\) image that could carry one\. Nothing was changed\.$/);
+    expect([r.calls, r.detached, files.files]).toEqual([[], [], {}]);
+  });
+
   it('--phases fetch,compose: composed, nothing loaded or started', async () => {
     const {run} = setup('boot: {method: kexec}', fakeFacts(), ['fetch', 'compose']);
     const r = recordingRunner();

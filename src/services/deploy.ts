@@ -18,6 +18,7 @@ import {validateBootConfig, type BootConfig} from '../core/boot-contract.js';
 import {checkMemory, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import type {HostFacts} from '../core/host-facts.js';
 import {zstdContentSize} from '../core/initramfs-format.js';
+import {needsSignedKernel, PE_HEADER_BYTES, peSigned} from '../core/kernel-image.js';
 import {planSegments, type SegmentSpec} from '../core/segments.js';
 import {AnemosError, artifactError, preconditionError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
@@ -48,11 +49,26 @@ export interface DeployResult {
   executed: boolean;
 }
 
-/** A bzImage carries "HdrS" at 0x202 (Documentation/arch/x86/boot.rst). */
-export async function checkKernelImage(files: HostFiles, path: string, url: string): Promise<void> {
+/**
+ * A bzImage carries "HdrS" at 0x202 (Documentation/arch/x86/boot.rst). Under Secure Boot or
+ * lockdown it must also be signed: an unsigned one would be refused by kexec_file_load (or
+ * shim) after the host was prepared; here it is refused before anything changes.
+ */
+export async function checkKernelImage(files: HostFiles, path: string, url: string, facts?: Pick<HostFacts, 'platform' | 'kexec'>): Promise<void> {
   const buf = Buffer.from(await files.readRange(path, 0x202, 4));
   if (buf.toString('ascii') !== 'HdrS') {
     throw artifactError('kernel-not-bzimage', `The kernel from ${url} is not an x86 bzImage (no "HdrS" header at 0x202).`, 'Point kernel.url at a vmlinuz file, e.g. the one "anemos initramfs build" writes.');
+  }
+  const why = facts && needsSignedKernel(facts);
+  if (!why) return;
+  const lfanew = Buffer.from(await files.readRange(path, 0x3c, 4)).readUInt32LE(0);
+  const signed = peSigned(await files.readRange(path, lfanew, PE_HEADER_BYTES));
+  if (signed !== true) {
+    throw preconditionError(
+      'kernel-unsigned',
+      `${why[0].toUpperCase()}${why.slice(1)}: only a signed kernel can be booted here, and the kernel from ${url} ${signed === false ? 'carries no signature' : 'is not an EFI (PE) image that could carry one'}. Nothing was changed.`,
+      'Use a kernel your distribution signed (Debian: the vmlinuz of a linux-image-*-amd64 package, which "anemos initramfs build" uses), or sign it with a key enrolled in the firmware or MOK.',
+    );
   }
 }
 
@@ -115,7 +131,7 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
     return out;
   });
   result.artifacts = Object.values(fetched);
-  await checkKernelImage(deps.files, fetched.kernel.path, fetched.kernel.url);
+  await checkKernelImage(deps.files, fetched.kernel.path, fetched.kernel.url, facts);
   if (fetched.payload) await checkPayloadArchive(here.runner, fetched.payload.path, fetched.payload.url);
   const unpacked = await unpackedEstimate(deps.files, fetched.initramfs.path, fetched.initramfs.size);
   const mem = checkMemory(facts, {kernel: fetched.kernel.size, initramfs: fetched.initramfs.size + (fetched.payload?.size ?? 0), unpacked: unpacked.bytes + (fetched.payload?.size ?? 0) * 3});

@@ -2,6 +2,7 @@
 
 import {gatherHostFacts} from '../adapters/host-facts.js';
 import {realRunner} from '../adapters/process.js';
+import {describePlatform} from '../core/host-facts.js';
 import {describeNetwork} from '../core/network-describe.js';
 
 export interface Inventory {
@@ -18,6 +19,7 @@ export async function gatherInventory(): Promise<Inventory> {
     `hostname: ${facts.hostname}`,
     `memory: ${Math.round(facts.memory.totalBytes / MiB)} MiB total, ${Math.round(facts.memory.availableBytes / MiB)} MiB available`,
     `kexec: ${facts.kexec.tool ?? 'not installed'}${facts.kexec.loadDisabled ? ' (disabled until reboot)' : ''}; lockdown ${facts.kexec.lockdown}; systemd ${facts.kexec.systemd ? 'yes' : 'no'}`,
+    `platform: ${describePlatform(facts.platform)}`,
     `boot: ${facts.boot.grubReboot ? 'GRUB (grub-reboot available)' : 'no grub-reboot'}${facts.boot.bootFreeBytes !== undefined ? `; /boot free ${Math.round(facts.boot.bootFreeBytes / MiB)} MiB` : ''}`,
     `ssh: ${facts.ssh.authorizedKeys.length} authorized key(s) for root; host keys: ${Object.keys(facts.ssh.hostKeys).join(', ') || 'none readable'}`,
     `firmware: ${facts.firmware.map((f) => f.path).join(', ') || 'none needed'}`,

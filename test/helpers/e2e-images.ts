@@ -10,13 +10,16 @@ import {REPO} from './kernel.js';
 export const E2E_CACHE = join(REPO, '.cache', 'e2e');
 const MIRROR = 'http://deb.debian.org/debian';
 
-/** The provider: what a cloud ships as "Debian 12" (with GRUB's tools), plus what anemos needs on a host (nodejs 18, kexec-tools). */
-export const PROVIDER_PACKAGES = ['linux-image-cloud-amd64', 'systemd-sysv', 'openssh-server', 'nodejs', 'kexec-tools', 'ifupdown', 'iproute2', 'initramfs-tools', 'zstd', 'grub-pc'];
+/**
+ * The provider: what a cloud ships as "Debian 12" (with GRUB's tools for BIOS and UEFI, as
+ * Debian's cloud images boot either), plus what anemos needs on a host (nodejs 18, kexec-tools).
+ */
+export const PROVIDER_PACKAGES = ['linux-image-cloud-amd64', 'systemd-sysv', 'openssh-server', 'nodejs', 'kexec-tools', 'ifupdown', 'iproute2', 'initramfs-tools', 'zstd', 'grub-pc', 'grub-efi-amd64-bin', 'efibootmgr'];
 /** A stock Debian 12 as a provider ships it: no Node, no kexec-tools, nothing of anemos (anemos deploy --host drives it). */
 export const STOCK_PROVIDER_PACKAGES = ['linux-image-cloud-amd64', 'systemd-sysv', 'openssh-server', 'ifupdown', 'iproute2', 'initramfs-tools', 'grub-pc', 'curl', 'sudo'];
-/** The new system the image payload installs: Debian 13, booting with its own GRUB. */
+/** The new system the image payload installs: Debian 13, booting with its own GRUB (BIOS or UEFI: one image for both, as Debian's cloud images are). */
 export const TARGET_SUITE = 'trixie';
-export const TARGET_PACKAGES = ['linux-image-cloud-amd64', 'grub-pc', 'openssh-server', 'systemd-sysv', 'initramfs-tools', 'zstd', 'ifupdown'];
+export const TARGET_PACKAGES = ['linux-image-cloud-amd64', 'grub-pc', 'grub-efi-amd64-bin', 'efibootmgr', 'openssh-server', 'systemd-sysv', 'initramfs-tools', 'zstd', 'ifupdown'];
 
 /**
  * Build under a lock, checking again inside it: scripts/test.sh runs two vitest processes,
@@ -44,12 +47,13 @@ export async function rootfsTarball(suite: string, packages: string[], ext: 'tar
   return out;
 }
 
-export async function providerDisk(tarball: string, operatorPub: string, o: {ramoops?: string; dhcp?: boolean; address6?: string; gateway6?: string} = {}): Promise<string> {
+export async function providerDisk(tarball: string, operatorPub: string, o: {ramoops?: string; dhcp?: boolean; address6?: string; gateway6?: string; uefi?: boolean} = {}): Promise<string> {
   const extra = [
     ...(o.ramoops ? ['--ramoops', o.ramoops] : []),
     ...(o.dhcp ? ['--dhcp'] : []),
     ...(o.address6 ? ['--address6', o.address6] : []),
     ...(o.gateway6 ? ['--gateway6', o.gateway6] : []),
+    ...(o.uefi ? ['--uefi'] : []),
   ];
   const key = createHash('sha256').update(tarball).update(readFileSync(operatorPub)).update(readFileSync(join(REPO, 'scripts', 'make-debian-disk.sh'))).update(extra.join(' ')).digest('hex').slice(0, 12);
   const out = join(E2E_CACHE, `provider-${key}.raw`);

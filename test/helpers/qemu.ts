@@ -3,7 +3,7 @@
 // kept next to the test's work directory for the post-mortem.
 
 import {spawn, type ChildProcess} from 'node:child_process';
-import {readFileSync, existsSync} from 'node:fs';
+import {copyFileSync, existsSync, readFileSync} from 'node:fs';
 import {QEMU_CPU} from '../../src/core/qemu-target.js';
 
 export interface QemuOptions {
@@ -22,7 +22,15 @@ export interface QemuOptions {
   extra?: string[];
   /** Exit instead of rebooting (default true); a VM that must reboot into its disk sets false. */
   noReboot?: boolean;
+  /**
+   * Boot by UEFI (OVMF, Debian's ovmf package) with this file as the firmware's variable
+   * store (NVRAM): copied from OVMF's empty store when it does not exist, kept across reboots.
+   */
+  uefiVars?: string;
 }
+
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 
 export function qemuArgs(o: QemuOptions): string[] {
   const args = ['-accel', 'tcg', '-cpu', QEMU_CPU, '-smp', '1', '-m', String(o.memoryMb ?? 512), '-nographic', ...(o.noReboot === false ? [] : ['-no-reboot']), '-serial', `file:${o.serialLog}`, '-monitor', 'none'];
@@ -33,6 +41,10 @@ export function qemuArgs(o: QemuOptions): string[] {
   const fwd = (o.hostfwd ?? []).map((f) => `,hostfwd=${f}`).join('');
   const more = (o.netOptions ?? []).map((x) => `,${x}`).join('');
   args.push('-netdev', `user,id=n0${more}${fwd}`, '-device', `virtio-net-pci,netdev=n0${o.mac ? `,mac=${o.mac}` : ''}`);
+  if (o.uefiVars) {
+    if (!existsSync(o.uefiVars)) copyFileSync(OVMF_VARS, o.uefiVars);
+    args.push('-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${o.uefiVars}`);
+  }
   args.push(...(o.extra ?? []));
   return args;
 }

@@ -1,7 +1,11 @@
-// A provider whose network is not one static IPv4 address: IPv4 by DHCP (systemd-networkd,
-// as netplan-based clouds have it) and a static IPv6 address with its default route beside
-// it (QEMU's user network, given a global prefix, answers on its ::2). The deploy environment must come up with
-// both, the new system must keep both: DHCP for IPv4, the same IPv6 address and route.
+// A provider as today's clouds sell it: booted by UEFI (OVMF; GPT with an EFI system
+// partition, EFI GRUB installed the Debian way with its boot entry in the firmware's
+// variables), IPv4 by DHCP (systemd-networkd, as netplan-based clouds have it) and a static
+// IPv6 address with its default route beside it (QEMU's user network, given a global
+// prefix, answers on its ::2). The one-shot bootloader method works with EFI GRUB; the
+// deploy environment comes up with both addresses; the deploy writes a GPT, an ESP and EFI
+// GRUB, registers the new system with the firmware and removes the old system's entries,
+// and the new system keeps DHCP for IPv4, the same IPv6 address and route.
 
 import {execFile} from 'node:child_process';
 import {cpSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
@@ -24,13 +28,15 @@ const V6_GATEWAY = '2001:db8:5::2';
 const timings: Record<string, number> = {};
 const since = (t0: number) => Number(((Date.now() - t0) / 1000).toFixed(1));
 
-describe('a dual-stack provider with DHCP: the addresses survive into the deploy environment and the new system', () => {
+describe('a UEFI cloud VM with DHCP and IPv6: the bootloader method, the deploy, the firmware boot entries, the addresses', () => {
   let work: string;
   let server: TestServer;
   let vm: Vm;
   let port: number;
   let operator: {priv: string; pub: string};
   let fingerprint: string;
+  /** The provider's EFI system partition (its GPT partition GUID): gone after the deploy. */
+  let oldEsp: string;
 
   const ssh = (command: string, timeoutMs = 120_000) => sshRun(operator.priv, port, command, timeoutMs);
   /** Asynchronous: the HTTP server the guest downloads from runs in this process. */
@@ -49,7 +55,7 @@ describe('a dual-stack provider with DHCP: the addresses survive into the deploy
     const target = await rootfsTarball(TARGET_SUITE, TARGET_PACKAGES, 'tar.zst');
     const disk = join(work, 'provider.raw');
     await new Promise((res, rej) =>
-      providerDisk(provider, `${operator.priv}.pub`, {dhcp: true, address6: `${V6}/64`, gateway6: V6_GATEWAY}).then((p) => execFile('cp', ['--sparse=always', p, disk], (e) => (e ? rej(e) : res(undefined))), rej),
+      providerDisk(provider, `${operator.priv}.pub`, {uefi: true, dhcp: true, address6: `${V6}/64`, gateway6: V6_GATEWAY}).then((p) => execFile('cp', ['--sparse=always', p, disk], (e) => (e ? rej(e) : res(undefined))), rej),
     );
 
     server = await startServer({});
@@ -59,28 +65,45 @@ describe('a dual-stack provider with DHCP: the addresses survive into the deploy
     writeFileSync(join(payloadDir, 'image.conf'), [`IMAGE_URL=${url}/target.tar.zst`, `IMAGE_SHA256=${sha256(readFileSync(target))}`, 'IMAGE_KIND=rootfs', 'ROOT_FS=ext4', 'NETWORK_FORMAT=auto', `IMAGE_BUILD_ID=${BUILD_ID}`, ''].join('\n'));
     for (const [path, file] of Object.entries({'/vmlinuz': base.kernel, '/initramfs.cpio.zst': base.initramfs, '/target.tar.zst': target})) server.routes.set(path, {file});
     // The payload is named as a directory: anemos packs it on the provider when the deploy starts.
-    writeFileSync(
-      join(work, 'anemos.conf'),
+    const conf = (boot: string) =>
       [
         `kernel: {url: ${url}/vmlinuz, sha256: ${sha256(readFileSync(base.kernel))}}`,
         `initramfs: {url: ${url}/initramfs.cpio.zst, sha256: ${sha256(readFileSync(base.initramfs))}}`,
         'payload: {url: /root/image-payload}',
         'deploy: {disk: /dev/vda, timeout: 20m, network_timeout: 60s}',
-        'boot: {delay: 1}',
-      ].join('\n'),
-    );
+        boot,
+      ].join('\n');
+    writeFileSync(join(work, 'anemos.conf'), conf('boot: {delay: 1}'));
+    writeFileSync(join(work, 'bootloader.conf'), conf('boot: {method: bootloader, delay: 1}'));
 
     port = await freePort();
     const t0 = Date.now();
-    vm = new Vm({disks: [disk], memoryMb: 1024, serialLog: join(work, 'serial.log'), mac: QEMU_MAC, hostfwd: [`tcp:127.0.0.1:${port}-:22`], netOptions: [`ipv6-net=${V6_NET}`], noReboot: false});
+    vm = new Vm({disks: [disk], memoryMb: 1024, serialLog: join(work, 'serial.log'), mac: QEMU_MAC, hostfwd: [`tcp:127.0.0.1:${port}-:22`], netOptions: [`ipv6-net=${V6_NET}`], noReboot: false, uefiVars: join(work, 'OVMF_VARS.fd')});
     await ssh('true', 240_000);
     timings['provider boot → SSH'] = since(t0);
     const scp = (src: string, dest: string) =>
       new Promise((res, rej) => execFile('scp', ['-r', '-q', ...sshArgs(operator.priv, port).filter((a) => a !== 'root@127.0.0.1').map((a) => (a === '-p' ? '-P' : a)), src, `root@127.0.0.1:${dest}`], (e) => (e ? rej(e) : res(undefined))));
     await scp(CLI, '/usr/local/bin/anemos');
     await scp(join(work, 'anemos.conf'), '/etc/anemos.conf');
+    await scp(join(work, 'bootloader.conf'), '/root/bootloader.conf');
     await scp(payloadDir, '/root/image-payload');
     fingerprint = await hostKeyFingerprint(port);
+    // EFI GRUB as Debian's installer leaves it: grub-install writes EFI/debian/grubx64.efi and
+    // its "debian" boot entry (first in BootOrder), update-grub the real grub.cfg. And one more
+    // entry on the same ESP, as providers add (a rescue entry): the deploy must not leave it behind.
+    const grub = await sshStatus(
+      [
+        'mkdir -p /etc/default/grub.d',
+        `printf '%s\\n' 'GRUB_CMDLINE_LINUX="net.ifnames=0 console=tty0 console=ttyS0,115200"' 'GRUB_TERMINAL="console serial"' 'GRUB_SERIAL_COMMAND="serial --speed=115200"' 'GRUB_TIMEOUT=1' > /etc/default/grub.d/50-console.cfg`,
+        'grub-install --target=x86_64-efi 2>&1 | tail -1',
+        'update-grub 2>&1 | tail -1',
+        "efibootmgr -q -c -d /dev/vda -p 1 -L 'provider rescue' -l '\\EFI\\debian\\grubx64.efi'",
+        'lsblk -no PARTUUID /dev/vda1',
+      ].join(' && '),
+    );
+    expect(grub.code, grub.out).toBe(0);
+    oldEsp = grub.out.trim().split('\n').pop()!;
+    expect(oldEsp).toMatch(/^[0-9a-f-]{36}$/);
   }, 1_800_000);
 
   afterAll(async () => {
@@ -89,7 +112,11 @@ describe('a dual-stack provider with DHCP: the addresses survive into the deploy
     if (Object.keys(timings).length) process.stderr.write(`network e2e timings (s): ${JSON.stringify(timings)}\nserial log (kept after the run): ${keptPath(join(work, 'serial.log'))}\n`);
   });
 
-  it('the provider: IPv4 from DHCP, the static IPv6 address and route; anemos sees both', async () => {
+  it('the provider: UEFI with its entries; IPv4 from DHCP, the static IPv6 address and route; anemos sees both', async () => {
+    const efi = await ssh('efibootmgr -v; anemos inventory');
+    expect(efi).toMatch(new RegExp(`^Boot[0-9A-F]{4}\\* debian\\s+HD\\(1,GPT,${oldEsp},.*\\\\EFI\\\\debian\\\\grubx64\\.efi`, 'mi'));
+    expect(efi).toMatch(/^Boot[0-9A-F]{4}\* provider rescue/m);
+    expect(efi).toMatch(/^platform: UEFI, Secure Boot off$/m);
     const out = await ssh('ip -4 -o addr show eth0; ip -6 -o addr show eth0 scope global; ip -6 route show default');
     expect(out).toMatch(/inet 10\.0\.2\.15\/24 .*dynamic/);
     expect(out).toContain(`inet6 ${V6}/64`);
@@ -100,13 +127,15 @@ describe('a dual-stack provider with DHCP: the addresses survive into the deploy
     expect(eth0.addresses.map((a) => a.address)).toEqual(expect.arrayContaining(['10.0.2.15', V6]));
   });
 
-  it('test-boot: the deploy environment gets the address by DHCP and keeps the IPv6 address; its IPv6 gateway answers', async () => {
+  it('test-boot by the bootloader method (EFI GRUB, once): the deploy environment gets the address by DHCP and keeps the IPv6 address; its IPv6 gateway answers', async () => {
     const mark = vm.log().length;
-    const r = await sshStatus('anemos test-boot --yes');
+    const r = await sshStatus('anemos test-boot --yes --config /root/bootloader.conf');
     expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/grub-reboot anemos-deploy/);
     await vm.waitFor(/TEST MODE READY/, 600_000, mark);
-    const inside = await ssh(`cat /proc/cmdline; ip -4 -o addr show eth0; ip -6 -o addr show eth0 scope global; ip -6 route show default; ping -6 -c 1 -W 5 ${V6_GATEWAY} >/dev/null && echo V6-GATEWAY-ANSWERS`, 300_000);
-    expect(inside).toMatch(/anemos\.mode=test/);
+    const inside = await ssh(`cat /proc/cmdline; ls /sys/firmware/efi/efivars | grep -c ^Boot; ip -4 -o addr show eth0; ip -6 -o addr show eth0 scope global; ip -6 route show default; ping -6 -c 1 -W 5 ${V6_GATEWAY} >/dev/null && echo V6-GATEWAY-ANSWERS`, 300_000);
+    // BOOT_IMAGE is set by GRUB's linux command (kexec does not add it): EFI GRUB booted the one-shot entry.
+    expect(inside).toMatch(/^BOOT_IMAGE=\/boot\/anemos\/vmlinuz .*anemos\.mode=test/);
     expect(inside).toMatch(/inet 10\.0\.2\.15\/24/);
     expect(vm.log().slice(mark)).toMatch(/eth0: DHCP lease obtained/);
     expect(inside).toContain(`inet6 ${V6}/64`);
@@ -114,9 +143,13 @@ describe('a dual-stack provider with DHCP: the addresses survive into the deploy
     expect(inside).toContain('V6-GATEWAY-ANSWERS');
     await sshStatus('(sleep 1; reboot -f) >/dev/null 2>&1 &');
     await ssh('test ! -e /run/anemos', 300_000);
+    // Once only: the provider booted again by itself through its own entry; next_entry is consumed.
+    const after = await ssh('cat /proc/cmdline; grub-editenv list; efibootmgr | grep ^BootCurrent');
+    expect(after).not.toMatch(/anemos/);
+    expect(after).toMatch(/^BootCurrent: /m);
   }, 1_200_000);
 
-  it('deploy: Debian 13 keeps DHCP for IPv4 and the same IPv6 address and route', async () => {
+  it('deploy (kexec): Debian 13 on a new GPT with an ESP, booted by the firmware through its own entry; the old entries are gone; DHCP for IPv4 and the same IPv6 address and route', async () => {
     const t0 = Date.now();
     const mark = vm.log().length;
     const r = await sshStatus('anemos deploy --yes');
@@ -140,5 +173,19 @@ describe('a dual-stack provider with DHCP: the addresses survive into the deploy
     expect(facts).toMatch(/^DHCP=ipv4$/m);
     expect(facts).toContain(`Address=${V6}/64`);
     expect(await hostKeyFingerprint(port)).toBe(fingerprint);
+    // The firmware: the entry it booted is the new system's, on the new ESP; every entry that
+    // names a GPT partition names one that exists; the old system's entries are gone.
+    const uefi = await ssh("findmnt -n -o SOURCE,FSTYPE /boot/efi; findmnt -n -o SOURCE /; lsblk -no PARTUUID /dev/vda1; lsblk -rno PARTUUID /dev/vda | sed '/^$/d' | paste -sd,; efibootmgr -v");
+    const [espMount, rootMount, newEsp, partuuids, ...entries] = uefi.trim().split('\n');
+    expect(espMount).toMatch(/^\/dev\/vda1\s+vfat$/);
+    expect(rootMount).toBe('/dev/vda2');
+    expect(newEsp).not.toBe(oldEsp);
+    const current = entries.find((l) => l.startsWith('BootCurrent:'))!.split(/:\s*/)[1];
+    expect(entries.find((l) => l.startsWith(`Boot${current}`)), uefi).toMatch(new RegExp(`\\* debian\\s+HD\\(1,GPT,${newEsp},.*\\\\EFI\\\\debian\\\\grubx64\\.efi`, 'i'));
+    const named = entries.flatMap((l) => [...l.matchAll(/HD\(\d+,GPT,([0-9a-f-]{36}),/gi)].map((m) => m[1].toLowerCase()));
+    expect(named.length).toBeGreaterThan(0);
+    for (const g of named) expect(partuuids.split(','), uefi).toContain(g);
+    expect(uefi).not.toMatch(/provider rescue/);
+    expect(vm.log().slice(mark)).toMatch(/firmware boot entry removed: Boot[0-9A-F]{4} "provider rescue"/);
   }, 2_400_000);
 });
