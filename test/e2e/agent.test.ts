@@ -3,11 +3,11 @@
 // static address is configured, a payload writes the disk, and failures end as promised.
 
 import {execFileSync} from 'node:child_process';
-import {copyFileSync, mkdtempSync, openSync, readSync, closeSync, readFileSync, writeFileSync} from 'node:fs';
+import {mkdtempSync, openSync, readSync, closeSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {beforeAll, describe, expect, it} from 'vitest';
-import {composeEnv, ensureBase, QEMU_MAC, qemuStaticNetwork, sha256, sshKeypair, tarPayload} from '../helpers/deploy-env.js';
+import {composeEnv, ensureBase, firmwareTestModule, QEMU_MAC, qemuStaticNetwork, sha256, sshKeypair, tarPayload} from '../helpers/deploy-env.js';
 import {EFI_VARIABLE, parseEfiVariable} from '../../src/core/last-deploy.js';
 import {Vm} from '../helpers/qemu.js';
 import {freePort, hostKeyFingerprint, sshRun} from '../helpers/ssh.js';
@@ -26,7 +26,7 @@ function readDisk(path: string, offset: number, length: number): string {
 // timeout must be longer, or a slow, busy machine fails at vitest's 60 s default instead.
 describe('deploy environment in QEMU', {timeout: 300_000}, () => {
   let work: string;
-  let base: {kernel: string; initramfs: string};
+  let base: {kernel: string; initramfs: string; manifest: Record<string, any>};
   let operator: {priv: string; pub: string};
   let hostKey: {priv: string; pub: string};
 
@@ -43,7 +43,7 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
     return disk;
   }
 
-  async function boot(name: string, initrd: string, opts: {disk?: string; port?: number; mode: string; extra?: string[]}): Promise<Vm> {
+  async function boot(name: string, initrd: string, opts: {disk?: string; port?: number; mode: string; uefiVars?: string}): Promise<Vm> {
     return new Vm({
       kernel: base.kernel,
       initrd,
@@ -53,7 +53,7 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
       disks: opts.disk ? [opts.disk] : [],
       mac: QEMU_MAC,
       hostfwd: opts.port ? [`tcp:127.0.0.1:${opts.port}-:22`] : [],
-      extra: opts.extra ?? [],
+      ...(opts.uefiVars ? {uefiVars: opts.uefiVars} : {}),
     });
   }
 
@@ -93,6 +93,24 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
     expect(readDisk(disk, 512, MARKER.length)).toBe(MARKER);
   });
 
+  it('firmware: a file of the firmware segment is what the kernel loads when a driver asks for it', async () => {
+    // A module built for the base kernel calls request_firmware("anemos/fwtest.bin") at load,
+    // as a NIC or HBA driver asks for its microcode; the payload loads it. The file exists
+    // only in the firmware segment, composed the way anemos deploy appends the host's firmware.
+    const content = `firmware from the segment ${process.pid}`;
+    const data = tarPayload(work, {
+      deploy: {content: '#!/bin/sh\nset -e\ninsmod ./anemos_fwtest.ko\ndmesg | grep anemos-fwtest\n', mode: 0o755},
+      'anemos_fwtest.ko': {content: firmwareTestModule(work, base.manifest.kernel.version)},
+    });
+    const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'firmware', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: sha256(data)}}, authorizedKeys: [operator.pub], payload: {file: 'payload.tar.gz', data}, firmware: [{path: 'anemos/fwtest.bin', data: Buffer.from(content)}]});
+    const vm = await boot('firmware', initrd, {mode: 'deploy', disk: blankDisk('firmware')});
+    await vm.waitExit(180_000);
+    // The kernel's own line (its firmware loader), then the module's with the bytes it got.
+    expect(vm.log()).toMatch(/platform anemos-fwtest: firmware: direct-loading firmware anemos\/fwtest\.bin/);
+    expect(vm.log()).toContain(`anemos-fwtest: loaded anemos/fwtest.bin, ${content.length} bytes: ${content}`);
+    expect(vm.log()).toMatch(/DEPLOY SUCCEEDED/);
+  });
+
   it('failure before any disk write: reboots so the old system comes back, disk untouched', async () => {
     const {payload, sha} = deployPayload('#!/bin/sh\necho "checking something"; exit 3\n');
     const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'fail-early', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: sha}}, authorizedKeys: [operator.pub], payload});
@@ -107,16 +125,14 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
   it('UEFI (OVMF): a failure before writing leaves its reason in an EFI variable, and the next boot reads it there', async () => {
     // The firmware's variable store is a file of its own: it outlives the reboot as NVRAM does.
     const vars = join(work, 'OVMF_VARS_4M.fd');
-    copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
-    const uefi = ['-drive', 'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd', '-drive', `if=pflash,format=raw,file=${vars}`];
     const {payload, sha} = deployPayload('#!/bin/sh\necho "the firmware store is where this ends up"; exit 3\n');
     const failing = await composeEnv({dir: work, base: base.initramfs, name: 'uefi-fail', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: sha}}, authorizedKeys: [operator.pub], payload});
-    const first = await boot('uefi-fail', failing, {mode: 'deploy', disk: blankDisk('uefi-fail'), extra: uefi});
+    const first = await boot('uefi-fail', failing, {mode: 'deploy', disk: blankDisk('uefi-fail'), uefiVars: vars});
     await first.waitExit(240_000);
     expect(first.log()).toMatch(new RegExp(`outcome kept for "anemos status" on the next system: EFI variable ${EFI_VARIABLE}`));
     // The next boot (the test environment here; the old system on a real machine) finds it.
     const port = await freePort();
-    const next = await boot('uefi-next', await composeEnv({dir: work, base: base.initramfs, name: 'uefi-next', config: {mode: 'test'}, authorizedKeys: [operator.pub]}), {mode: 'test', port, extra: uefi});
+    const next = await boot('uefi-next', await composeEnv({dir: work, base: base.initramfs, name: 'uefi-next', config: {mode: 'test'}, authorizedKeys: [operator.pub]}), {mode: 'test', port, uefiVars: vars});
     try {
       await next.waitFor(/TEST MODE READY/, 180_000);
       const bytes = Buffer.from(await sshRun(operator.priv, port, `base64 -w0 /sys/firmware/efi/efivars/${EFI_VARIABLE}`), 'base64');

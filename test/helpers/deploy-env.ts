@@ -64,6 +64,8 @@ export interface ComposeEnvOptions {
   config: Partial<BootConfig> & {mode: BootConfig['mode']};
   network?: NetworkConfig;
   payload?: {file: string; data: Buffer};
+  /** Files for the firmware segment, by path under /lib/firmware. */
+  firmware?: {path: string; data: Buffer}[];
   authorizedKeys: string[];
   hostKeys?: Record<string, Buffer>;
   name: string;
@@ -73,11 +75,11 @@ export async function composeEnv(o: ComposeEnvOptions): Promise<string> {
   mkdirSync(o.dir, {recursive: true});
   const config: BootConfig = {version: 1, cli_version: 'test', hostname: 'anemos-test', on_failure: 'auto', timeout: 120, network_timeout: 30, ...o.config};
   const out = join(o.dir, `${o.name}.img`);
-  await composeInitramfs(o.base, planSegments({config, network: o.network ?? qemuStaticNetwork(), authorizedKeys: o.authorizedKeys, hostKeys: o.hostKeys, payload: o.payload}), out);
+  await composeInitramfs(o.base, planSegments({config, network: o.network ?? qemuStaticNetwork(), authorizedKeys: o.authorizedKeys, hostKeys: o.hostKeys, payload: o.payload, ...(o.firmware ? {firmware: o.firmware} : {})}), out);
   return out;
 }
 
-export function tarPayload(dir: string, files: Record<string, {content: string; mode?: number}>): Buffer {
+export function tarPayload(dir: string, files: Record<string, {content: string | Buffer; mode?: number}>): Buffer {
   const src = join(dir, 'payload-src');
   execFileSync('rm', ['-rf', src]);
   mkdirSync(src, {recursive: true});
@@ -86,3 +88,17 @@ export function tarPayload(dir: string, files: Record<string, {content: string; 
 }
 
 export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * test/fixtures/fwtest/anemos_fwtest.ko for this kernel version, built with its headers
+ * (scripts/setup.sh installs linux-headers-cloud-amd64, gcc and make).
+ */
+export function firmwareTestModule(dir: string, kernelVersion: string): Buffer {
+  const headers = `/lib/modules/${kernelVersion}/build`;
+  if (!existsSync(`${headers}/Makefile`)) throw new Error(`${headers} is missing: install linux-headers-${kernelVersion} (scripts/setup.sh installs linux-headers-cloud-amd64)`);
+  const src = join(dir, 'fwtest');
+  mkdirSync(src, {recursive: true});
+  for (const f of ['anemos_fwtest.c', 'Kbuild']) writeFileSync(join(src, f), readFileSync(join(REPO, 'test', 'fixtures', 'fwtest', f)));
+  execFileSync('make', ['-s', '-C', headers, `M=${src}`, 'modules'], {stdio: ['ignore', 'ignore', 'pipe']});
+  return readFileSync(join(src, 'anemos_fwtest.ko'));
+}
