@@ -17,9 +17,9 @@ const MIRROR = 'http://deb.debian.org/debian';
 export const PROVIDER_PACKAGES = ['linux-image-cloud-amd64', 'systemd-sysv', 'openssh-server', 'nodejs', 'kexec-tools', 'ifupdown', 'iproute2', 'initramfs-tools', 'zstd', 'grub-pc', 'grub-efi-amd64-bin', 'efibootmgr'];
 /** A stock Debian 12 as a provider ships it: no Node, no kexec-tools, nothing of anemos (anemos deploy --host drives it). */
 export const STOCK_PROVIDER_PACKAGES = ['linux-image-cloud-amd64', 'systemd-sysv', 'openssh-server', 'ifupdown', 'iproute2', 'initramfs-tools', 'grub-pc', 'curl', 'sudo'];
-/** The new system the image payload installs: Debian 13, booting with its own GRUB (BIOS or UEFI: one image for both, as Debian's cloud images are). */
+/** The new system the image payload installs: Debian 13, booting with its own GRUB: BIOS or UEFI, with Secure Boot too (shim and signed GRUB), one image for all, as Debian's cloud images are. */
 export const TARGET_SUITE = 'trixie';
-export const TARGET_PACKAGES = ['linux-image-cloud-amd64', 'grub-pc', 'grub-efi-amd64-bin', 'efibootmgr', 'openssh-server', 'systemd-sysv', 'initramfs-tools', 'zstd', 'ifupdown'];
+export const TARGET_PACKAGES = ['linux-image-cloud-amd64', 'grub-pc', 'grub-efi-amd64-bin', 'efibootmgr', 'shim-signed', 'grub-efi-amd64-signed', 'openssh-server', 'systemd-sysv', 'initramfs-tools', 'zstd', 'ifupdown'];
 
 /**
  * Build under a lock, checking again inside it: scripts/test.sh runs two vitest processes,
@@ -47,16 +47,29 @@ export async function rootfsTarball(suite: string, packages: string[], ext: 'tar
   return out;
 }
 
-export async function providerDisk(tarball: string, operatorPub: string, o: {ramoops?: string; dhcp?: boolean; address6?: string; gateway6?: string; uefi?: boolean} = {}): Promise<string> {
+export async function providerDisk(tarball: string, operatorPub: string, o: {ramoops?: string; dhcp?: boolean; address6?: string; gateway6?: string; uefi?: boolean; secureBoot?: string} = {}): Promise<string> {
   const extra = [
     ...(o.ramoops ? ['--ramoops', o.ramoops] : []),
     ...(o.dhcp ? ['--dhcp'] : []),
     ...(o.address6 ? ['--address6', o.address6] : []),
     ...(o.gateway6 ? ['--gateway6', o.gateway6] : []),
     ...(o.uefi ? ['--uefi'] : []),
+    ...(o.secureBoot ? ['--secure-boot', o.secureBoot] : []),
   ];
   const key = createHash('sha256').update(tarball).update(readFileSync(operatorPub)).update(readFileSync(join(REPO, 'scripts', 'make-debian-disk.sh'))).update(extra.join(' ')).digest('hex').slice(0, 12);
   const out = join(E2E_CACHE, `provider-${key}.raw`);
   await buildOnce(out, join(REPO, 'scripts', 'make-debian-disk.sh'), ['--tar', tarball, '--out', '{TMP}', '--authorized-key', operatorPub, '--hostname', 'provider', '--marker', 'provider-image', ...extra]);
   return out;
+}
+
+/**
+ * Debian 12's Secure Boot chain, unpacked (not installed) into .cache/e2e: shim signed by
+ * Microsoft (shim-signed) and GRUB signed by Debian (grub-efi-amd64-signed), for the
+ * provider disk's ESP (make-debian-disk.sh --secure-boot).
+ */
+export async function secureBootFiles(): Promise<string> {
+  const out = join(E2E_CACHE, 'secureboot-bookworm');
+  const script = 'set -e; mkdir -p "$1/debs"; chmod 755 "$1/debs"; cd "$1/debs"; apt-get download shim-signed shim-helpers-amd64-signed grub-efi-amd64-signed >/dev/null 2>&1; mkdir -p "$1/root"; for d in *.deb; do dpkg-deb -x "$d" "$1/root"; done; mv "$1/root" "$1/files"';
+  await buildOnce(out, 'sh', ['-c', script, 'sh', '{TMP}']);
+  return join(out, 'files');
 }

@@ -27,10 +27,17 @@ export interface QemuOptions {
    * store (NVRAM): copied from OVMF's empty store when it does not exist, kept across reboots.
    */
   uefiVars?: string;
+  /**
+   * With uefiVars: Secure Boot on, Microsoft's keys enrolled (OVMF's secboot firmware and
+   * ms variable store), on the q35 machine with SMM, which that firmware needs.
+   */
+  secureBoot?: boolean;
 }
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+export const OVMF_CODE_SECBOOT = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd';
+export const OVMF_VARS_MS = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';
 
 export function qemuArgs(o: QemuOptions): string[] {
   const args = ['-accel', 'tcg', '-cpu', QEMU_CPU, '-smp', '1', '-m', String(o.memoryMb ?? 512), '-nographic', ...(o.noReboot === false ? [] : ['-no-reboot']), '-serial', `file:${o.serialLog}`, '-monitor', 'none'];
@@ -42,8 +49,9 @@ export function qemuArgs(o: QemuOptions): string[] {
   const more = (o.netOptions ?? []).map((x) => `,${x}`).join('');
   args.push('-netdev', `user,id=n0${more}${fwd}`, '-device', `virtio-net-pci,netdev=n0${o.mac ? `,mac=${o.mac}` : ''}`);
   if (o.uefiVars) {
-    if (!existsSync(o.uefiVars)) copyFileSync(OVMF_VARS, o.uefiVars);
-    args.push('-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${o.uefiVars}`);
+    if (!existsSync(o.uefiVars)) copyFileSync(o.secureBoot ? OVMF_VARS_MS : OVMF_VARS, o.uefiVars);
+    if (o.secureBoot) args.push('-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on');
+    args.push('-drive', `if=pflash,format=raw,readonly=on,file=${o.secureBoot ? OVMF_CODE_SECBOOT : OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${o.uefiVars}`);
   }
   args.push(...(o.extra ?? []));
   return args;

@@ -1,5 +1,6 @@
 // Debian: debootstrap from the Debian mirror (its keyring in the deploy environment checks
-// the Release signatures), systemd-networkd by MAC, GRUB from grub-pc or grub-efi-amd64.
+// the Release signatures), systemd-networkd by MAC, GRUB from grub-pc, or for UEFI
+// grub-efi-amd64 with shim and signed GRUB (the system boots with Secure Boot on).
 
 import {shellQuote as q} from '../../shared/shell.js';
 import {unique} from '../list.js';
@@ -26,7 +27,9 @@ ${spec.project.repositories ? `mkdir -p "$root/etc/apt/sources.list.d"\ncp "$pay
   },
   enableServices: systemctlEnable,
   bootloader: {
-    packages: (efi) => [efi ? 'grub-efi-amd64' : 'grub-pc'],
+    // UEFI: also the Secure Boot chain Debian signs (shim signed by Microsoft, GRUB signed by
+    // Debian), which grub-install puts in place when it finds it, and efibootmgr for the entry.
+    packages: (efi) => (efi ? ['grub-efi-amd64', 'grub-efi-amd64-signed', 'shim-signed', 'efibootmgr'] : ['grub-pc']),
     // grub-pc asks debconf where to install; answer it so later upgrades reinstall there.
     before: (ctx) => (ctx.efi ? '' : `echo "grub-pc grub-pc/install_devices multiselect $disk" | in_root debconf-set-selections\n`),
     mkconfig: 'in_root update-grub',

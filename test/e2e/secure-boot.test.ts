@@ -1,0 +1,150 @@
+// Secure Boot as a provider's UEFI machine has it: OVMF with Secure Boot on and Microsoft's
+// keys enrolled boots Debian 12 through shim (signed by Microsoft), Debian's signed GRUB and
+// Debian's signed kernel, which then runs in lockdown (kexec_load refused; only a signed
+// kernel through kexec_file_load). anemos sees it, refuses an unsigned deploy kernel before
+// anything changes, loads Debian's signed one with "kexec -s", and the image payload
+// installs Debian 13 with shim and signed GRUB, which boots with Secure Boot on.
+
+import {execFile} from 'node:child_process';
+import {cpSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {ensureBase, QEMU_MAC, sha256, sshKeypair} from '../helpers/deploy-env.js';
+import {E2E_CACHE, PROVIDER_PACKAGES, providerDisk, rootfsTarball, secureBootFiles, TARGET_PACKAGES, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {startServer, type TestServer} from '../helpers/http-server.js';
+import {CLI, REPO} from '../helpers/kernel.js';
+import {keptPath, Vm} from '../helpers/qemu.js';
+import {freePort, hostKeyFingerprint, notConnected, sshArgs, sshRun} from '../helpers/ssh.js';
+
+const BUILD_ID = `sb-${process.pid}`;
+const timings: Record<string, number> = {};
+const since = (t0: number) => Number(((Date.now() - t0) / 1000).toFixed(1));
+
+/** The same kernel with its Authenticode signature taken off (PE data directory 4 zeroed, the certificates cut). */
+function unsigned(kernel: Buffer): Buffer {
+  const pe = kernel.readUInt32LE(0x3c);
+  const dir = pe + 24 + 112 + 4 * 8;
+  const certs = kernel.readUInt32LE(dir);
+  const out = Buffer.from(kernel.subarray(0, certs));
+  out.writeUInt32LE(0, dir);
+  out.writeUInt32LE(0, dir + 4);
+  return out;
+}
+
+describe('Secure Boot: a provider in lockdown, the signed deploy kernel by kexec -s, Debian 13 booting with Secure Boot on', () => {
+  let work: string;
+  let server: TestServer;
+  let vm: Vm;
+  let port: number;
+  let operator: {priv: string; pub: string};
+  let fingerprint: string;
+
+  const ssh = (command: string, timeoutMs = 120_000) => sshRun(operator.priv, port, command, timeoutMs);
+  /** Asynchronous: the HTTP server the guest downloads from runs in this process. Retried while sshd does not answer yet. */
+  async function sshStatus(command: string, connectWithinMs = 120_000): Promise<{code: number; out: string}> {
+    const deadline = Date.now() + connectWithinMs;
+    for (;;) {
+      const r = await new Promise<{code: number; out: string}>((resolve) =>
+        execFile('ssh', [...sshArgs(operator.priv, port), command], {encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 900_000}, (err, stdout, stderr) =>
+          resolve({code: err ? ((err as {code?: number}).code ?? -1) : 0, out: `${stdout}${stderr}`}),
+        ),
+      );
+      if (!notConnected(r.code, r.out) || Date.now() > deadline) return r;
+      await new Promise((res) => setTimeout(res, 3000));
+    }
+  }
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'anemos-sb-'));
+    operator = sshKeypair(E2E_CACHE, 'operator');
+    const base = await ensureBase();
+    const provider = await rootfsTarball('bookworm', PROVIDER_PACKAGES, 'tar');
+    const target = await rootfsTarball(TARGET_SUITE, TARGET_PACKAGES, 'tar.zst');
+    const disk = join(work, 'provider.raw');
+    const image = await providerDisk(provider, `${operator.priv}.pub`, {uefi: true, secureBoot: await secureBootFiles()});
+    await new Promise((res, rej) => execFile('cp', ['--sparse=always', image, disk], (e) => (e ? rej(e) : res(undefined))));
+
+    server = await startServer({});
+    const url = `http://10.0.2.2:${new URL(server.url).port}`;
+    const payloadDir = join(work, 'image-payload');
+    cpSync(join(REPO, 'payloads', 'image'), payloadDir, {recursive: true});
+    writeFileSync(join(payloadDir, 'image.conf'), [`IMAGE_URL=${url}/target.tar.zst`, `IMAGE_SHA256=${sha256(readFileSync(target))}`, 'IMAGE_KIND=rootfs', 'ROOT_FS=ext4', `IMAGE_BUILD_ID=${BUILD_ID}`, ''].join('\n'));
+    const unsignedKernel = unsigned(readFileSync(base.kernel));
+    writeFileSync(join(work, 'vmlinuz-unsigned'), unsignedKernel);
+    for (const [path, file] of Object.entries({'/vmlinuz': base.kernel, '/vmlinuz-unsigned': join(work, 'vmlinuz-unsigned'), '/initramfs.cpio.zst': base.initramfs, '/target.tar.zst': target})) server.routes.set(path, {file});
+    const conf = (kernel: string, kernelSha: string) =>
+      [
+        `kernel: {url: ${url}/${kernel}, sha256: ${kernelSha}}`,
+        `initramfs: {url: ${url}/initramfs.cpio.zst, sha256: ${sha256(readFileSync(base.initramfs))}}`,
+        'payload: {url: /root/image-payload}',
+        'deploy: {disk: /dev/vda, timeout: 20m, network_timeout: 60s}',
+        'boot: {delay: 1}',
+      ].join('\n');
+    writeFileSync(join(work, 'anemos.conf'), conf('vmlinuz', sha256(readFileSync(base.kernel))));
+    writeFileSync(join(work, 'unsigned.conf'), conf('vmlinuz-unsigned', sha256(unsignedKernel)));
+
+    port = await freePort();
+    const t0 = Date.now();
+    vm = new Vm({disks: [disk], memoryMb: 1024, serialLog: join(work, 'serial.log'), mac: QEMU_MAC, hostfwd: [`tcp:127.0.0.1:${port}-:22`], noReboot: false, uefiVars: join(work, 'OVMF_VARS.fd'), secureBoot: true});
+    await ssh('true', 300_000);
+    timings['provider boot → SSH'] = since(t0);
+    const scp = (src: string, dest: string) =>
+      new Promise((res, rej) => execFile('scp', ['-r', '-q', ...sshArgs(operator.priv, port).filter((a) => a !== 'root@127.0.0.1').map((a) => (a === '-p' ? '-P' : a)), src, `root@127.0.0.1:${dest}`], (e) => (e ? rej(e) : res(undefined))));
+    await scp(CLI, '/usr/local/bin/anemos');
+    await scp(join(work, 'anemos.conf'), '/etc/anemos.conf');
+    await scp(join(work, 'unsigned.conf'), '/root/unsigned.conf');
+    await scp(payloadDir, '/root/image-payload');
+    fingerprint = await hostKeyFingerprint(port);
+  }, 1_800_000);
+
+  afterAll(async () => {
+    vm?.kill();
+    await server?.close();
+    if (Object.keys(timings).length) process.stderr.write(`Secure Boot e2e timings (s): ${JSON.stringify(timings)}\nserial log (kept after the run): ${keptPath(join(work, 'serial.log'))}\n`);
+  });
+
+  it('the provider runs in lockdown; inventory says Secure Boot is on; an unsigned deploy kernel is refused before anything changes', async () => {
+    expect(vm.log()).toMatch(/Kernel is locked down from EFI Secure Boot/);
+    const facts = await ssh('cat /sys/kernel/security/lockdown; cat /proc/sys/kernel/random/boot_id; anemos inventory');
+    expect(facts).toMatch(/\[integrity\]/);
+    expect(facts).toMatch(/^platform: UEFI, Secure Boot on$/m);
+    expect(facts).toMatch(/^kexec: .*lockdown integrity/m);
+    const bootId = facts.split('\n')[1];
+    const r = await sshStatus('anemos deploy --yes --config /root/unsigned.conf');
+    expect(r.code, r.out).toBe(4);
+    expect(r.out).toMatch(/Secure Boot is on: only a signed kernel can be booted here, and the kernel from http:\/\/\S+\/vmlinuz-unsigned carries no signature\. Nothing was changed\./);
+    expect(r.out).toMatch(/Use a kernel your distribution signed/);
+    expect((await ssh('cat /sys/kernel/kexec_loaded; cat /proc/sys/kernel/random/boot_id')).split('\n').slice(0, 2)).toEqual(['0', bootId]);
+  }, 600_000);
+
+  it('deploy: the signed deploy kernel by kexec -s, the deploy environment in lockdown too; Debian 13 boots through shim with Secure Boot on and the same identity', async () => {
+    const t0 = Date.now();
+    const mark = vm.log().length;
+    const r = await sshStatus('anemos deploy --yes');
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/\$ kexec -s -l /);
+    await vm.waitFor(/DEPLOY SUCCEEDED/, 1_500_000, mark);
+    timings['deploy → payload done'] = since(t0);
+    const deployed = vm.log().slice(mark);
+    // The deploy kernel itself came up locked down: Secure Boot held across kexec.
+    expect(deployed).toMatch(/Kernel is locked down from EFI Secure Boot/);
+    const deadline = Date.now() + 900_000;
+    let codename = '';
+    while (Date.now() < deadline && codename !== TARGET_SUITE) {
+      codename = (await sshStatus('. /etc/os-release; echo $VERSION_CODENAME')).out.trim();
+      if (codename !== TARGET_SUITE) await new Promise((res) => setTimeout(res, 5000));
+    }
+    timings['deploy → Debian 13 SSH'] = since(t0);
+    expect(codename).toBe(TARGET_SUITE);
+    const facts = await ssh("cat /etc/anemos-deployed; hostname; ip -4 -o addr show eth0; cat /sys/kernel/security/lockdown; od -An -tu1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c | awk '{print \"SecureBoot=\" $NF}'; efibootmgr -v");
+    expect(facts).toContain(`build=${BUILD_ID}`);
+    expect(facts).toMatch(/^provider$/m);
+    expect(facts).toMatch(/inet 10\.0\.2\.15\/24/);
+    expect(facts).toMatch(/\[integrity\]/);
+    expect(facts).toMatch(/^SecureBoot=1$/m);
+    const current = facts.match(/^BootCurrent: (\S+)/m)![1];
+    expect(facts.split('\n').find((l) => l.startsWith(`Boot${current}`)), facts).toMatch(/\* debian\s+HD\(1,GPT,.*\\EFI\\debian\\shimx64\.efi/i);
+    expect(await hostKeyFingerprint(port)).toBe(fingerprint);
+  }, 2_400_000);
+});
