@@ -8,7 +8,9 @@
 #   make-debian-disk.sh --tar ROOTFS.tar --out DISK.raw [--size 3G] [--hostname provider]
 #       [--authorized-key FILE] [--address 10.0.2.15/24] [--gateway 10.0.2.2] [--dns 10.0.2.3]
 #       [--marker TEXT] [--ramoops ADDR] [--dhcp] [--address6 ADDR/PREFIX --gateway6 ADDR]
-#       [--uefi [--secure-boot DIR]]
+#       [--uefi [--secure-boot DIR]] [--no-ipv4 --mgmt-address ADDR/PREFIX]
+# --no-ipv4 (with --address6): eth0 has IPv6 only; --mgmt-address: a second NIC (eth1) with
+# this IPv4 address and no route, for a management network (the tests' SSH).
 # --uefi: a GPT disk for UEFI firmware instead: an EFI system partition (vda1, FAT32, GRUB
 # at the removable path EFI/BOOT/BOOTX64.EFI, as a cloud image ships it) and the root on vda2.
 # --secure-boot DIR: the boot chain Secure Boot accepts: DIR holds the unpacked shim-signed
@@ -19,7 +21,7 @@
 # --ramoops ADDR: the kernel sets 1 MiB at ADDR aside (memmap=) for ramoops, loaded at boot,
 # so pstore keeps a kernel log across a warm reboot (anemos status reads it there).
 set -euo pipefail
-tarball="" out="" size=3G hostname=provider key="" address=10.0.2.15/24 gateway=10.0.2.2 dns=10.0.2.3 marker="" ramoops="" dhcp="" address6="" gateway6="" uefi="" secureboot=""
+tarball="" out="" size=3G hostname=provider key="" address=10.0.2.15/24 gateway=10.0.2.2 dns=10.0.2.3 marker="" ramoops="" dhcp="" address6="" gateway6="" uefi="" secureboot="" noipv4="" mgmt=""
 while [ $# -gt 0 ]; do
   case $1 in
     --tar) tarball=$2; shift 2 ;;
@@ -37,6 +39,8 @@ while [ $# -gt 0 ]; do
     --gateway6) gateway6=$2; shift 2 ;;
     --uefi) uefi=yes; shift ;;
     --secure-boot) secureboot=$2; shift 2 ;;
+    --no-ipv4) noipv4=yes; shift ;;
+    --mgmt-address) mgmt=$2; shift 2 ;;
     *) echo "make-debian-disk: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -61,10 +65,11 @@ if [ -n "$dhcp$address6" ]; then
   mkdir -p "$root/etc/systemd/network" "$root/etc/systemd/system/multi-user.target.wants" "$root/etc/systemd/system/sockets.target.wants"
   {
     printf '[Match]\nName=eth0\n\n[Network]\nDHCP=%s\nIPv6AcceptRA=no\n' "$([ -n "$dhcp" ] && echo ipv4 || echo no)"
-    [ -n "$dhcp" ] || printf 'Address=%s\nGateway=%s\n' "$address" "$gateway"
+    [ -n "$dhcp$noipv4" ] || printf 'Address=%s\nGateway=%s\n' "$address" "$gateway"
     [ -n "$address6" ] && printf 'Address=%s\n' "$address6"
     [ -n "$gateway6" ] && printf 'Gateway=%s\n' "$gateway6"
   } > "$root/etc/systemd/network/10-eth0.network"
+  [ -z "$mgmt" ] || printf '[Match]\nName=eth1\n\n[Network]\nAddress=%s\nIPv6AcceptRA=no\nLinkLocalAddressing=no\n' "$mgmt" > "$root/etc/systemd/network/20-eth1.network"
   ln -sf /lib/systemd/system/systemd-networkd.service "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
   ln -sf /lib/systemd/system/systemd-networkd.socket "$root/etc/systemd/system/sockets.target.wants/systemd-networkd.socket"
 else

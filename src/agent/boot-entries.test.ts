@@ -11,7 +11,7 @@ const DEBIAN = Buffer.from('BwAAAAEAAABiAGQAZQBiAGkAYQBuAAAABAEqAAEAAAAACAAAAAAA
 const PXE = Buffer.from('BwAAAAEAAAA7AFUARQBGAEkAIABQAFgARQB2ADQAIAAoAE0AQQBDADoANQAyADUANAAwADAAMQAyADMANAA1ADYAKQAAAAIBDADQQQMKAAAAAAEBBgAAAwMLJQBSVAASNFYAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAF//wQATqwIgRGfWU2FDuIaUixZsg==', 'base64');
 const OLD = 'ea4bcf67-90e4-ab41-926c-500a4acee951';
 const NEW = '11223344-5566-7788-99aa-bbccddeeff00';
-/** The same entry on another partition: the signature is at bytes 4 + 24 + 6 + 14 ... of the file. */
+/** The same entry on another partition: its GUID (stored mixed-endian) replaced where it is. */
 function onPartition(entry: Buffer, guid: string): Buffer {
   const out = Buffer.from(entry);
   const at = out.indexOf(Buffer.from('67cf4bea', 'hex'));

@@ -7,17 +7,15 @@
 // GRUB, registers the new system with the firmware and removes the old system's entries,
 // and the new system keeps DHCP for IPv4, the same IPv6 address and route.
 
-import {execFile} from 'node:child_process';
-import {cpSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
-import {tmpdir} from 'node:os';
+import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {ensureBase, QEMU_MAC, sha256, sshKeypair} from '../helpers/deploy-env.js';
-import {E2E_CACHE, PROVIDER_PACKAGES, providerDisk, rootfsTarball, TARGET_PACKAGES, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {QEMU_MAC, sha256} from '../helpers/deploy-env.js';
+import {imagePayload, providerSetup, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
-import {CLI, REPO} from '../helpers/kernel.js';
+import {CLI} from '../helpers/kernel.js';
 import {keptPath, Vm} from '../helpers/qemu.js';
-import {freePort, hostKeyFingerprint, sshArgs, sshRun} from '../helpers/ssh.js';
+import {freePort, hostKeyFingerprint, scpTo, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `net-${process.pid}`;
 // A global prefix (the documentation one): QEMU's default fec0::/64 is site-local, which
@@ -39,30 +37,16 @@ describe('a UEFI cloud VM with DHCP and IPv6: the bootloader method, the deploy,
   let oldEsp: string;
 
   const ssh = (command: string, timeoutMs = 120_000) => sshRun(operator.priv, port, command, timeoutMs);
-  /** Asynchronous: the HTTP server the guest downloads from runs in this process. */
-  const sshStatus = (command: string) =>
-    new Promise<{code: number; out: string}>((resolve) =>
-      execFile('ssh', [...sshArgs(operator.priv, port), command], {encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 900_000}, (err, stdout, stderr) =>
-        resolve({code: err ? ((err as {code?: number}).code ?? -1) : 0, out: `${stdout}${stderr}`}),
-      ),
-    );
+  const sshStatus = (command: string) => sshStatusOn(operator.priv, port, command);
 
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'anemos-net-'));
-    operator = sshKeypair(E2E_CACHE, 'operator');
-    const base = await ensureBase();
-    const provider = await rootfsTarball('bookworm', PROVIDER_PACKAGES, 'tar');
-    const target = await rootfsTarball(TARGET_SUITE, TARGET_PACKAGES, 'tar.zst');
-    const disk = join(work, 'provider.raw');
-    await new Promise((res, rej) =>
-      providerDisk(provider, `${operator.priv}.pub`, {uefi: true, dhcp: true, address6: `${V6}/64`, gateway6: V6_GATEWAY}).then((p) => execFile('cp', ['--sparse=always', p, disk], (e) => (e ? rej(e) : res(undefined))), rej),
-    );
+    const setup = await providerSetup('anemos-net-', {uefi: true, dhcp: true, address6: `${V6}/64`, gateway6: V6_GATEWAY});
+    ({work, operator} = setup);
+    const {base, target, disk} = setup;
 
     server = await startServer({});
     const url = `http://10.0.2.2:${new URL(server.url).port}`;
-    const payloadDir = join(work, 'image-payload');
-    cpSync(join(REPO, 'payloads', 'image'), payloadDir, {recursive: true});
-    writeFileSync(join(payloadDir, 'image.conf'), [`IMAGE_URL=${url}/target.tar.zst`, `IMAGE_SHA256=${sha256(readFileSync(target))}`, 'IMAGE_KIND=rootfs', 'ROOT_FS=ext4', 'NETWORK_FORMAT=auto', `IMAGE_BUILD_ID=${BUILD_ID}`, ''].join('\n'));
+    const payloadDir = imagePayload(work, `${url}/target.tar.zst`, target, BUILD_ID);
     for (const [path, file] of Object.entries({'/vmlinuz': base.kernel, '/initramfs.cpio.zst': base.initramfs, '/target.tar.zst': target})) server.routes.set(path, {file});
     // The payload is named as a directory: anemos packs it on the provider when the deploy starts.
     const conf = (boot: string) =>
@@ -81,8 +65,7 @@ describe('a UEFI cloud VM with DHCP and IPv6: the bootloader method, the deploy,
     vm = new Vm({disks: [disk], memoryMb: 1024, serialLog: join(work, 'serial.log'), mac: QEMU_MAC, hostfwd: [`tcp:127.0.0.1:${port}-:22`], netOptions: [`ipv6-net=${V6_NET}`], noReboot: false, uefiVars: join(work, 'OVMF_VARS.fd')});
     await ssh('true', 240_000);
     timings['provider boot → SSH'] = since(t0);
-    const scp = (src: string, dest: string) =>
-      new Promise((res, rej) => execFile('scp', ['-r', '-q', ...sshArgs(operator.priv, port).filter((a) => a !== 'root@127.0.0.1').map((a) => (a === '-p' ? '-P' : a)), src, `root@127.0.0.1:${dest}`], (e) => (e ? rej(e) : res(undefined))));
+    const scp = (src: string, dest: string) => scpTo(operator.priv, port, src, dest);
     await scp(CLI, '/usr/local/bin/anemos');
     await scp(join(work, 'anemos.conf'), '/etc/anemos.conf');
     await scp(join(work, 'bootloader.conf'), '/root/bootloader.conf');
@@ -156,12 +139,7 @@ describe('a UEFI cloud VM with DHCP and IPv6: the bootloader method, the deploy,
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/Payload: packed the directory \/root\/image-payload/);
     await vm.waitFor(/DEPLOY SUCCEEDED/, 1_200_000, mark);
-    const deadline = Date.now() + 600_000;
-    let codename = '';
-    while (Date.now() < deadline && codename !== TARGET_SUITE) {
-      codename = (await sshStatus('. /etc/os-release; echo $VERSION_CODENAME')).out.trim();
-      if (codename !== TARGET_SUITE) await new Promise((res) => setTimeout(res, 3000));
-    }
+    const codename = await waitForCodename(operator.priv, port, TARGET_SUITE, 600_000);
     timings['deploy → Debian 13 SSH'] = since(t0);
     expect(codename).toBe(TARGET_SUITE);
     const facts = await ssh(`cat /etc/anemos-deployed; hostname; ip -4 -o addr show eth0; ip -6 -o addr show eth0 scope global; ip -6 route show default; grep -h '^DHCP=\\|^Address=' /etc/systemd/network/*.network`);
@@ -181,7 +159,8 @@ describe('a UEFI cloud VM with DHCP and IPv6: the bootloader method, the deploy,
     expect(rootMount).toBe('/dev/vda2');
     expect(newEsp).not.toBe(oldEsp);
     const current = entries.find((l) => l.startsWith('BootCurrent:'))!.split(/:\s*/)[1];
-    expect(entries.find((l) => l.startsWith(`Boot${current}`)), uefi).toMatch(new RegExp(`\\* debian\\s+HD\\(1,GPT,${newEsp},.*\\\\EFI\\\\debian\\\\grubx64\\.efi`, 'i'));
+    // The image has shim-signed: Debian's grub-install puts shim in front of GRUB (it boots with Secure Boot off too).
+    expect(entries.find((l) => l.startsWith(`Boot${current}`)), uefi).toMatch(new RegExp(`\\* debian\\s+HD\\(1,GPT,${newEsp},.*\\\\EFI\\\\debian\\\\shimx64\\.efi`, 'i'));
     const named = entries.flatMap((l) => [...l.matchAll(/HD\(\d+,GPT,([0-9a-f-]{36}),/gi)].map((m) => m[1].toLowerCase()));
     expect(named.length).toBeGreaterThan(0);
     for (const g of named) expect(partuuids.split(','), uefi).toContain(g);

@@ -5,7 +5,7 @@
 // Before that, on the same server: a bad checksum is refused, a payload that fails
 // before writing brings the old system back, and test-boot lets us look around.
 
-import {execFile, execFileSync} from 'node:child_process';
+import {execFileSync} from 'node:child_process';
 import {cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -15,7 +15,7 @@ import {E2E_CACHE, PROVIDER_PACKAGES, providerDisk, rootfsTarball, TARGET_PACKAG
 import {startServer, type TestServer} from '../helpers/http-server.js';
 import {CLI, REPO} from '../helpers/kernel.js';
 import {keptPath, Vm} from '../helpers/qemu.js';
-import {freePort, hostKeyFingerprint, notConnected, sshArgs, sshRun} from '../helpers/ssh.js';
+import {freePort, hostKeyFingerprint, scpTo, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `e2e-${process.pid}`;
 const timings: Record<string, number> = {};
@@ -38,41 +38,12 @@ describe('a Debian server re-images itself with anemos deploy', () => {
   let disk: string;
 
   const ssh = (command: string, timeoutMs = 120_000) => sshRun(operator.priv, port, command, timeoutMs);
-  const scp = async (src: string, dest: string) => {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const err = await new Promise<(Error & {stderr?: string}) | undefined>((resolve) =>
-        execFile('scp', ['-q', '-i', operator.priv, '-P', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10', src, `root@127.0.0.1:${dest}`], (e, _out, stderr) =>
-          resolve(e ? Object.assign(e, {stderr}) : undefined),
-        ),
-      );
-      if (!err) return;
-      if (!notConnected(255, err.stderr ?? '') || Date.now() > deadline) throw err;
-      await new Promise((res) => setTimeout(res, 3000));
-    }
-  };
+  const scp = (src: string, dest: string) => scpTo(operator.priv, port, src, dest);
   const bootId = () => ssh('cat /proc/sys/kernel/random/boot_id').then((s) => s.trim());
   const since = (t0: number) => Number(((Date.now() - t0) / 1000).toFixed(1));
 
-  /**
-   * Run a command on the provider; exit code and output, never throws on failure.
-   * Asynchronous on purpose: the HTTP server the guest downloads from runs in this process.
-   * A connection that never got as far as running the command (ssh's 255 with "banner
-   * exchange", "Connection refused"...: a busy machine) is not the outcome under test: it
-   * is tried again within connectWithinMs.
-   */
-  async function sshStatus(command: string, connectWithinMs = 120_000): Promise<{code: number; out: string}> {
-    const deadline = Date.now() + connectWithinMs;
-    for (;;) {
-      const r = await new Promise<{code: number; out: string}>((resolve) => {
-        execFile('ssh', [...sshArgs(operator.priv, port), command], {encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 600_000}, (err, stdout, stderr) => {
-          resolve({code: err ? ((err as {code?: number}).code ?? -1) : 0, out: `${stdout}${stderr}`});
-        });
-      });
-      if (!notConnected(r.code, r.out) || Date.now() > deadline) return r;
-      await new Promise((res) => setTimeout(res, 3000));
-    }
-  }
+  /** Run a command on the provider; exit code and output, never throws on failure (helpers/ssh.ts). */
+  const sshStatus = (command: string, connectWithinMs = 120_000) => sshStatusOn(operator.priv, port, command, connectWithinMs);
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'anemos-e2e-'));
@@ -252,13 +223,7 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     say(`payload done in ${timings['network + payload']} s; rebooting into the new system`);
     t = Date.now();
     // The new system: wait until SSH answers from Debian 13.
-    const deadline = Date.now() + 600_000;
-    let codename = '';
-    while (Date.now() < deadline) {
-      codename = (await sshStatus('. /etc/os-release; echo $VERSION_CODENAME')).out.trim();
-      if (codename === TARGET_SUITE) break;
-      await new Promise((res) => setTimeout(res, 3000));
-    }
+    const codename = await waitForCodename(operator.priv, port, TARGET_SUITE, 600_000);
     timings['reboot → new system SSH'] = since(t);
     expect(codename).toBe(TARGET_SUITE);
     timings.total = Number(Object.entries(timings).filter(([k]) => k !== 'provider boot → SSH').reduce((a, [, v]) => a + v, 0).toFixed(1));

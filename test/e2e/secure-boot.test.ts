@@ -5,17 +5,15 @@
 // anything changes, loads Debian's signed one with "kexec -s", and the image payload
 // installs Debian 13 with shim and signed GRUB, which boots with Secure Boot on.
 
-import {execFile} from 'node:child_process';
-import {cpSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
-import {tmpdir} from 'node:os';
+import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {ensureBase, QEMU_MAC, sha256, sshKeypair} from '../helpers/deploy-env.js';
-import {E2E_CACHE, PROVIDER_PACKAGES, providerDisk, rootfsTarball, secureBootFiles, TARGET_PACKAGES, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {QEMU_MAC, sha256} from '../helpers/deploy-env.js';
+import {imagePayload, providerSetup, secureBootFiles, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
-import {CLI, REPO} from '../helpers/kernel.js';
+import {CLI} from '../helpers/kernel.js';
 import {keptPath, Vm} from '../helpers/qemu.js';
-import {freePort, hostKeyFingerprint, notConnected, sshArgs, sshRun} from '../helpers/ssh.js';
+import {freePort, hostKeyFingerprint, scpTo, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `sb-${process.pid}`;
 const timings: Record<string, number> = {};
@@ -41,35 +39,16 @@ describe('Secure Boot: a provider in lockdown, the signed deploy kernel by kexec
   let fingerprint: string;
 
   const ssh = (command: string, timeoutMs = 120_000) => sshRun(operator.priv, port, command, timeoutMs);
-  /** Asynchronous: the HTTP server the guest downloads from runs in this process. Retried while sshd does not answer yet. */
-  async function sshStatus(command: string, connectWithinMs = 120_000): Promise<{code: number; out: string}> {
-    const deadline = Date.now() + connectWithinMs;
-    for (;;) {
-      const r = await new Promise<{code: number; out: string}>((resolve) =>
-        execFile('ssh', [...sshArgs(operator.priv, port), command], {encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 900_000}, (err, stdout, stderr) =>
-          resolve({code: err ? ((err as {code?: number}).code ?? -1) : 0, out: `${stdout}${stderr}`}),
-        ),
-      );
-      if (!notConnected(r.code, r.out) || Date.now() > deadline) return r;
-      await new Promise((res) => setTimeout(res, 3000));
-    }
-  }
+  const sshStatus = (command: string) => sshStatusOn(operator.priv, port, command);
 
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'anemos-sb-'));
-    operator = sshKeypair(E2E_CACHE, 'operator');
-    const base = await ensureBase();
-    const provider = await rootfsTarball('bookworm', PROVIDER_PACKAGES, 'tar');
-    const target = await rootfsTarball(TARGET_SUITE, TARGET_PACKAGES, 'tar.zst');
-    const disk = join(work, 'provider.raw');
-    const image = await providerDisk(provider, `${operator.priv}.pub`, {uefi: true, secureBoot: await secureBootFiles()});
-    await new Promise((res, rej) => execFile('cp', ['--sparse=always', image, disk], (e) => (e ? rej(e) : res(undefined))));
+    const setup = await providerSetup('anemos-sb-', {uefi: true, secureBoot: await secureBootFiles()});
+    ({work, operator} = setup);
+    const {base, target, disk} = setup;
 
     server = await startServer({});
     const url = `http://10.0.2.2:${new URL(server.url).port}`;
-    const payloadDir = join(work, 'image-payload');
-    cpSync(join(REPO, 'payloads', 'image'), payloadDir, {recursive: true});
-    writeFileSync(join(payloadDir, 'image.conf'), [`IMAGE_URL=${url}/target.tar.zst`, `IMAGE_SHA256=${sha256(readFileSync(target))}`, 'IMAGE_KIND=rootfs', 'ROOT_FS=ext4', `IMAGE_BUILD_ID=${BUILD_ID}`, ''].join('\n'));
+    const payloadDir = imagePayload(work, `${url}/target.tar.zst`, target, BUILD_ID);
     const unsignedKernel = unsigned(readFileSync(base.kernel));
     writeFileSync(join(work, 'vmlinuz-unsigned'), unsignedKernel);
     for (const [path, file] of Object.entries({'/vmlinuz': base.kernel, '/vmlinuz-unsigned': join(work, 'vmlinuz-unsigned'), '/initramfs.cpio.zst': base.initramfs, '/target.tar.zst': target})) server.routes.set(path, {file});
@@ -89,8 +68,7 @@ describe('Secure Boot: a provider in lockdown, the signed deploy kernel by kexec
     vm = new Vm({disks: [disk], memoryMb: 1024, serialLog: join(work, 'serial.log'), mac: QEMU_MAC, hostfwd: [`tcp:127.0.0.1:${port}-:22`], noReboot: false, uefiVars: join(work, 'OVMF_VARS.fd'), secureBoot: true});
     await ssh('true', 300_000);
     timings['provider boot → SSH'] = since(t0);
-    const scp = (src: string, dest: string) =>
-      new Promise((res, rej) => execFile('scp', ['-r', '-q', ...sshArgs(operator.priv, port).filter((a) => a !== 'root@127.0.0.1').map((a) => (a === '-p' ? '-P' : a)), src, `root@127.0.0.1:${dest}`], (e) => (e ? rej(e) : res(undefined))));
+    const scp = (src: string, dest: string) => scpTo(operator.priv, port, src, dest);
     await scp(CLI, '/usr/local/bin/anemos');
     await scp(join(work, 'anemos.conf'), '/etc/anemos.conf');
     await scp(join(work, 'unsigned.conf'), '/root/unsigned.conf');
@@ -129,12 +107,7 @@ describe('Secure Boot: a provider in lockdown, the signed deploy kernel by kexec
     const deployed = vm.log().slice(mark);
     // The deploy kernel itself came up locked down: Secure Boot held across kexec.
     expect(deployed).toMatch(/Kernel is locked down from EFI Secure Boot/);
-    const deadline = Date.now() + 900_000;
-    let codename = '';
-    while (Date.now() < deadline && codename !== TARGET_SUITE) {
-      codename = (await sshStatus('. /etc/os-release; echo $VERSION_CODENAME')).out.trim();
-      if (codename !== TARGET_SUITE) await new Promise((res) => setTimeout(res, 5000));
-    }
+    const codename = await waitForCodename(operator.priv, port, TARGET_SUITE, 900_000);
     timings['deploy → Debian 13 SSH'] = since(t0);
     expect(codename).toBe(TARGET_SUITE);
     const facts = await ssh("cat /etc/anemos-deployed; hostname; ip -4 -o addr show eth0; cat /sys/kernel/security/lockdown; od -An -tu1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c | awk '{print \"SecureBoot=\" $NF}'; efibootmgr -v");

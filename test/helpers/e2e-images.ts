@@ -2,9 +2,11 @@
 // from Debian's mirror and cached under .cache/e2e by the exact recipe (suite + packages).
 
 import {createHash} from 'node:crypto';
-import {existsSync, mkdirSync, readFileSync} from 'node:fs';
+import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {execFile} from 'node:child_process';
 import {join} from 'node:path';
-import {runLong} from './deploy-env.js';
+import {ensureBase, runLong, sshKeypair} from './deploy-env.js';
 import {REPO} from './kernel.js';
 
 export const E2E_CACHE = join(REPO, '.cache', 'e2e');
@@ -47,7 +49,20 @@ export async function rootfsTarball(suite: string, packages: string[], ext: 'tar
   return out;
 }
 
-export async function providerDisk(tarball: string, operatorPub: string, o: {ramoops?: string; dhcp?: boolean; address6?: string; gateway6?: string; uefi?: boolean; secureBoot?: string} = {}): Promise<string> {
+export interface ProviderDiskOptions {
+  ramoops?: string;
+  dhcp?: boolean;
+  address6?: string;
+  gateway6?: string;
+  uefi?: boolean;
+  /** The unpacked shim-signed and grub-efi-amd64-signed (secureBootFiles()). */
+  secureBoot?: string;
+  noIpv4?: boolean;
+  mgmtAddress?: string;
+  dns?: string;
+}
+
+export async function providerDisk(tarball: string, operatorPub: string, o: ProviderDiskOptions = {}): Promise<string> {
   const extra = [
     ...(o.ramoops ? ['--ramoops', o.ramoops] : []),
     ...(o.dhcp ? ['--dhcp'] : []),
@@ -55,6 +70,9 @@ export async function providerDisk(tarball: string, operatorPub: string, o: {ram
     ...(o.gateway6 ? ['--gateway6', o.gateway6] : []),
     ...(o.uefi ? ['--uefi'] : []),
     ...(o.secureBoot ? ['--secure-boot', o.secureBoot] : []),
+    ...(o.noIpv4 ? ['--no-ipv4'] : []),
+    ...(o.mgmtAddress ? ['--mgmt-address', o.mgmtAddress] : []),
+    ...(o.dns ? ['--dns', o.dns] : []),
   ];
   const key = createHash('sha256').update(tarball).update(readFileSync(operatorPub)).update(readFileSync(join(REPO, 'scripts', 'make-debian-disk.sh'))).update(extra.join(' ')).digest('hex').slice(0, 12);
   const out = join(E2E_CACHE, `provider-${key}.raw`);
@@ -72,4 +90,30 @@ export async function secureBootFiles(): Promise<string> {
   const script = 'set -e; mkdir -p "$1/debs"; chmod 755 "$1/debs"; cd "$1/debs"; apt-get download shim-signed shim-helpers-amd64-signed grub-efi-amd64-signed >/dev/null 2>&1; mkdir -p "$1/root"; for d in *.deb; do dpkg-deb -x "$d" "$1/root"; done; mv "$1/root" "$1/files"';
   await buildOnce(out, 'sh', ['-c', script, 'sh', '{TMP}']);
   return join(out, 'files');
+}
+
+/** payloads/image copied to DIR/image-payload, its image.conf naming the target tarball at URL. */
+export function imagePayload(dir: string, url: string, target: string, buildId: string): string {
+  const payload = join(dir, 'image-payload');
+  cpSync(join(REPO, 'payloads', 'image'), payload, {recursive: true});
+  const sha = createHash('sha256').update(readFileSync(target)).digest('hex');
+  writeFileSync(join(payload, 'image.conf'), [`IMAGE_URL=${url}`, `IMAGE_SHA256=${sha}`, 'IMAGE_KIND=rootfs', 'ROOT_FS=ext4', `IMAGE_BUILD_ID=${buildId}`, ''].join('\n'));
+  return payload;
+}
+
+/**
+ * What every provider e2e starts with: a scratch directory, the operator's key, the base,
+ * the provider (Debian 12) and target (Debian 13) root filesystems, and a sparse copy of the
+ * provider disk made with these options (the cached 3 GiB disk holds ~0.5 GiB of data).
+ */
+export async function providerSetup(prefix: string, options: ProviderDiskOptions) {
+  const work = mkdtempSync(join(tmpdir(), prefix));
+  const operator = sshKeypair(E2E_CACHE, 'operator');
+  const base = await ensureBase();
+  const provider = await rootfsTarball('bookworm', PROVIDER_PACKAGES, 'tar');
+  const target = await rootfsTarball(TARGET_SUITE, TARGET_PACKAGES, 'tar.zst');
+  const disk = join(work, 'provider.raw');
+  const image = await providerDisk(provider, `${operator.priv}.pub`, options);
+  await new Promise((res, rej) => execFile('cp', ['--sparse=always', image, disk], (e) => (e ? rej(e) : res(undefined))));
+  return {work, operator, base, target, disk};
 }

@@ -24,7 +24,8 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(routes: Record<string, Route> = {}): Promise<TestServer> {
+/** host '::1': IPv6 (QEMU's user network forwards a guest's IPv6 connections to its host address to ::1). */
+export async function startServer(routes: Record<string, Route> = {}, host = '127.0.0.1'): Promise<TestServer> {
   const map = new Map(Object.entries(routes));
   const requests: TestServer['requests'] = [];
   const server: Server = createServer((req, res) => {
@@ -70,10 +71,10 @@ export async function startServer(routes: Record<string, Route> = {}): Promise<T
     }
     res.end(body);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   const {port} = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     requests,
     routes: map,
     close: () => new Promise((r) => server.close(() => r())),

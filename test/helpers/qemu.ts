@@ -19,6 +19,8 @@ export interface QemuOptions {
   mac?: string;
   /** Extra -netdev user options (e.g. "ipv6-net=2001:db8:5::/64"). */
   netOptions?: string[];
+  /** More NICs, each on a user network of its own: its MAC, -netdev user options and hostfwd rules. */
+  moreNics?: {mac: string; netOptions?: string[]; hostfwd?: string[]}[];
   extra?: string[];
   /** Exit instead of rebooting (default true); a VM that must reboot into its disk sets false. */
   noReboot?: boolean;
@@ -48,6 +50,10 @@ export function qemuArgs(o: QemuOptions): string[] {
   const fwd = (o.hostfwd ?? []).map((f) => `,hostfwd=${f}`).join('');
   const more = (o.netOptions ?? []).map((x) => `,${x}`).join('');
   args.push('-netdev', `user,id=n0${more}${fwd}`, '-device', `virtio-net-pci,netdev=n0${o.mac ? `,mac=${o.mac}` : ''}`);
+  (o.moreNics ?? []).forEach((n, i) => {
+    const opts = [...(n.netOptions ?? []), ...(n.hostfwd ?? []).map((f) => `hostfwd=${f}`)].map((x) => `,${x}`).join('');
+    args.push('-netdev', `user,id=n${i + 1}${opts}`, '-device', `virtio-net-pci,netdev=n${i + 1},mac=${n.mac}`);
+  });
   if (o.uefiVars) {
     if (!existsSync(o.uefiVars)) copyFileSync(o.secureBoot ? OVMF_VARS_MS : OVMF_VARS, o.uefiVars);
     if (o.secureBoot) args.push('-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on');
