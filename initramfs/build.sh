@@ -178,12 +178,17 @@ MOD_DIRS_virtual=(
   drivers/block/virtio_blk.ko drivers/net/virtio_net.ko drivers/scsi/virtio_scsi.ko drivers/virtio
   drivers/block/xen-blkfront.ko drivers/net/xen-netfront.ko
   drivers/net/vmxnet3 drivers/scsi/vmw_pvscsi.ko drivers/hv drivers/net/hyperv drivers/scsi/hv_storvsc.ko
-  drivers/nvme drivers/ata/ahci.ko drivers/ata/ata_piix.ko drivers/ata/libahci.ko drivers/scsi/sd_mod.ko drivers/cdrom drivers/scsi/sr_mod.ko
+  drivers/nvme/host/nvme.ko drivers/ata/ahci.ko drivers/ata/ata_piix.ko drivers/ata/libahci.ko drivers/scsi/sd_mod.ko drivers/cdrom drivers/scsi/sr_mod.ko
   drivers/net/ethernet/intel/e1000 drivers/net/ethernet/intel/e1000e drivers/net/ethernet/amazon/ena drivers/net/ethernet/google
   fs/ext4 fs/xfs fs/btrfs fs/fat fs/vfat fs/isofs fs/nls/nls_cp437.ko fs/nls/nls_ascii.ko fs/nls/nls_utf8.ko fs/nls/nls_iso8859-1.ko
   drivers/md crypto lib arch/x86/crypto
   fs/pstore/ramoops.ko fs/efivarfs
+  drivers/net/bonding net/8021q
 )
+# Not for a deploy environment: the crypto self-test module, bcache (a cache tier, not a
+# disk a payload writes). NVMe is the PCIe driver only (drivers/nvme/host/nvme.ko): the
+# fabrics (RDMA, TCP, FC) and the target pulled InfiniBand in.
+MOD_EXCLUDE='^kernel/(crypto/tcrypt\.ko|drivers/md/bcache/)'
 MOD_DIRS_baremetal=(
   drivers/net/ethernet/intel drivers/net/ethernet/broadcom drivers/net/ethernet/mellanox drivers/net/ethernet/realtek
   drivers/scsi/megaraid drivers/scsi/mpt3sas drivers/scsi/aacraid drivers/scsi/hpsa.ko drivers/scsi/smartpqi drivers/ata
@@ -194,7 +199,7 @@ sel=("${MOD_DIRS_virtual[@]}")
 kmods="$kdir/lib/modules/$kver"
 mapfile -t wanted < <(for d in "${sel[@]}"; do
   if [ -e "$kmods/kernel/$d" ]; then find "$kmods/kernel/$d" -name '*.ko*' -printf 'kernel/%P\n' | sed "s|^kernel/|kernel/$d/|; s|^kernel/$d/$|kernel/$d|"; fi
-done | sed 's|//|/|g' | sort -u)
+done | sed 's|//|/|g' | grep -Ev "$MOD_EXCLUDE" | sort -u)
 # Resolve dependencies from modules.dep ("path: dep dep ...").
 declare -A mods=()
 add_mod() {

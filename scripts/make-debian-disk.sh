@@ -8,7 +8,7 @@
 #   make-debian-disk.sh --tar ROOTFS.tar --out DISK.raw [--size 3G] [--hostname provider]
 #       [--authorized-key FILE] [--address 10.0.2.15/24] [--gateway 10.0.2.2] [--dns 10.0.2.3]
 #       [--marker TEXT] [--ramoops ADDR] [--dhcp] [--address6 ADDR/PREFIX --gateway6 ADDR]
-#       [--uefi [--secure-boot DIR]] [--no-ipv4 --mgmt-address ADDR/PREFIX]
+#       [--uefi [--secure-boot DIR]] [--no-ipv4 --mgmt-address ADDR/PREFIX] [--bond]
 # --no-ipv4 (with --address6): eth0 has IPv6 only; --mgmt-address: a second NIC (eth1) with
 # this IPv4 address and no route, for a management network (the tests' SSH).
 # --uefi: a GPT disk for UEFI firmware instead: an EFI system partition (vda1, FAT32, GRUB
@@ -16,12 +16,14 @@
 # --secure-boot DIR: the boot chain Secure Boot accepts: DIR holds the unpacked shim-signed
 # and grub-efi-amd64-signed packages; shim (signed by Microsoft) at the removable path loads
 # Debian's signed GRUB, which reads a grub.cfg beside it and boots the Debian-signed kernel.
+# --bond: eth0 and eth1 in an active-backup bond (bond0, eth0 preferred) that carries the
+# address, by systemd-networkd (the bare-metal shape: two NICs to two switches).
 # --dhcp / --address6: the network by systemd-networkd instead (as netplan-based clouds
 # have it): IPv4 by DHCP, and a static IPv6 address and default route beside it.
 # --ramoops ADDR: the kernel sets 1 MiB at ADDR aside (memmap=) for ramoops, loaded at boot,
 # so pstore keeps a kernel log across a warm reboot (anemos status reads it there).
 set -euo pipefail
-tarball="" out="" size=3G hostname=provider key="" address=10.0.2.15/24 gateway=10.0.2.2 dns=10.0.2.3 marker="" ramoops="" dhcp="" address6="" gateway6="" uefi="" secureboot="" noipv4="" mgmt=""
+tarball="" out="" size=3G hostname=provider key="" address=10.0.2.15/24 gateway=10.0.2.2 dns=10.0.2.3 marker="" ramoops="" dhcp="" address6="" gateway6="" uefi="" secureboot="" noipv4="" mgmt="" bond=""
 while [ $# -gt 0 ]; do
   case $1 in
     --tar) tarball=$2; shift 2 ;;
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
     --secure-boot) secureboot=$2; shift 2 ;;
     --no-ipv4) noipv4=yes; shift ;;
     --mgmt-address) mgmt=$2; shift 2 ;;
+    --bond) bond=yes; shift ;;
     *) echo "make-debian-disk: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -60,15 +63,22 @@ initrd=initrd.img-${kernel#vmlinuz-}
 # System identity as a provider would set it up.
 echo "$hostname" > "$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$hostname" > "$root/etc/hosts"
-if [ -n "$dhcp$address6" ]; then
+if [ -n "$dhcp$address6$bond" ]; then
   printf 'auto lo\niface lo inet loopback\n' > "$root/etc/network/interfaces"
   mkdir -p "$root/etc/systemd/network" "$root/etc/systemd/system/multi-user.target.wants" "$root/etc/systemd/system/sockets.target.wants"
+  uplink=eth0
+  if [ -n "$bond" ]; then
+    uplink=bond0
+    printf '[NetDev]\nName=bond0\nKind=bond\n\n[Bond]\nMode=active-backup\nMIIMonitorSec=100ms\n' > "$root/etc/systemd/network/05-bond0.netdev"
+    printf '[Match]\nName=eth0\n\n[Network]\nBond=bond0\nPrimarySlave=yes\n' > "$root/etc/systemd/network/10-eth0.network"
+    printf '[Match]\nName=eth1\n\n[Network]\nBond=bond0\n' > "$root/etc/systemd/network/10-eth1.network"
+  fi
   {
-    printf '[Match]\nName=eth0\n\n[Network]\nDHCP=%s\nIPv6AcceptRA=no\n' "$([ -n "$dhcp" ] && echo ipv4 || echo no)"
+    printf '[Match]\nName=%s\n\n[Network]\nDHCP=%s\nIPv6AcceptRA=no\n' "$uplink" "$([ -n "$dhcp" ] && echo ipv4 || echo no)"
     [ -n "$dhcp$noipv4" ] || printf 'Address=%s\nGateway=%s\n' "$address" "$gateway"
     [ -n "$address6" ] && printf 'Address=%s\n' "$address6"
     [ -n "$gateway6" ] && printf 'Gateway=%s\n' "$gateway6"
-  } > "$root/etc/systemd/network/10-eth0.network"
+  } > "$root/etc/systemd/network/20-$uplink.network"
   [ -z "$mgmt" ] || printf '[Match]\nName=eth1\n\n[Network]\nAddress=%s\nIPv6AcceptRA=no\nLinkLocalAddressing=no\n' "$mgmt" > "$root/etc/systemd/network/20-eth1.network"
   ln -sf /lib/systemd/system/systemd-networkd.service "$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
   ln -sf /lib/systemd/system/systemd-networkd.socket "$root/etc/systemd/system/sockets.target.wants/systemd-networkd.socket"

@@ -1,3 +1,6 @@
+import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {dirname, join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {networkCapture} from '../../test/helpers/fixtures.js';
 import {parseNetwork} from '../core/network.js';
@@ -8,6 +11,7 @@ import {configureSpec, detectTarget} from './configure.js';
 import {checkBootConfig} from './main-checks.js';
 import {planNetwork} from './net-setup.js';
 import {decideOnFailure} from './policy.js';
+import {readLinks} from './system.js';
 
 describe('agent: pure parts', () => {
   it('reads mode and consoles from the kernel command line', () => {
@@ -67,6 +71,52 @@ describe('agent: pure parts', () => {
     expect(plan.fallback.every((c) => c[1] === '-4')).toBe(true);
   });
 
+  it('builds the host\'s bond from its members found by their own MAC: mode before members, the host\'s MAC, then addresses', () => {
+    const net = parseNetwork(networkCapture('bond-vm'));
+    // The deploy environment's kernel names the NICs in its own order.
+    const plan = planNetwork(net, [{name: 'eth0', mac: '52:54:00:12:34:58'}, {name: 'eth1', mac: '52:54:00:12:34:56'}]);
+    expect(plan.missing).toEqual([]);
+    expect(plan.missingMembers).toEqual([]);
+    expect(plan.modules).toEqual([['modprobe', 'bonding', 'max_bonds=0']]);
+    expect(plan.ifaces.map((i) => i.name)).toEqual(['bond0']);
+    const sys = '/sys/class/net/bond0/bonding';
+    expect(plan.ifaces[0].up).toEqual([
+      ['ip', 'link', 'add', 'bond0', 'type', 'bond'],
+      {write: `${sys}/mode`, value: 'active-backup'},
+      {write: `${sys}/miimon`, value: '100'},
+      ['ip', 'link', 'set', 'eth1', 'down'],
+      {write: `${sys}/slaves`, value: '+eth1'},
+      ['ip', 'link', 'set', 'eth0', 'down'],
+      {write: `${sys}/slaves`, value: '+eth0'},
+      {write: `${sys}/primary`, value: 'eth1'},
+      ['ip', 'link', 'set', 'bond0', 'address', '8e:82:c9:02:90:f1'],
+      ['ip', 'link', 'set', 'bond0', 'up'],
+    ]);
+    expect(plan.ifaces[0].statics).toEqual([
+      ['ip', '-4', 'addr', 'replace', '10.0.2.15/24', 'dev', 'bond0'],
+      ['ip', '-4', 'route', 'replace', 'default', 'via', '10.0.2.2', 'dev', 'bond0'],
+    ]);
+    expect(plan.gateways).toEqual([{address: '10.0.2.2', family: 4, dev: 'bond0'}]);
+  });
+
+  it('comes up on the members it finds and names the one it does not; a VLAN rides on the bond', () => {
+    const net = parseNetwork(networkCapture('bond-vlan-vm'));
+    const plan = planNetwork(net, [{name: 'eth0', mac: '52:54:00:12:34:56'}]);
+    expect(plan.missingMembers).toEqual([{bond: 'bond0', mac: '52:54:00:12:34:58', name: 'eth1'}]);
+    expect(plan.modules).toEqual([['modprobe', '8021q'], ['modprobe', 'bonding', 'max_bonds=0']]);
+    expect(plan.ifaces.map((i) => i.name)).toEqual(['bond0', 'bond0.100']);
+    expect(plan.ifaces[0].up.filter((s) => !Array.isArray(s) && s.write.endsWith('/slaves'))).toEqual([{write: '/sys/class/net/bond0/bonding/slaves', value: '+eth0'}]);
+    expect(plan.ifaces[1].up).toEqual([
+      ['ip', 'link', 'add', 'link', 'bond0', 'name', 'bond0.100', 'type', 'vlan', 'id', '100'],
+      ['ip', 'link', 'set', 'bond0.100', 'up'],
+    ]);
+    expect(plan.gateways.map((g) => g.dev)).toEqual(['bond0.100', 'bond0.100']);
+    // No member at all: nothing to build, and the wait for the NICs goes on until its deadline.
+    const none = planNetwork(net, []);
+    expect(none.ifaces).toEqual([]);
+    expect(none.missingMembers.map((m) => m.name)).toEqual(['eth0', 'eth1']);
+  });
+
   it('rejects a malformed config.json with every reason', () => {
     expect(() => checkBootConfig({version: 2, mode: 'deploy', timeout: 0} as never)).toThrow(/version must be 1; payload\.file and payload\.sha256 are required in deploy mode; timeout and network_timeout must be positive/);
   });
@@ -102,5 +152,27 @@ describe('config.json: one schema for the CLI and the agent', () => {
       /config\.json is invalid: hostname: "h; reboot" does not match the expected form; on_failure: must be one of "auto", "reboot", "stay", not "maybe"; colour: is not a known key/,
     );
     expect(() => checkBootConfig({version: 1, mode: 'test', cli_version: 'x', hostname: 'web1', on_failure: 'auto', timeout: 60, network_timeout: 30} as never)).not.toThrow();
+  });
+});
+
+describe('agent: the NICs it matches by MAC, from sysfs', () => {
+  it('reads a bond member\'s own MAC (its current one is the bond\'s) and leaves bonds and VLANs out', () => {
+    const sys = mkdtempSync(join(tmpdir(), 'anemos-sysfs-'));
+    const put = (rel: string, text: string) => {
+      mkdirSync(dirname(join(sys, rel)), {recursive: true});
+      writeFileSync(join(sys, rel), text);
+    };
+    put('class/net/eth0/address', '8e:82:c9:02:90:f1\n');
+    put('class/net/eth0/bonding_slave/perm_hwaddr', '52:54:00:12:34:56\n');
+    put('class/net/eth1/address', '52:54:00:12:34:58\n');
+    put('class/net/bond0/address', '8e:82:c9:02:90:f1\n');
+    put('class/net/bond0/uevent', 'DEVTYPE=bond\nINTERFACE=bond0\nIFINDEX=4\n');
+    put('class/net/bond0.100/address', '8e:82:c9:02:90:f1\n');
+    put('class/net/bond0.100/uevent', 'DEVTYPE=vlan\nINTERFACE=bond0.100\n');
+    put('class/net/lo/address', '00:00:00:00:00:00\n');
+    expect(readLinks(sys).sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+      {name: 'eth0', mac: '52:54:00:12:34:56'},
+      {name: 'eth1', mac: '52:54:00:12:34:58'},
+    ]);
   });
 });

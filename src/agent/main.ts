@@ -48,7 +48,7 @@ async function waitForLinks(net: NetworkConfig, log: AgentLog, seconds: number):
   const deadline = performance.now() + seconds * 1000;
   for (;;) {
     const plan = planNetwork(net, readLinks());
-    if (!plan.missing.length || performance.now() > deadline) return plan;
+    if ((!plan.missing.length && !plan.missingMembers.length) || performance.now() > deadline) return plan;
     await sleep(500);
   }
 }
@@ -61,8 +61,23 @@ async function bringUpNetwork(runner: Runner, net: NetworkConfig, log: AgentLog)
     throw new AgentError('network-no-interface', `No interface has the MAC(s) in network.json (${plan.missing.join(', ')}); interfaces here: ${here}. A driver may be missing from the base initramfs.`);
   }
   for (const mac of plan.missing) log.warn(`no interface with MAC ${mac}: its configuration is skipped`);
+  for (const m of plan.missingMembers) log.warn(`${m.bond}: no member ${m.name} (MAC ${m.mac}) here: the bond comes up without it`);
+  for (const argv of plan.modules) {
+    const r = await runner.run(argv[0], argv.slice(1), {allowFail: true});
+    if (r.exitCode !== 0) throw new AgentError('network-module', `Could not load the ${argv[1]} kernel module the network needs (${r.stderr.trim() || `exit ${r.exitCode}`}): the base initramfs lacks it. Build the base with this anemos (anemos initramfs build), which includes it.`);
+  }
   for (const i of plan.ifaces) {
-    for (const argv of i.up) await runner.run(argv[0], argv.slice(1));
+    for (const step of i.up) {
+      if (Array.isArray(step)) await runner.run(step[0], step.slice(1));
+      else writeFileSync(step.write, step.value);
+    }
+    const bonding = `/proc/net/bonding/${i.name}`;
+    if (existsSync(bonding)) {
+      const text = readFileSync(bonding, 'utf8');
+      const field = (name: string) => text.match(new RegExp(`^${name}: (.*)$`, 'm'))?.[1] ?? '?';
+      const members = [...text.matchAll(/^Slave Interface: (\S+)/gm)].map((m) => m[1]);
+      log.info(`${i.name}: bond (${field('Bonding Mode')}) over ${members.join(', ') || 'no member'}; active: ${field('Currently Active Slave')}`);
+    }
     let dhcpOk = false;
     if (i.dhcp4) {
       const r = await runner.run('udhcpc', ['-i', i.name, '-f', '-q', '-n', '-t', '5', '-T', '2', '-s', '/usr/share/anemos/udhcpc.script'], {allowFail: true});
@@ -261,7 +276,8 @@ async function netconf(args: string[]): Promise<void> {
   let kernelNames: Record<string, string> | undefined;
   if (names === 'kernel') {
     kernelNames = Object.fromEntries(readLinks(process.env.ANEMOS_SYSFS ?? '/sys').map((l) => [l.mac.toLowerCase(), l.name]));
-    for (const i of Object.values(net.interfaces)) {
+    const nics = Object.values(net.interfaces).flatMap((i) => (i.bond ? i.bond.members : i.vlan ? [] : [i]));
+    for (const i of nics) {
       if (!kernelNames[i.mac]) process.stderr.write(`anemos-netconf: no interface here has MAC ${i.mac}; writing the name it had on the old system (${i.name})\n`);
     }
   }

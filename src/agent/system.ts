@@ -1,7 +1,7 @@
 // The agent's contact with the machine: /sys, /proc, and running commands. Small and
 // side-effecting; the decisions are made in the pure modules beside it.
 
-import {readdirSync, readFileSync} from 'node:fs';
+import {existsSync, readdirSync, readFileSync} from 'node:fs';
 import type {Link} from './net-setup.js';
 import {parseBlockStat, type WriteCounters} from './disk-writes.js';
 
@@ -10,8 +10,14 @@ export function readLinks(sysfs = '/sys'): Link[] {
   const links: Link[] = [];
   for (const name of readdirSync(`${sysfs}/class/net`)) {
     if (name === 'lo') continue;
+    const dir = `${sysfs}/class/net/${name}`;
     try {
-      links.push({name, mac: readFileSync(`${sysfs}/class/net/${name}/address`, 'utf8').trim()});
+      // NICs only: a bond or VLAN made here shares a NIC's MAC.
+      const devtype = existsSync(`${dir}/uevent`) ? readFileSync(`${dir}/uevent`, 'utf8').match(/^DEVTYPE=(.*)$/m)?.[1] : undefined;
+      if (devtype && ['bond', 'vlan', 'bridge'].includes(devtype)) continue;
+      // A bond member's own MAC: its current one is the bond's.
+      const perm = `${dir}/bonding_slave/perm_hwaddr`;
+      links.push({name, mac: readFileSync(existsSync(perm) ? perm : `${dir}/address`, 'utf8').trim()});
     } catch {
       // an interface that vanished between readdir and read
     }

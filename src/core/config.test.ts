@@ -1,4 +1,5 @@
 import {describe, expect, it} from 'vitest';
+import type {NetworkConfig} from './network.js';
 import {AnemosError} from '../shared/errors.js';
 import {missingChecksums, parseConfig} from './config.js';
 
@@ -119,5 +120,27 @@ describe('config: every problem in one run', () => {
       dns: {servers: ['1.1.1.1'], search: []},
       skipped: [],
     });
+  });
+
+  it('takes a bond and a VLAN written by hand, and names what does not fit together', () => {
+    const bond = `"02:00:00:00:00:01": {mac: "02:00:00:00:00:01", name: bond0, bond: {mode: 802.3ad, members: [{mac: "52:54:00:00:00:0A", name: eno1}, {mac: "52:54:00:00:00:0b", name: eno2}], lacpRate: fast, xmitHashPolicy: layer3+4}}`;
+    const ok = parseConfig(`${minimal}network:\n  interfaces:\n    ${bond}\n    "02:00:00:00:00:01.42": {mac: "02:00:00:00:00:01", name: bond0.42, vlan: {id: 42, link: "02:00:00:00:00:01"}, addresses: [{address: 203.0.113.10, prefix: 24, family: 4}], routes: [{to: default, via: 203.0.113.1, family: 4}]}\n`, 'x');
+    const net = ok.network as NetworkConfig;
+    expect(Object.keys(net.interfaces)).toEqual(['02:00:00:00:00:01', '02:00:00:00:00:01.42']);
+    expect(net.interfaces['02:00:00:00:00:01'].bond!.members[0].mac).toBe('52:54:00:00:00:0a');
+    const bad = problems(
+      `${minimal}network:\n  interfaces:\n    ${bond.replace('members: [', 'primary: "52:54:00:00:00:99", members: [')}\n    "52:54:00:00:00:0a": {mac: "52:54:00:00:00:0a", name: eno1}\n    "02:00:00:00:00:01.7": {mac: "02:00:00:00:00:01", name: v7, vlan: {id: 8, link: "02:00:00:00:00:09"}}\n    "02:00:00:00:00:02": {mac: "02:00:00:00:00:02", name: bond1, bond: {mode: fast, members: []}}\n`,
+    );
+    expect(bad).toEqual([
+      expect.stringMatching(/^network\.interfaces\.02:00:00:00:00:02\.bond\.mode: must be one of "balance-rr", "active-backup"/),
+      expect.stringMatching(/^network\.interfaces\.02:00:00:00:00:02\.bond\.members: must have at least 1 item/),
+    ]);
+    const semantic = problems(`${minimal}network:\n  interfaces:\n    ${bond.replace('members: [', 'primary: "52:54:00:00:00:99", members: [')}\n    "52:54:00:00:00:0a": {mac: "52:54:00:00:00:0a", name: eno1}\n    "02:00:00:00:00:01.7": {mac: "02:00:00:00:00:01", name: v7, vlan: {id: 8, link: "02:00:00:00:00:09"}}\n`);
+    expect(semantic).toEqual([
+      expect.stringMatching(/^network\.interfaces\.02:00:00:00:00:01\.bond\.members\[0\]\.mac: 52:54:00:00:00:0A is an interface of its own here as well — A bond member carries no configuration/),
+      expect.stringMatching(/^network\.interfaces\.02:00:00:00:00:01\.bond\.primary: 52:54:00:00:00:99 is not one of the bond's members/),
+      expect.stringMatching(/^network\.interfaces\.02:00:00:00:00:01\.7\.mac: is 02:00:00:00:00:01 with VLAN 8, but the interface is keyed by 02:00:00:00:00:01\.7 — Key a VLAN by its MAC and VLAN id/),
+      expect.stringMatching(/^network\.interfaces\.02:00:00:00:00:01\.7\.vlan\.link: names 02:00:00:00:00:09, which is not an interface here/),
+    ]);
   });
 });

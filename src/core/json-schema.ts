@@ -16,6 +16,7 @@ export interface Schema {
   minimum?: number;
   maximum?: number;
   items?: Schema;
+  minItems?: number;
   oneOf?: Schema[];
   default?: unknown;
   examples?: unknown[];
@@ -98,6 +99,9 @@ export function validate(schema: Schema, value: unknown, path = ''): SchemaProbl
   }
   if (typeof value === 'number' && schema.maximum !== undefined && value > schema.maximum) {
     problems.push({path: at, message: `must be at most ${schema.maximum}, not ${value}`, hint: schema['x-hint']});
+  }
+  if (Array.isArray(value) && schema.minItems !== undefined && value.length < schema.minItems) {
+    problems.push({path: at, message: `must have at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}, not ${value.length}`, hint: schema['x-hint']});
   }
   if (Array.isArray(value) && schema.items) {
     value.forEach((item, i) => problems.push(...validate(schema.items!, item, join(path, i))));

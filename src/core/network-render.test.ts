@@ -8,7 +8,7 @@ import {RENDER_FORMATS, renderNetwork} from './network-render.js';
 // Golden files: reviewed by hand once, then any change shows up as a diff.
 // Regenerate with UPDATE_GOLDEN=1 and review the diff before committing.
 const GOLDEN = join(FIXTURES, 'render');
-const SHAPES = ['dhcp-cloud', 'static-onlink', 'ipv6-only', 'dual-nic'];
+const SHAPES = ['dhcp-cloud', 'static-onlink', 'ipv6-only', 'dual-nic', 'bond-vm', 'bond-vlan-vm'];
 
 function asText(files: ReturnType<typeof renderNetwork>): string {
   return files.map((f) => `==> ${f.path} (mode ${f.mode.toString(8)})\n${f.content}`).join('\n');

@@ -49,9 +49,53 @@ describe('network capture from recorded ip -j output', () => {
     expect(net.dns.servers).toEqual(['198.51.100.53', '2001:db8:4::53']);
   });
 
-  it('refuses a bridge or a bond that carries the default route, naming it', () => {
+  it('refuses a bridge that carries the default route, naming it', () => {
     expect(() => parseNetwork(networkCapture('bridge-uplink'))).toThrow(/vmbr0 is a bridge and carries the default route/);
-    expect(() => parseNetwork(networkCapture('bond-uplink'))).toThrow(/bond0 is a bond and carries the default route/);
+  });
+
+  it('carries an active-backup bond: members by their own MAC (their current one is the bond\'s), the primary, the bond\'s MAC', () => {
+    const net = parseNetwork(networkCapture('bond-vm'));
+    expect(Object.keys(net.interfaces)).toEqual(['8e:82:c9:02:90:f1']);
+    const bond0 = net.interfaces['8e:82:c9:02:90:f1'];
+    expect(bond0).toMatchObject({name: 'bond0', mac: '8e:82:c9:02:90:f1', addresses: [{address: '10.0.2.15', prefix: 24, family: 4}], routes: [{to: 'default', via: '10.0.2.2', family: 4}]});
+    expect(bond0.bond).toEqual({
+      mode: 'active-backup',
+      members: [
+        {mac: '52:54:00:12:34:56', name: 'eth0'},
+        {mac: '52:54:00:12:34:58', name: 'eth1'},
+      ],
+      miimon: 100,
+      primary: '52:54:00:12:34:56',
+    });
+    // The members are carried inside the bond, not reported as dropped.
+    expect(net.skipped).toEqual([]);
+    expect(checkNetworkUsable(net)).toEqual([]);
+  });
+
+  it('carries a VLAN on the bond, keyed by MAC and VLAN id, with the routes on the VLAN', () => {
+    const net = parseNetwork(networkCapture('bond-vlan-vm'));
+    expect(Object.keys(net.interfaces)).toEqual(['8e:82:c9:02:90:f1', '8e:82:c9:02:90:f1.100']);
+    const vlan = net.interfaces['8e:82:c9:02:90:f1.100'];
+    expect(vlan).toMatchObject({name: 'bond0.100', vlan: {id: 100, link: '8e:82:c9:02:90:f1'}});
+    expect(vlan.routes.map((r) => r.via)).toEqual(['203.0.113.1', '2001:db8:100::1']);
+    expect(net.interfaces['8e:82:c9:02:90:f1'].routes).toEqual([]);
+  });
+
+  it('brings a VLAN\'s parent along even when the parent has no address of its own', () => {
+    const links = JSON.parse(networkCapture('bond-vlan-vm').addr) as {ifname: string; addr_info: unknown[]}[];
+    for (const l of links) if (l.ifname === 'bond0') l.addr_info = [];
+    const net = parseNetwork({...networkCapture('bond-vlan-vm'), addr: JSON.stringify(links)});
+    expect(net.interfaces['8e:82:c9:02:90:f1']).toMatchObject({name: 'bond0', addresses: [], bond: {mode: 'active-backup'}});
+  });
+
+  it('refuses what it cannot rebuild on the uplink: a QinQ VLAN, a bond in an unknown mode', () => {
+    const edit = (f: (l: Record<string, any>) => void) => {
+      const links = JSON.parse(networkCapture('bond-vlan-vm').addr) as Record<string, any>[];
+      links.forEach(f);
+      return {...networkCapture('bond-vlan-vm'), addr: JSON.stringify(links)};
+    };
+    expect(() => parseNetwork(edit((l) => l.ifname === 'bond0.100' && (l.linkinfo.info_data.protocol = '802.1ad')))).toThrow(/bond0\.100 is an 802\.1ad \(QinQ\) VLAN/);
+    expect(() => parseNetwork(edit((l) => l.ifname === 'bond0' && (l.linkinfo.info_data.mode = 'nonsense')))).toThrow(/bond0 is a bond in mode "nonsense"/);
   });
 
   it('skips docker0 and says so instead of dropping it silently', () => {

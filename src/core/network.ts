@@ -25,10 +25,43 @@ export interface NetRoute {
   dynamic?: boolean;
 }
 
+/** Bonding modes as the kernel names them (/sys/class/net/BOND/bonding/mode). */
+export const BOND_MODES = ['balance-rr', 'active-backup', 'balance-xor', 'broadcast', '802.3ad', 'balance-tlb', 'balance-alb'] as const;
+
+export interface NetBond {
+  mode: (typeof BOND_MODES)[number];
+  /** The member NICs by their permanent MAC (a member's current MAC is the bond's) and host name. */
+  members: {mac: string; name: string}[];
+  /** Link monitoring interval in ms (0: none). */
+  miimon?: number;
+  /** active-backup: the member preferred as the active one, by permanent MAC. */
+  primary?: string;
+  /** 802.3ad: how often the partner sends LACPDUs. */
+  lacpRate?: 'slow' | 'fast';
+  /** balance-xor and 802.3ad: layer2, layer2+3, layer3+4, encap2+3, encap3+4. */
+  xmitHashPolicy?: string;
+}
+
+export interface NetVlan {
+  /** 802.1Q VLAN id. */
+  id: number;
+  /** The key (in interfaces) of the interface the VLAN rides on: a NIC's or a bond's MAC. */
+  link: string;
+}
+
 export interface NetInterface {
+  /**
+   * The interface's MAC: a NIC's own; a bond's (which its members take on); a VLAN's (its
+   * parent's, usually). NICs are matched by it in the deploy environment; a bond and a VLAN
+   * are created there with it.
+   */
   mac: string;
   /** Name on the host, for messages and for renderers that need a name (ifupdown). */
   name: string;
+  /** A bond of member NICs (created in the deploy environment and the new system). */
+  bond?: NetBond;
+  /** A VLAN on top of another interface in network.json. */
+  vlan?: NetVlan;
   mtu?: number;
   dhcp4: boolean;
   /** IPv6 addresses came from router advertisements (or DHCPv6): accept RAs in the deploy environment. */
@@ -40,6 +73,7 @@ export interface NetInterface {
 export interface NetworkConfig {
   version: 1;
   hostname?: string;
+  /** Keyed by interfaceKey(): the MAC, and for a VLAN the MAC and the VLAN id ("MAC.ID"). */
   interfaces: Record<string, NetInterface>;
   dns: {servers: string[]; search: string[]};
   /** What was seen and deliberately not carried, so nothing is dropped silently. */
@@ -63,9 +97,16 @@ interface IpLink {
   mtu?: number;
   link_type?: string;
   address?: string;
+  /** The NIC's own MAC when it differs from its current one (a bond member's). */
+  permaddr?: string;
   link?: string;
   master?: string;
-  linkinfo?: {info_kind?: string; info_slave_kind?: string};
+  linkinfo?: {
+    info_kind?: string;
+    info_data?: {mode?: string; miimon?: number; primary?: string; ad_lacp_rate?: string; xmit_hash_policy?: string; protocol?: string; id?: number};
+    info_slave_kind?: string;
+    info_slave_data?: {perm_hwaddr?: string};
+  };
   addr_info?: IpAddrInfo[];
 }
 interface IpRoute {
@@ -95,7 +136,16 @@ export interface IpCaptures {
 // Virtual kinds that never carry the host's uplink on their own: skipped, and said so.
 const LOCAL_ONLY_KINDS = new Set(['veth', 'tun', 'tap', 'dummy', 'wireguard', 'vxlan', 'geneve', 'ipip', 'gre', 'sit', 'ip6tnl', 'macvtap']);
 // Kinds that can carry the uplink but that the deploy environment does not rebuild yet.
-const UNSUPPORTED_UPLINK_KINDS = new Set(['bond', 'vlan', 'bridge', 'team', 'macvlan', 'ipvlan']);
+const UNSUPPORTED_UPLINK_KINDS = new Set(['bridge', 'team', 'macvlan', 'ipvlan']);
+
+/** The key of an interface in network.json: its MAC; a VLAN's is its MAC and VLAN id. */
+export const interfaceKey = (i: Pick<NetInterface, 'mac' | 'vlan'>) => (i.vlan ? `${i.mac.toLowerCase()}.${i.vlan.id}` : i.mac.toLowerCase());
+
+/** Parents before what rides on them: NICs, then bonds, then VLANs (the order to create them in). */
+export function interfacesInOrder(net: NetworkConfig): NetInterface[] {
+  const rank = (i: NetInterface) => (i.vlan ? 2 : i.bond ? 1 : 0);
+  return Object.values(net.interfaces).sort((a, b) => rank(a) - rank(b) || interfaceKey(a).localeCompare(interfaceKey(b)));
+}
 
 function parseJson<T>(text: string, what: string): T {
   try {
@@ -160,12 +210,24 @@ export function parseNetwork(cap: IpCaptures): NetworkConfig {
     }
   }
 
+  const kindOf = (l: IpLink) => l.linkinfo?.info_kind;
+  const globalOf = (l: IpLink) => (l.addr_info ?? []).filter((a) => a.scope === 'global' && !a.tentative);
+  const carries = (l: IpLink) => globalOf(l).length > 0 || uplinkDevs.has(l.ifname);
+  // A NIC's own MAC: a bond member's current one is the bond's.
+  const ownMac = (l: IpLink) => (l.permaddr ?? l.linkinfo?.info_slave_data?.perm_hwaddr ?? l.address ?? '').toLowerCase();
+  const refuse = (link: IpLink, why: string, hint: string) => {
+    throw preconditionError('network-unsupported-interface', `Interface ${link.ifname} ${why}.`, hint);
+  };
+  const explicitHint = 'Set "network:" in anemos.conf to the interfaces the deploy environment should bring up (see anemos network detect --json for the shape).';
+  // Parents of the VLANs that carry something come along even without addresses of their own.
+  const needed = new Set(links.filter((l) => kindOf(l) === 'vlan' && carries(l) && l.link).map((l) => l.link!));
+
   for (const link of links) {
-    const kind = link.linkinfo?.info_kind;
-    const globalAddrs = (link.addr_info ?? []).filter((a) => a.scope === 'global' && !a.tentative);
+    const kind = kindOf(link);
+    const globalAddrs = globalOf(link);
     if (link.link_type === 'loopback' || (link.flags ?? []).includes('LOOPBACK')) continue;
     if (kind && UNSUPPORTED_UPLINK_KINDS.has(kind)) {
-      if (uplinkDevs.has(link.ifname)) {
+      if (uplinkDevs.has(link.ifname) || needed.has(link.ifname)) {
         throw preconditionError(
           'network-unsupported-interface',
           `Interface ${link.ifname} is a ${kind} and carries the default route; anemos does not rebuild ${kind} devices in the deploy environment yet.`,
@@ -176,6 +238,8 @@ export function parseNetwork(cap: IpCaptures): NetworkConfig {
       continue;
     }
     if (link.linkinfo?.info_slave_kind || link.master) {
+      // A bond's members travel with the bond (when it is carried).
+      if (link.master && kindOf(byName.get(link.master) ?? ({} as IpLink)) === 'bond') continue;
       skipped.push({name: link.ifname, reason: `member of ${link.master ?? 'a master device'}`});
       continue;
     }
@@ -187,16 +251,41 @@ export function parseNetwork(cap: IpCaptures): NetworkConfig {
       if (globalAddrs.length) skipped.push({name: link.ifname, reason: `link type ${link.link_type ?? 'unknown'} has no MAC to match`});
       continue;
     }
-    if (!globalAddrs.length && !uplinkDevs.has(link.ifname)) continue;
+    if (!carries(link) && !needed.has(link.ifname)) continue;
     const mac = link.address.toLowerCase();
-    if (interfaces[mac]) {
-      throw preconditionError('network-duplicate-mac', `Interfaces ${interfaces[mac].name} and ${link.ifname} share MAC ${mac}; anemos matches interfaces by MAC.`, 'Set "network:" explicitly in anemos.conf.');
+    let bond: NetBond | undefined;
+    let vlan: NetVlan | undefined;
+    if (kind === 'bond') {
+      const data = link.linkinfo?.info_data ?? {};
+      const members = links.filter((m) => m.master === link.ifname).map((m) => ({mac: ownMac(m), name: m.ifname}));
+      if (!members.length) refuse(link, 'is a bond without members', 'Add its NICs to the bond, or set "network:" in anemos.conf.');
+      const mode = data.mode as NetBond['mode'];
+      if (!BOND_MODES.includes(mode)) refuse(link, `is a bond in mode "${data.mode ?? 'unknown'}", which anemos does not know`, explicitHint);
+      const primary = members.find((m) => m.name === data.primary)?.mac;
+      bond = {
+        mode,
+        members,
+        ...(data.miimon !== undefined ? {miimon: data.miimon} : {}),
+        ...(primary ? {primary} : {}),
+        ...(mode === '802.3ad' && (data.ad_lacp_rate === 'fast' || data.ad_lacp_rate === 'slow') ? {lacpRate: data.ad_lacp_rate} : {}),
+        ...((mode === '802.3ad' || mode === 'balance-xor') && data.xmit_hash_policy ? {xmitHashPolicy: data.xmit_hash_policy} : {}),
+      };
+    } else if (kind === 'vlan') {
+      const data = link.linkinfo?.info_data ?? {};
+      const parent = link.link ? byName.get(link.link) : undefined;
+      if ((data.protocol ?? '802.1Q') !== '802.1Q') refuse(link, `is an ${data.protocol} (QinQ) VLAN; anemos rebuilds 802.1Q VLANs only`, explicitHint);
+      if (!parent || data.id === undefined) refuse(link, 'is a VLAN whose parent interface or id ip(8) does not show', explicitHint);
+      const parentKind = kindOf(parent!);
+      if ((parentKind && parentKind !== 'bond') || parent!.master) refuse(link, `is a VLAN on ${parent!.ifname}, which is neither a NIC nor a bond`, explicitHint);
+      vlan = {id: data.id!, link: parent!.address!.toLowerCase()};
     }
     const v4 = globalAddrs.filter((a) => a.family === 'inet');
     const v6 = globalAddrs.filter((a) => a.family === 'inet6');
-    interfaces[mac] = {
+    const entry: NetInterface = {
       mac,
       name: link.ifname,
+      ...(bond ? {bond} : {}),
+      ...(vlan ? {vlan} : {}),
       ...(link.mtu && link.mtu !== 1500 ? {mtu: link.mtu} : {}),
       dhcp4: v4.some((a) => a.dynamic),
       slaac: v6.some((a) => a.dynamic),
@@ -208,6 +297,11 @@ export function parseNetwork(cap: IpCaptures): NetworkConfig {
       })),
       routes: [],
     };
+    const key = interfaceKey(entry);
+    if (interfaces[key]) {
+      throw preconditionError('network-duplicate-mac', `Interfaces ${interfaces[key].name} and ${link.ifname} share MAC ${mac}; anemos matches interfaces by MAC.`, 'Set "network:" explicitly in anemos.conf.');
+    }
+    interfaces[key] = entry;
   }
 
   const ifaceByName = new Map(Object.values(interfaces).map((i) => [i.name, i]));

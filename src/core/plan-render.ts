@@ -13,7 +13,8 @@ export function renderPlan(plan: DeployPlan, commands: string[]): string {
   for (const i of Object.values(plan.network.interfaces)) {
     const addrs = i.addresses.map((a) => `${a.address}/${a.prefix}`).join(', ') || '(none)';
     const gw = i.routes.filter((r) => r.to === 'default').map((r) => `${r.via}${r.onlink ? ' onlink' : ''}`).join(', ');
-    lines.push(`  ${i.mac} (${i.name})${i.dhcp4 ? ' dhcp' : ''}${i.slaac ? ' slaac' : ''}: ${addrs}${gw ? `; gateway ${gw}` : ''}`);
+    const kind = i.bond ? ` bond ${i.bond.mode} over ${i.bond.members.map((m) => `${m.name} ${m.mac}`).join(', ')}` : i.vlan ? ` vlan ${i.vlan.id}` : '';
+    lines.push(`  ${i.mac} (${i.name}${kind})${i.dhcp4 ? ' dhcp' : ''}${i.slaac ? ' slaac' : ''}: ${addrs}${gw ? `; gateway ${gw}` : ''}`);
   }
   lines.push(`  dns: ${plan.network.dns.servers.join(', ') || '(none)'}; hostname: ${plan.bootConfig.hostname}`);
   lines.push('', `Kernel command line: ${plan.cmdline}`);

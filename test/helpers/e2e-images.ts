@@ -60,6 +60,8 @@ export interface ProviderDiskOptions {
   noIpv4?: boolean;
   mgmtAddress?: string;
   dns?: string;
+  /** eth0 and eth1 in an active-backup bond carrying the address. */
+  bond?: boolean;
 }
 
 export async function providerDisk(tarball: string, operatorPub: string, o: ProviderDiskOptions = {}): Promise<string> {
@@ -73,6 +75,7 @@ export async function providerDisk(tarball: string, operatorPub: string, o: Prov
     ...(o.noIpv4 ? ['--no-ipv4'] : []),
     ...(o.mgmtAddress ? ['--mgmt-address', o.mgmtAddress] : []),
     ...(o.dns ? ['--dns', o.dns] : []),
+    ...(o.bond ? ['--bond'] : []),
   ];
   const key = createHash('sha256').update(tarball).update(readFileSync(operatorPub)).update(readFileSync(join(REPO, 'scripts', 'make-debian-disk.sh'))).update(extra.join(' ')).digest('hex').slice(0, 12);
   const out = join(E2E_CACHE, `provider-${key}.raw`);

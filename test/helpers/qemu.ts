@@ -4,6 +4,7 @@
 
 import {spawn, type ChildProcess} from 'node:child_process';
 import {copyFileSync, existsSync, readFileSync} from 'node:fs';
+import {connect} from 'node:net';
 import {QEMU_CPU} from '../../src/core/qemu-target.js';
 
 export interface QemuOptions {
@@ -19,6 +20,12 @@ export interface QemuOptions {
   mac?: string;
   /** Extra -netdev user options (e.g. "ipv6-net=2001:db8:5::/64"). */
   netOptions?: string[];
+  /**
+   * NICs beside the first on the same user network, through a QEMU hub (every NIC sees every
+   * frame, as two ports on one switch would): the second NIC of a bond. Device ids nic0, nic1...
+   * for Vm.setLink.
+   */
+  hubMacs?: string[];
   /** More NICs, each on a user network of its own: its MAC, -netdev user options and hostfwd rules. */
   moreNics?: {mac: string; netOptions?: string[]; hostfwd?: string[]}[];
   extra?: string[];
@@ -34,6 +41,8 @@ export interface QemuOptions {
    * ms variable store), on the q35 machine with SMM, which that firmware needs.
    */
   secureBoot?: boolean;
+  /** A QEMU monitor (HMP) on this Unix socket, for Vm.monitor (a cable pulled with set_link). */
+  monitor?: string;
 }
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
@@ -42,14 +51,20 @@ export const OVMF_CODE_SECBOOT = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd';
 export const OVMF_VARS_MS = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';
 
 export function qemuArgs(o: QemuOptions): string[] {
-  const args = ['-accel', 'tcg', '-cpu', QEMU_CPU, '-smp', '1', '-m', String(o.memoryMb ?? 512), '-nographic', ...(o.noReboot === false ? [] : ['-no-reboot']), '-serial', `file:${o.serialLog}`, '-monitor', 'none'];
+  const args = ['-accel', 'tcg', '-cpu', QEMU_CPU, '-smp', '1', '-m', String(o.memoryMb ?? 512), '-nographic', ...(o.noReboot === false ? [] : ['-no-reboot']), '-serial', `file:${o.serialLog}`, '-monitor', o.monitor ? `unix:${o.monitor},server=on,wait=off` : 'none'];
   if (o.kernel) args.push('-kernel', o.kernel);
   if (o.initrd) args.push('-initrd', o.initrd);
   if (o.append) args.push('-append', o.append);
   (o.disks ?? []).forEach((d, i) => args.push('-drive', `file=${d},format=raw,if=virtio,index=${i},cache=unsafe`));
   const fwd = (o.hostfwd ?? []).map((f) => `,hostfwd=${f}`).join('');
   const more = (o.netOptions ?? []).map((x) => `,${x}`).join('');
-  args.push('-netdev', `user,id=n0${more}${fwd}`, '-device', `virtio-net-pci,netdev=n0${o.mac ? `,mac=${o.mac}` : ''}`);
+  args.push('-netdev', `user,id=n0${more}${fwd}`);
+  if (o.hubMacs?.length) {
+    args.push('-netdev', 'hubport,id=hub-up,hubid=0,netdev=n0');
+    [o.mac, ...o.hubMacs].forEach((mac, i) => args.push('-netdev', `hubport,id=hub${i},hubid=0`, '-device', `virtio-net-pci,id=nic${i},netdev=hub${i}${mac ? `,mac=${mac}` : ''}`));
+  } else {
+    args.push('-device', `virtio-net-pci,id=nic0,netdev=n0${o.mac ? `,mac=${o.mac}` : ''}`);
+  }
   (o.moreNics ?? []).forEach((n, i) => {
     const opts = [...(n.netOptions ?? []), ...(n.hostfwd ?? []).map((f) => `hostfwd=${f}`)].map((x) => `,${x}`).join('');
     args.push('-netdev', `user,id=n${i + 1}${opts}`, '-device', `virtio-net-pci,netdev=n${i + 1},mac=${n.mac}`);
@@ -114,6 +129,29 @@ export class Vm {
       throw new Error(`VM did not exit within ${timeoutMs} ms; serial log (kept after the run) ${this.keptLog()}, its end:\n${this.log().slice(-3000)}`);
     }
     return r;
+  }
+
+  /** One HMP command on the monitor socket (QemuOptions.monitor); resolves with what QEMU answered. */
+  monitor(command: string): Promise<string> {
+    const path = this.opts.monitor;
+    if (!path) throw new Error('the VM was started without a monitor socket (QemuOptions.monitor)');
+    return new Promise((resolve, reject) => {
+      let out = '';
+      const sock = connect(path);
+      sock.on('data', (d) => {
+        out += d;
+        // The banner ends in a prompt; the command's answer ends in the next one.
+        if (out.split('(qemu) ').length === 2) sock.write(`${command}\n`);
+        else if (out.split('(qemu) ').length > 2) sock.end();
+      });
+      sock.on('error', reject);
+      sock.on('close', () => resolve(out));
+    });
+  }
+
+  /** A NIC's cable plugged in or pulled (nic0 is the first NIC, nic1 the next on the hub). */
+  async setLink(nic: string, up: boolean): Promise<void> {
+    await this.monitor(`set_link ${nic} ${up ? 'on' : 'off'}`);
   }
 
   kill(): void {
