@@ -3,7 +3,7 @@
 // static address is configured, a payload writes the disk, and failures end as promised.
 
 import {execFileSync} from 'node:child_process';
-import {mkdtempSync, openSync, readSync, closeSync, readFileSync, writeFileSync} from 'node:fs';
+import {mkdtempSync, openSync, readSync, closeSync, readFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {beforeAll, describe, expect, it} from 'vitest';

@@ -7,15 +7,14 @@
 // GRUB, registers the new system with the firmware and removes the old system's entries,
 // and the new system keeps DHCP for IPv4, the same IPv6 address and route.
 
-import {readFileSync, writeFileSync} from 'node:fs';
+import {writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {QEMU_MAC, sha256} from '../helpers/deploy-env.js';
-import {imagePayload, providerSetup, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {QEMU_MAC} from '../helpers/deploy-env.js';
+import {bootProvider, imageDeployConf, imagePayload, providerSetup, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
-import {CLI} from '../helpers/kernel.js';
-import {keptPath, Vm} from '../helpers/qemu.js';
-import {freePort, hostKeyFingerprint, scpTo, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
+import {keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
+import {freePort, hostKeyFingerprint, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `net-${process.pid}`;
 // A global prefix (the documentation one): QEMU's default fec0::/64 is site-local, which
@@ -49,28 +48,14 @@ describe('a UEFI cloud VM with DHCP and IPv6: the bootloader method, the deploy,
     const payloadDir = imagePayload(work, `${url}/target.tar.zst`, target, BUILD_ID);
     for (const [path, file] of Object.entries({'/vmlinuz': base.kernel, '/initramfs.cpio.zst': base.initramfs, '/target.tar.zst': target})) server.routes.set(path, {file});
     // The payload is named as a directory: anemos packs it on the provider when the deploy starts.
-    const conf = (boot: string) =>
-      [
-        `kernel: {url: ${url}/vmlinuz, sha256: ${sha256(readFileSync(base.kernel))}}`,
-        `initramfs: {url: ${url}/initramfs.cpio.zst, sha256: ${sha256(readFileSync(base.initramfs))}}`,
-        'payload: {url: /root/image-payload}',
-        'deploy: {disk: /dev/vda, timeout: 20m, network_timeout: 60s}',
-        boot,
-      ].join('\n');
-    writeFileSync(join(work, 'anemos.conf'), conf('boot: {delay: 1}'));
-    writeFileSync(join(work, 'bootloader.conf'), conf('boot: {method: bootloader, delay: 1}'));
+    writeFileSync(join(work, 'anemos.conf'), imageDeployConf(url, base));
+    writeFileSync(join(work, 'bootloader.conf'), imageDeployConf(url, base, {boot: 'boot: {method: bootloader, delay: 1}'}));
 
     port = await freePort();
-    const t0 = Date.now();
-    vm = new Vm({disks: [disk], memoryMb: 1024, serialLog: join(work, 'serial.log'), mac: QEMU_MAC, hostfwd: [`tcp:127.0.0.1:${port}-:22`], netOptions: [`ipv6-net=${V6_NET}`], noReboot: false, uefiVars: join(work, 'OVMF_VARS.fd')});
-    await ssh('true', 240_000);
-    timings['provider boot → SSH'] = since(t0);
-    const scp = (src: string, dest: string) => scpTo(operator.priv, port, src, dest);
-    await scp(CLI, '/usr/local/bin/anemos');
-    await scp(join(work, 'anemos.conf'), '/etc/anemos.conf');
-    await scp(join(work, 'bootloader.conf'), '/root/bootloader.conf');
-    await scp(payloadDir, '/root/image-payload');
-    fingerprint = await hostKeyFingerprint(port);
+    const options: QemuOptions = {disks: [disk], memoryMb: 1024, serialLog: join(work, 'serial.log'), mac: QEMU_MAC, hostfwd: [`tcp:127.0.0.1:${port}-:22`], netOptions: [`ipv6-net=${V6_NET}`], noReboot: false, uefiVars: join(work, 'OVMF_VARS.fd')};
+    let seconds: number;
+    ({vm, fingerprint, seconds} = await bootProvider(options, operator.priv, port, {'/etc/anemos.conf': join(work, 'anemos.conf'), '/root/bootloader.conf': join(work, 'bootloader.conf'), '/root/image-payload': payloadDir}));
+    timings['provider boot → SSH'] = seconds;
     // EFI GRUB as Debian's installer leaves it: grub-install writes EFI/debian/grubx64.efi and
     // its "debian" boot entry (first in BootOrder), update-grub the real grub.cfg. And one more
     // entry on the same ESP, as providers add (a rescue entry): the deploy must not leave it behind.

@@ -6,15 +6,14 @@
 // guest's IPv6 address, so the tests reach the machine over SSH there. anemos carries both
 // NICs, as it would a server's private network.
 
-import {readFileSync, writeFileSync} from 'node:fs';
+import {writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {QEMU_MAC, sha256} from '../helpers/deploy-env.js';
-import {imagePayload, providerSetup, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {QEMU_MAC} from '../helpers/deploy-env.js';
+import {bootProvider, imageDeployConf, imagePayload, providerSetup, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
-import {CLI} from '../helpers/kernel.js';
-import {keptPath, Vm} from '../helpers/qemu.js';
-import {freePort, hostKeyFingerprint, scpTo, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
+import {keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
+import {freePort, hostKeyFingerprint, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `v6-${process.pid}`;
 const V6_NET = '2001:db8:6::/64';
@@ -45,20 +44,10 @@ describe('an IPv6-only uplink: downloads over IPv6 on the provider and in the de
     const url = `http://[${V6_GATEWAY}]:${new URL(server.url).port}`;
     const payloadDir = imagePayload(work, `${url}/target.tar.zst`, target, BUILD_ID);
     for (const [path, file] of Object.entries({'/vmlinuz': base.kernel, '/initramfs.cpio.zst': base.initramfs, '/target.tar.zst': target})) server.routes.set(path, {file});
-    writeFileSync(
-      join(work, 'anemos.conf'),
-      [
-        `kernel: {url: '${url}/vmlinuz', sha256: ${sha256(readFileSync(base.kernel))}}`,
-        `initramfs: {url: '${url}/initramfs.cpio.zst', sha256: ${sha256(readFileSync(base.initramfs))}}`,
-        'payload: {url: /root/image-payload}',
-        'deploy: {disk: /dev/vda, timeout: 20m, network_timeout: 60s}',
-        'boot: {delay: 1}',
-      ].join('\n'),
-    );
+    writeFileSync(join(work, 'anemos.conf'), imageDeployConf(url, base));
 
     port = await freePort();
-    const t0 = Date.now();
-    vm = new Vm({
+    const options: QemuOptions = {
       disks: [disk],
       memoryMb: 1024,
       serialLog: join(work, 'serial.log'),
@@ -66,14 +55,10 @@ describe('an IPv6-only uplink: downloads over IPv6 on the provider and in the de
       netOptions: ['ipv4=off', `ipv6-net=${V6_NET}`],
       moreNics: [{mac: MGMT_MAC, netOptions: ['ipv6=off'], hostfwd: [`tcp:127.0.0.1:${port}-10.0.2.15:22`]}],
       noReboot: false,
-    });
-    await ssh('true', 240_000);
-    timings['provider boot → SSH'] = since(t0);
-    const scp = (src: string, dest: string) => scpTo(operator.priv, port, src, dest);
-    await scp(CLI, '/usr/local/bin/anemos');
-    await scp(join(work, 'anemos.conf'), '/etc/anemos.conf');
-    await scp(payloadDir, '/root/image-payload');
-    fingerprint = await hostKeyFingerprint(port);
+    };
+    let seconds: number;
+    ({vm, fingerprint, seconds} = await bootProvider(options, operator.priv, port, {'/etc/anemos.conf': join(work, 'anemos.conf'), '/root/image-payload': payloadDir}));
+    timings['provider boot → SSH'] = seconds;
   }, 1_800_000);
 
   afterAll(async () => {

@@ -8,12 +8,11 @@
 import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {QEMU_MAC, sha256} from '../helpers/deploy-env.js';
-import {imagePayload, providerSetup, secureBootFiles, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {QEMU_MAC} from '../helpers/deploy-env.js';
+import {bootProvider, imageDeployConf, imagePayload, providerSetup, secureBootFiles, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
-import {CLI} from '../helpers/kernel.js';
-import {keptPath, Vm} from '../helpers/qemu.js';
-import {freePort, hostKeyFingerprint, scpTo, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
+import {keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
+import {freePort, hostKeyFingerprint, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `sb-${process.pid}`;
 const timings: Record<string, number> = {};
@@ -52,28 +51,15 @@ describe('Secure Boot: a provider in lockdown, the signed deploy kernel by kexec
     const unsignedKernel = unsigned(readFileSync(base.kernel));
     writeFileSync(join(work, 'vmlinuz-unsigned'), unsignedKernel);
     for (const [path, file] of Object.entries({'/vmlinuz': base.kernel, '/vmlinuz-unsigned': join(work, 'vmlinuz-unsigned'), '/initramfs.cpio.zst': base.initramfs, '/target.tar.zst': target})) server.routes.set(path, {file});
-    const conf = (kernel: string, kernelSha: string) =>
-      [
-        `kernel: {url: ${url}/${kernel}, sha256: ${kernelSha}}`,
-        `initramfs: {url: ${url}/initramfs.cpio.zst, sha256: ${sha256(readFileSync(base.initramfs))}}`,
-        'payload: {url: /root/image-payload}',
-        'deploy: {disk: /dev/vda, timeout: 20m, network_timeout: 60s}',
-        'boot: {delay: 1}',
-      ].join('\n');
-    writeFileSync(join(work, 'anemos.conf'), conf('vmlinuz', sha256(readFileSync(base.kernel))));
-    writeFileSync(join(work, 'unsigned.conf'), conf('vmlinuz-unsigned', sha256(unsignedKernel)));
+    writeFileSync(join(work, 'anemos.conf'), imageDeployConf(url, base));
+    writeFileSync(join(work, 'unsigned.conf'), imageDeployConf(url, base, {kernel: {path: 'vmlinuz-unsigned', file: join(work, 'vmlinuz-unsigned')}}));
 
     port = await freePort();
-    const t0 = Date.now();
-    vm = new Vm({disks: [disk], memoryMb: 1024, serialLog: join(work, 'serial.log'), mac: QEMU_MAC, hostfwd: [`tcp:127.0.0.1:${port}-:22`], noReboot: false, uefiVars: join(work, 'OVMF_VARS.fd'), secureBoot: true});
-    await ssh('true', 300_000);
-    timings['provider boot → SSH'] = since(t0);
-    const scp = (src: string, dest: string) => scpTo(operator.priv, port, src, dest);
-    await scp(CLI, '/usr/local/bin/anemos');
-    await scp(join(work, 'anemos.conf'), '/etc/anemos.conf');
-    await scp(join(work, 'unsigned.conf'), '/root/unsigned.conf');
-    await scp(payloadDir, '/root/image-payload');
-    fingerprint = await hostKeyFingerprint(port);
+    const options: QemuOptions = {disks: [disk], memoryMb: 1024, serialLog: join(work, 'serial.log'), mac: QEMU_MAC, hostfwd: [`tcp:127.0.0.1:${port}-:22`], noReboot: false, uefiVars: join(work, 'OVMF_VARS.fd'), secureBoot: true};
+    let seconds: number;
+    const files = {'/etc/anemos.conf': join(work, 'anemos.conf'), '/root/unsigned.conf': join(work, 'unsigned.conf'), '/root/image-payload': payloadDir};
+    ({vm, fingerprint, seconds} = await bootProvider(options, operator.priv, port, files, 300_000));
+    timings['provider boot → SSH'] = seconds;
   }, 1_800_000);
 
   afterAll(async () => {

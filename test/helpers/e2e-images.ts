@@ -7,7 +7,9 @@ import {tmpdir} from 'node:os';
 import {execFile} from 'node:child_process';
 import {join} from 'node:path';
 import {ensureBase, runLong, sshKeypair} from './deploy-env.js';
-import {REPO} from './kernel.js';
+import {CLI, REPO} from './kernel.js';
+import {Vm, type QemuOptions} from './qemu.js';
+import {hostKeyFingerprint, scpTo, sshRun} from './ssh.js';
 
 export const E2E_CACHE = join(REPO, '.cache', 'e2e');
 const MIRROR = 'http://deb.debian.org/debian';
@@ -119,4 +121,36 @@ export async function providerSetup(prefix: string, options: ProviderDiskOptions
   const image = await providerDisk(provider, `${operator.priv}.pub`, options);
   await new Promise((res, rej) => execFile('cp', ['--sparse=always', image, disk], (e) => (e ? rej(e) : res(undefined))));
   return {work, operator, base, target, disk};
+}
+
+/**
+ * The anemos.conf of an image deploy: the kernel (the base's, or another at `kernel`) and the
+ * base from the test server at URL, payloads/image as a directory on the provider.
+ */
+export function imageDeployConf(url: string, base: {kernel: string; initramfs: string}, o: {kernel?: {path: string; file: string}; boot?: string} = {}): string {
+  const kernel = o.kernel ?? {path: 'vmlinuz', file: base.kernel};
+  const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+  // Quoted: an IPv6 URL's brackets would read as a YAML list.
+  return [
+    `kernel: {url: '${url}/${kernel.path}', sha256: ${sha(kernel.file)}}`,
+    `initramfs: {url: '${url}/initramfs.cpio.zst', sha256: ${sha(base.initramfs)}}`,
+    'payload: {url: /root/image-payload}',
+    'deploy: {disk: /dev/vda, timeout: 20m, network_timeout: 60s}',
+    o.boot ?? 'boot: {delay: 1}',
+  ].join('\n');
+}
+
+/**
+ * Boot the provider VM and wait for its SSH (on `port`), then copy anemos to
+ * /usr/local/bin and each local file or directory to its place (remote path → local path).
+ * Returns the VM, its SSH host key fingerprint and the seconds from power-on to SSH.
+ */
+export async function bootProvider(options: QemuOptions, key: string, port: number, files: Record<string, string>, sshWithinMs = 240_000): Promise<{vm: Vm; fingerprint: string; seconds: number}> {
+  const t0 = Date.now();
+  const vm = new Vm(options);
+  await sshRun(key, port, 'true', sshWithinMs);
+  const seconds = Number(((Date.now() - t0) / 1000).toFixed(1));
+  await scpTo(key, port, CLI, '/usr/local/bin/anemos');
+  for (const [remote, local] of Object.entries(files)) await scpTo(key, port, local, remote);
+  return {vm, fingerprint: await hostKeyFingerprint(port), seconds};
 }
