@@ -3,6 +3,7 @@
 // tool (or the e2e test) can follow progress. A sink that fails is dropped, not fatal.
 
 import {appendFileSync, mkdirSync, openSync, writeSync, closeSync} from 'node:fs';
+import type {BootTimeline} from '../core/boot-timeline.js';
 
 export interface LogEvent {
   /** 1, 2, 3...: a watcher that reconnects asks for what follows the last one it saw. */
@@ -18,6 +19,8 @@ export interface LogEvent {
   action?: 'reboot' | 'stay';
   /** With outcome failed: the disks written to before the failure. */
   written?: string[];
+  /** Seconds since the kernel started at each stage of the boot (src/core/boot-timeline.ts). */
+  timeline?: BootTimeline;
   msg: string;
 }
 

@@ -18,6 +18,7 @@ import {readNetworkJson, writeRendered} from '../services/network-render.js';
 import {normalizeNetwork, validateNetwork} from '../core/network-schema.js';
 import {parseArgs} from 'node:util';
 import {parseCmdline} from './cmdline.js';
+import {describeTimeline, parseKernelLog, type BootTimeline} from '../core/boot-timeline.js';
 import {configure} from './configure.js';
 import {runImgbuild} from './imgbuild.js';
 import {checkBootConfig} from './main-checks.js';
@@ -34,6 +35,9 @@ import {readLinks, readWriteCounters, sleep} from './system.js';
 const RUN_DIR = RUNTIME.dir;
 const PAYLOAD_DIR = `${RUN_DIR}/payload`;
 const ROOT = '/';
+
+/** Seconds since the kernel started. */
+const uptime = () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
 
 function readJson<T>(path: string, what: string): T {
   if (!existsSync(path)) throw new AgentError(`${what}-missing`, `${path} is missing from the initramfs: it was not composed by anemos deploy.`);
@@ -168,6 +172,8 @@ async function run(): Promise<void> {
   const before = readWriteCounters();
   const t0 = performance.now();
   log.info(`agent started (mode ${cmdline.mode ?? 'from config'}); log: ${log.logPath}`);
+  const timeline: BootTimeline = {...parseKernelLog((await runner.run('dmesg', [], {allowFail: true})).stdout), agent: uptime()};
+  log.emit({level: 'info', timeline, msg: `boot: ${describeTimeline(timeline)}`});
   let config: BootConfig | undefined;
   let net: NetworkConfig | undefined;
   /** SSH is up: a driver can read the outcome, so it is worth waiting for one. */
@@ -184,6 +190,8 @@ async function run(): Promise<void> {
     const plan = await log.step('network', () => bringUpNetwork(runner, net!, log));
     const cfg = config;
     await log.step('network check', () => networkGate(runner, plan, cfg, log));
+    timeline.network = uptime();
+    log.emit({level: 'info', timeline, msg: `boot: network up and checked ${timeline.network.toFixed(2)} s after the kernel started`});
     const ssh = await log.step('ssh', () => startDropbear(runner));
     reachable = true;
     log.info(`SSH: ssh root@${primaryAddress(net)} (host keys: ${ssh.convertedKeys.length ? `carried: ${ssh.convertedKeys.join(', ')}` : 'new'})`);

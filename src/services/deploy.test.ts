@@ -16,7 +16,7 @@ import {parseConfig} from '../core/config.js';
 import {planDeploy, PHASES, type Phase} from '../core/deploy-plan.js';
 import type {HostFacts} from '../core/host-facts.js';
 import {AnemosError} from '../shared/errors.js';
-import {executeDeploy} from './deploy.js';
+import {executeDeploy, HAND_OVER} from './deploy.js';
 
 /** Commands that change the host are recorded (and may be scripted to fail); the rest run for real. */
 function recordingRunner(fail: (argv: string[]) => string | undefined = () => undefined) {
@@ -75,7 +75,7 @@ describe('executeDeploy with fakes at its seams', () => {
     expect(r.calls.map((c) => c.slice(0, 2))).toEqual([['kexec', '-u'], ['kexec', '-l']]);
     expect(r.calls[1]).toContain(`--append=${plan.cmdline}`);
     expect(r.calls[1]).toContain(`--initrd=${plan.output}`);
-    expect(r.detached).toEqual([['sh', '-c', 'sleep "$1"; shift; sync; exec "$@"', 'anemos-exec', '2', 'systemctl', 'kexec']]);
+    expect(r.detached).toEqual([['sh', '-c', HAND_OVER, 'anemos-exec', '2', 'systemctl', 'kexec']]);
     expect(files.files).toEqual({});
     expect(result.executed).toBe(true);
   });

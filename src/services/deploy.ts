@@ -100,6 +100,9 @@ async function unpackedEstimate(files: HostFiles, path: string, size: number): P
   return n !== undefined ? {bytes: n, exact: true} : {bytes: size * 4, exact: false};
 }
 
+/** The detached exec: wait the delay, sync, say so in the kernel log, then exec the method's command. */
+export const HAND_OVER = 'sleep "$1"; shift; sync; echo "anemos: handing over: $*" 2>/dev/null >/dev/kmsg; exec "$@"';
+
 export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: DeployDeps, opts: {cacheDir: string; allowUnverified: boolean; baseDir: string}): Promise<DeployResult> {
   const timings: Record<string, number> = {};
   const has = (p: Phase) => plan.phases.includes(p);
@@ -201,7 +204,8 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
   deps.log(`in ${plan.delaySeconds} s: ${commandLine(exec[0], exec.slice(1))}`);
   // Started detached after the delay, so an SSH session can print the result first; the
   // new session outlives us and the SSH session's end.
-  await deps.runner.detach('sh', ['-c', 'sleep "$1"; shift; sync; exec "$@"', 'anemos-exec', String(plan.delaySeconds), ...exec]);
+  // The hand-over goes into the kernel log: a serial console shows how long the shutdown takes (src/core/boot-timeline.ts).
+  await deps.runner.detach('sh', ['-c', HAND_OVER, 'anemos-exec', String(plan.delaySeconds), ...exec]);
   result.executed = true;
   return result;
 }

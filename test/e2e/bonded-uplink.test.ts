@@ -12,7 +12,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {QEMU_MAC} from '../helpers/deploy-env.js';
 import {bootProvider, imageDeployConf, imagePayload, providerSetup, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
-import {keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
+import {kexecTimeline, keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
 import {freePort, hostKeyFingerprint, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `bond-${process.pid}`;
@@ -96,6 +96,7 @@ describe('a bonded uplink: the bond carries the address into the deploy environm
     expect(r.code, r.out).toBe(0);
     await vm.waitFor(/DEPLOY SUCCEEDED/, 1_200_000, mark);
     const inside = vm.log().slice(mark);
+    Object.assign(timings, kexecTimeline(inside));
     expect(inside).toMatch(/bond0: bond \(fault-tolerance \(active-backup\)\) over eth\d, eth\d; active: eth\d/);
     expect(inside).toMatch(/network check: ok/);
     expect(inside).toMatch(/image: verified \d+ MiB/);

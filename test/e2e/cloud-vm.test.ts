@@ -13,7 +13,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {QEMU_MAC} from '../helpers/deploy-env.js';
 import {bootProvider, imageDeployConf, imagePayload, providerSetup, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
-import {keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
+import {kexecTimeline, keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
 import {freePort, hostKeyFingerprint, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `net-${process.pid}`;
@@ -124,6 +124,7 @@ describe('a UEFI cloud VM with DHCP and IPv6: the bootloader method, the deploy,
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/Payload: packed the directory \/root\/image-payload/);
     await vm.waitFor(/DEPLOY SUCCEEDED/, 1_200_000, mark);
+    Object.assign(timings, kexecTimeline(vm.log().slice(mark)));
     const codename = await waitForCodename(operator.priv, port, TARGET_SUITE, 600_000);
     timings['deploy → Debian 13 SSH'] = since(t0);
     expect(codename).toBe(TARGET_SUITE);

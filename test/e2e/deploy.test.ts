@@ -14,7 +14,7 @@ import {ensureBase, QEMU_MAC, sha256, sshKeypair} from '../helpers/deploy-env.js
 import {E2E_CACHE, PROVIDER_PACKAGES, providerDisk, rootfsTarball, TARGET_PACKAGES, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
 import {CLI, REPO} from '../helpers/kernel.js';
-import {keptPath, Vm} from '../helpers/qemu.js';
+import {kexecTimeline, keptPath, Vm} from '../helpers/qemu.js';
 import {freePort, hostKeyFingerprint, scpTo, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `e2e-${process.pid}`;
@@ -220,6 +220,8 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     t = Date.now();
     await vm.waitFor(/DEPLOY SUCCEEDED/, 1_200_000, mark);
     timings['network + payload'] = since(t);
+    const timeline = kexecTimeline(vm.log().slice(mark));
+    say(`where the kexec went: ${JSON.stringify(timeline)}`);
     say(`payload done in ${timings['network + payload']} s; rebooting into the new system`);
     t = Date.now();
     // The new system: wait until SSH answers from Debian 13.
@@ -227,6 +229,7 @@ describe('a Debian server re-images itself with anemos deploy', () => {
     timings['reboot → new system SSH'] = since(t);
     expect(codename).toBe(TARGET_SUITE);
     timings.total = Number(Object.entries(timings).filter(([k]) => k !== 'provider boot → SSH').reduce((a, [, v]) => a + v, 0).toFixed(1));
+    Object.assign(timings, timeline);
     say(`Debian 13 answers SSH ${timings['reboot → new system SSH']} s after the reboot`);
     const facts = await ssh('cat /etc/anemos-deployed; hostname; ip -4 -o addr show; test -e /etc/provider-marker && echo OLD-MARKER || echo no-old-marker; cat /proc/cmdline; findmnt -n -o SOURCE /');
     expect(facts).toContain(`build=${BUILD_ID}`);

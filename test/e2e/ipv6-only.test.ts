@@ -12,7 +12,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {QEMU_MAC} from '../helpers/deploy-env.js';
 import {bootProvider, imageDeployConf, imagePayload, providerSetup, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
-import {keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
+import {kexecTimeline, keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
 import {freePort, hostKeyFingerprint, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `v6-${process.pid}`;
@@ -89,6 +89,7 @@ describe('an IPv6-only uplink: downloads over IPv6 on the provider and in the de
     expect(server.requests.map((q) => q.path)).toEqual(expect.arrayContaining(['/vmlinuz', '/initramfs.cpio.zst']));
     await vm.waitFor(/DEPLOY SUCCEEDED/, 1_200_000, mark);
     const inside = vm.log().slice(mark);
+    Object.assign(timings, kexecTimeline(inside));
     expect(inside).toMatch(/network check: ok/);
     expect(inside).toContain(`image: == download http://[${V6_GATEWAY}]:`);
     expect(inside).toMatch(/image: verified \d+ MiB/);

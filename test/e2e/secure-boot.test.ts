@@ -11,7 +11,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {QEMU_MAC} from '../helpers/deploy-env.js';
 import {bootProvider, imageDeployConf, imagePayload, providerSetup, secureBootFiles, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
-import {keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
+import {kexecTimeline, keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
 import {freePort, hostKeyFingerprint, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `sb-${process.pid}`;
@@ -91,6 +91,7 @@ describe('Secure Boot: a provider in lockdown, the signed deploy kernel by kexec
     await vm.waitFor(/DEPLOY SUCCEEDED/, 1_500_000, mark);
     timings['deploy → payload done'] = since(t0);
     const deployed = vm.log().slice(mark);
+    Object.assign(timings, kexecTimeline(deployed));
     // The deploy kernel itself came up locked down: Secure Boot held across kexec.
     expect(deployed).toMatch(/Kernel is locked down from EFI Secure Boot/);
     const codename = await waitForCodename(operator.priv, port, TARGET_SUITE, 900_000);

@@ -5,6 +5,7 @@
 import {spawn, type ChildProcess} from 'node:child_process';
 import {copyFileSync, existsSync, readFileSync} from 'node:fs';
 import {connect} from 'node:net';
+import {parseKernelLog, shutdownSeconds} from '../../src/core/boot-timeline.js';
 import {QEMU_CPU} from '../../src/core/qemu-target.js';
 
 export interface QemuOptions {
@@ -157,4 +158,29 @@ export class Vm {
   kill(): void {
     if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
   }
+}
+
+/**
+ * Where a kexec's time went, from the serial log of a deploy (the slice from before
+ * `anemos deploy` to DEPLOY SUCCEEDED): the provider's shutdown in the old kernel's clock
+ * (from the host's "anemos: handing over" to kexec), then each stage of the deploy
+ * environment since its kernel started (the agent's "boot:" lines). For the e2e timings.
+ */
+export function kexecTimeline(log: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const shutdown = shutdownSeconds(log);
+  if (shutdown !== undefined) out['kexec: provider shutdown'] = shutdown;
+  const newKernel = log.slice(Math.max(0, log.indexOf('kexec_core: Starting new kernel')));
+  const t = parseKernelLog(newKernel.replace(/\r/g, ''));
+  const agent = log.match(/boot: since the kernel started: .*\bagent (\d+\.\d+) s/)?.[1];
+  const network = log.match(/boot: network up and checked (\d+\.\d+) s after the kernel started/)?.[1];
+  const marks: [string, number | undefined][] = [
+    ['kexec: kernel → initramfs unpacked', t.initramfsEnd],
+    ['kexec: kernel → /init', t.init],
+    ['kexec: kernel → drivers loaded', t.drivers],
+    ['kexec: kernel → agent', agent === undefined ? undefined : Number(agent)],
+    ['kexec: kernel → network checked', network === undefined ? undefined : Number(network)],
+  ];
+  for (const [name, value] of marks) if (value !== undefined) out[name] = Number(value.toFixed(2));
+  return out;
 }
