@@ -2,17 +2,35 @@
 // QEMU TCG, and the smallest RAM (-m) at which deploy mode completes a payload.
 // Run: npx vite-node bench/deploy-env.ts
 import {execFileSync} from 'node:child_process';
-import {mkdtempSync, rmSync} from 'node:fs';
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {composeEnv, ensureBase, QEMU_MAC, sha256, sshKeypair, tarPayload} from '../test/helpers/deploy-env.js';
 import {Vm} from '../test/helpers/qemu.js';
+import {groupOf, spaceByGroup} from '../src/core/initramfs-space.js';
+import {listInitramfs} from '../src/services/inspect.js';
+import {REPO} from '../test/helpers/kernel.js';
 
 const work = mkdtempSync(join(tmpdir(), 'anemos-bench-env-'));
 process.on('exit', () => rmSync(work, {recursive: true, force: true}));
 const base = await ensureBase();
 const MiB = 1048576;
 console.log(`base initramfs: ${(base.manifest.sizes.initramfs / MiB).toFixed(1)} MiB compressed (goal ≤ 40), ${(base.manifest.sizes.unpacked / MiB).toFixed(1)} MiB unpacked; kernel ${(base.manifest.sizes.vmlinuz / MiB).toFixed(1)} MiB; ${base.manifest.modules} modules`);
+
+// What takes the space: unpacked (RAM) by group, and each group's files compressed alone
+// with the base's zstd -19 (they share one stream in the base, so these add up to a bit more).
+const root = join(REPO, '.cache', 'initramfs', 'root');
+console.log('what takes the space in the base (MiB unpacked | alone with zstd -19 | files | largest):');
+for (const g of spaceByGroup((await listInitramfs(base.initramfs)).flatMap((s) => s.entries), 2)) {
+  const files = existsSync(root) ? spaceFiles(g.group) : [];
+  const packed = files.length ? Number(execFileSync('sh', ['-c', 'cat "$@" | zstd -q -19 -T0 -c | wc -c', 'sh', ...files], {cwd: root, maxBuffer: 1 << 20}).toString().trim()) : undefined;
+  console.log(`  ${(g.bytes / MiB).toFixed(1).padStart(5)} | ${packed === undefined ? '   ?' : (packed / MiB).toFixed(1).padStart(4)} | ${String(g.files).padStart(4)} | ${g.group} (${g.largest.map((f) => f.path.split('/').pop()).join(', ')})`);
+}
+function spaceFiles(group: string): string[] {
+  cachedList ??= execFileSync('find', ['.', '-type', 'f'], {cwd: root, maxBuffer: 1 << 24}).toString().split('\n').filter(Boolean).map((p) => p.slice(2));
+  return cachedList.filter((p) => groupOf(p) === group);
+}
+let cachedList: string[] | undefined;
 
 const operator = sshKeypair(work, 'operator');
 const data = tarPayload(work, {deploy: {content: '#!/bin/sh\nprintf done | dd of="$ANEMOS_DISK" conv=notrunc 2>/dev/null\nsync\n', mode: 0o755}});
@@ -27,6 +45,7 @@ async function deployAt(memoryMb: number): Promise<{ok: boolean; agentSeconds?: 
   try {
     await vm.waitFor(/anemos: agent started/, 120_000);
     agentSeconds = (Date.now() - t0) / 1000;
+    if (memoryMb === 512) console.log(`  boot ${(await vm.waitFor(/boot: (since the kernel started: .*)/, 60_000))[1]}`);
     await vm.waitFor(/DEPLOY SUCCEEDED/, 240_000);
     await vm.waitExit(60_000);
     return {ok: true, agentSeconds, totalSeconds: (Date.now() - t0) / 1000};

@@ -181,6 +181,15 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     const list = await anemos(['initramfs', 'list', out.plan.output, '--json']);
     const paths = JSON.parse(list.stdout).segments.flatMap((s: {entries: {path: string}[]}) => s.entries.map((e) => e.path));
     expect(paths).toEqual(expect.arrayContaining(['init', 'anemos/config.json', 'anemos/network.json', 'anemos/ssh/authorized_keys', 'anemos/payload.tar.gz']));
+     // What takes the space, by group: the appended segments' files under anemos/, every byte of them.
+    const listed = JSON.parse(list.stdout);
+    const anemosBytes = listed.segments.flatMap((s: {entries: {path: string; size: number; type: string}[]}) => s.entries).filter((e: {path: string; type: string}) => e.type === 'file' && e.path.startsWith('anemos/')).reduce((a: number, e: {size: number}) => a + e.size, 0);
+    const ours = (listed.space as {group: string; bytes: number; files: number}[]).find((g) => g.group.startsWith('anemos segments'))!;
+    expect(ours.bytes).toBe(anemosBytes);
+    expect(ours.bytes).toBeGreaterThan(0);
+    const text = await anemos(['initramfs', 'list', '--space', out.plan.output]);
+    expect(text.stdout).toMatch(/^[\d.]+ MiB in regular files, unpacked:\n/);
+    expect(text.stdout).toMatch(new RegExp(`MiB +${ours.files} files  anemos segments \\(config, network, keys, payload\\)  \\(largest: `));
   });
 
   it('a payload given as a directory is packed when the deploy starts: no sha256 needed, the archive payload pack makes; a bad directory is refused first', async () => {
