@@ -9,6 +9,8 @@ import {join} from 'node:path';
 import {beforeAll, describe, expect, it} from 'vitest';
 import {composeEnv, ensureBase, firmwareTestModule, QEMU_MAC, qemuStaticNetwork, sha256, sshKeypair, tarPayload} from '../helpers/deploy-env.js';
 import {EFI_VARIABLE, parseEfiVariable} from '../../src/core/last-deploy.js';
+import {startServer} from '../helpers/http-server.js';
+import {REPO} from '../helpers/kernel.js';
 import {Vm} from '../helpers/qemu.js';
 import {freePort, hostKeyFingerprint, sshRun} from '../helpers/ssh.js';
 
@@ -167,6 +169,34 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
       expect(JSON.parse(out.split('\n')[1])).toMatchObject({level: 'error', msg: expect.stringMatching(/staying up/)});
     } finally {
       vm.kill();
+    }
+  });
+
+  it('payloads/image streamed to the disk (IMAGE_IN_RAM=no): a sha256 mismatch found on the way stops before the bootloader; the disk was written, so it stays up', async () => {
+    // A small root filesystem tarball served over HTTP, and image.conf naming another sha256.
+    const rootfs = join(work, 'rootfs');
+    execFileSync('sh', ['-c', `mkdir -p ${rootfs}/boot ${rootfs}/etc && head -c 2000000 /dev/urandom > ${rootfs}/boot/vmlinuz-x && echo ID=debian > ${rootfs}/etc/os-release`]);
+    const image = execFileSync('tar', ['-czf', '-', '-C', rootfs, '.']);
+    const server = await startServer({'/rootfs.tar.gz': {body: image}});
+    try {
+      const conf = [`IMAGE_URL=http://10.0.2.2:${new URL(server.url).port}/rootfs.tar.gz`, `IMAGE_SHA256=${'1'.repeat(64)}`, 'IMAGE_KIND=rootfs', 'IMAGE_IN_RAM=no', ''].join('\n');
+      const data = tarPayload(work, {deploy: {content: readFileSync(join(REPO, 'payloads', 'image', 'deploy')), mode: 0o755}, 'image.conf': {content: conf}});
+      const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'stream-bad', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: sha256(data)}}, authorizedKeys: [operator.pub], payload: {file: 'payload.tar.gz', data}});
+      const disk = blankDisk('stream-bad');
+      const vm = await boot('stream-bad', initrd, {mode: 'deploy', disk});
+      try {
+        await vm.waitFor(/Disks were written \(vda\): staying up/, 180_000);
+        const log = vm.log();
+        expect(log).toMatch(/image: == stream http:\/\/10\.0\.2\.2:\d+\/rootfs\.tar\.gz to the disk/);
+        expect(log).toContain(`image: sha256 mismatch for http://10.0.2.2:${new URL(server.url).port}/rootfs.tar.gz while streaming it to /dev/vda: expected ${'1'.repeat(64)}, got ${sha256(image)}; the disk has been written`);
+        expect(log).not.toMatch(/== bootloader/);
+        // What reached the disk: the partition table and the unpacked file system, not only a download in RAM.
+        expect(readDisk(disk, 510, 2)).toBe('\x55\xaa');
+      } finally {
+        vm.kill();
+      }
+    } finally {
+      await server.close();
     }
   });
 

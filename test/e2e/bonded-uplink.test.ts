@@ -4,7 +4,8 @@
 // ports on one switch). anemos carries the bond into the deploy environment (built from the
 // NICs found by their own MACs, with the host's bond MAC) and writes it for Debian 13. On
 // Debian 13 the active NIC's cable is pulled (QEMU's set_link): the bond fails over to the
-// other NIC and SSH still answers.
+// other NIC and SSH still answers. The image is streamed to the disk (IMAGE_IN_RAM=no), its
+// sha256 checked on the way, as one larger than the RAM left would be.
 
 import {writeFileSync} from 'node:fs';
 import {join} from 'node:path';
@@ -46,7 +47,8 @@ describe('a bonded uplink: the bond carries the address into the deploy environm
     const {base, target, disk} = setup;
     server = await startServer({});
     const url = `http://10.0.2.2:${new URL(server.url).port}`;
-    const payloadDir = imagePayload(work, `${url}/target.tar.zst`, target, BUILD_ID);
+    // Streamed to the disk, its sha256 taken on the way, as an image larger than the RAM left would be.
+    const payloadDir = imagePayload(work, `${url}/target.tar.zst`, target, BUILD_ID, {IMAGE_IN_RAM: 'no'});
     for (const [path, file] of Object.entries({'/vmlinuz': base.kernel, '/initramfs.cpio.zst': base.initramfs, '/target.tar.zst': target})) server.routes.set(path, {file});
     writeFileSync(join(work, 'anemos.conf'), imageDeployConf(url, base));
 
@@ -99,7 +101,8 @@ describe('a bonded uplink: the bond carries the address into the deploy environm
     Object.assign(timings, kexecTimeline(inside));
     expect(inside).toMatch(/bond0: bond \(fault-tolerance \(active-backup\)\) over eth\d, eth\d; active: eth\d/);
     expect(inside).toMatch(/network check: ok/);
-    expect(inside).toMatch(/image: verified \d+ MiB/);
+    expect(inside).toMatch(/image: == stream http:\/\/10\.0\.2\.2:\d+\/target\.tar\.zst to the disk/);
+    expect(inside).toMatch(/image: verified as streamed: sha256 [0-9a-f]{64}/);
     const codename = await waitForCodename(operator.priv, port, TARGET_SUITE, 600_000);
     timings['deploy → Debian 13 SSH'] = since(t0);
     expect(codename).toBe(TARGET_SUITE);

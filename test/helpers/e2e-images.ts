@@ -97,12 +97,12 @@ export async function secureBootFiles(): Promise<string> {
   return join(out, 'files');
 }
 
-/** payloads/image copied to DIR/image-payload, its image.conf naming the target tarball at URL. */
-export function imagePayload(dir: string, url: string, target: string, buildId: string): string {
+/** payloads/image copied to DIR/image-payload, its image.conf naming the target tarball at URL (and any more settings). */
+export function imagePayload(dir: string, url: string, target: string, buildId: string, more: Record<string, string> = {}): string {
   const payload = join(dir, 'image-payload');
   cpSync(join(REPO, 'payloads', 'image'), payload, {recursive: true});
   const sha = createHash('sha256').update(readFileSync(target)).digest('hex');
-  writeFileSync(join(payload, 'image.conf'), [`IMAGE_URL=${url}`, `IMAGE_SHA256=${sha}`, 'IMAGE_KIND=rootfs', 'ROOT_FS=ext4', `IMAGE_BUILD_ID=${buildId}`, ''].join('\n'));
+  writeFileSync(join(payload, 'image.conf'), [`IMAGE_URL=${url}`, `IMAGE_SHA256=${sha}`, 'IMAGE_KIND=rootfs', 'ROOT_FS=ext4', `IMAGE_BUILD_ID=${buildId}`, ...Object.entries(more).map(([k, v]) => `${k}=${v}`), ''].join('\n'));
   return payload;
 }
 

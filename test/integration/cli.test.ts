@@ -291,6 +291,10 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     writeFileSync(join(dir, 'image.conf'), `IMAGE_URL=http://10.0.2.2:8080/rootfs.tar.zst\nIMAGE_SHA256=${sha('rootfs')}\nIMAGE_KIND=rootfs\n`);
     const configured = await anemos(['payload', 'check', dir]);
     expect(configured.code, configured.stderr).toBe(0);
+    writeFileSync(join(dir, 'image.conf'), `IMAGE_URL=http://10.0.2.2:8080/rootfs.tar.zst\nIMAGE_SHA256=${sha('rootfs')}\nIMAGE_IN_RAM=maybe\n`);
+    const unsure = await anemos(['payload', 'check', dir]);
+    expect(unsure.code).toBe(6);
+    expect(unsure.stderr).toMatch(/check: image\.conf: IMAGE_IN_RAM "maybe" is not auto, yes or no/);
   });
 
   it('payload check reports every problem at once: a missing required file does not hide a template\'s unknown variable', async () => {
