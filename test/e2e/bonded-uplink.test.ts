@@ -11,9 +11,9 @@ import {writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {QEMU_MAC} from '../helpers/deploy-env.js';
-import {bootProvider, imageDeployConf, imagePayload, providerSetup, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {bootProvider, endProviderE2e, imageDeployConf, imagePayload, providerSetup, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
-import {kexecTimeline, keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
+import {kexecTimeline, type QemuOptions, type Vm} from '../helpers/qemu.js';
 import {freePort, hostKeyFingerprint, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `bond-${process.pid}`;
@@ -68,11 +68,7 @@ describe('a bonded uplink: the bond carries the address into the deploy environm
     timings['provider boot → SSH'] = seconds;
   }, 1_800_000);
 
-  afterAll(async () => {
-    vm?.kill();
-    await server?.close();
-    if (Object.keys(timings).length) process.stderr.write(`bonded-uplink e2e timings (s): ${JSON.stringify(timings)}\nserial log (kept after the run): ${keptPath(join(work, 'serial.log'))}\n`);
-  });
+  afterAll(() => endProviderE2e('bonded-uplink', vm, server, timings, join(work, 'serial.log')));
 
   it('the provider: bond0 over eth0 and eth1 carries the address; anemos carries the bond, its NICs by their own MACs', async () => {
     const status = bondStatus(await ssh('cat /proc/net/bonding/bond0'));

@@ -11,9 +11,9 @@ import {writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {QEMU_MAC} from '../helpers/deploy-env.js';
-import {bootProvider, imageDeployConf, imagePayload, providerSetup, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {bootProvider, endProviderE2e, imageDeployConf, imagePayload, providerSetup, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
-import {kexecTimeline, keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
+import {kexecTimeline, type QemuOptions, type Vm} from '../helpers/qemu.js';
 import {freePort, hostKeyFingerprint, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `net-${process.pid}`;
@@ -74,11 +74,7 @@ describe('a UEFI cloud VM with DHCP and IPv6: the bootloader method, the deploy,
     expect(oldEsp).toMatch(/^[0-9a-f-]{36}$/);
   }, 1_800_000);
 
-  afterAll(async () => {
-    vm?.kill();
-    await server?.close();
-    if (Object.keys(timings).length) process.stderr.write(`network e2e timings (s): ${JSON.stringify(timings)}\nserial log (kept after the run): ${keptPath(join(work, 'serial.log'))}\n`);
-  });
+  afterAll(() => endProviderE2e('network', vm, server, timings, join(work, 'serial.log')));
 
   it('the provider: UEFI with its entries; IPv4 from DHCP, the static IPv6 address and route; anemos sees both', async () => {
     const efi = await ssh('efibootmgr -v; anemos inventory');

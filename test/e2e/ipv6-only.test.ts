@@ -10,9 +10,9 @@ import {writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {QEMU_MAC} from '../helpers/deploy-env.js';
-import {bootProvider, imageDeployConf, imagePayload, providerSetup, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {bootProvider, endProviderE2e, imageDeployConf, imagePayload, providerSetup, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
-import {kexecTimeline, keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
+import {kexecTimeline, type QemuOptions, type Vm} from '../helpers/qemu.js';
 import {freePort, hostKeyFingerprint, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `v6-${process.pid}`;
@@ -61,11 +61,7 @@ describe('an IPv6-only uplink: downloads over IPv6 on the provider and in the de
     timings['provider boot → SSH'] = seconds;
   }, 1_800_000);
 
-  afterAll(async () => {
-    vm?.kill();
-    await server?.close();
-    if (Object.keys(timings).length) process.stderr.write(`IPv6-only e2e timings (s): ${JSON.stringify(timings)}\nserial log (kept after the run): ${keptPath(join(work, 'serial.log'))}\n`);
-  });
+  afterAll(() => endProviderE2e('IPv6-only', vm, server, timings, join(work, 'serial.log')));
 
   it('the provider: the uplink has IPv6 only, no IPv4 default route; anemos carries the IPv6 address and route, and the management NIC', async () => {
     const out = await ssh('ip -4 route show default | wc -l; ip -4 -o addr show eth0 | wc -l; ip -6 -o addr show eth0 scope global; ip -6 route show default');

@@ -9,9 +9,9 @@ import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {QEMU_MAC} from '../helpers/deploy-env.js';
-import {bootProvider, imageDeployConf, imagePayload, providerSetup, secureBootFiles, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {bootProvider, endProviderE2e, imageDeployConf, imagePayload, providerSetup, secureBootFiles, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
-import {kexecTimeline, keptPath, type QemuOptions, type Vm} from '../helpers/qemu.js';
+import {kexecTimeline, type QemuOptions, type Vm} from '../helpers/qemu.js';
 import {freePort, hostKeyFingerprint, sshRun, sshStatus as sshStatusOn, waitForCodename} from '../helpers/ssh.js';
 
 const BUILD_ID = `sb-${process.pid}`;
@@ -62,11 +62,7 @@ describe('Secure Boot: a provider in lockdown, the signed deploy kernel by kexec
     timings['provider boot → SSH'] = seconds;
   }, 1_800_000);
 
-  afterAll(async () => {
-    vm?.kill();
-    await server?.close();
-    if (Object.keys(timings).length) process.stderr.write(`Secure Boot e2e timings (s): ${JSON.stringify(timings)}\nserial log (kept after the run): ${keptPath(join(work, 'serial.log'))}\n`);
-  });
+  afterAll(() => endProviderE2e('Secure Boot', vm, server, timings, join(work, 'serial.log')));
 
   it('the provider runs in lockdown; inventory says Secure Boot is on; an unsigned deploy kernel is refused before anything changes', async () => {
     expect(vm.log()).toMatch(/Kernel is locked down from EFI Secure Boot/);

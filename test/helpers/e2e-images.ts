@@ -8,7 +8,7 @@ import {execFile} from 'node:child_process';
 import {join} from 'node:path';
 import {ensureBase, runLong, sshKeypair} from './deploy-env.js';
 import {CLI, REPO} from './kernel.js';
-import {Vm, type QemuOptions} from './qemu.js';
+import {keptPath, Vm, type QemuOptions} from './qemu.js';
 import {hostKeyFingerprint, scpTo, sshRun} from './ssh.js';
 
 export const E2E_CACHE = join(REPO, '.cache', 'e2e');
@@ -153,4 +153,11 @@ export async function bootProvider(options: QemuOptions, key: string, port: numb
   await scpTo(key, port, CLI, '/usr/local/bin/anemos');
   for (const [remote, local] of Object.entries(files)) await scpTo(key, port, local, remote);
   return {vm, fingerprint: await hostKeyFingerprint(port), seconds};
+}
+
+/** A provider e2e's end: the VM killed, the server closed, its timings and kept serial log printed. */
+export async function endProviderE2e(name: string, vm: Vm | undefined, server: {close(): Promise<void>} | undefined, timings: Record<string, number>, serialLog: string): Promise<void> {
+  vm?.kill();
+  await server?.close();
+  if (Object.keys(timings).length) process.stderr.write(`${name} e2e timings (s): ${JSON.stringify(timings)}\nserial log (kept after the run): ${keptPath(serialLog)}\n`);
 }

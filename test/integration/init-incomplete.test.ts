@@ -5,7 +5,7 @@
 // kernel that runs out of memory stops inside one.
 
 import {execFileSync} from 'node:child_process';
-import {chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, truncateSync, writeFileSync, statSync} from 'node:fs';
+import {chmodSync, copyFileSync, mkdirSync, mkdtempSync, symlinkSync, truncateSync, writeFileSync, statSync} from 'node:fs';
 import {randomBytes} from 'node:crypto';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
