@@ -2,7 +2,7 @@
 // QEMU TCG, and the smallest RAM (-m) at which deploy mode completes a payload.
 // Run: npx vite-node bench/deploy-env.ts
 import {execFileSync} from 'node:child_process';
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {existsSync, mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {composeEnv, ensureBase, QEMU_MAC, sha256, sshKeypair, tarPayload} from '../test/helpers/deploy-env.js';

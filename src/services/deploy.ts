@@ -13,7 +13,7 @@ import type {ArtifactSpec, FetchedArtifact, FetchOptions} from '../adapters/fetc
 import type {HostFiles} from '../adapters/host-files.js';
 import type {Runner} from '../adapters/process.js';
 import {commandLine} from '../adapters/process.js';
-import {BOOT_METHODS, type Argv} from '../core/boot-methods/index.js';
+import {BOOT_METHODS} from '../core/boot-methods/index.js';
 import {validateBootConfig, type BootConfig} from '../core/boot-contract.js';
 import {checkMemory, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import type {HostFacts} from '../core/host-facts.js';

@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core';
 import {gatherNetworkCaptures} from '../../adapters/host-network.js';
-import {realRunner} from '../../adapters/process.js';
 import {checkNetworkUsable, parseNetwork} from '../../core/network.js';
 import {describeNetwork} from '../../core/network-describe.js';
 import {preconditionError} from '../../shared/errors.js';
