@@ -176,7 +176,7 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
     // A small root filesystem tarball served over HTTP, and image.conf naming another sha256.
     const rootfs = join(work, 'rootfs');
     execFileSync('sh', ['-c', `mkdir -p ${rootfs}/boot ${rootfs}/etc && head -c 2000000 /dev/urandom > ${rootfs}/boot/vmlinuz-x && echo ID=debian > ${rootfs}/etc/os-release`]);
-    const image = execFileSync('tar', ['-czf', '-', '-C', rootfs, '.']);
+    const image = execFileSync('tar', ['-czf', '-', '-C', rootfs, '.'], {maxBuffer: 16 << 20});
     const server = await startServer({'/rootfs.tar.gz': {body: image}});
     try {
       const conf = [`IMAGE_URL=http://10.0.2.2:${new URL(server.url).port}/rootfs.tar.gz`, `IMAGE_SHA256=${'1'.repeat(64)}`, 'IMAGE_KIND=rootfs', 'IMAGE_IN_RAM=no', ''].join('\n');
