@@ -20,6 +20,7 @@ console.log(`base initramfs: ${(base.manifest.sizes.initramfs / MiB).toFixed(1)}
 // What takes the space: unpacked (RAM) by group, and each group's files compressed alone
 // with the base's zstd -19 (they share one stream in the base, so these add up to a bit more).
 const root = join(REPO, '.cache', 'initramfs', 'root');
+let cachedList: string[] | undefined;
 console.log('what takes the space in the base (MiB unpacked | alone with zstd -19 | files | largest):');
 for (const g of spaceByGroup((await listInitramfs(base.initramfs)).flatMap((s) => s.entries), 2)) {
   const files = existsSync(root) ? spaceFiles(g.group) : [];
@@ -30,7 +31,6 @@ function spaceFiles(group: string): string[] {
   cachedList ??= execFileSync('find', ['.', '-type', 'f'], {cwd: root, maxBuffer: 1 << 24}).toString().split('\n').filter(Boolean).map((p) => p.slice(2));
   return cachedList.filter((p) => groupOf(p) === group);
 }
-let cachedList: string[] | undefined;
 
 const operator = sshKeypair(work, 'operator');
 const data = tarPayload(work, {deploy: {content: '#!/bin/sh\nprintf done | dd of="$ANEMOS_DISK" conv=notrunc 2>/dev/null\nsync\n', mode: 0o755}});
