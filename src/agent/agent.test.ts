@@ -11,7 +11,8 @@ import {configureSpec, detectTarget} from './configure.js';
 import {checkBootConfig} from './main-checks.js';
 import {planNetwork} from './net-setup.js';
 import {decideOnFailure} from './policy.js';
-import {readLinks} from './system.js';
+import {callUnderQjs} from '../../test/helpers/qjs.js';
+import type {Link} from './net-setup.js';
 
 describe('agent: pure parts', () => {
   it('reads mode and consoles from the kernel command line', () => {
@@ -170,7 +171,8 @@ describe('agent: the NICs it matches by MAC, from sysfs', () => {
     put('class/net/bond0.100/address', '8e:82:c9:02:90:f1\n');
     put('class/net/bond0.100/uevent', 'DEVTYPE=vlan\nINTERFACE=bond0.100\n');
     put('class/net/lo/address', '00:00:00:00:00:00\n');
-    expect(readLinks(sys).sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+    // Under the qjs the deploy environment runs (the agent's file access is QuickJS').
+    expect(callUnderQjs<Link[]>('readLinks', sys).sort((a, b) => a.name.localeCompare(b.name))).toEqual([
       {name: 'eth0', mac: '52:54:00:12:34:56'},
       {name: 'eth1', mac: '52:54:00:12:34:58'},
     ]);

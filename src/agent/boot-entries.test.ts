@@ -3,8 +3,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterEach, describe, expect, it} from 'vitest';
 import {EFI_GLOBAL_GUID, encodeBootOrder, parseBootOrder} from '../core/efi-boot.js';
-import {tidyBootEntries} from './boot-entries.js';
-import {AgentLog} from './log.js';
+import {callUnderQjs} from '../../test/helpers/qjs.js';
 
 // Boot0009 "debian" on partition ea4bcf67-90e4-ab41-926c-500a4acee951, as OVMF stored it.
 const DEBIAN = Buffer.from('BwAAAAEAAABiAGQAZQBiAGkAYQBuAAAABAEqAAEAAAAACAAAAAAAAAAABAAAAAAAZ89L6uSQQauSbFAKSs7pUQICBAQ0AFwARQBGAEkAXABkAGUAYgBpAGEAbgBcAGcAcgB1AGIAeAA2ADQALgBlAGYAaQAAAH//BAA=', 'base64');
@@ -36,14 +35,16 @@ function setup() {
   writeFileSync(file('Boot0003'), PXE);
   writeFileSync(file('BootOrder'), encodeBootOrder(Buffer.from([7, 0, 0, 0]), ['000A', '0009', '0003']));
   writeFileSync(file('BootNext'), encodeBootOrder(Buffer.from([7, 0, 0, 0]), ['0009']));
-  const log = new AgentLog({consoles: ['null'], kmsg: false, dir: join(dir, 'log')});
-  return {dir, file, log, logText: () => readFileSync(log.logPath, 'utf8')};
+  const logDir = join(dir, 'log');
+  // Under the qjs the deploy environment runs (the agent's file access is QuickJS').
+  const tidy = (before: string[], after: string[]) => callUnderQjs('tidyBootEntries', dir, logDir, before, after);
+  return {file, tidy, logText: () => readFileSync(join(logDir, 'deploy.log'), 'utf8')};
 }
 
 describe('tidying the firmware boot entries after a deploy', () => {
   it('removes the entry whose partition the deploy removed, from BootOrder and BootNext too; keeps the new one and the network', () => {
-    const {dir, file, log, logText} = setup();
-    tidyBootEntries(log, new Set([OLD]), {efivars: dir, after: new Set([NEW])});
+    const {file, tidy, logText} = setup();
+    tidy([OLD], [NEW]);
     expect(existsSync(file('Boot0009'))).toBe(false);
     expect(existsSync(file('Boot000A'))).toBe(true);
     expect(existsSync(file('Boot0003'))).toBe(true);
@@ -56,9 +57,9 @@ describe('tidying the firmware boot entries after a deploy', () => {
   });
 
   it('touches nothing when the partition is still there, or was never seen before the deploy', () => {
-    const {dir, file, log} = setup();
-    tidyBootEntries(log, new Set([OLD]), {efivars: dir, after: new Set([OLD, NEW])});
-    tidyBootEntries(log, new Set(), {efivars: dir, after: new Set([NEW])});
+    const {file, tidy} = setup();
+    tidy([OLD], [OLD, NEW]);
+    tidy([], [NEW]);
     expect(existsSync(file('Boot0009'))).toBe(true);
     expect(existsSync(file('BootNext'))).toBe(true);
     expect(parseBootOrder(readFileSync(file('BootOrder')))).toEqual(['000A', '0009', '0003']);

@@ -4,7 +4,7 @@
 // of other disks, the network, the firmware's own and the new system's stay. Best effort,
 // after the disk is written: a failure is logged, never the outcome.
 
-import {closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync} from 'node:fs';
+import {existsSync, readBytes, readdirSync, readFileSync, rmSync, writeFileSync} from './runtime.js';
 import {EFI_GLOBAL_GUID, GPT_READ_BYTES, encodeBootOrder, gptPartitionGuids, parseBootEntry, parseBootOrder, staleEntries, type BootEntry} from '../core/efi-boot.js';
 import {EFIVARS_DIR} from '../core/last-deploy.js';
 import type {AgentLog} from './log.js';
@@ -16,17 +16,11 @@ export function partitionGuids(sysBlock = '/sys/block', dev = '/dev'): Set<strin
   const guids = new Set<string>();
   for (const name of existsSync(sysBlock) ? readdirSync(sysBlock) : []) {
     if (VIRTUAL.test(name)) continue;
-    let fd: number | undefined;
     try {
       const sector = Number(readFileSync(`${sysBlock}/${name}/queue/logical_block_size`, 'utf8').trim()) || 512;
-      fd = openSync(`${dev}/${name}`, 'r');
-      const buf = Buffer.alloc(GPT_READ_BYTES);
-      const n = readSync(fd, buf, 0, buf.length, 0);
-      for (const g of gptPartitionGuids(buf.subarray(0, n), sector)) guids.add(g);
+      for (const g of gptPartitionGuids(readBytes(`${dev}/${name}`, GPT_READ_BYTES), sector)) guids.add(g);
     } catch {
       // A disk that cannot be read holds nothing we would judge.
-    } finally {
-      if (fd !== undefined) closeSync(fd);
     }
   }
   return guids;
@@ -41,7 +35,7 @@ export function readBootEntries(dir = EFIVARS_DIR): BootEntry[] {
     .filter((m): m is RegExpMatchArray => m !== null)
     .map((m) => {
       try {
-        return parseBootEntry(m[1], readFileSync(`${dir}/${m[0]}`));
+        return parseBootEntry(m[1], readBytes(`${dir}/${m[0]}`));
       } catch {
         return undefined;
       }
@@ -65,15 +59,15 @@ export function tidyBootEntries(log: AgentLog, before: Set<string>, o: {efivars?
     }
     const orderFile = varFile(dir, 'BootOrder');
     if (gone.size && existsSync(orderFile)) {
-      const old = readFileSync(orderFile);
+      const old = readBytes(orderFile);
       // efivarfs cannot truncate: the variable goes, and comes back with one write.
       const order = encodeBootOrder(old, parseBootOrder(old).filter((id) => !gone.has(id)));
       rmSync(orderFile);
       writeFileSync(orderFile, order);
     }
     const nextFile = varFile(dir, 'BootNext');
-    if (gone.size && existsSync(nextFile) && parseBootOrder(readFileSync(nextFile)).some((id) => gone.has(id))) rmSync(nextFile);
-    const order = existsSync(orderFile) ? parseBootOrder(readFileSync(orderFile)) : [];
+    if (gone.size && existsSync(nextFile) && parseBootOrder(readBytes(nextFile)).some((id) => gone.has(id))) rmSync(nextFile);
+    const order = existsSync(orderFile) ? parseBootOrder(readBytes(orderFile)) : [];
     const byId = new Map(entries.filter((e) => !gone.has(e.id)).map((e) => [e.id, e]));
     log.info(`firmware boot order: ${order.map((id) => (byId.has(id) ? describe(byId.get(id)!) : `Boot${id}`)).join(', ') || 'empty (the firmware boots the disks\' removable paths)'}`);
   } catch (err) {

@@ -4,15 +4,13 @@
 // carried consoles. One implementation of those steps, planned by core/imgbuild-plan.ts
 // and the target's module, whoever wrote the root.
 
-import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
-import {join} from 'node:path';
-import {parseArgs} from 'node:util';
-import {realRunner} from '../adapters/process.js';
+import {parseFlags} from '../shared/parse-flags.js';
 import {CONTRACT} from '../core/boot-contract.js';
 import {TARGETS, type ImgbuildSpec, type ImgTarget} from '../core/imgbuild.js';
 import {planImgbuild, stepPrelude, type PlanContext} from '../core/imgbuild-plan.js';
 import {carriedKernelArgs, KERNEL_ARG} from '../core/kernel-args.js';
 import {TARGET_MODULES} from '../core/targets/index.js';
+import {env, existsSync, join, mkdirSync, readFileSync, runner, stderr, stdout, writeFileSync} from './runtime.js';
 
 export const CONFIGURE_STEPS = ['system', 'bootloader'] as const;
 const USAGE = `usage: anemos-configure ROOT --disk DISK [--target auto|${TARGETS.join('|')}] [--steps ${CONFIGURE_STEPS.join(',')}] [--cmdline "ARGS"]\n`;
@@ -50,14 +48,15 @@ export function configureSpec(target: ImgTarget, hostname: string): ImgbuildSpec
   };
 }
 
-export async function configure(args: string[]): Promise<void> {
+/** Runs anemos-configure; its exit code. */
+export async function configure(args: string[]): Promise<number> {
   const fail = (why: string) => {
-    process.stderr.write(`anemos-configure: ${why}\n${USAGE}`);
-    process.exitCode = 2;
+    stderr(`anemos-configure: ${why}\n${USAGE}`);
+    return 2;
   };
   let parsed;
   try {
-    parsed = parseArgs({args, allowPositionals: true, options: {disk: {type: 'string'}, target: {type: 'string', default: 'auto'}, steps: {type: 'string', default: CONFIGURE_STEPS.join(',')}, cmdline: {type: 'string', default: ''}}});
+    parsed = parseFlags(args, {disk: {type: 'string'}, target: {type: 'string', default: 'auto'}, steps: {type: 'string', default: CONFIGURE_STEPS.join(',')}, cmdline: {type: 'string', default: ''}});
   } catch (err) {
     return fail((err as Error).message);
   }
@@ -87,19 +86,19 @@ export async function configure(args: string[]): Promise<void> {
     authorizedKeys: `/${CONTRACT.authorizedKeys}`,
     hostKeysDir: `/${CONTRACT.hostKeysDir}`,
   };
-  const spec = configureSpec(target, process.env.ANEMOS_HOSTNAME ?? 'anemos');
+  const spec = configureSpec(target, env().ANEMOS_HOSTNAME ?? 'anemos');
   const prelude = stepPrelude(spec, ctx);
   mkdirSync(join(work, 'steps'), {recursive: true});
-  process.stdout.write(`anemos-configure: ${root} holds ${target}; steps ${steps.join(', ')} (scripts in ${work}/steps)\n`);
+  stdout(`anemos-configure: ${root} holds ${target}; steps ${steps.join(', ')} (scripts in ${work}/steps)\n`);
   for (const step of planImgbuild(spec, ctx).filter((s) => steps.includes(s.id))) {
     const file = join(work, 'steps', `${step.id}.sh`);
     writeFileSync(file, `#!/bin/sh\n# anemos-configure step: ${step.title}\n${prelude}\n${step.script}`, {mode: 0o755});
-    process.stdout.write(`anemos-configure: ${step.title}\n`);
-    const r = await realRunner.run('/bin/sh', [file], {allowFail: true, inherit: true});
+    stdout(`anemos-configure: ${step.title}\n`);
+    const r = await runner.run('/bin/sh', [file], {allowFail: true, inherit: true});
     if (r.exitCode !== 0) {
-      process.stderr.write(`anemos-configure: step ${step.id} failed with exit code ${r.exitCode}; rerun it with: sh ${file}\n`);
-      process.exitCode = 1;
-      return;
+      stderr(`anemos-configure: step ${step.id} failed with exit code ${r.exitCode}; rerun it with: sh ${file}\n`);
+      return 1;
     }
   }
+  return 0;
 }

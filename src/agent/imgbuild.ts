@@ -2,10 +2,10 @@
 // the disk is touched is judged first (evaluation by sh, directives, disk size, templates);
 // then the planned step scripts run one by one, each logged with its duration.
 
-import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs';
-import {dirname, join} from 'node:path';
-import {evaluateImgbuild} from '../adapters/payload-dir.js';
-import type {Runner} from '../adapters/process.js';
+import type {Runner} from '../shared/command.js';
+import {evaluateImgbuild, listPayloadFiles} from '../services/payload-sandbox.js';
+import * as runtime from './runtime.js';
+import {chmodSync, dirname, existsSync, join, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from './runtime.js';
 import type {BootConfig} from '../core/boot-contract.js';
 import {renderTemplate, templateValues, type ImgbuildSpec} from '../core/imgbuild.js';
 import {diskLayout, planImgbuild, stepPrelude, type ImgStep, type PlanContext, type StepPhase} from '../core/imgbuild-plan.js';
@@ -16,7 +16,8 @@ import {runInGroup} from './payload.js';
 
 /** Source the IMGBUILD with the real sh and validate what it set, as `payload check` does. */
 async function evaluate(runner: Runner, dir: string): Promise<{spec: ImgbuildSpec; warnings: string[]}> {
-  const findings = await evaluateImgbuild(runner, dir);
+  // The agent is root: the IMGBUILD's top level runs as nobody on a copy in /tmp.
+  const findings = await evaluateImgbuild(runner, {asRoot: true, tmp: '/tmp'}, dir, listPayloadFiles(runtime, dir));
   if (!findings.spec) throw new AgentError('imgbuild-invalid', `The IMGBUILD is not valid; nothing was written: ${findings.errors.join(' ')}`);
   return {spec: findings.spec, warnings: findings.warnings};
 }
@@ -33,8 +34,12 @@ function diskBytes(disk: string): number {
 
 const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
 
+/** The file calls renderTemplates makes: the agent's runtime, or Node's fs in a test. */
+export type TemplateFs = Pick<typeof runtime, 'readFileSync' | 'writeFileSync' | 'mkdirSync' | 'rmSync' | 'chmodSync'> & {statSync(path: string): {mode: number}};
+
 /** Render every *.makeimg.template into work/templates, keeping its mode; errors before any disk write. */
-export function renderTemplates(spec: ImgbuildSpec, payloadDir: string, out: string, values: ReturnType<typeof templateValues>): void {
+export function renderTemplates(fsys: TemplateFs, spec: ImgbuildSpec, payloadDir: string, out: string, values: ReturnType<typeof templateValues>): void {
+  const {readFileSync, writeFileSync, mkdirSync, rmSync, chmodSync, statSync} = fsys;
   rmSync(out, {recursive: true, force: true});
   mkdirSync(out, {recursive: true});
   const problems: string[] = [];
@@ -97,7 +102,7 @@ export async function runImgbuild(o: ImgbuildRun): Promise<ImgbuildResult> {
       throw new AgentError('imgbuild-disk', `${o.config.disk} has ${gib(size)}, and the IMGBUILD format needs at least ${gib(layout.minBytes)}. Use a smaller size in format, or "max". Nothing was written.`);
     }
   }
-  renderTemplates(spec, o.payloadDir, join(o.workDir, 'templates'), templateValues(o.net, {hostname: o.config.hostname, imgname: spec.imgname, target: spec.target, ...(o.config.disk ? {disk: o.config.disk} : {})}));
+  renderTemplates(runtime, spec, o.payloadDir, join(o.workDir, 'templates'), templateValues(o.net, {hostname: o.config.hostname, imgname: spec.imgname, target: spec.target, ...(o.config.disk ? {disk: o.config.disk} : {})}));
 
   const steps = planImgbuild(spec, ctx);
   const prelude = stepPrelude(spec, ctx);

@@ -3,7 +3,7 @@
 // where the host gave us its parameters, and an EFI variable on UEFI machines. Neither
 // touches a disk. Best effort: a failure here is logged and the run goes on.
 
-import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {existsSync, readFileSync, rmSync, writeFileSync} from './runtime.js';
 import {EFI_VARIABLE, EFIVARS_DIR, efiVariable, recordLine, type LastDeploy} from '../core/last-deploy.js';
 import type {AgentLog} from './log.js';
 

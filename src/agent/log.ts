@@ -2,7 +2,7 @@
 // /dev/kmsg, /run/anemos/deploy.log, and as JSON lines to /run/anemos/events.jsonl so a
 // tool (or the e2e test) can follow progress. A sink that fails is dropped, not fatal.
 
-import {appendFileSync, mkdirSync, openSync, writeSync, closeSync} from 'node:fs';
+import {appendFileSync, closeSync, mkdirSync, openSync, writeSync} from './runtime.js';
 import type {BootTimeline} from '../core/boot-timeline.js';
 
 export interface LogEvent {

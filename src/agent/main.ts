@@ -2,10 +2,9 @@
 // (the gate: no disk is touched before it passes), SSH, then the payload. A failure
 // before any disk write reboots into the old system; after, the machine stays reachable.
 // "agent.mjs netconf ..." is anemos-netconf and "agent.mjs configure ..." anemos-configure,
-// for payloads.
+// for payloads. It runs on QuickJS (qjs --std); ./runtime.ts is all it knows of that.
 
-import {existsSync, readFileSync, writeFileSync} from 'node:fs';
-import {realRunner, type Runner} from '../adapters/process.js';
+import type {Runner} from '../shared/command.js';
 import type {BootConfig} from '../core/boot-contract.js';
 import {CONTRACT, RUNTIME} from '../core/boot-contract.js';
 import {carriedKernelArgs} from '../core/kernel-args.js';
@@ -16,7 +15,7 @@ import type {NetworkConfig} from '../core/network.js';
 import {RENDER_FORMATS, renderNetwork, type RenderFormat} from '../core/network-render.js';
 import {readNetworkJson, writeRendered} from '../services/network-render.js';
 import {normalizeNetwork, validateNetwork} from '../core/network-schema.js';
-import {parseArgs} from 'node:util';
+import {parseFlags} from '../shared/parse-flags.js';
 import {parseCmdline} from './cmdline.js';
 import {describeTimeline, parseKernelLog, type BootTimeline} from '../core/boot-timeline.js';
 import {configure} from './configure.js';
@@ -30,7 +29,9 @@ import {planNetwork, type NetworkPlan} from './net-setup.js';
 import {runDeployScript, unpackPayload, verifyPayload} from './payload.js';
 import {decideOnFailure} from './policy.js';
 import {startDropbear} from './ssh.js';
-import {readLinks, readWriteCounters, sleep} from './system.js';
+import {readLinks, readWriteCounters} from './system.js';
+import * as runtime from './runtime.js';
+import {args, env, exit, existsSync, readFileSync, sleep, stderr, stdout, writeFileSync} from './runtime.js';
 
 const RUN_DIR = RUNTIME.dir;
 const PAYLOAD_DIR = `${RUN_DIR}/payload`;
@@ -109,13 +110,12 @@ async function checkGateway(runner: Runner, plan: NetworkPlan): Promise<string |
   return `no gateway answered (${plan.gateways.map((g) => g.address).join(', ')})`;
 }
 
-async function checkUrl(url: string): Promise<string | undefined> {
-  try {
-    const res = await fetch(url, {signal: AbortSignal.timeout(5000)});
-    return res.ok ? undefined : `${url} answered ${res.status}`;
-  } catch (err) {
-    return `${url} unreachable: ${(err as Error).message}`;
-  }
+async function checkUrl(runner: Runner, url: string): Promise<string | undefined> {
+  const r = await runner.run('wget', ['--no-verbose', '--tries=1', '--timeout=5', '-O', '/dev/null', url], {allowFail: true});
+  if (r.exitCode === 0) return undefined;
+  const said = r.stderr.trim().split('\n').filter(Boolean).at(-1) ?? `wget exit ${r.exitCode}`;
+  // wget's 8: the server answered with an error status.
+  return r.exitCode === 8 ? `${url} answered: ${said}` : `${url} unreachable: ${said}`;
 }
 
 /** The dead-man's switch: the network must prove itself before any disk is touched. */
@@ -123,7 +123,7 @@ async function networkGate(runner: Runner, plan: NetworkPlan, config: BootConfig
   const deadline = performance.now() + config.network_timeout * 1000;
   let last = '';
   for (;;) {
-    const problem = (await checkGateway(runner, plan)) ?? (config.check_url ? await checkUrl(config.check_url) : undefined);
+    const problem = (await checkGateway(runner, plan)) ?? (config.check_url ? await checkUrl(runner, config.check_url) : undefined);
     if (!problem) return;
     if (problem !== last) log.warn(`network check: ${problem}; retrying until ${config.network_timeout} s have passed`);
     last = problem;
@@ -140,7 +140,9 @@ function primaryAddress(net: NetworkConfig): string {
 
 /** Stay up (test mode, or after a failed write) with dropbear and the console. */
 function forever(): Promise<never> {
-  return new Promise<never>(() => setInterval(() => {}, 3_600_000));
+  // A timer keeps QuickJS' event loop (and so the agent) alive.
+  const tick = (): void => void sleep(3_600_000).then(tick);
+  return new Promise<never>(() => tick());
 }
 
 /**
@@ -165,13 +167,20 @@ async function reboot(runner: Runner, log: AgentLog, why: string, delaySeconds: 
 }
 
 async function run(): Promise<void> {
-  const runner = realRunner;
+  const runner = runtime.runner;
   const cmdlineText = readFileSync('/proc/cmdline', 'utf8');
   const cmdline = parseCmdline(cmdlineText);
   const log = new AgentLog({consoles: cmdline.consoles, kmsg: true, dir: RUN_DIR});
   const before = readWriteCounters();
   const t0 = performance.now();
   log.info(`agent started (mode ${cmdline.mode ?? 'from config'}); log: ${log.logPath}`);
+  // Everything lives in RAM here: when memory runs out, the kernel must stop the payload
+  // (runInGroup gives it the default back), not the agent that reports it or SSH.
+  try {
+    writeFileSync('/proc/self/oom_score_adj', '-1000');
+  } catch (err) {
+    log.warn(`could not keep the agent out of the OOM killer's reach: ${(err as Error).message}`);
+  }
   const timeline: BootTimeline = {...parseKernelLog((await runner.run('dmesg', [], {allowFail: true})).stdout), agent: uptime()};
   log.emit({level: 'info', timeline, msg: `boot: ${describeTimeline(timeline)}`});
   let config: BootConfig | undefined;
@@ -204,7 +213,7 @@ async function run(): Promise<void> {
     // UEFI: the partitions the firmware's boot entries may point at, before the payload changes them.
     const partitionsBefore = existsSync(EFIVARS_DIR) ? partitionGuids() : undefined;
     const payloadPath = `${ROOT}${CONTRACT.dir}/${config.payload!.file}`;
-    await log.step('payload verify', () => verifyPayload(payloadPath, config!.payload!.sha256));
+    await log.step('payload verify', () => verifyPayload(runner, payloadPath, config!.payload!.sha256));
     const kind = await log.step('payload unpack', () => unpackPayload(runner, payloadPath, PAYLOAD_DIR));
     const env: Record<string, string> = {
       PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -258,44 +267,51 @@ async function run(): Promise<void> {
   }
 }
 
-async function netconf(args: string[]): Promise<void> {
+/** anemos-netconf; its exit code. */
+async function netconf(argv: string[]): Promise<number> {
   const usage = `usage: anemos-netconf render --format ${RENDER_FORMATS.join('|')} [--names host|kernel] [--network FILE] ROOT\n`;
   let parsed;
   try {
-    parsed = parseArgs({args, allowPositionals: true, options: {format: {type: 'string'}, names: {type: 'string', default: 'host'}, network: {type: 'string', default: `${ROOT}${CONTRACT.network}`}}});
+    parsed = parseFlags(argv, {format: {type: 'string'}, names: {type: 'string', default: 'host'}, network: {type: 'string', default: `${ROOT}${CONTRACT.network}`}});
   } catch (err) {
-    process.stderr.write(`anemos-netconf: ${(err as Error).message}\n${usage}`);
-    process.exitCode = 2;
-    return;
+    stderr(`anemos-netconf: ${(err as Error).message}\n${usage}`);
+    return 2;
   }
   const {values, positionals} = parsed;
   const [sub, root, ...extra] = positionals;
   const format = values.format as RenderFormat | undefined;
   const names = values.names!;
   if (sub !== 'render' || !format || !RENDER_FORMATS.includes(format) || !root || extra.length || !['host', 'kernel'].includes(names)) {
-    process.stderr.write(usage);
-    process.exitCode = 2;
-    return;
+    stderr(usage);
+    return 2;
   }
   // The same schema as the CLI's: a broken network.json stops here, not in the new system.
-  const net = await readNetworkJson(values.network!);
+  const net = readNetworkJson(runtime, values.network!);
   // --names kernel: the names this kernel gives the NICs (the new system's own kernel names
   // them alike: eth0 for the first). ANEMOS_SYSFS points tests at a sysfs of their making.
   let kernelNames: Record<string, string> | undefined;
   if (names === 'kernel') {
-    kernelNames = Object.fromEntries(readLinks(process.env.ANEMOS_SYSFS ?? '/sys').map((l) => [l.mac.toLowerCase(), l.name]));
+    kernelNames = Object.fromEntries(readLinks(env().ANEMOS_SYSFS ?? '/sys').map((l) => [l.mac.toLowerCase(), l.name]));
     const nics = Object.values(net.interfaces).flatMap((i) => (i.bond ? i.bond.members : i.vlan ? [] : [i]));
     for (const i of nics) {
-      if (!kernelNames[i.mac]) process.stderr.write(`anemos-netconf: no interface here has MAC ${i.mac}; writing the name it had on the old system (${i.name})\n`);
+      if (!kernelNames[i.mac]) stderr(`anemos-netconf: no interface here has MAC ${i.mac}; writing the name it had on the old system (${i.name})\n`);
     }
   }
   const files = renderNetwork(net, format, kernelNames ? {names: kernelNames} : {});
-  await writeRendered(root, files);
-  for (const f of files) process.stdout.write(`anemos-netconf: wrote ${root.replace(/\/$/, '')}/${f.path}\n`);
+  writeRendered(runtime, root, files);
+  for (const f of files) stdout(`anemos-netconf: wrote ${root.replace(/\/$/, '')}/${f.path}\n`);
+  return 0;
 }
 
-const [command, ...rest] = process.argv.slice(2);
-(command === 'netconf' ? netconf(rest) : command === 'configure' ? configure(rest) : run()).catch((err) => {
-  process.stderr.write(`anemos agent: ${err instanceof AnemosError ? `${err.message}${err.details.length ? `\n  ${err.details.join('\n  ')}` : ''}` : err instanceof Error ? err.stack : String(err)}\n`);
-  process.exitCode = 1;
-});
+async function main(): Promise<number> {
+  const [command, ...rest] = args();
+  try {
+    return command === 'netconf' ? await netconf(rest) : command === 'configure' ? await configure(rest) : (await run(), 0);
+  } catch (err) {
+    stderr(`anemos agent: ${err instanceof AnemosError ? `${err.message}${err.details.length ? `\n  ${err.details.join('\n  ')}` : ''}` : err instanceof Error ? `${err.message}\n${err.stack ?? ''}` : String(err)}\n`);
+    return 1;
+  }
+}
+
+// An error is caught in main; QuickJS would end the process on a rejection no one handled.
+void main().then(exit);

@@ -1,17 +1,17 @@
 // Verify, unpack and run the payload. The sha256 is checked again here: the bytes in
 // RAM are what runs, whatever happened on the way.
 
-import {createHash} from 'node:crypto';
-import {createReadStream, existsSync, mkdirSync, statSync} from 'node:fs';
-import {pipeline} from 'node:stream/promises';
-import type {Runner} from '../adapters/process.js';
+import type {Runner} from '../shared/command.js';
+import {existsSync, mkdirSync, readFileSync, statSync} from './runtime.js';
 import {AgentError} from './errors.js';
+import {oomVictims, outOfMemoryMessage, parseMemTotalMiB, parseOomKills} from './memory.js';
 
-export async function verifyPayload(path: string, expected: string): Promise<void> {
+export async function verifyPayload(runner: Runner, path: string, expected: string): Promise<void> {
   if (!existsSync(path)) throw new AgentError('payload-missing', `The payload ${path} is not in the initramfs.`);
-  const h = createHash('sha256');
-  await pipeline(createReadStream(path), h);
-  const actual = h.digest('hex');
+  // sha256sum (coreutils/busybox, in C): hashing in JS on QuickJS would take minutes.
+  const r = await runner.run('sha256sum', [path], {allowFail: true});
+  if (r.exitCode !== 0) throw new AgentError('payload-missing', `The payload ${path} cannot be read: ${r.stderr.trim()}`);
+  const actual = r.stdout.split(/\s/)[0]!;
   if (actual !== expected.toLowerCase()) {
     throw new AgentError('payload-sha256', `The payload does not match its sha256 (expected ${expected}, got ${actual}).`);
   }
@@ -54,13 +54,26 @@ export interface RunInGroupOptions extends RunScriptOptions {
   timeoutHint: string;
 }
 
-/** Run a command in its own process group (Runner.stream), lines to onLine; the failure as the agent says it. */
+const oomKills = () => (existsSync('/proc/vmstat') ? parseOomKills(readFileSync('/proc/vmstat', 'utf8')) : 0);
+
+/**
+ * Run a command in its own process group (Runner.stream), lines to onLine; the failure as
+ * the agent says it. The agent keeps itself out of the OOM killer's reach (main.ts); the
+ * payload gets the default back, so that the kernel stops it, not the agent or dropbear.
+ */
 export async function runInGroup(runner: Runner, o: RunInGroupOptions): Promise<void> {
   let r;
+  const killsBefore = oomKills();
   try {
-    r = await runner.stream(o.command, o.args, {cwd: o.cwd, env: o.env, onLine: o.onLine, timeoutSeconds: o.timeoutSeconds});
+    const reset = 'echo 0 > /proc/self/oom_score_adj 2>/dev/null; exec "$0" "$@"';
+    r = await runner.stream('/bin/sh', ['-c', reset, o.command, ...o.args], {cwd: o.cwd, env: o.env, onLine: o.onLine, timeoutSeconds: o.timeoutSeconds});
   } catch (err) {
     throw new AgentError('payload-run', `${o.name} could not start: ${(err as Error).message}`);
+  }
+  if (oomKills() > killsBefore) {
+    const message = outOfMemoryMessage(o.name, oomVictims((await runner.run('dmesg', [], {allowFail: true})).stdout), parseMemTotalMiB(readFileSync('/proc/meminfo', 'utf8')));
+    if (r.exitCode !== 0 || r.timedOut) throw new AgentError('payload-oom', message);
+    o.onLine(`(warning) ${message} It went on and succeeded.`);
   }
   if (r.timedOut) throw new AgentError('payload-timeout', `${o.name} ran longer than ${o.timeoutHint} and was stopped.`);
   if (r.exitCode !== 0) throw new AgentError('payload-failed', `${o.name} exited with ${r.exitCode !== null ? `code ${r.exitCode}` : `signal ${r.signal}`}.`);

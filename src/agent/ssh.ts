@@ -1,8 +1,8 @@
 // Dropbear for the operator, with the host's own SSH host keys when the CLI carried
 // them (converted from OpenSSH format), so known_hosts stays valid.
 
-import {copyFileSync, chmodSync, existsSync, mkdirSync, openSync, readdirSync} from 'node:fs';
-import type {Runner} from '../adapters/process.js';
+import {chmodSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync} from './runtime.js';
+import type {Runner} from '../shared/command.js';
 import {CONTRACT} from '../core/boot-contract.js';
 
 export interface SshStart {

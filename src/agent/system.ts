@@ -1,7 +1,7 @@
 // The agent's contact with the machine: /sys, /proc, and running commands. Small and
 // side-effecting; the decisions are made in the pure modules beside it.
 
-import {existsSync, readdirSync, readFileSync} from 'node:fs';
+import {existsSync, readdirSync, readFileSync, sleep} from './runtime.js';
 import type {Link} from './net-setup.js';
 import {parseBlockStat, type WriteCounters} from './disk-writes.js';
 
@@ -37,4 +37,4 @@ export function readWriteCounters(): WriteCounters {
   return counters;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export {sleep};

@@ -1,7 +1,6 @@
 // The contract between the host CLI and the agent in the initramfs: which files the
 // appended segments carry and what config.json holds (DESIGN.md §3). Shared by both sides.
 
-import {FAILURE_POLICIES, type FailurePolicy} from './config.js';
 import {validate, type Schema, type SchemaProblem} from './json-schema.js';
 
 export const CONTRACT = {
@@ -21,6 +20,9 @@ export const RUNTIME = {
   /** Created by a driver once it has read the outcome event (BootConfig.watch_seconds). */
   outcomeSeen: '/run/anemos/outcome-seen',
 } as const;
+
+export const FAILURE_POLICIES = ['auto', 'reboot', 'stay'] as const;
+export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
 
 export const BOOT_MODES = ['deploy', 'test'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];

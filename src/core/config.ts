@@ -5,6 +5,7 @@
 import {isAbsolute, resolve} from 'node:path';
 import {parseDocument} from 'yaml';
 import {configError} from '../shared/errors.js';
+import {FAILURE_POLICIES, type FailurePolicy} from './boot-contract.js';
 import {validate, type Schema, type SchemaProblem} from './json-schema.js';
 import {KERNEL_ARGS_PATTERN, KERNEL_ARGS_HINT} from './kernel-args.js';
 import {NETWORK_SCHEMA, normalizeNetwork, validateNetwork} from './network-schema.js';
@@ -12,8 +13,8 @@ import type {NetworkConfig} from './network.js';
 
 export const BOOT_METHODS = ['auto', 'kexec', 'bootloader'] as const;
 export type BootMethod = (typeof BOOT_METHODS)[number];
-export const FAILURE_POLICIES = ['auto', 'reboot', 'stay'] as const;
-export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
+// What to do when a deploy fails is part of the boot contract (the agent reads it).
+export {FAILURE_POLICIES, type FailurePolicy};
 
 const SHA256 = '^[0-9a-fA-F]{64}$';
 const DURATION = '^[0-9]+(s|m|h)?$';

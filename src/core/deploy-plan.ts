@@ -213,14 +213,15 @@ export function planDeploy(config: Config, facts: HostFacts, opts: PlanOptions):
 
 /**
  * The deploy environment lives in RAM: the unpacked initramfs, the page cache of what
- * it downloads and Node itself. Loading also needs kernel + initramfs in free memory now.
+ * it downloads and the agent (QuickJS) itself. Loading also needs kernel + initramfs in
+ * free memory now.
  */
 export function checkMemory(facts: HostFacts, sizes: {kernel: number; initramfs: number; unpacked: number}): string | undefined {
   const MiB = 1048576;
-  // Node, dropbear and the tools at work plus what the payload downloads. Generous on purpose:
-  // bench/deploy-env.ts finds the smallest -m at which a tiny payload completes (288 MiB),
-  // and a real payload keeps its download in RAM too.
-  const runtime = 160 * MiB;
+  // The agent on QuickJS, dropbear and the tools at work, plus the payload's own working
+  // memory. bench/deploy-env.ts finds the smallest -m at which a tiny payload completes
+  // (160 MiB: 135 MiB seen by the kernel); payloads/image streams an image that does not fit.
+  const runtime = 64 * MiB;
   const needTotal = sizes.unpacked + sizes.initramfs + sizes.kernel + runtime;
   if (facts.memory.totalBytes < needTotal) {
     return `This machine has ${Math.round(facts.memory.totalBytes / MiB)} MiB of RAM; the deploy environment needs about ${Math.round(needTotal / MiB)} MiB (${Math.round(sizes.unpacked / MiB)} MiB unpacked initramfs + ${Math.round(runtime / MiB)} MiB to run).`;

@@ -34,7 +34,7 @@ describe('the firmware boot entries', () => {
     const order = b64(REAL.bootOrder);
     expect(parseBootOrder(order)).toEqual(['0009', '0000', '0001', '0002', '0003', '0004', '0005', '0006', '0007', '0008']);
     const out = encodeBootOrder(order, ['0009', '000A', '0003']);
-    expect(out.subarray(0, 4)).toEqual(order.subarray(0, 4));
+    expect([...out.subarray(0, 4)]).toEqual([...order.subarray(0, 4)]);
     expect(parseBootOrder(out)).toEqual(['0009', '000A', '0003']);
   });
 

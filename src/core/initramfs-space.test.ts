@@ -4,7 +4,7 @@ import {groupOf, spaceByGroup} from './initramfs-space.js';
 describe('what takes the space in an initramfs', () => {
   it('puts each path of the base in the group it is for', () => {
     const k = 'lib/modules/6.1.0-56-cloud-amd64/kernel';
-    expect(groupOf('usr/bin/node')).toBe('Node.js runtime');
+    expect(groupOf('usr/bin/qjs')).toBe('QuickJS runtime');
     expect(groupOf('usr/lib/anemos/agent.mjs')).toBe('the agent');
     expect(groupOf(`${k}/fs/xfs/xfs.ko`)).toBe('kernel modules: filesystems');
     expect(groupOf(`${k}/drivers/md/raid456.ko`)).toBe('kernel modules: RAID and device mapper');
@@ -23,7 +23,7 @@ describe('what takes the space in an initramfs', () => {
 
   it('adds up regular files only, a later segment\'s file replacing an earlier one, largest group first', () => {
     const groups = spaceByGroup([
-      {path: 'usr/bin/node', size: 90, type: 'file'},
+      {path: 'usr/bin/qjs', size: 90, type: 'file'},
       {path: 'bin/busybox', size: 10, type: 'file'},
       {path: 'bin/sh', size: 0, type: 'symlink'},
       {path: 'sbin/kexec', size: 5, type: 'file'},
@@ -32,7 +32,7 @@ describe('what takes the space in an initramfs', () => {
       {path: 'usr', size: 0, type: 'dir'},
     ]);
     expect(groups).toEqual([
-      {group: 'Node.js runtime', bytes: 90, files: 1, largest: [{path: 'usr/bin/node', size: 90}]},
+      {group: 'QuickJS runtime', bytes: 90, files: 1, largest: [{path: 'usr/bin/qjs', size: 90}]},
       {group: 'tools', bytes: 15, files: 2, largest: [{path: 'bin/busybox', size: 10}, {path: 'sbin/kexec', size: 5}]},
       {group: 'anemos segments (config, network, keys, payload)', bytes: 3, files: 1, largest: [{path: 'anemos/config.json', size: 3}]},
     ]);

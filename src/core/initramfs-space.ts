@@ -1,5 +1,5 @@
 // What takes the space in an initramfs: its files' unpacked bytes grouped by what they are
-// for (the Node runtime, kernel modules by kind, libraries, tools...), largest first. The
+// for (the QuickJS runtime, kernel modules by kind, libraries, tools...), largest first. The
 // unpacked size is what the deploy environment holds in RAM. Pure: takes the listing.
 
 import type {CpioListing} from './cpio.js';
@@ -16,7 +16,7 @@ const MODULES = '^lib/modules/[^/]+/kernel/';
 
 /** The first group whose pattern matches a path takes the file. */
 export const SPACE_GROUPS: [string, RegExp][] = [
-  ['Node.js runtime', /^usr\/bin\/node$/],
+  ['QuickJS runtime', /^usr\/bin\/qjs$/],
   ['the agent', /^usr\/lib\/anemos\//],
   ['kernel modules: filesystems', new RegExp(`${MODULES}fs/`)],
   ['kernel modules: RAID and device mapper', new RegExp(`${MODULES}drivers/md/`)],

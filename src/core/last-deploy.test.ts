@@ -47,7 +47,7 @@ describe('where the last deploy outlives the reboot', () => {
   it('the EFI variable: attributes first, JSON after, the oldest log lines dropped to fit the firmware\'s limit', () => {
     const long = {...failed, log: Array.from({length: 200}, (_, i) => `[03:39:${i}] anemos: line ${i} ${'x'.repeat(60)}`)};
     const bytes = efiVariable(long);
-    expect(bytes.readUInt32LE(0)).toBe(7);
+    expect(Buffer.from(bytes).readUInt32LE(0)).toBe(7);
     expect(bytes.length).toBeLessThanOrEqual(EFI_MAX_BYTES);
     const back = parseEfiVariable(bytes, 'efi')!;
     expect(back).toMatchObject({outcome: 'failed', step: 'payload run', source: 'efi'});

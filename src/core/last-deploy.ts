@@ -3,6 +3,8 @@
 // UEFI machines, the kernel's ramoops (pstore) where the host reserves memory for it.
 // The agent writes it; `anemos status` reads it. Both sides share this file.
 
+import {concatBytes, utf8Decode, utf8Encode, writeU32LE} from '../shared/bytes.js';
+
 /** A vendor GUID of anemos' own: the variable never collides with a firmware one. */
 export const EFI_GUID = '9e93b5f7-2f8e-4391-b195-a40589a0d15f';
 export const EFI_VARIABLE = `AnemosLastDeploy-${EFI_GUID}`;
@@ -87,17 +89,17 @@ export function recordLine(r: LastDeploy): string {
 }
 
 /** efivarfs' file content: the attributes, then the record, its oldest log lines dropped to fit. */
-export function efiVariable(r: LastDeploy): Buffer {
+export function efiVariable(r: LastDeploy): Uint8Array {
   const {source: _source, ...rec} = r;
   const fit = {...rec, msg: rec.msg.slice(0, 1000), log: rec.log.map((l) => l.slice(0, 240))};
   let json = JSON.stringify(fit);
-  while (Buffer.byteLength(json) > EFI_MAX_BYTES - 4 && fit.log.length) {
+  while (utf8Encode(json).length > EFI_MAX_BYTES - 4 && fit.log.length) {
     fit.log.shift();
     json = JSON.stringify(fit);
   }
-  const attrs = Buffer.alloc(4);
-  attrs.writeUInt32LE(EFI_ATTRIBUTES);
-  return Buffer.concat([attrs, Buffer.from(json)]);
+  const attrs = new Uint8Array(4);
+  writeU32LE(attrs, 0, EFI_ATTRIBUTES);
+  return concatBytes([attrs, utf8Encode(json)]);
 }
 
 function asRecord(v: unknown): LastDeploy | undefined {
@@ -105,9 +107,9 @@ function asRecord(v: unknown): LastDeploy | undefined {
   return r && r.v === 1 && typeof r.t === 'string' && (r.outcome === 'failed' || r.outcome === 'succeeded') && typeof r.msg === 'string' ? {...r, log: Array.isArray(r.log) ? r.log : []} : undefined;
 }
 
-export function parseEfiVariable(bytes: Buffer, source = `${EFIVARS_DIR}/${EFI_VARIABLE}`): LastDeploy | undefined {
+export function parseEfiVariable(bytes: Uint8Array, source = `${EFIVARS_DIR}/${EFI_VARIABLE}`): LastDeploy | undefined {
   try {
-    const r = asRecord(JSON.parse(bytes.subarray(4).toString('utf8')));
+    const r = asRecord(JSON.parse(utf8Decode(bytes, 4)));
     return r && {...r, source};
   } catch {
     return undefined;

@@ -1,19 +1,27 @@
 // Render network.json into a root directory (CLI "network render", agent "anemos-netconf").
+// No runtime of its own: the CLI hands in Node's fs, the agent (QuickJS) its runtime.
 
-import {chmod, mkdir, readFile, rm, writeFile} from 'node:fs/promises';
-import {dirname, join} from 'node:path';
 import {renderNetwork, type RenderedFile, type RenderFormat} from '../core/network-render.js';
 import {normalizeNetwork, validateNetwork} from '../core/network-schema.js';
 import type {NetworkConfig} from '../core/network.js';
 import {AnemosError, pathMissing, usageError} from '../shared/errors.js';
 
+/** The file calls this module makes: Node's fs and the agent's runtime both have them. */
+export interface RenderFs {
+  readFileSync(path: string, encoding: 'utf8'): string;
+  mkdirSync(path: string, o: {recursive: true}): unknown;
+  rmSync(path: string, o: {force: true}): void;
+  writeFileSync(path: string, data: string, o: {mode: number}): void;
+  chmodSync(path: string, mode: number): void;
+}
+
 /** Read and validate a network.json against the one schema (schema/network.schema.json). */
-export async function readNetworkJson(path: string): Promise<NetworkConfig> {
+export function readNetworkJson(fsys: RenderFs, path: string): NetworkConfig {
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(path, 'utf8'));
+    raw = JSON.parse(fsys.readFileSync(path, 'utf8'));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw pathMissing(path, 'The network.json', 'Create it with "anemos network detect --json > network.json".');
+    if ((err as {code?: string}).code === 'ENOENT') throw pathMissing(path, 'The network.json', 'Create it with "anemos network detect --json > network.json".');
     throw usageError('network-json', `Cannot read ${path} as network.json: ${(err as Error).message}.`, 'Create it with "anemos network detect --json".');
   }
   const problems = validateNetwork(raw);
@@ -36,20 +44,20 @@ export function parseNames(pairs: string[]): Record<string, string> {
   return names;
 }
 
-export async function writeRendered(root: string, files: RenderedFile[]): Promise<void> {
+export function writeRendered(fsys: RenderFs, root: string, files: RenderedFile[]): void {
   for (const f of files) {
-    const path = join(root, f.path);
-    await mkdir(dirname(path), {recursive: true});
+    const path = `${root.replace(/\/+$/, '')}/${f.path}`;
+    fsys.mkdirSync(path.slice(0, path.lastIndexOf('/')) || '/', {recursive: true});
     // A link (resolv.conf -> resolved's stub in /run) would send the content outside the root.
-    await rm(path, {force: true});
-    await writeFile(path, f.content, {mode: f.mode});
-    await chmod(path, f.mode);
+    fsys.rmSync(path, {force: true});
+    fsys.writeFileSync(path, f.content, {mode: f.mode});
+    fsys.chmodSync(path, f.mode);
   }
 }
 
-export async function renderNetworkFromFile(opts: {network: string; format: RenderFormat; names: string[]; root?: string}): Promise<RenderedFile[]> {
-  const net = await readNetworkJson(opts.network);
+export function renderNetworkFromFile(fsys: RenderFs, opts: {network: string; format: RenderFormat; names: string[]; root?: string}): RenderedFile[] {
+  const net = readNetworkJson(fsys, opts.network);
   const files = renderNetwork(net, opts.format, {names: parseNames(opts.names)});
-  if (opts.root) await writeRendered(opts.root, files);
+  if (opts.root) writeRendered(fsys, opts.root, files);
   return files;
 }

@@ -45,12 +45,12 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
     return disk;
   }
 
-  async function boot(name: string, initrd: string, opts: {disk?: string; port?: number; mode: string; uefiVars?: string}): Promise<Vm> {
+  async function boot(name: string, initrd: string, opts: {disk?: string; port?: number; mode: string; uefiVars?: string; memoryMb?: number}): Promise<Vm> {
     return new Vm({
       kernel: base.kernel,
       initrd,
       append: `console=ttyS0,115200 anemos.mode=${opts.mode} panic=10 rootfstype=ramfs`,
-      memoryMb: 512,
+      memoryMb: opts.memoryMb ?? 512,
       serialLog: join(work, `${name}.serial.log`),
       disks: opts.disk ? [opts.disk] : [],
       mac: QEMU_MAC,
@@ -83,11 +83,12 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
     }
   });
 
-  it('deploy mode: the payload writes the disk, then the machine reboots', async () => {
+  // Issue #12's goal: the agent on QuickJS runs a disk-writing payload to completion in 160 MiB (Node needed 288).
+  it('deploy mode in 160 MiB of RAM: the payload writes the disk, then the machine reboots', async () => {
     const {payload, sha} = deployPayload(`#!/bin/sh\nset -e\necho "writing to $ANEMOS_DISK for $ANEMOS_HOSTNAME"\nprintf '${MARKER}' | dd of="$ANEMOS_DISK" bs=512 seek=1 conv=notrunc\nsync\n`);
     const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'deploy-ok', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: sha}}, authorizedKeys: [operator.pub], payload});
     const disk = blankDisk('deploy-ok');
-    const vm = await boot('deploy-ok', initrd, {mode: 'deploy', disk});
+    const vm = await boot('deploy-ok', initrd, {mode: 'deploy', disk, memoryMb: 160});
     // -no-reboot: the agent's reboot ends QEMU.
     await vm.waitExit(180_000);
     expect(vm.log()).toMatch(/deploy: writing to \/dev\/vda for anemos-test/);
@@ -154,6 +155,23 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
     await vm.waitExit(180_000);
     expect(vm.log()).toMatch(/payload does not match its sha256 \(expected a{64}, got [0-9a-f]{64}\)/);
     expect(readDisk(disk, 0, 512)).toBe('\0'.repeat(512));
+  });
+
+  it('a payload that allocates beyond RAM: told as out of memory on the console and in events.jsonl; the agent and SSH survive', async () => {
+    // dd's 200 MiB buffer, filled: more than a 256 MiB machine has left beside the deploy environment.
+    const {payload, sha} = deployPayload('#!/bin/sh\necho "allocating"\ndd if=/dev/zero of=/dev/null bs=200M count=1\n');
+    const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'oom', config: {mode: 'deploy', disk: '/dev/vda', on_failure: 'stay', payload: {file: 'payload.tar.gz', sha256: sha}}, authorizedKeys: [operator.pub], payload});
+    const port = await freePort();
+    const vm = await boot('oom', initrd, {mode: 'deploy', disk: blankDisk('oom'), port, memoryMb: 256});
+    try {
+      await vm.waitFor(/staying up so you can repair/, 180_000);
+      expect(vm.log()).toMatch(/Out of memory: Killed process \d+ \(dd\)/);
+      expect(vm.log()).toMatch(/DEPLOY FAILED: \.\/deploy ran out of memory: the kernel's out-of-memory killer stopped dd \(pid \d+, \d+ MiB\)\. This machine has \d+ MiB of RAM/);
+      const events = (await sshRun(operator.priv, port, 'cat /run/anemos/events.jsonl')).trim().split('\n').map((l) => JSON.parse(l));
+      expect(events.find((e) => e.outcome === 'failed')).toMatchObject({action: 'stay', written: [], msg: expect.stringMatching(/ran out of memory: the kernel's out-of-memory killer stopped dd/)});
+    } finally {
+      vm.kill();
+    }
   });
 
   it('failure after a disk write: stays up, reachable over SSH, and says what failed', async () => {

@@ -5,6 +5,7 @@
 // in test/e2e/imgbuild.test.ts); Alpine's and Arch's mirrors are not reachable here.
 
 import {execFileSync, spawnSync} from 'node:child_process';
+import * as fs from 'node:fs';
 import {chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -15,7 +16,7 @@ import {renderTemplates} from '../../src/agent/imgbuild.js';
 import {templateValues, type ImgbuildSpec} from '../../src/core/imgbuild.js';
 import {planImgbuild, stepPrelude, type PlanContext} from '../../src/core/imgbuild-plan.js';
 import {qemuNetwork} from '../../src/core/qemu-target.js';
-import {REPO} from '../helpers/kernel.js';
+import {qjsCommand, REPO} from '../helpers/kernel.js';
 
 const AGENT = join(REPO, 'dist', 'agent.mjs');
 
@@ -28,7 +29,8 @@ describe('IMGBUILD steps without a mirror, on a scratch root', () => {
     const sysfs = join(bin, 'sys');
     mkdirSync(join(sysfs, 'class/net/eth0'), {recursive: true});
     writeFileSync(join(sysfs, 'class/net/eth0/address'), '52:54:00:12:34:56\n');
-    writeFileSync(join(bin, 'anemos-netconf'), `#!/bin/sh\nANEMOS_SYSFS=${sysfs} exec node ${AGENT} netconf "$@"\n`, {mode: 0o755});
+    // The agent as the deploy environment runs it: on its qjs.
+    writeFileSync(join(bin, 'anemos-netconf'), `#!/bin/sh\nANEMOS_SYSFS=${sysfs} exec ${qjsCommand().join(' ')} ${AGENT} netconf "$@"\n`, {mode: 0o755});
   });
 
   async function project(target: string, extra = ''): Promise<{dir: string; spec: ImgbuildSpec}> {
@@ -69,7 +71,7 @@ describe('IMGBUILD steps without a mirror, on a scratch root', () => {
 
   function runSteps(spec: ImgbuildSpec, dir: string, s: ReturnType<typeof scratch>, only: string[]): string {
     const ctx: PlanContext = {root: s.root, payload: dir, work: s.work, disk: '/dev/vda', efi: false, kernelArgs: ['console=ttyS0,115200'], networkJson: join(s.anemos, 'network.json'), authorizedKeys: join(s.anemos, 'ssh/authorized_keys'), hostKeysDir: join(s.anemos, 'ssh/host_keys')};
-    renderTemplates(spec, dir, join(s.work, 'templates'), templateValues(qemuNetwork('ns1.example.org'), {hostname: 'ns1.example.org', imgname: spec.imgname, target: spec.target, disk: '/dev/vda'}));
+    renderTemplates(fs, spec, dir, join(s.work, 'templates'), templateValues(qemuNetwork('ns1.example.org'), {hostname: 'ns1.example.org', imgname: spec.imgname, target: spec.target, disk: '/dev/vda'}));
     const steps = planImgbuild(spec, ctx).filter((st) => only.includes(st.id));
     expect(steps.map((st) => st.id)).toEqual(only);
     let out = '';

@@ -22,7 +22,8 @@ function image(work: string, o: {cut: boolean; config: boolean}): string {
   copyFileSync(join(REPO, 'initramfs/files/init'), join(root, 'init'));
   chmodSync(join(root, 'init'), 0o755);
   // Incompressible, so that cutting the compressed image cuts inside this file.
-  writeFileSync(join(root, 'usr/bin/node'), randomBytes(6 * 1048576), {mode: 0o755});
+  writeFileSync(join(root, 'usr/bin/qjs'), randomBytes(6 * 1048576), {mode: 0o755});
+  writeFileSync(join(root, 'usr/lib/anemos/agent'), '#!/bin/sh\n# never reached\n', {mode: 0o755});
   writeFileSync(join(root, 'usr/lib/anemos/agent.mjs'), '// never reached\n');
   if (o.config) writeFileSync(join(root, 'anemos/config.json'), '{}\n');
   const out = join(work, 'initramfs.cpio.gz');
@@ -43,9 +44,9 @@ describe('/init with an incomplete initramfs', () => {
     const work = mkdtempSync(join(tmpdir(), 'anemos-init-cut-'));
     const log = await boot(work, image(work, {cut: true, config: true}));
     expect(log).toMatch(/Initramfs unpacking failed/);
-    // The cut falls inside usr/bin/node (half of it is there); what sorts after it is missing,
+    // The cut falls inside usr/bin/qjs (half of it is there); what sorts after it is missing,
     // among them the tools the old /init looped on ("tee: not found", "setsid: not found").
-    expect(log).toMatch(/anemos: the deploy environment is incomplete: missing \/usr\/lib\/anemos\/agent\.mjs \/usr\/bin\/xargs \/usr\/bin\/tee \/usr\/bin\/setsid\. The kernel reported: Initramfs unpacking failed: .*That usually means too little RAM/);
+    expect(log).toMatch(/anemos: the deploy environment is incomplete: missing \/usr\/lib\/anemos\/agent \/usr\/lib\/anemos\/agent\.mjs \/usr\/bin\/xargs \/usr\/bin\/tee \/usr\/bin\/setsid\. The kernel reported: Initramfs unpacking failed: .*That usually means too little RAM/);
     expect(log).toMatch(/rebooting in 10 s/);
     expect(log).toMatch(/reboot: Restarting system/);
     expect(log).not.toMatch(/not found/);

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import {Args, Flags} from '@oclif/core';
 import {RENDER_FORMATS, type RenderFormat} from '../../core/network-render.js';
 import {renderNetworkFromFile} from '../../services/network-render.js';
@@ -17,7 +18,7 @@ export default class NetworkRender extends BaseCommand {
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(NetworkRender);
-    const files = await renderNetworkFromFile({network: flags.network, format: flags.format as RenderFormat, names: flags.name, root: args.root});
+    const files = renderNetworkFromFile(fs, {network: flags.network, format: flags.format as RenderFormat, names: flags.name, root: args.root});
     if (!this.jsonEnabled()) {
       for (const f of files) this.out(args.root ? `wrote ${f.path}` : `==> /${f.path}\n${f.content}`);
     }

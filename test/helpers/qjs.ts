@@ -1,0 +1,23 @@
+// Calling the agent's file-touching functions under the real qjs from a unit test: the
+// agent's runtime (src/agent/runtime.ts) is QuickJS', not Node's (test/qjs/call.ts).
+
+import {execFileSync} from 'node:child_process';
+import {mkdtempSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {buildSync} from 'esbuild';
+import {qjsCommand, REPO} from './kernel.js';
+
+let bundle: string | undefined;
+let qjs: string[] | undefined;
+
+export function callUnderQjs<T>(name: string, ...args: unknown[]): T {
+  if (!bundle) {
+    bundle = join(mkdtempSync(join(tmpdir(), 'anemos-qjs-call-')), 'call.mjs');
+    // As scripts/build.mjs bundles the agent.
+    buildSync({entryPoints: [join(REPO, 'test/qjs/call.ts')], bundle: true, platform: 'neutral', mainFields: ['module', 'main'], format: 'esm', target: 'es2022', outfile: bundle, logLevel: 'warning'});
+  }
+  qjs ??= qjsCommand();
+  const [cmd, ...flags] = qjs;
+  return JSON.parse(execFileSync(cmd!, [...flags, bundle, name, JSON.stringify(args)], {encoding: 'utf8', timeout: 30_000})) as T;
+}
