@@ -237,6 +237,26 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
     expect(readDisk(disk, 0, 512)).toBe('\0'.repeat(512));
   });
 
+  it('network gate: a check_url that answers an error keeps the payload from running; one that answers lets it run', async () => {
+    const server = await startServer({'/ok': {body: Buffer.from('ok')}});
+    const url = (path: string) => `http://10.0.2.2:${new URL(server.url).port}${path}`;
+    try {
+      const {payload, sha} = deployPayload('#!/bin/sh\necho "payload ran"\n');
+      const compose = (name: string, path: string) =>
+        composeEnv({dir: work, base: base.initramfs, name, config: {mode: 'deploy', disk: '/dev/vda', network_timeout: 4, check_url: url(path), payload: {file: 'payload.tar.gz', sha256: sha}}, authorizedKeys: [operator.pub], payload});
+      const bad = await boot('check-url-404', await compose('check-url-404', '/missing'), {mode: 'deploy', disk: blankDisk('check-url-404')});
+      await bad.waitExit(180_000);
+      expect(bad.log()).toMatch(new RegExp(`The network did not pass its check within 4 s: ${url('/missing').replace(/[.?]/g, '\\$&')} answered: .*404`));
+      expect(bad.log()).not.toMatch(/payload run: start/);
+      const good = await boot('check-url-ok', await compose('check-url-ok', '/ok'), {mode: 'deploy', disk: blankDisk('check-url-ok')});
+      await good.waitExit(180_000);
+      expect(good.log()).toMatch(/deploy: payload ran/);
+      expect(server.requests.map((q) => q.path)).toContain('/ok');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('DHCP where the host used it: udhcpc gets the lease from QEMU', async () => {
     const net = qemuStaticNetwork();
     const iface = net.interfaces[QEMU_MAC];
