@@ -113,7 +113,8 @@ async function checkGateway(runner: Runner, plan: NetworkPlan): Promise<string |
 async function checkUrl(runner: Runner, url: string): Promise<string | undefined> {
   const r = await runner.run('wget', ['--no-verbose', '--tries=1', '--timeout=5', '-O', '/dev/null', url], {allowFail: true});
   if (r.exitCode === 0) return undefined;
-  const said = r.stderr.trim().split('\n').filter(Boolean).at(-1) ?? `wget exit ${r.exitCode}`;
+  // wget's last line, without its timestamp (a retry that fails alike is then the same problem, logged once).
+  const said = (r.stderr.trim().split('\n').filter(Boolean).at(-1) ?? `wget exit ${r.exitCode}`).replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, '').replace(/\.$/, '');
   // wget's 8: the server answered with an error status.
   return r.exitCode === 8 ? `${url} answered: ${said}` : `${url} unreachable: ${said}`;
 }
