@@ -1,7 +1,7 @@
 // The one module of the agent that knows what it runs on: QuickJS (`qjs --std`, Debian 13's
 // quickjs), whose `std` and `os` modules are globals then. Files, directories, processes
-// (a timeout that kills the whole process group, exit codes, output line by line), timers,
-// signals, the environment. Everything else in the agent is the same code the host CLI
+// (a timeout that kills the whole process group, exit codes, output line by line, children
+// reaped on SIGCHLD), timers, the environment. Everything else in the agent is the same code the host CLI
 // runs on Node. Tested under the real qjs (test/integration/qjs-runtime.test.ts).
 //
 // Named like Node's fs where it does the same, so the agent reads as it always did.
@@ -23,9 +23,7 @@ const g = globalThis as any;
 const std = g.std as {
   loadFile(path: string): string | null;
   open(path: string, mode: string, err?: {errno: number}): QjsFile | null;
-  fdopen(fd: number, mode: string): QjsFile | null;
   getenviron(): Record<string, string>;
-  getenv(name: string): string | undefined;
   strerror(errno: number): string;
   exit(code: number): never;
   out: QjsFile;
@@ -41,7 +39,6 @@ const os = g.os as {
   readdir(path: string): [string[], number];
   mkdir(path: string, mode?: number): number;
   remove(path: string): number;
-  rename(from: string, to: string): number;
   exec(argv: string[], o: Record<string, unknown>): number;
   waitpid(pid: number, options: number): [number, number];
   kill(pid: number, sig: number): number;
@@ -69,9 +66,6 @@ const SIGKILL = 9;
 
 // QuickJS' console has log only; a library's console.warn (yaml's) must not throw.
 if (g.console && !g.console.warn) g.console.warn = g.console.error = (...a: unknown[]) => g.std?.err.puts(`${a.join(' ')}\n`);
-
-/** True when running under qjs --std (false under Node, where only the pure parts are used). */
-export const onQuickJs = () => g.os !== undefined && g.std !== undefined;
 
 // --- files -------------------------------------------------------------------------
 
@@ -296,10 +290,15 @@ interface Spawn {
 
 function spawn(cmd: string, args: readonly string[], o: Spawn): number {
   const environment = o.env ?? env();
-  if (!which(cmd, environment.PATH ?? env().PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', o.cwd)) throw toolMissing(cmd, args);
+  const path = environment.PATH ?? env().PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
+  const program = which(cmd, path, o.cwd);
+  if (!program) throw toolMissing(cmd, args);
+  // Debian's busybox runs its own applet for a bare name it knows: its setsid would start
+  // busybox's chroot, sh or tar, not the real ones. Programs go by their full path.
+  const tool = (name: string) => which(name, path) ?? name;
   // A child of qjs is not a group leader, so setsid(1) makes it one without forking: its pid is the group's.
-  const as = o.uid !== undefined ? ['chroot', `--userspec=${o.uid}:${o.gid ?? o.uid}`, '--groups=', '--skip-chdir', '/'] : [];
-  const argv = [...(o.group ? ['setsid'] : []), ...as, cmd, ...args];
+  const as = o.uid !== undefined ? [tool('chroot'), `--userspec=${o.uid}:${o.gid ?? o.uid}`, '--groups=', '--skip-chdir', '/'] : [];
+  const argv = [...(o.group ? [tool('setsid')] : []), ...as, program, ...args];
   const pid = os.exec(argv, {
     block: false,
     usePath: true,

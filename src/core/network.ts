@@ -239,7 +239,7 @@ export function parseNetwork(cap: IpCaptures): NetworkConfig {
     }
     if (link.linkinfo?.info_slave_kind || link.master) {
       // A bond's members travel with the bond (when it is carried).
-      if (link.master && kindOf(byName.get(link.master) ?? ({} as IpLink)) === 'bond') continue;
+      if (link.master && byName.get(link.master)?.linkinfo?.info_kind === 'bond') continue;
       skipped.push({name: link.ifname, reason: `member of ${link.master ?? 'a master device'}`});
       continue;
     }

@@ -4,7 +4,7 @@
 // test/qjs/runtime-checks.ts runs there and reports what it saw; this file judges.
 
 import {execFileSync} from 'node:child_process';
-import {mkdtempSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, symlinkSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {build} from 'esbuild';
@@ -20,8 +20,12 @@ describe('the agent runtime under QuickJS', () => {
     const bundle = join(dir, 'checks.mjs');
     // As scripts/build.mjs bundles the agent: neutral platform, no Node built-ins.
     await build({entryPoints: [join(REPO, 'test/qjs/runtime-checks.ts')], bundle: true, platform: 'neutral', mainFields: ['module', 'main'], format: 'esm', target: 'es2022', outfile: bundle, logLevel: 'warning'});
+    // The deploy environment's setsid is Debian's busybox (as here, busybox-static), which
+    // runs its own applet for a bare program name: first on PATH here too.
+    mkdirSync(join(dir, 'bb'));
+    symlinkSync('/bin/busybox', join(dir, 'bb', 'setsid'));
     const [qjs, ...flags] = qjsCommand();
-    const out = execFileSync(qjs!, [...flags, bundle, join(dir, 'scratch')], {encoding: 'utf8', timeout: 60_000, cwd: dir});
+    const out = execFileSync(qjs!, [...flags, bundle, join(dir, 'scratch')], {encoding: 'utf8', timeout: 60_000, cwd: dir, env: {...process.env, PATH: `${join(dir, 'bb')}:${process.env.PATH}`}});
     for (const line of out.trim().split('\n')) {
       const {name, value} = JSON.parse(line);
       seen.set(name, value);
@@ -49,6 +53,13 @@ describe('the agent runtime under QuickJS', () => {
 
   it('run: a program named relative to its cwd (./deploy)', () => {
     expect(seen.get('run relative')).toMatch(/^ran in \/.*\/payload-like\n$/);
+  });
+
+  it('run: a command in a process group of its own is the real program, not an applet of the busybox setsid that starts it', () => {
+    const {setsid, grouped, plain} = seen.get('run through busybox setsid');
+    expect(setsid).toMatch(/\/busybox$/);
+    expect(plain).not.toMatch(/busybox/);
+    expect(grouped).toBe(plain);
   });
 
   it('run: a failure, a missing tool and a timeout are told as the Node runner tells them; the timeout takes the grandchild', () => {

@@ -52,6 +52,10 @@ await attempt('run relative', async () => {
   rt.writeFileSync(`${dir}/payload-like/deploy`, '#!/bin/sh\necho "ran in $PWD"\n', {mode: 0o755});
   return (await runner.run('./deploy', [], {cwd: `${dir}/payload-like`})).stdout;
 });
+await attempt('run through busybox setsid', async () => {
+  const exe = async (timeoutMs?: number) => (await runner.run('sh', ['-c', 'readlink /proc/$$/exe'], timeoutMs ? {timeoutMs} : {})).stdout.trim();
+  return {setsid: (await runner.run('sh', ['-c', 'readlink -f "$(command -v setsid)"'])).stdout.trim(), grouped: await exe(5000), plain: await exe()};
+});
 await attempt('run failing', () => runner.run('sh', ['-c', 'echo why >&2; exit 4']));
 await attempt('run missing', () => runner.run('no-such-tool-here', ['x']));
 await attempt('run timeout', async () => {
