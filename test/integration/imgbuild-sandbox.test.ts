@@ -4,7 +4,7 @@
 // timeout, and as nobody when anemos runs as root (as deploy does).
 
 import {execFile} from 'node:child_process';
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
@@ -65,6 +65,15 @@ describe('IMGBUILD evaluation with least privilege', () => {
     expect(existsSync(join(home, 'precious'))).toBe(true);
     expect(existsSync(join(victim, 'data'))).toBe(true);
     expect(existsSync(join(payload, 'files/etc/motd'))).toBe(true);
+  });
+
+  it.runIf(root)('a link in the payload is handed to nobody itself: what it points at keeps its owner', async () => {
+    const {victim, payload} = setup();
+    writeFileSync(join(victim, 'owned-by-root'), 'x\n');
+    symlinkSync(join(victim, 'owned-by-root'), join(payload, 'files/etc/link'));
+    const v = await evaluateImgbuild(realRunner, payload);
+    expect(v.errors).toEqual([]);
+    expect(statSync(join(victim, 'owned-by-root')).uid).toBe(0);
   });
 
   it('an IMGBUILD whose top level never returns is stopped by the timeout', async () => {
