@@ -5,7 +5,7 @@
 import type {Runner} from '../shared/command.js';
 import {evaluateImgbuild, listPayloadFiles} from '../services/payload-sandbox.js';
 import * as runtime from './runtime.js';
-import {chmodSync, dirname, existsSync, join, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from './runtime.js';
+import {dirname, existsSync, join, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from './runtime.js';
 import type {BootConfig} from '../core/boot-contract.js';
 import {renderTemplate, templateValues, type ImgbuildSpec} from '../core/imgbuild.js';
 import {diskLayout, planImgbuild, stepPrelude, type ImgStep, type PlanContext, type StepPhase} from '../core/imgbuild-plan.js';

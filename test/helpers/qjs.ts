@@ -11,11 +11,15 @@ import {qjsCommand, REPO} from './kernel.js';
 let bundle: string | undefined;
 let qjs: string[] | undefined;
 
+/** A test entry bundled as scripts/build.mjs bundles the agent: neutral platform, no Node built-ins. */
+export function bundleForQjs(entry: string, outfile: string): void {
+  buildSync({entryPoints: [join(REPO, entry)], bundle: true, platform: 'neutral', mainFields: ['module', 'main'], format: 'esm', target: 'es2022', outfile, logLevel: 'warning'});
+}
+
 export function callUnderQjs<T>(name: string, ...args: unknown[]): T {
   if (!bundle) {
     bundle = join(mkdtempSync(join(tmpdir(), 'anemos-qjs-call-')), 'call.mjs');
-    // As scripts/build.mjs bundles the agent.
-    buildSync({entryPoints: [join(REPO, 'test/qjs/call.ts')], bundle: true, platform: 'neutral', mainFields: ['module', 'main'], format: 'esm', target: 'es2022', outfile: bundle, logLevel: 'warning'});
+    bundleForQjs('test/qjs/call.ts', bundle);
   }
   qjs ??= qjsCommand();
   const [cmd, ...flags] = qjs;

@@ -7,9 +7,9 @@ import {execFileSync} from 'node:child_process';
 import {mkdirSync, mkdtempSync, symlinkSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {build} from 'esbuild';
 import {beforeAll, describe, expect, it} from 'vitest';
-import {qjsCommand, REPO} from '../helpers/kernel.js';
+import {qjsCommand} from '../helpers/kernel.js';
+import {bundleForQjs} from '../helpers/qjs.js';
 
 const root = process.getuid?.() === 0;
 
@@ -18,8 +18,7 @@ describe('the agent runtime under QuickJS', () => {
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'anemos-qjs-'));
     const bundle = join(dir, 'checks.mjs');
-    // As scripts/build.mjs bundles the agent: neutral platform, no Node built-ins.
-    await build({entryPoints: [join(REPO, 'test/qjs/runtime-checks.ts')], bundle: true, platform: 'neutral', mainFields: ['module', 'main'], format: 'esm', target: 'es2022', outfile: bundle, logLevel: 'warning'});
+    bundleForQjs('test/qjs/runtime-checks.ts', bundle);
     // The deploy environment's setsid is Debian's busybox (as here, busybox-static), which
     // runs its own applet for a bare program name: first on PATH here too.
     mkdirSync(join(dir, 'bb'));
