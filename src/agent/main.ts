@@ -25,6 +25,8 @@ import {diskWrites} from './disk-writes.js';
 import {AgentError} from './errors.js';
 import {AnemosError} from '../shared/errors.js';
 import {AgentLog} from './log.js';
+import {writeInventory} from './hardware.js';
+import {describeHardware, type HardwareInventory} from '../core/inventory.js';
 import {planNetwork, type NetworkPlan} from './net-setup.js';
 import {runDeployScript, unpackPayload, verifyPayload} from './payload.js';
 import {decideOnFailure} from './policy.js';
@@ -184,6 +186,14 @@ async function run(): Promise<void> {
   }
   const timeline: BootTimeline = {...parseKernelLog((await runner.run('dmesg', [], {allowFail: true})).stdout), agent: uptime()};
   log.emit({level: 'info', timeline, msg: `boot: ${describeTimeline(timeline)}`});
+  // What this machine is, at every boot: for the operator, a driver and the registry.
+  let inventory: HardwareInventory | undefined;
+  try {
+    inventory = writeInventory(new Date().toISOString());
+    log.info(`inventory (${RUNTIME.inventory}): ${describeHardware(inventory)}`);
+  } catch (err) {
+    log.warn(`could not gather the hardware inventory: ${(err as Error).message}`);
+  }
   let config: BootConfig | undefined;
   let net: NetworkConfig | undefined;
   /** SSH is up: a driver can read the outcome, so it is worth waiting for one. */

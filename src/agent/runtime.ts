@@ -37,6 +37,7 @@ const os = g.os as {
   stat(path: string): [{mode: number; size: number}, number];
   lstat(path: string): [{mode: number; size: number}, number];
   readdir(path: string): [string[], number];
+  readlink(path: string): [string, number];
   mkdir(path: string, mode?: number): number;
   remove(path: string): number;
   exec(argv: string[], o: Record<string, unknown>): number;
@@ -194,6 +195,12 @@ export function readdirSync(path: string): string[] {
   const [names, errno] = os.readdir(path);
   if (errno) fail('readdir', path, errno);
   return names.filter((n) => n !== '.' && n !== '..').sort();
+}
+
+export function readlinkSync(path: string): string {
+  const [target, errno] = os.readlink(path);
+  if (errno) fail('readlink', path, errno);
+  return target;
 }
 
 export function rmSync(path: string, o: {recursive?: boolean; force?: boolean} = {}): void {

@@ -17,6 +17,8 @@ export const CONTRACT = {
 export const RUNTIME = {
   dir: '/run/anemos',
   events: '/run/anemos/events.jsonl',
+  /** The hardware inventory (core/inventory.ts), written at every boot. */
+  inventory: '/run/anemos/inventory.json',
   /** Created by a driver once it has read the outcome event (BootConfig.watch_seconds). */
   outcomeSeen: '/run/anemos/outcome-seen',
 } as const;

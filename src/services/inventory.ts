@@ -4,19 +4,24 @@ import {gatherHostFacts} from '../adapters/host-facts.js';
 import {realRunner} from '../adapters/process.js';
 import {describePlatform} from '../core/host-facts.js';
 import {describeNetwork} from '../core/network-describe.js';
+import {hostHardwareSources} from '../adapters/hardware-sources.js';
+import {describeHardware, gatherHardware} from '../core/inventory.js';
 
 export interface Inventory {
   data: Record<string, unknown>;
   text: string[];
 }
 
-export async function gatherInventory(): Promise<Inventory> {
+/** `now`: when it is gathered (the inventory's timestamp). */
+export async function gatherInventory(now: Date = new Date()): Promise<Inventory> {
   const facts = await gatherHostFacts();
+  const hardware = gatherHardware(hostHardwareSources(), {at: now.toISOString(), where: 'host'});
   const lsblk = await realRunner.run('lsblk', ['-J', '-b', '-o', 'NAME,SIZE,TYPE,MODEL,SERIAL,MOUNTPOINT,FSTYPE'], {allowFail: true});
   const disks = lsblk.exitCode === 0 ? (JSON.parse(lsblk.stdout).blockdevices as {name: string; size: number; type: string; model?: string}[]) : [];
   const MiB = 1048576;
   const text = [
     `hostname: ${facts.hostname}`,
+    `hardware: ${describeHardware(hardware)}`,
     `memory: ${Math.round(facts.memory.totalBytes / MiB)} MiB total, ${Math.round(facts.memory.availableBytes / MiB)} MiB available`,
     `kexec: ${facts.kexec.tool ?? 'not installed'}${facts.kexec.loadDisabled ? ' (disabled until reboot)' : ''}; lockdown ${facts.kexec.lockdown}; systemd ${facts.kexec.systemd ? 'yes' : 'no'}`,
     `platform: ${describePlatform(facts.platform)}`,
@@ -28,5 +33,5 @@ export async function gatherInventory(): Promise<Inventory> {
     'network:',
     ...(facts.network.ok ? describeNetwork(facts.network.config).map((l) => `  ${l}`) : [`  cannot be carried: ${facts.network.message}`]),
   ];
-  return {data: {...facts, disks}, text};
+  return {data: {...facts, disks, hardware}, text};
 }
