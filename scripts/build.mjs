@@ -2,19 +2,35 @@
 // into dist/agent.mjs. Both are reproducible: no timestamps, no absolute paths.
 import {build} from 'esbuild';
 import {createHash} from 'node:crypto';
-import {chmodSync, readFileSync, writeFileSync} from 'node:fs';
+import {chmodSync, copyFileSync, readFileSync, writeFileSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import {resolve} from 'node:path';
 
 const common = {bundle: true, platform: 'node', target: 'node18', legalComments: 'none', logLevel: 'warning', minifySyntax: true, minifyWhitespace: true};
 
+// PGlite loads Node's built-ins with import(), which code compiled by scripts/cli-loader.cjs
+// (vm.Script with a code cache) cannot do on Node 18 and 20: in its CommonJS build, each
+// becomes a require of the same module, shaped like the namespace import() gives.
+const builtinImports = {
+  name: 'builtin-imports',
+  setup(b) {
+    b.onLoad({filter: /@electric-sql[\\/]pglite[\\/]dist[\\/].*\.cjs$/}, (args) => ({
+      // Its own code declares a local `require` (Emscripten's): the module's is kept under another name.
+      contents: 'var anemosRequire = require;\n' + readFileSync(args.path, 'utf8').replace(/\bimport\("((?:node:)?(?:fs|fs\/promises|module|stream|stream\/promises|util|zlib|path|url|crypto))"\)/g, 'Promise.resolve().then(() => { const m = anemosRequire("$1"); return {...m, default: m}; })'),
+      loader: 'js',
+    }));
+  },
+};
+
 const cli = {
   ...common,
+  plugins: [builtinImports],
   entryPoints: ['src/cli.ts'],
   outfile: 'dist/anemos.cjs',
   format: 'cjs',
   // oclif only loads typescript to read a tsconfig.json next to the CLI, which a bundle never has.
-  external: ['typescript'],
+  // pg's native binding is an option we do not take: pg's pure JavaScript client is bundled.
+  external: ['typescript', 'pg-native'],
   // oclif checks at load that Node satisfies its own package.json's engines; in a bundle
   // that file is not there (the check always gives up) but it still builds every semver
   // regex first, a tenth of the start-up. package.json's engines is the check that counts.
@@ -41,6 +57,9 @@ writeFileSync(
     `loadBundle(${ascii(JSON.stringify(bundle))}, ${JSON.stringify(key)}, module, require, __filename, __dirname);\n`,
 );
 chmodSync('dist/anemos.cjs', 0o755);
+// The registry's embedded database (PGlite) loads PostgreSQL's WebAssembly and its file
+// system image beside the file that holds its code: the bundle (anemos serve).
+for (const f of ['pglite.wasm', 'pglite.data', 'initdb.wasm']) copyFileSync(resolve('node_modules/@electric-sql/pglite/dist', f), resolve('dist', f));
 
 // The agent runs in the initramfs on QuickJS (qjs --std; Debian 13's quickjs), as an ES
 // module. Neutral platform: a Node built-in reached from the agent fails the build here,

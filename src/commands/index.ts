@@ -20,6 +20,8 @@ const LOADERS: Record<string, () => Command.Class> = {
   'network:render': () => require('./network/render.js').default,
   'payload:check': () => require('./payload/check.js').default,
   'payload:pack': () => require('./payload/pack.js').default,
+  serve: () => require('./serve/index.js').default,
+  'serve:token:create': () => require('./serve/token/create.js').default,
   status: () => require('./status.js').default,
   'test-boot': () => require('./test-boot.js').default,
 };

@@ -231,7 +231,8 @@ export function gatherHardware(src: HardwareSources, o: {at: string; where: Hard
       vendor: dmi('sys_vendor'),
       product: dmi('product_name'),
       serial: dmi('product_serial'),
-      uuid: dmi('product_uuid')?.toLowerCase(),
+      // An all-zero UUID (many boards, QEMU without -uuid) names no machine.
+      uuid: /^[0-]+$/.test(dmi('product_uuid') ?? '0') ? undefined : dmi('product_uuid')!.toLowerCase(),
       biosVendor: dmi('bios_vendor'),
       biosVersion: dmi('bios_version'),
       firmware: uefi ? ('uefi' as const) : ('bios' as const),

@@ -1,0 +1,66 @@
+// The two databases behind the registry's Db: PGlite in a data directory (embedded, the
+// default: nothing to install or start) and a PostgreSQL server through pg. Only this file
+// knows either library.
+
+import {mkdirSync} from 'node:fs';
+import {join} from 'node:path';
+import type {Db} from '../services/registry/db.js';
+import {preconditionError} from '../shared/errors.js';
+
+/** The embedded database in DIR/pgdata; one process at a time owns it. */
+export async function openEmbedded(dataDir: string): Promise<Db> {
+  // Its CommonJS build: it finds pglite.wasm and pglite.data beside the file its code is
+  // in (__filename), which in the bundle is dist/anemos.cjs (scripts/build.mjs copies them).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const {PGlite} = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
+  const dir = join(dataDir, 'pgdata');
+  try {
+    mkdirSync(dir, {recursive: true});
+  } catch (err) {
+    throw preconditionError('registry-data', `Cannot create the registry's data directory ${dir}: ${(err as Error).message}.`, 'Pass --data with a directory this user can write.');
+  }
+  const pg = await PGlite.create(dir);
+  return {
+    kind: 'embedded',
+    where: dir,
+    query: async (sql, params) => (await pg.query(sql, params as unknown[])).rows as never[],
+    transaction: (fn) => pg.transaction((tx) => fn({query: async (sql, params) => (await tx.query(sql, params as unknown[])).rows as never[]})),
+    close: () => pg.close(),
+  };
+}
+
+/** A PostgreSQL server (postgres://user:pass@host:port/db, or a socket directory as host). */
+export async function openPostgres(url: string): Promise<Db> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const {Pool} = require('pg') as typeof import('pg');
+  const where = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  const pool = new Pool({connectionString: url, max: 10, connectionTimeoutMillis: 5000});
+  // An idle client's error (the server restarted) must not end the process: the next query reconnects.
+  pool.on('error', () => undefined);
+  try {
+    (await pool.connect()).release();
+  } catch (err) {
+    await pool.end().catch(() => undefined); // already failing: the connect error is the one to report
+    throw preconditionError('registry-database', `Cannot reach the registry's database ${where}: ${(err as Error).message}.`, 'Check --database (postgres://USER:PASSWORD@HOST:PORT/DB), that the server runs and accepts this user; or leave --database out for the embedded database in --data.');
+  }
+  return {
+    kind: 'postgres',
+    where,
+    query: async (sql, params) => (await pool.query(sql, params as unknown[])).rows,
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const out = await fn({query: async (sql, params) => (await client.query(sql, params as unknown[])).rows});
+        await client.query('COMMIT');
+        return out;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined); // the transaction's own error is the one to report
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
