@@ -22,6 +22,8 @@ PACKAGES=(
   gnupg gpgv wget               # the Arch target's signature check, tested against a key made for the test
   ca-certificates curl
   ansible-core                  # examples/ansible, run against the --host e2e's provider VM
+  postgresql                    # the registry's tests on a PostgreSQL server (anemos serve --database)
+  chromium                      # the registry's web UI, tested in a real headless browser
 )
 need_install=0
 for p in "${PACKAGES[@]}"; do

@@ -34,5 +34,8 @@ describe('npm package', () => {
     expect(old.stdout).toMatch(/node-v18\./);
     const check = await exec(bin, ['config', 'check', '--config', join(prefix, 'lib', 'node_modules', 'anemos', 'anemos.conf.example')]);
     expect(check.stdout).toMatch(/anemos\.conf\.example: OK/);
+    // The registry's embedded database comes in the package: a token made on Node 18.
+    const token = await exec(NODE18, [bin, 'serve', 'token', 'create', '--data', join(dir, 'registry'), '--role', 'reader']);
+    expect(token.stdout).toMatch(/^anm_[0-9a-f]{8}_[A-Za-z0-9_-]{32}\n$/);
   }, 120_000);
 });
