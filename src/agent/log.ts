@@ -51,6 +51,12 @@ export class AgentLog {
   }
 
   private seq = 0;
+  private listeners: ((e: LogEvent) => void)[] = [];
+
+  /** Every event from now on, as it is logged (the registry's reporter queues them). */
+  onEvent(f: (e: LogEvent) => void): void {
+    this.listeners.push(f);
+  }
 
   emit(e: Omit<LogEvent, 't' | 'seq'>): void {
     const t = this.now().toISOString();
@@ -74,7 +80,9 @@ export class AgentLog {
       }
     }
     appendFileSync(this.logPath, line + '\n');
-    appendFileSync(`${this.sinks.dir}/events.jsonl`, JSON.stringify({seq, t, ...e}) + '\n');
+    const event = {seq, t, ...e};
+    appendFileSync(`${this.sinks.dir}/events.jsonl`, JSON.stringify(event) + '\n');
+    for (const f of this.listeners) f(event);
   }
 
   /** One line into the kernel's log only (ramoops keeps its tail across a reboot). */

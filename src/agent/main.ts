@@ -24,8 +24,9 @@ import {checkBootConfig} from './main-checks.js';
 import {diskWrites} from './disk-writes.js';
 import {AgentError} from './errors.js';
 import {AnemosError} from '../shared/errors.js';
-import {AgentLog} from './log.js';
+import {AgentLog, type LogEvent} from './log.js';
 import {writeInventory} from './hardware.js';
+import {Reporter} from './report.js';
 import {describeHardware, type HardwareInventory} from '../core/inventory.js';
 import {planNetwork, type NetworkPlan} from './net-setup.js';
 import {runDeployScript, unpackPayload, verifyPayload} from './payload.js';
@@ -160,9 +161,13 @@ async function waitForWatcher(config: BootConfig | undefined, log: AgentLog): Pr
   log.info(existsSync(RUNTIME.outcomeSeen) ? 'the driver has read the outcome' : `no driver read the outcome within ${limit} s; going on`);
 }
 
+/** The registry's reporter, when config.json names a registry. */
+let reporter: Reporter | undefined;
+
 async function reboot(runner: Runner, log: AgentLog, why: string, delaySeconds: number): Promise<never> {
   log.info(`${why}: rebooting in ${delaySeconds} s`);
-  await sleep(delaySeconds * 1000);
+  // The registry gets what is left while the reboot waits anyway, not a moment longer.
+  await Promise.all([sleep(delaySeconds * 1000), reporter?.drain(delaySeconds)]);
   await runner.run('sync', [], {allowFail: true});
   await runner.run('reboot', ['-f'], {allowFail: true});
   // reboot -f does not return; if it did, stay up rather than exit.
@@ -176,6 +181,9 @@ async function run(): Promise<void> {
   const log = new AgentLog({consoles: cmdline.consoles, kmsg: true, dir: RUN_DIR});
   const before = readWriteCounters();
   const t0 = performance.now();
+  // Every event from the first, for the registry if config.json names one.
+  const early: LogEvent[] = [];
+  log.onEvent((e) => (reporter ? reporter.add(e) : early.push(e)));
   log.info(`agent started (mode ${cmdline.mode ?? 'from config'}); log: ${log.logPath}`);
   // Everything lives in RAM here: when memory runs out, the kernel must stop the payload
   // (runInGroup gives it the default back), not the agent that reports it or SSH.
@@ -206,12 +214,22 @@ async function run(): Promise<void> {
     if (netProblems.length) throw new AgentError('network-invalid', `${CONTRACT.network} is invalid: ${netProblems.map((p) => `${p.path}: ${p.message}`).join('; ')}.`);
     net = normalizeNetwork(rawNet);
     const mode = cmdline.mode ?? config.mode;
+    if (config.report) {
+      const macs = inventory?.nics.map((n) => n.mac) ?? Object.keys(net.interfaces);
+      reporter = new Reporter(config.report, {uuid: inventory?.system.uuid, macs, hostname: config.hostname}, mode === 'test' ? 'test' : 'deploy', runner, log, RUN_DIR);
+      if (inventory) reporter.setInventory(inventory);
+      for (const e of early.splice(0)) reporter.add(e);
+    }
     if (config.hostname) await runner.run('hostname', [config.hostname.split('.')[0]], {allowFail: true});
     const plan = await log.step('network', () => bringUpNetwork(runner, net!, log));
     const cfg = config;
     await log.step('network check', () => networkGate(runner, plan, cfg, log));
     timeline.network = uptime();
     log.emit({level: 'info', timeline, msg: `boot: network up and checked ${timeline.network.toFixed(2)} s after the kernel started`});
+    if (reporter) {
+      log.info(`reporting to the registry at ${config.report!.url} as deployment ${config.report!.deployment}`);
+      reporter.start();
+    }
     const ssh = await log.step('ssh', () => startDropbear(runner));
     reachable = true;
     log.info(`SSH: ssh root@${primaryAddress(net)} (host keys: ${ssh.convertedKeys.length ? `carried: ${ssh.convertedKeys.join(', ')}` : 'new'})`);

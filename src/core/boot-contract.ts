@@ -47,6 +47,19 @@ export interface BootConfig {
    * read it (it creates RUNTIME.outcomeSeen) before rebooting; absent: reboot at once.
    */
   watch_seconds?: number;
+  /**
+   * The machine registry (anemos serve) the agent reports its inventory and events to, as
+   * the deployment with this id; the deploy never waits for it.
+   */
+  report?: ReportTarget;
+}
+
+export interface ReportTarget {
+  url: string;
+  token: string;
+  /** PEM: the CA that signed the registry's certificate, when the base's CA bundle does not know it. */
+  ca?: string;
+  deployment: string;
 }
 
 /**
@@ -76,6 +89,17 @@ export const BOOT_CONFIG_SCHEMA: Schema = {
     network_timeout: {type: 'integer'},
     check_url: {type: 'string', pattern: '^https?://'},
     watch_seconds: {type: 'integer', minimum: 0, maximum: 3600},
+    report: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url', 'token', 'deployment'],
+      properties: {
+        url: {type: 'string', pattern: '^https?://'},
+        token: {type: 'string', pattern: '^\\S+$'},
+        ca: {type: 'string', pattern: '-----BEGIN CERTIFICATE-----'},
+        deployment: {type: 'string', pattern: '^[A-Za-z0-9._-]{8,64}$'},
+      },
+    },
   },
 };
 

@@ -106,6 +106,17 @@ export const CONFIG_SCHEMA: Schema = {
       },
     },
     cache_dir: {type: 'string', default: '/var/cache/anemos', description: 'Where verified downloads are kept, by sha256.'},
+    report: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url', 'token'],
+      description: 'A machine registry (anemos serve) the deploy environment reports its hardware inventory and events to; the deploy never waits for it.',
+      properties: {
+        url: {type: 'string', pattern: '^https?://', description: 'The registry, e.g. https://registry.example.net:8080.'},
+        token: {type: 'string', pattern: '^\\S+$', description: 'A reporter token (anemos serve token create --role reporter).'},
+        ca: {type: 'string', pattern: '-----BEGIN CERTIFICATE-----', description: 'PEM of the CA that signed the registry\'s certificate, when it is not a public one.'},
+      },
+    },
   },
 };
 
@@ -128,6 +139,7 @@ export interface Config {
   deploy: {disk?: string; on_failure: FailurePolicy; timeout: number; network_timeout: number; check_url?: string};
   access: {ssh_authorized_keys: 'host' | string[]; host_keys: 'carry' | 'new'};
   cache_dir: string;
+  report?: {url: string; token: string; ca?: string};
 }
 
 export function parseDuration(v: number | string): number {
@@ -214,6 +226,7 @@ export function parseConfig(text: string, source: string, opts: ParseConfigOptio
     },
     access: {ssh_authorized_keys: r.access?.ssh_authorized_keys ?? 'host', host_keys: r.access?.host_keys ?? 'carry'},
     cache_dir: r.cache_dir ?? '/var/cache/anemos',
+    ...(r.report ? {report: {url: r.report.url, token: r.report.token, ...(r.report.ca ? {ca: r.report.ca} : {})}} : {}),
   };
 }
 

@@ -57,6 +57,13 @@ export interface PlanOptions {
   cliVersion: string;
   /** --install-kexec: a host without kexec-tools gets it from its package manager, before the load. */
   installKexec?: boolean;
+  /** This deploy's id in the registry (config report:); made by the caller (newDeploymentId). */
+  deploymentId?: string;
+}
+
+/** A deployment's id: when it started, and a random part (the caller's clock and randomness). */
+export function newDeploymentId(now: Date, random: string): string {
+  return `dep-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${random}`;
 }
 
 const DEFAULT_CONSOLES = ['console=tty0', 'console=ttyS0,115200'];
@@ -179,6 +186,7 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
       timeout: config.deploy.timeout,
       network_timeout: config.deploy.network_timeout,
       ...(config.deploy.check_url ? {check_url: config.deploy.check_url} : {}),
+      ...(config.report && opts.deploymentId ? {report: {...config.report, deployment: opts.deploymentId}} : {}),
     },
     authorizedKeys,
     hostKeys,

@@ -1,6 +1,7 @@
 // The use case behind "anemos deploy" and "anemos test-boot": load config, probe the
 // host, plan, confirm, execute. Commands only parse flags and render.
 
+import {randomBytes} from 'node:crypto';
 import {existsSync} from 'node:fs';
 import {loadConfig} from '../adapters/config-file.js';
 import {operatorKeys} from '../adapters/host-facts.js';
@@ -13,7 +14,7 @@ import {commandLine, realRunner} from '../adapters/process.js';
 import type {BootMode} from '../core/boot-contract.js';
 import {BOOT_METHODS} from '../core/boot-methods/index.js';
 import {hostFiles, localHost} from '../adapters/host-files.js';
-import {draftDeploy, planDeploy, preflightError, type DeployPlan, type Phase} from '../core/deploy-plan.js';
+import {draftDeploy, newDeploymentId, planDeploy, preflightError, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import {renderPlan} from '../core/plan-render.js';
 import {preconditionError, usageError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
@@ -74,7 +75,7 @@ export async function runDeploy(o: RunDeployOptions): Promise<RunDeployOutcome> 
   const config = o.dryRun ? loaded : await packPayloadDir(realRunner, loaded, loaded.cache_dir, o.log);
   if (o.qemu) return runInQemu(config, o, o.qemu);
   const facts = await gatherHostFacts(localHost, {firmware: Array.isArray(config.firmware) ? config.firmware : []});
-  const plan = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion, installKexec: o.installKexec});
+  const plan = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion, installKexec: o.installKexec, deploymentId: newDeploymentId(new Date(), randomBytes(4).toString('hex'))});
   const planText = renderPlan(plan, previewCommands(plan, config.cache_dir, facts.kexec.systemd));
   // A dry run shows the plan with every problem; the caller reports them after it.
   if (o.dryRun) return {plan, planText, dryRun: true};

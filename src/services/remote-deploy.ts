@@ -4,6 +4,7 @@
 // here, the artifacts land in its cache (cache_dir), the composed image in cache_dir/work
 // (or /boot/anemos for the one-shot GRUB entry), and the payload is checked here.
 
+import {randomBytes} from 'node:crypto';
 import {spawn} from 'node:child_process';
 import {appendFileSync, mkdirSync} from 'node:fs';
 import {mkdtemp, rm} from 'node:fs/promises';
@@ -19,7 +20,7 @@ import {packPayloadDir} from './payload.js';
 import {remoteCompose, remoteFetch} from '../adapters/remote-artifacts.js';
 import {connectionError, sshArgv, sshHost, type SshDestination} from '../adapters/ssh-host.js';
 import {RUNTIME} from '../core/boot-contract.js';
-import {draftDeploy, preflightError, type DeployPlan} from '../core/deploy-plan.js';
+import {draftDeploy, newDeploymentId, preflightError, type DeployPlan} from '../core/deploy-plan.js';
 import {renderPlan} from '../core/plan-render.js';
 import {AnemosError, usageError} from '../shared/errors.js';
 import {executeDeploy, type DeployResult} from './deploy.js';
@@ -86,7 +87,7 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
     // Root first (sudo -n for another user): without it nothing below could be read or done.
     await host.isRoot();
     const facts = await gatherHostFacts(host, {firmware: Array.isArray(config.firmware) ? config.firmware : [], extraAuthorizedKeys: await userKeys(host, o.destination.user)});
-    const draft = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion, installKexec: o.installKexec});
+    const draft = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion, installKexec: o.installKexec, deploymentId: newDeploymentId(new Date(), randomBytes(4).toString('hex'))});
     // We follow it: the deploy environment waits (at most 2 minutes) for us to read its outcome before rebooting.
     plan = {...draft, bootConfig: {...draft.bootConfig, watch_seconds: WATCH_SECONDS}};
     planText = `Host: ${host.name}\n${renderPlan(plan, previewCommands(plan, config.cache_dir, facts.kexec.systemd))}`;

@@ -175,9 +175,12 @@ describe.each(['embedded', 'postgres'] as const)('registry API on the %s databas
 
 describe('registry database at start', () => {
   it('names a PostgreSQL server it cannot reach, and what to do', async () => {
-    const err = await openPostgres('postgres://anemos:secret@127.0.0.1:1/anemos').catch((e: unknown) => e as Error & {hint?: string});
+    const err = (await openPostgres('postgres://anemos:secret@127.0.0.1:1/anemos').then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    ))!;
     expect(err).toBeInstanceOf(Error);
-    expect(err!.message).toMatch(/Cannot reach the registry's database postgres:\/\/anemos:\*\*\*@127\.0\.0\.1:1\/anemos: .*ECONNREFUSED/);
+    expect(err.message).toMatch(/Cannot reach the registry's database postgres:\/\/anemos:\*\*\*@127\.0\.0\.1:1\/anemos: .*ECONNREFUSED/);
     expect((err as {hint?: string}).hint).toMatch(/--database/);
   });
 });
