@@ -246,8 +246,12 @@ export class Registry {
       [id],
     );
     return rows.map((r) => {
-      const startedAt = iso(r.started_at)!;
-      const finishedAt = iso(r.finished_at);
+      const events = (r.events as Record<string, unknown>[]) ?? [];
+      // The machine's own clock, where its events carry one: a deployment reported in one
+      // batch after the fact (the registry was down) still shows how long it took.
+      const stamp = (e: Record<string, unknown> | undefined) => (typeof e?.t === 'string' && !Number.isNaN(Date.parse(e.t)) ? new Date(e.t).toISOString() : null);
+      const startedAt = stamp(events[0]) ?? iso(r.started_at)!;
+      const finishedAt = r.outcome ? (stamp(events.find((e) => e.outcome === r.outcome)) ?? iso(r.finished_at)) : null;
       return {
         id: r.id as string,
         mode: r.mode as string,
@@ -258,7 +262,7 @@ export class Registry {
         finishedAt,
         outcome: (r.outcome as string | null) ?? null,
         durationSeconds: finishedAt ? Math.round((Date.parse(finishedAt) - Date.parse(startedAt)) / 100) / 10 : null,
-        events: (r.events as Record<string, unknown>[]) ?? [],
+        events,
       };
     });
   }
