@@ -226,6 +226,13 @@ async function run(): Promise<void> {
     await log.step('network check', () => networkGate(runner, plan, cfg, log));
     timeline.network = uptime();
     log.emit({level: 'info', timeline, msg: `boot: network up and checked ${timeline.network.toFixed(2)} s after the kernel started`});
+    // Again, now that the NICs are up: their link state and speed read true only now.
+    try {
+      inventory = writeInventory(new Date().toISOString());
+      reporter?.setInventory(inventory);
+    } catch (err) {
+      log.warn(`could not gather the hardware inventory again: ${(err as Error).message}`);
+    }
     if (reporter) {
       log.info(`reporting to the registry at ${config.report!.url} as deployment ${config.report!.deployment}`);
       reporter.start();

@@ -13,6 +13,10 @@ import {startServer} from '../helpers/http-server.js';
 import {REPO} from '../helpers/kernel.js';
 import {Vm} from '../helpers/qemu.js';
 import {freePort, hostKeyFingerprint, sshRun} from '../helpers/ssh.js';
+import {launchChromium, screenshot, signIn} from '../helpers/browser.js';
+import {openEmbedded} from '../../src/adapters/db.js';
+import {Registry} from '../../src/services/registry/registry.js';
+import {createRegistryServer} from '../../src/services/registry/server.js';
 
 const MARKER = 'ANEMOS-PAYLOAD-WAS-HERE';
 
@@ -45,7 +49,7 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
     return disk;
   }
 
-  async function boot(name: string, initrd: string, opts: {disk?: string; port?: number; mode: string; uefiVars?: string; memoryMb?: number}): Promise<Vm> {
+  async function boot(name: string, initrd: string, opts: {disk?: string; port?: number; mode: string; uefiVars?: string; memoryMb?: number; extra?: string[]}): Promise<Vm> {
     return new Vm({
       kernel: base.kernel,
       initrd,
@@ -56,6 +60,7 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
       mac: QEMU_MAC,
       hostfwd: opts.port ? [`tcp:127.0.0.1:${opts.port}-:22`] : [],
       ...(opts.uefiVars ? {uefiVars: opts.uefiVars} : {}),
+      ...(opts.extra ? {extra: opts.extra} : {}),
     });
   }
 
@@ -94,6 +99,66 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
     expect(vm.log()).toMatch(/deploy: writing to \/dev\/vda for anemos-test/);
     expect(vm.log()).toMatch(/DEPLOY SUCCEEDED in [\d.]+ s: network [\d.]+ s, network check [\d.]+ s, ssh [\d.]+ s, payload verify/);
     expect(readDisk(disk, 512, MARKER.length)).toBe(MARKER);
+  });
+
+  it('reports to the registry (anemos serve): the hardware inventory and every event, queued while the registry is down and sent when it answers', async () => {
+    // A registry on this machine, not listening yet: the VM reaches it at QEMU's 10.0.2.2.
+    const dir = join(work, 'registry');
+    const registry = await Registry.open(await openEmbedded(dir));
+    const reporterToken = (await registry.createToken('reporter')).token;
+    const adminToken = (await registry.createToken('admin')).token;
+    const server = createRegistryServer(registry, {version: 'test'});
+    const port = await freePort();
+    const UUID = '6a1d3c2e-5b4f-4e8a-9c7d-0123456789ab';
+    const deployment = 'dep-20261206T120000Z-vm000001';
+    const {payload, sha} = deployPayload(`#!/bin/sh\nset -e\necho "payload running"\nsleep 6\nprintf '${MARKER}' | dd of="$ANEMOS_DISK" bs=512 seek=1 conv=notrunc\nsync\n`);
+    const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'report', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: sha}, report: {url: `http://10.0.2.2:${port}`, token: reporterToken, deployment}}, authorizedKeys: [operator.pub], payload});
+    const disk = blankDisk('report');
+    const vm = await boot('report', initrd, {
+      mode: 'deploy',
+      // What the inventory must find: the firmware's UUID and serial, the disk's serial.
+      extra: ['-uuid', UUID, '-smbios', 'type=1,manufacturer=Anemos Test,product=Registry VM,serial=ANEMOS-VM-0001', '-drive', `file=${disk},format=raw,if=none,id=d0,cache=unsafe`, '-device', 'virtio-blk-pci,drive=d0,serial=ANMDISK0001'],
+    });
+    try {
+      await vm.waitFor(/registry http:\/\/10\.0\.2\.2:\d+ unreachable/, 120_000);
+      // The deploy went on without it; now the registry comes up.
+      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+      await vm.waitExit(180_000);
+      expect(vm.log()).toMatch(/answers again: the queued events went to it/);
+      expect(readDisk(disk, 512, MARKER.length)).toBe(MARKER);
+      const m = await registry.getMachine(UUID);
+      expect(m).toMatchObject({uuid: UUID, hostname: 'anemos-test', state: 'deployed', macs: [QEMU_MAC]});
+      expect(m.inventory!.system).toMatchObject({vendor: 'Anemos Test', product: 'Registry VM', serial: 'ANEMOS-VM-0001', uuid: UUID, firmware: 'bios'});
+      expect(m.inventory!.disks).toEqual([expect.objectContaining({name: 'vda', serial: 'ANMDISK0001', sizeBytes: 64 * 1048576})]);
+      expect(m.inventory!.nics).toEqual([expect.objectContaining({mac: QEMU_MAC, driver: 'virtio_net', link: 'up'})]);
+      expect(m.inventory!.memory.dimms.reduce((n, d) => n + d.sizeBytes, 0)).toBe(512 * 1048576); // SMBIOS type 17, as QEMU describes its RAM
+      expect(m.inventory!.gathered.where).toBe('deploy-environment');
+      const [d] = await registry.deployments(UUID);
+      expect(d).toMatchObject({id: deployment, mode: 'deploy', source: 'agent', outcome: 'succeeded'});
+      // Every event from the first, none lost or twice: 1, 2, 3, ... up to the outcome and after.
+      const seqs = d!.events.map((e) => e.seq as number);
+      expect(seqs).toEqual(Array.from({length: seqs.length}, (_, i) => i + 1));
+      expect(d!.events[0]!.msg).toMatch(/^agent started/);
+      expect(d!.events.map((e) => e.msg)).toEqual(expect.arrayContaining([expect.stringMatching(/^deploy: payload running$/), expect.stringMatching(/^DEPLOY SUCCEEDED/)]));
+      // What an operator sees in the web UI, in Chromium.
+      const url = `http://127.0.0.1:${port}`;
+      const browser = await launchChromium();
+      try {
+        const page = await browser.newPage({viewport: {width: 1280, height: 900}});
+        await signIn(page, url, adminToken);
+        await page.click('a:text("anemos-test")');
+        await screenshot(page, 'registry-vm-deploy');
+        expect(await page.locator('#inventory').innerText()).toMatch(/Anemos Test Registry VM[\s\S]*ANEMOS-VM-0001[\s\S]*serial ANMDISK0001/);
+        expect(await page.locator('#deployments ol.timeline li').last().innerText()).toMatch(/rebooting|DEPLOY SUCCEEDED|outcome/);
+        expect(await page.locator('#deployments summary').innerText()).toMatch(/^succeeded · deploy/);
+      } finally {
+        await browser.close();
+      }
+    } finally {
+      vm.kill();
+      await new Promise((r) => server.close(r));
+      await registry.db.close();
+    }
   });
 
   it('firmware: a file of the firmware segment is what the kernel loads when a driver asks for it', async () => {
