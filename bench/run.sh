@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "## compose and CLI start"
 npx vite-node bench/compose.ts
+echo "## machine registry (anemos serve, embedded database)"
+npx vite-node bench/registry.ts
 echo "## deploy environment"
 npx vite-node bench/deploy-env.ts
 echo "## end-to-end deploy phases (from the last run of test/e2e/deploy.test.ts, seconds)"

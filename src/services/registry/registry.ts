@@ -139,11 +139,15 @@ export class Registry {
           await tx.query('INSERT INTO deployments (id, machine_id, mode, who, source, artifacts) VALUES ($1, $2, $3, $4, $5, $6)', [d.id, id, d.mode, d.who ?? null, d.source ?? null, json(d.artifacts ?? [])]);
           await tx.query('INSERT INTO audit (actor, machine_id, action, detail) VALUES ($1, $2, $3, $4)', [actor, id, 'deployment started', json({deployment: d.id, mode: d.mode, who: d.who ?? null})]);
         }
-        for (const e of r.events ?? []) {
-          events += (await tx.query('INSERT INTO deployment_events (deployment_id, seq, event) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING seq', [d.id, e.seq, json(e)])).length;
-          if (e.outcome === 'succeeded' || e.outcome === 'failed') {
-            await tx.query('UPDATE deployments SET outcome = $2, finished_at = coalesce(finished_at, now()) WHERE id = $1', [d.id, e.outcome]);
-          }
+        if (r.events?.length) {
+          // One statement for the batch; an event posted again (the agent was not sure it arrived) is kept once.
+          const inserted = await tx.query(
+            "INSERT INTO deployment_events (deployment_id, seq, event) SELECT $1, (e->>'seq')::int, e FROM jsonb_array_elements($2::jsonb) AS e ON CONFLICT DO NOTHING RETURNING seq",
+            [d.id, json(r.events)],
+          );
+          events = inserted.length;
+          const outcome = [...r.events].reverse().find((e) => e.outcome === 'succeeded' || e.outcome === 'failed')?.outcome;
+          if (outcome) await tx.query('UPDATE deployments SET outcome = $2, finished_at = coalesce(finished_at, now()) WHERE id = $1', [d.id, outcome]);
         }
       }
       let state = m!.state;
