@@ -80,6 +80,12 @@ function text(src: HardwareSources, path: string): string | undefined {
 
 const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
+/** /sys/class/dmi/id/product_uuid, lower-case; undefined for an all-zero one (many boards, QEMU without -uuid) or none. */
+export function parseDmiUuid(text: string | undefined): string | undefined {
+  const v = text?.trim().toLowerCase();
+  return v && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v) && !/^[0-]+$/.test(v) ? v : undefined;
+}
+
 export function parseCpuinfo(cpuinfo: string): HardwareInventory['cpu'] {
   const blocks = cpuinfo.split(/\n\s*\n/).filter((b) => /^processor\s*:/m.test(b));
   const field = (b: string, name: string) => b.match(new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm'))?.[1]?.trim();
@@ -231,8 +237,7 @@ export function gatherHardware(src: HardwareSources, o: {at: string; where: Hard
       vendor: dmi('sys_vendor'),
       product: dmi('product_name'),
       serial: dmi('product_serial'),
-      // An all-zero UUID (many boards, QEMU without -uuid) names no machine.
-      uuid: /^[0-]+$/.test(dmi('product_uuid') ?? '0') ? undefined : dmi('product_uuid')!.toLowerCase(),
+      uuid: parseDmiUuid(src.read('/sys/class/dmi/id/product_uuid')),
       biosVendor: dmi('bios_vendor'),
       biosVersion: dmi('bios_version'),
       firmware: uefi ? ('uefi' as const) : ('bios' as const),

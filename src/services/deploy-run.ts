@@ -2,6 +2,10 @@
 // host, plan, confirm, execute. Commands only parse flags and render.
 
 import {randomBytes} from 'node:crypto';
+import {hostname, userInfo} from 'node:os';
+import {hostHardwareSources} from '../adapters/hardware-sources.js';
+import {parseDmiUuid} from '../core/inventory.js';
+import {deploymentRecorder} from './registry/record.js';
 import {existsSync} from 'node:fs';
 import {loadConfig} from '../adapters/config-file.js';
 import {operatorKeys} from '../adapters/host-facts.js';
@@ -87,10 +91,12 @@ export async function runDeploy(o: RunDeployOptions): Promise<RunDeployOutcome> 
     const what = o.mode === 'deploy' ? `boot the deploy environment; the payload may erase ${plan.bootConfig.disk ?? 'disks'}` : 'boot the test environment (nothing is written to disks)';
     if (!(await o.confirm(`This will ${what}. Continue?`))) throw usageError('not-confirmed', 'Not confirmed; nothing was changed.', 'Pass --yes to skip the question.');
   }
+  const who = `${userInfo().username}@${hostname()}`;
+  const record = deploymentRecorder({plan, who, uuid: parseDmiUuid(hostHardwareSources().read('/sys/class/dmi/id/product_uuid')), log: o.log});
   const result = await executeDeploy(
     plan,
     facts,
-    {runner: realRunner, fetch: fetchArtifact, files: hostFiles, progress: o.progress, log: o.log, now: () => performance.now()},
+    {runner: realRunner, fetch: fetchArtifact, files: hostFiles, progress: o.progress, log: o.log, now: () => performance.now(), ...(record ? {record} : {})},
     {cacheDir: config.cache_dir, allowUnverified: o.allowUnverified, baseDir: o.cwd},
   );
   return {plan, planText, dryRun: false, result};

@@ -61,8 +61,8 @@ function setup(extra: string, facts: HostFacts = fakeFacts(), phases: Phase[] = 
   execFileSync('sh', ['-c', `cd "${dir}" && printf init > init && echo init | cpio -o -H newc --quiet | gzip > initramfs.cpio.gz`]);
   const config = parseConfig(`kernel: {url: ${dir}/vmlinuz}\ninitramfs: {url: ${dir}/initramfs.cpio.gz}\ncache_dir: ${dir}/cache\n${extra}`, 'x', {allowUnverified: true});
   const plan = planDeploy(config, facts, {mode: 'test', phases, allowUnverified: true, cliVersion: 't'});
-  const run = (runner: Runner, files: HostFiles) =>
-    executeDeploy(plan, facts, {runner, fetch: fetchArtifact, files, progress: {update() {}, finish() {}}, log: () => {}, now: () => 0}, {cacheDir: config.cache_dir, allowUnverified: true, baseDir: dir});
+  const run = (runner: Runner, files: HostFiles, record?: (a: {name: string}[]) => Promise<void>) =>
+    executeDeploy(plan, facts, {runner, fetch: fetchArtifact, files, progress: {update() {}, finish() {}}, log: () => {}, now: () => 0, ...(record ? {record} : {})}, {cacheDir: config.cache_dir, allowUnverified: true, baseDir: dir});
   return {plan, run, dir};
 }
 
@@ -119,6 +119,15 @@ describe('executeDeploy with fakes at its seams', () => {
     expect(err).toMatchObject({code: 'kernel-unsigned', exitCode: 4});
     expect((err as AnemosError).message).toMatch(/^Secure Boot is on: only a signed kernel can be booted here, and the kernel from .*vmlinuz is not an EFI \(PE\) image that could carry one\. Nothing was changed\.$/);
     expect([r.calls, r.detached, files.files]).toEqual([[], [], {}]);
+  });
+
+  it('the registry hears of the deployment after the load and before the exec, with the artifacts as fetched', async () => {
+    const {run} = setup('boot: {method: kexec}');
+    const r = recordingRunner();
+    const order: string[] = [];
+    const loggingRunner: Runner = {...r.runner, run: (cmd, args, o) => (order.push(cmd), r.runner.run(cmd, args, o)), detach: (cmd, args) => (order.push(`detach ${cmd}`), r.runner.detach(cmd, args))};
+    await run(loggingRunner, memoryFiles(), async (artifacts) => void order.push(`record ${artifacts.map((a) => a.name).join(',')}`));
+    expect(order.filter((c) => /^(kexec|record|detach)/.test(c))).toEqual(['kexec', 'kexec', 'record kernel,initramfs', 'detach sh']);
   });
 
   it('--phases fetch,compose: composed, nothing loaded or started', async () => {

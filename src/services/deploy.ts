@@ -39,6 +39,11 @@ export interface DeployDeps {
   progress: ProgressSink;
   log: (line: string) => void;
   now: () => number;
+  /**
+   * Tell the registry (config report:) that this deployment is handed over, with the
+   * artifacts as verified; it never fails the deploy (a warning at most).
+   */
+  record?: (artifacts: FetchedArtifact[]) => Promise<void>;
 }
 
 export interface DeployResult {
@@ -199,6 +204,7 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
   });
   if (!has('exec')) return result;
 
+  await deps.record?.(result.artifacts);
   const exec = method.exec(facts.kexec.systemd);
   result.commands.push(commandLine(exec[0], exec.slice(1)));
   deps.log(`in ${plan.delaySeconds} s: ${commandLine(exec[0], exec.slice(1))}`);

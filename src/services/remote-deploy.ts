@@ -5,6 +5,9 @@
 // (or /boot/anemos for the one-shot GRUB entry), and the payload is checked here.
 
 import {randomBytes} from 'node:crypto';
+import {hostname, userInfo} from 'node:os';
+import {parseDmiUuid} from '../core/inventory.js';
+import {deploymentRecorder} from './registry/record.js';
 import {spawn} from 'node:child_process';
 import {appendFileSync, mkdirSync} from 'node:fs';
 import {mkdtemp, rm} from 'node:fs/promises';
@@ -101,6 +104,8 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
     }
     bootIdBefore = (await host.files.read('/proc/sys/kernel/random/boot_id'))?.trim();
     const localCache = workstationCache();
+    // The registry (config report:) hears of it from here, the workstation, as the host hands over.
+    const record = deploymentRecorder({plan, who: `${userInfo().username}@${hostname()}`, uuid: parseDmiUuid(await host.files.read('/sys/class/dmi/id/product_uuid')), log: o.log});
     result = await executeDeploy(
       plan,
       facts,
@@ -113,6 +118,7 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
         progress: o.progress,
         log: o.log,
         now: () => performance.now(),
+        ...(record ? {record} : {}),
       },
       {cacheDir: config.cache_dir, allowUnverified: o.allowUnverified, baseDir: o.cwd},
     );

@@ -114,3 +114,27 @@ export function stateAfterReport(current: MachineState, r: Report): MachineState
 export function machineKey(m: Report['machine']): string {
   return m.uuid ?? `mac-${[...m.macs].sort()[0]!.replace(/:/g, '')}`;
 }
+
+/**
+ * What `anemos deploy` tells the registry as it hands over: the deployment (the id the
+ * agent reports under too), who started it, the artifacts it verified, and event 0. The
+ * machine is named by its MACs (and its DMI UUID where the host could read it); the
+ * registry joins it to the record the agent's reports make.
+ */
+export function planDeploymentReport(o: {
+  deploymentId: string;
+  mode: 'deploy' | 'test';
+  who: string;
+  at: string;
+  hostname: string;
+  macs: string[];
+  uuid?: string;
+  method: string;
+  artifacts: {name: string; url: string; sha256: string}[];
+}): Report {
+  return {
+    machine: {...(o.uuid ? {uuid: o.uuid} : {}), macs: [...new Set(o.macs.map((m) => m.toLowerCase()))].sort(), hostname: o.hostname},
+    deployment: {id: o.deploymentId, mode: o.mode, who: o.who, source: 'cli', artifacts: o.artifacts.map((a) => ({name: a.name, url: a.url, sha256: a.sha256}))},
+    events: [{seq: 0, t: o.at, level: 'info', msg: `anemos ${o.mode === 'test' ? 'test-boot' : 'deploy'} by ${o.who}: handing over to the deploy environment (${o.method})`}],
+  };
+}
