@@ -2,7 +2,9 @@
 // deployment it starts). Bounded in time; a registry that is down or refuses is the
 // caller's warning, never the deploy's failure.
 
+import type {DesiredConfig} from '../core/config.js';
 import type {Report} from '../core/registry/lifecycle.js';
+import {configError, fetchError} from '../shared/errors.js';
 
 export async function postReport(target: {url: string; token: string}, report: Report, timeoutMs = 5000): Promise<{ok: true} | {ok: false; why: string}> {
   try {
@@ -19,4 +21,23 @@ export async function postReport(target: {url: string; token: string}, report: R
     const e = err as Error & {cause?: {code?: string}};
     return {ok: false, why: e.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (e.cause?.code ?? (e.cause as Error | undefined)?.message ?? e.message)};
   }
+}
+
+/** The desired deployment of the machine with one of these MACs (anemos deploy --from-registry). */
+export async function fetchDesired(target: {url: string; token: string}, macs: string[], timeoutMs = 10_000): Promise<{machine: string; state: string; desired: DesiredConfig | null}> {
+  const base = target.url.replace(/\/+$/, '');
+  for (const mac of macs) {
+    let res: Response;
+    try {
+      res = await fetch(`${base}/api/v1/machines/by-mac/${mac}/desired`, {headers: {authorization: `Bearer ${target.token}`}, signal: AbortSignal.timeout(timeoutMs)});
+    } catch (err) {
+      const e = err as Error & {cause?: {code?: string; message?: string}};
+      throw fetchError('registry-unreachable', `The registry at ${target.url} did not answer: ${e.cause?.code ?? e.cause?.message ?? e.message}. Nothing was changed.`, 'Check --from-registry and that anemos serve runs there.');
+    }
+    if (res.status === 404) continue;
+    if (res.status === 401 || res.status === 403) throw configError('registry-token', `The registry at ${target.url} refused the token (HTTP ${res.status}). Nothing was changed.`, 'Pass a reporter, reader or admin token with --registry-token (or ANEMOS_REGISTRY_TOKEN).');
+    if (!res.ok) throw fetchError('registry-failed', `The registry at ${target.url} answered HTTP ${res.status}. Nothing was changed.`, 'Look at the registry\'s log.');
+    return (await res.json()) as {machine: string; state: string; desired: DesiredConfig | null};
+  }
+  throw configError('registry-unknown-machine', `No machine in the registry at ${target.url} has any of this host's MACs (${macs.join(', ') || 'none found'}). Nothing was changed.`, 'Let it report once (report: in anemos.conf, then anemos test-boot), or check the URL.');
 }

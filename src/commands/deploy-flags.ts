@@ -34,6 +34,8 @@ export const deployFlags = {
   logs: Flags.string({description: 'With --host: where the events, deploy.log and (on failure) the step scripts are copied (default: ~/.cache/anemos/logs/HOST-TIME).', env: 'ANEMOS_LOGS'}),
   check: Flags.string({description: 'With --host: a command run on the new system over SSH; the deploy passes only if it exits 0.'}),
   attach: Flags.boolean({description: 'With --host: follow a deploy already under way (after this command was stopped) to its verdict; changes nothing.'}),
+  'from-registry': Flags.string({description: 'Take this machine\'s desired deployment (kernel, base, payload, config overrides) from the registry at URL, found by this host\'s MACs; laid over --config when that file exists. On the host itself.', env: 'ANEMOS_FROM_REGISTRY', exclusive: ['host', 'qemu']}),
+  'registry-token': Flags.string({description: 'With --from-registry: a token of the registry (a reporter token is enough).', env: 'ANEMOS_REGISTRY_TOKEN'}),
 };
 
 export interface DeployFlagValues {
@@ -56,6 +58,8 @@ export interface DeployFlagValues {
   phases: string;
   'allow-unverified': boolean;
   'install-kexec': boolean;
+  'from-registry'?: string;
+  'registry-token'?: string;
 }
 
 export function parsePhases(text: string): Phase[] {
@@ -112,6 +116,7 @@ function deployRequest(flags: DeployFlagValues, mode: BootMode, version: string,
     yes: flags.yes,
     allowUnverified: flags['allow-unverified'],
     installKexec: flags['install-kexec'],
+    ...(flags['from-registry'] ? {fromRegistry: {url: flags['from-registry'], token: flags['registry-token'] ?? ''}} : {}),
     cliVersion: version,
     cwd: process.cwd(),
     progress: makeProgress(),

@@ -3,7 +3,7 @@
 // or one config error listing every problem with its YAML path.
 
 import {isAbsolute, resolve} from 'node:path';
-import {parseDocument} from 'yaml';
+import {stringify, parseDocument} from 'yaml';
 import {configError} from '../shared/errors.js';
 import {FAILURE_POLICIES, type FailurePolicy} from './boot-contract.js';
 import {validate, type Schema, type SchemaProblem} from './json-schema.js';
@@ -228,6 +228,30 @@ export function parseConfig(text: string, source: string, opts: ParseConfigOptio
     cache_dir: r.cache_dir ?? '/var/cache/anemos',
     ...(r.report ? {report: {url: r.report.url, token: r.report.token, ...(r.report.ca ? {ca: r.report.ca} : {})}} : {}),
   };
+}
+
+/** The part of a machine's record in the registry that a deploy takes (services/registry). */
+export interface DesiredConfig {
+  kernel?: {url: string; sha256: string};
+  initramfs?: {url: string; sha256: string};
+  payload?: {url: string; sha256: string};
+  config?: Record<string, unknown>;
+}
+
+/**
+ * anemos deploy --from-registry: the local config file's YAML (may be empty) with the
+ * machine's desired deployment over it, key by key (its artifacts, then its config
+ * overrides), and the registry as report: unless the file names one. Validated afterwards
+ * like any config, so a bad record is named key by key.
+ */
+export function applyDesired(text: string, desired: DesiredConfig, registry: {url: string; token: string}): string {
+  const doc = parseDocument(text || '{}', {prettyErrors: true, uniqueKeys: true});
+  if (doc.errors.length) throw configError('config-yaml', 'The local config is not valid YAML.', 'Fix the YAML syntax at the line shown.', doc.errors.map((e) => e.message.trimEnd()));
+  const local = (doc.toJS() ?? {}) as Record<string, unknown>;
+  const merged: Record<string, unknown> = {...local, ...(desired.config ?? {})};
+  for (const k of ['kernel', 'initramfs', 'payload'] as const) if (desired[k]) merged[k] = desired[k];
+  merged.report ??= {url: registry.url, token: registry.token};
+  return stringify(merged);
 }
 
 /** Artifacts that lack a sha256: an error unless the user allowed unverified downloads. */

@@ -1,6 +1,7 @@
-// anemos deploy's own record: the deployment it hands over reaches the registry with who
-// started it and the artifacts it verified, and joins the machine the agent's reports
-// name by UUID; a registry that is down costs a warning, not the deploy.
+// anemos deploy and the registry: the deployment it hands over reaches the registry with
+// who started it and the artifacts it verified, and joins the machine the agent's reports
+// name by UUID; a registry that is down costs a warning, not the deploy. And the other way:
+// anemos deploy --from-registry takes the machine's desired deployment (the real CLI bundle).
 
 import type {AddressInfo} from 'node:net';
 import {mkdtempSync, rmSync} from 'node:fs';
@@ -13,6 +14,11 @@ import {planDeploy} from '../../src/core/deploy-plan.js';
 import {Registry} from '../../src/services/registry/registry.js';
 import {deploymentRecorder} from '../../src/services/registry/record.js';
 import {createRegistryServer} from '../../src/services/registry/server.js';
+import {execFile} from 'node:child_process';
+import {promisify} from 'node:util';
+import {hostHardwareSources} from '../../src/adapters/hardware-sources.js';
+import {gatherHardware} from '../../src/core/inventory.js';
+import {REPO} from '../helpers/kernel.js';
 import {fakeFacts} from '../helpers/facts.js';
 import {freePort} from '../helpers/postgres.js';
 
@@ -73,4 +79,36 @@ describe('anemos deploy records the deployment it starts', () => {
     await deploymentRecorder({plan: plan(`http://127.0.0.1:${closed}`), who: 'bob@ci', log: (l) => lines.push(l)})!(artifacts);
     expect(lines).toEqual([expect.stringMatching(/^WARNING: the registry at http:\/\/127\.0\.0\.1:\d+ did not record deployment dep-20261206T130000Z-0badcafe \(ECONNREFUSED\); the deploy goes on/)]);
   });
+
+  it('deploy --from-registry: the desired deployment, found by this host\'s MACs, is the plan; an unknown machine, a record without one and a bad token are refused before anything', async () => {
+    const cli = async (args: string[]) => {
+      const r = await promisify(execFile)(process.execPath, [join(REPO, 'dist', 'anemos.cjs'), ...args]).then(
+        (x) => ({code: 0, ...x}),
+        (e: {code: number; stdout: string; stderr: string}) => e,
+      );
+      return {code: r.code, out: `${r.stdout}${r.stderr}`};
+    };
+    const nope = join(dir, 'no-such.conf'); // no local file: the record is the whole config
+    const args = ['deploy', '--dry-run', '--config', nope, '--from-registry', url, '--registry-token', token];
+    // Not in the registry yet.
+    const unknown = await cli(args);
+    expect(unknown.code).toBe(3);
+    expect(unknown.out).toMatch(/No machine in the registry at http:\/\/127\.0\.0\.1:\d+ has any of this host's MACs/);
+    // It reports once (as its deploy environment would), without a desired deployment.
+    const macs = gatherHardware(hostHardwareSources(), {at: new Date().toISOString(), where: 'host'}).nics.map((n) => n.mac);
+    const {machine} = await registry.report({machine: {macs, hostname: 'self'}}, 'token:test');
+    const none = await cli(args);
+    expect(none.code).toBe(3);
+    expect(none.out).toMatch(new RegExp(`Machine ${machine} has no desired deployment[\\s\\S]*PATCH`));
+    const sha = (c: string) => c.repeat(64);
+    await registry.patchMachine(machine, {desired: {kernel: {url: 'https://images.example.net/vmlinuz', sha256: sha('a')}, initramfs: {url: 'https://images.example.net/initramfs.cpio.zst', sha256: sha('b')}, payload: {url: 'https://images.example.net/debian13.tar.gz', sha256: sha('c')}, config: {hostname: 'web9', deploy: {disk: '/dev/vda'}}}}, 'token:test');
+    const ok = await cli(args);
+    expect(ok.out).toMatch(/registry: machine \S+ \(new\), its desired deployment from/);
+    expect(ok.out).toMatch(/kernel +https:\/\/images\.example\.net\/vmlinuz/);
+    expect(ok.out).toMatch(/payload +https:\/\/images\.example\.net\/debian13\.tar\.gz/);
+    expect(ok.out).toMatch(/web9/);
+    const bad = await cli(['deploy', '--dry-run', '--config', nope, '--from-registry', url, '--registry-token', 'anm_00000000_wrong']);
+    expect(bad.code).toBe(3);
+    expect(bad.out).toMatch(/refused the token \(HTTP 401\)/);
+  }, 60_000);
 });
