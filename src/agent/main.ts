@@ -182,8 +182,8 @@ async function run(): Promise<void> {
   const before = readWriteCounters();
   const t0 = performance.now();
   // Every event from the first, for the registry if config.json names one.
-  const early: LogEvent[] = [];
-  log.onEvent((e) => (reporter ? reporter.add(e) : early.push(e)));
+  let early: LogEvent[] | undefined = [];
+  log.onEvent((e) => (reporter ? reporter.add(e) : early?.push(e)));
   log.info(`agent started (mode ${cmdline.mode ?? 'from config'}); log: ${log.logPath}`);
   // Everything lives in RAM here: when memory runs out, the kernel must stop the payload
   // (runInGroup gives it the default back), not the agent that reports it or SSH.
@@ -218,8 +218,9 @@ async function run(): Promise<void> {
       const macs = inventory?.nics.map((n) => n.mac) ?? Object.keys(net.interfaces);
       reporter = new Reporter(config.report, {uuid: inventory?.system.uuid, macs, hostname: config.hostname}, mode === 'test' ? 'test' : 'deploy', runner, log, RUN_DIR);
       if (inventory) reporter.setInventory(inventory);
-      for (const e of early.splice(0)) reporter.add(e);
+      for (const e of early ?? []) reporter.add(e);
     }
+    early = undefined; // no registry, or it has them now
     if (config.hostname) await runner.run('hostname', [config.hostname.split('.')[0]], {allowFail: true});
     const plan = await log.step('network', () => bringUpNetwork(runner, net!, log));
     const cfg = config;
