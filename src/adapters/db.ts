@@ -2,7 +2,7 @@
 // default: nothing to install or start) and a PostgreSQL server through pg. Only this file
 // knows either library.
 
-import {mkdirSync} from 'node:fs';
+import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import type {Db} from '../services/registry/db.js';
 import {preconditionError} from '../shared/errors.js';
@@ -19,14 +19,57 @@ export async function openEmbedded(dataDir: string): Promise<Db> {
   } catch (err) {
     throw preconditionError('registry-data', `Cannot create the registry's data directory ${dir}: ${(err as Error).message}.`, 'Pass --data with a directory this user can write.');
   }
-  const pg = await PGlite.create(dir);
+  const release = lockDataDir(dataDir);
+  let pg: InstanceType<typeof PGlite>;
+  try {
+    pg = await PGlite.create(dir);
+  } catch (err) {
+    release();
+    throw err;
+  }
   return {
     kind: 'embedded',
     where: dir,
     query: async (sql, params) => (await pg.query(sql, params as unknown[])).rows as never[],
     transaction: (fn) => pg.transaction((tx) => fn({query: async (sql, params) => (await tx.query(sql, params as unknown[])).rows as never[]})),
-    close: () => pg.close(),
+    close: async () => {
+      await pg.close();
+      release();
+    },
   };
+}
+
+/**
+ * The embedded database is one process's at a time (two would each cache and write the
+ * same files): a lock file with the owner's PID. One left by a process that is gone (it
+ * was killed) is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const lock = join(dataDir, 'anemos-registry.lock');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, {flag: 'wx'});
+      return () => rmSync(lock, {force: true});
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
+    }
+    const pid = Number(readFileSync(lock, 'utf8').trim());
+    let alive = false;
+    try {
+      process.kill(pid, 0);
+      alive = pid > 0;
+    } catch (err) {
+      alive = (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+    }
+    if (alive) {
+      throw preconditionError(
+        'registry-data-in-use',
+        `The registry's data directory ${dataDir} is in use by process ${pid} (an anemos serve, or a token being made).`,
+        'Stop that process, or pass another --data. With anemos serve running, make tokens through its API: POST /api/v1/tokens with an admin token.',
+      );
+    }
+    rmSync(lock, {force: true}); // its owner is gone
+  }
 }
 
 /** A PostgreSQL server (postgres://user:pass@host:port/db, or a socket directory as host). */

@@ -164,16 +164,44 @@ describe.each(['embedded', 'postgres'] as const)('registry API on the %s databas
     expect((await call('GET', '/audit', {token: tokens.reader})).body.audit.length).toBeGreaterThan(5);
   });
 
+  it('makes tokens through the API for an admin only; the new one works, and its making is in the audit log', async () => {
+    expect((await call('POST', '/tokens', {token: tokens.reader, body: {role: 'reader'}})).status).toBe(403);
+    expect((await call('POST', '/tokens', {token: tokens.admin, body: {role: 'root'}})).status).toBe(400);
+    const made = await call('POST', '/tokens', {token: tokens.admin, body: {role: 'reader', note: 'dashboard'}});
+    expect(made.status).toBe(200);
+    expect(made.body.token).toMatch(/^anm_[0-9a-f]{8}_/);
+    expect((await call('GET', '/machines', {token: made.body.token})).status).toBe(200);
+    expect((await call('GET', '/audit', {token: made.body.token})).body.audit[0]).toMatchObject({action: 'token created', detail: {id: made.body.id, role: 'reader', note: 'dashboard'}});
+  });
+
   it('describes itself at /api/v1/openapi.json, without a token', async () => {
     const doc = await call('GET', '/openapi.json');
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/machines', '/machines/{id}', '/machines/{id}/deployments', '/reports', '/machines/by-mac/{mac}/desired']));
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/machines', '/machines/{id}', '/machines/{id}/deployments', '/reports', '/machines/by-mac/{mac}/desired', '/tokens']));
     expect(doc.body.components.schemas.Inventory.required).toContain('disks');
   });
 });
 
 describe('registry database at start', () => {
+  it('refuses an embedded data directory another live process has open, and names it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'anemos-registry-lock-'));
+    const first = await openEmbedded(dir);
+    try {
+      const err = (await openEmbedded(dir).then(
+        () => undefined,
+        (e: unknown) => e as Error & {hint?: string},
+      ))!;
+      expect(err.message).toBe(`The registry's data directory ${dir} is in use by process ${process.pid} (an anemos serve, or a token being made).`);
+      expect(err.hint).toMatch(/POST \/api\/v1\/tokens/);
+    } finally {
+      await first.close();
+    }
+    // Closed: free again.
+    await (await openEmbedded(dir)).close();
+    rmSync(dir, {recursive: true, force: true});
+  }, 60_000);
+
   it('names a PostgreSQL server it cannot reach, and what to do', async () => {
     const err = (await openPostgres('postgres://anemos:secret@127.0.0.1:1/anemos').then(
       () => undefined,

@@ -63,6 +63,13 @@ export function openApi(version: string): Record<string, unknown> {
           responses: {200: {description: 'Stored', ...json({type: 'object'})}, 400: error, 401: error, 403: error},
         },
       },
+      '/tokens': {
+        post: {
+          summary: 'A new token (admin); printed once, only its hash is kept',
+          requestBody: {required: true, ...json({type: 'object', required: ['role'], properties: {role: {type: 'string', enum: ROLES}, note: {type: 'string'}}})},
+          responses: {200: {description: 'The token', ...json({type: 'object', properties: {id: {type: 'string'}, token: {type: 'string'}, role: {type: 'string'}}})}, 400: error, 403: error},
+        },
+      },
       '/audit': {get: {summary: 'The whole audit log, newest first (reader or admin)', responses: {200: {description: 'The entries', ...json({type: 'object'})}}}},
     },
   };

@@ -90,12 +90,12 @@ export class Registry {
     return new Registry(db);
   }
 
-  async createToken(role: Role, note?: string): Promise<{id: string; token: string; role: Role}> {
+  async createToken(role: Role, note?: string, actor = 'cli'): Promise<{id: string; token: string; role: Role}> {
     const id = randomBytes(4).toString('hex');
     const token = `anm_${id}_${randomBytes(24).toString('base64url')}`;
     await this.db.transaction(async (tx) => {
       await tx.query('INSERT INTO tokens (id, hash, role, note) VALUES ($1, $2, $3, $4)', [id, tokenHash(token), role, note ?? null]);
-      await tx.query('INSERT INTO audit (actor, action, detail) VALUES ($1, $2, $3)', ['cli', 'token created', json({id, role, note: note ?? null})]);
+      await tx.query('INSERT INTO audit (actor, action, detail) VALUES ($1, $2, $3)', [actor, 'token created', json({id, role, note: note ?? null})]);
     });
     return {id, token, role};
   }

@@ -3,7 +3,7 @@
 // the login page needs a token: `Authorization: Bearer` for the API, a cookie for the UI.
 
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
-import {MACHINE_STATES, roleMay, validateReport, type MachineState, type Permission, type Report, type Role} from '../../core/registry/lifecycle.js';
+import {MACHINE_STATES, ROLES, roleMay, validateReport, type MachineState, type Permission, type Report, type Role} from '../../core/registry/lifecycle.js';
 import {validate, type Schema} from '../../core/json-schema.js';
 import {openApi} from './openapi.js';
 import {Registry, RegistryError, type MachinePatch} from './registry.js';
@@ -23,6 +23,8 @@ const PATCH_SCHEMA: Schema = {
     hostname: {type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$'},
   },
 };
+
+const TOKEN_SCHEMA: Schema = {type: 'object', additionalProperties: false, required: ['role'], properties: {role: {type: 'string', enum: ROLES}, note: {type: 'string'}}};
 
 interface Caller {
   id: string;
@@ -102,6 +104,13 @@ export function createRegistryServer(registry: Registry, o: ServeOptions): Serve
       need(caller, 'read');
       const q = url.searchParams;
       return send(res, 200, {machines: await registry.listMachines({state: q.get('state') ?? undefined, tag: q.get('tag') ?? undefined, q: q.get('q') ?? undefined, sort: q.get('sort') ?? undefined})});
+    }
+    if (path === '/tokens' && method === 'POST') {
+      need(caller, 'write');
+      const body = (await readJson(req)) as {role?: string; note?: string};
+      const problems = validate(TOKEN_SCHEMA, body);
+      if (problems.length) throw new RegistryError(400, `The token request is invalid: ${problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('; ')}`, {problems});
+      return send(res, 200, await registry.createToken(body.role as Role, body.note, actor()));
     }
     if (path === '/audit' && method === 'GET') {
       need(caller, 'read');
