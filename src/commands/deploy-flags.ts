@@ -34,7 +34,7 @@ export const deployFlags = {
   logs: Flags.string({description: 'With --host: where the events, deploy.log and (on failure) the step scripts are copied (default: ~/.cache/anemos/logs/HOST-TIME).', env: 'ANEMOS_LOGS'}),
   check: Flags.string({description: 'With --host: a command run on the new system over SSH; the deploy passes only if it exits 0.'}),
   attach: Flags.boolean({description: 'With --host: follow a deploy already under way (after this command was stopped) to its verdict; changes nothing.'}),
-  'from-registry': Flags.string({description: 'Take this machine\'s desired deployment (kernel, base, payload, config overrides) from the registry at URL, found by this host\'s MACs; laid over --config when that file exists. On the host itself.', env: 'ANEMOS_FROM_REGISTRY', exclusive: ['host', 'qemu']}),
+  'from-registry': Flags.string({description: 'Take this machine\'s desired deployment (kernel, base, payload, config overrides) from the registry at URL, found by the host\'s MACs (over SSH with --host); laid over --config when that file exists.', env: 'ANEMOS_FROM_REGISTRY', exclusive: ['qemu']}),
   'registry-token': Flags.string({description: 'With --from-registry: a token of the registry (a reporter token is enough).', env: 'ANEMOS_REGISTRY_TOKEN'}),
 };
 

@@ -5,8 +5,7 @@ import {randomBytes} from 'node:crypto';
 import {hostname, userInfo} from 'node:os';
 import {hostHardwareSources} from '../adapters/hardware-sources.js';
 import {gatherHardware, parseDmiUuid} from '../core/inventory.js';
-import {fetchDesired} from '../adapters/registry-client.js';
-import {applyDesired} from '../core/config.js';
+import {loadFromRegistry} from './registry/desired.js';
 import {deploymentRecorder} from './registry/record.js';
 import {existsSync} from 'node:fs';
 import {loadConfig} from '../adapters/config-file.js';
@@ -22,7 +21,7 @@ import {BOOT_METHODS} from '../core/boot-methods/index.js';
 import {hostFiles, localHost} from '../adapters/host-files.js';
 import {draftDeploy, newDeploymentId, planDeploy, preflightError, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import {renderPlan} from '../core/plan-render.js';
-import {configError, preconditionError, usageError} from '../shared/errors.js';
+import {preconditionError, usageError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
 import {executeDeploy, type DeployResult} from './deploy.js';
 import {packPayloadDir} from './payload.js';
@@ -79,7 +78,9 @@ export function previewCommands(plan: DeployPlan, cacheDir: string, systemd: boo
 }
 
 export async function runDeploy(o: RunDeployOptions): Promise<RunDeployOutcome> {
-  const loaded = o.fromRegistry ? await loadFromRegistry(o.configPath, o.fromRegistry, o) : await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
+  const loaded = o.fromRegistry
+    ? await loadFromRegistry(o.configPath, o.fromRegistry, gatherHardware(hostHardwareSources(), {at: new Date().toISOString(), where: 'host'}).nics.map((n) => n.mac), o)
+    : await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
   const config = o.dryRun ? loaded : await packPayloadDir(realRunner, loaded, loaded.cache_dir, o.log);
   if (o.qemu) return runInQemu(config, o, o.qemu);
   const facts = await gatherHostFacts(localHost, {firmware: Array.isArray(config.firmware) ? config.firmware : []});
@@ -104,17 +105,6 @@ export async function runDeploy(o: RunDeployOptions): Promise<RunDeployOutcome> 
     {cacheDir: config.cache_dir, allowUnverified: o.allowUnverified, baseDir: o.cwd},
   );
   return {plan, planText, dryRun: false, result};
-}
-
-/** The machine's record in the registry (by this host's MACs) over the local config file, if any. */
-async function loadFromRegistry(configPath: string, registry: {url: string; token: string}, o: RunDeployOptions): Promise<Config> {
-  if (!registry.token) throw usageError('registry-token-missing', '--from-registry needs a token of the registry.', 'Pass --registry-token TOKEN or set ANEMOS_REGISTRY_TOKEN (a reporter token is enough).');
-  const macs = gatherHardware(hostHardwareSources(), {at: new Date().toISOString(), where: 'host'}).nics.map((n) => n.mac);
-  const record = await fetchDesired(registry, macs);
-  if (record.state === 'retired') throw configError('registry-retired', `Machine ${record.machine} is retired in the registry at ${registry.url}. Nothing was changed.`, 'Change its state first (the web UI, or PATCH /api/v1/machines/{id}), if it is to be deployed again.');
-  if (!record.desired) throw configError('registry-no-desired', `Machine ${record.machine} has no desired deployment in the registry at ${registry.url}. Nothing was changed.`, `Set one: PATCH ${registry.url.replace(/\/+$/, '')}/api/v1/machines/${record.machine} with {"desired": {"kernel": …, "initramfs": …, "payload": …}}.`);
-  o.log(`registry: machine ${record.machine} (${record.state}), its desired deployment from ${registry.url}`);
-  return loadConfig(configPath, {allowUnverified: o.allowUnverified}, {text: (local) => applyDesired(local, record.desired!, registry), source: `machine ${record.machine}'s desired deployment from ${registry.url}`});
 }
 
 /** --qemu: fetch and compose as usual, then boot the result in a local VM on this terminal. */

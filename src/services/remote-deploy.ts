@@ -8,6 +8,7 @@ import {randomBytes} from 'node:crypto';
 import {hostname, userInfo} from 'node:os';
 import {parseDmiUuid} from '../core/inventory.js';
 import {deploymentRecorder} from './registry/record.js';
+import {loadFromRegistry} from './registry/desired.js';
 import {spawn} from 'node:child_process';
 import {appendFileSync, mkdirSync} from 'node:fs';
 import {mkdtemp, rm} from 'node:fs/promises';
@@ -67,10 +68,27 @@ async function userKeys(host: ReturnType<typeof sshHost>, user: string): Promise
   return r.exitCode === 0 ? r.stdout.split('\n') : [];
 }
 
+/**
+ * --from-registry: the host's NICs (their own MACs; a bond member's permanent one), read
+ * over a short SSH connection of their own, before the config they select is loaded.
+ */
+async function remoteMacs(destination: RemoteDeployOptions['destination']): Promise<string[]> {
+  const controlDir = await mkdtemp(join(tmpdir(), 'anemos-ssh-'));
+  const host = sshHost(destination, controlDir);
+  try {
+    await host.connect();
+    const r = await host.runner.run('sh', ['-c', 'for d in /sys/class/net/*; do [ -e "$d/device" ] || continue; cat "$d/bonding_slave/perm_hwaddr" 2>/dev/null || cat "$d/address"; done']);
+    return r.stdout.split('\n').map((l) => l.trim().toLowerCase()).filter((l) => /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(l));
+  } finally {
+    await host.close();
+    await rm(controlDir, {recursive: true, force: true});
+  }
+}
+
 export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDeployOutcome> {
   const t0 = Date.now();
   const deadline = t0 + o.timeoutSeconds * 1000;
-  const loaded = await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
+  const loaded = o.fromRegistry && !o.attach ? await loadFromRegistry(o.configPath, o.fromRegistry, await remoteMacs(o.destination), o) : await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
   // A payload directory is packed here, on the workstation, like any payload is checked here.
   const config = o.dryRun || o.attach ? loaded : await packPayloadDir(realRunner, loaded, workstationCache(), o.log);
   if (o.attach) {

@@ -6,6 +6,7 @@
 // events to a verdict. Host keys are checked against a known_hosts file, as a CI job pins them.
 
 import {execFile, execFileSync, spawn} from 'node:child_process';
+import type {AddressInfo} from 'node:net';
 import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -16,6 +17,9 @@ import {startServer, type TestServer} from '../helpers/http-server.js';
 import {CLI, REPO} from '../helpers/kernel.js';
 import {keptPath, Vm} from '../helpers/qemu.js';
 import {freePort, hostKeyFingerprint, sshArgs, sshRun} from '../helpers/ssh.js';
+import {openEmbedded} from '../../src/adapters/db.js';
+import {Registry} from '../../src/services/registry/registry.js';
+import {createRegistryServer} from '../../src/services/registry/server.js';
 
 const BUILD_ID = `remote-${process.pid}`;
 const timings: Record<string, number> = {};
@@ -169,6 +173,25 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     expect(denied.code, denied.stderr).toBe(4);
     expect(denied.stderr).toMatch(/ssh-no-root[\s\S]*nosudo on 127\.0\.0\.1 cannot run commands as root without a password/);
     expect(await bootId()).toBe(before);
+  }, 300_000);
+
+  it('--from-registry: the host\'s MACs, read over SSH, find its record in the registry; its desired deployment is the plan', async () => {
+    const registry = await Registry.open(await openEmbedded(join(work, 'registry')));
+    const token = (await registry.createToken('reporter')).token;
+    const {machine} = await registry.report({machine: {macs: [QEMU_MAC], hostname: 'provider'}}, 'token:test');
+    await registry.patchMachine(machine, {desired: {config: {hostname: 'from-the-registry', deploy: {disk: '/dev/vda', timeout: '20m'}}}}, 'token:test');
+    const server = createRegistryServer(registry, {version: 'test'});
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const r = await anemos(['deploy', ...hostArgs('image'), '--dry-run', '--from-registry', url, '--registry-token', token]);
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(`${r.stdout}${r.stderr}`).toMatch(/registry: machine mac-525400123456 \(new\), its desired deployment from http/);
+      expect(r.stdout).toMatch(/hostname: from-the-registry/);
+    } finally {
+      await new Promise((r) => server.close(r));
+      await registry.db.close();
+    }
   }, 300_000);
 
   it('a fleet rollout with Ansible (examples/ansible): the first server\'s payload fails before writing, its old system comes back (exit 10), the rollout stops there', async () => {
