@@ -6,6 +6,12 @@ import type {DesiredConfig} from '../core/config.js';
 import type {Report} from '../core/registry/lifecycle.js';
 import {configError, fetchError} from '../shared/errors.js';
 
+/** What fetch's "fetch failed" hides: the socket's error code (ECONNREFUSED), or its message. */
+function fetchFailure(err: unknown): string {
+  const e = err as Error & {cause?: {code?: string; message?: string}};
+  return e.cause?.code ?? e.cause?.message ?? e.message;
+}
+
 export async function postReport(target: {url: string; token: string}, report: Report, timeoutMs = 5000): Promise<{ok: true} | {ok: false; why: string}> {
   try {
     const res = await fetch(`${target.url.replace(/\/+$/, '')}/api/v1/reports`, {
@@ -18,8 +24,7 @@ export async function postReport(target: {url: string; token: string}, report: R
     const body = (await res.json().catch(() => undefined)) as {error?: {message?: string}} | undefined;
     return {ok: false, why: `HTTP ${res.status}${body?.error?.message ? `: ${body.error.message}` : ''}`};
   } catch (err) {
-    const e = err as Error & {cause?: {code?: string}};
-    return {ok: false, why: e.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (e.cause?.code ?? (e.cause as Error | undefined)?.message ?? e.message)};
+    return {ok: false, why: (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : fetchFailure(err)};
   }
 }
 
@@ -31,8 +36,7 @@ export async function fetchDesired(target: {url: string; token: string}, macs: s
     try {
       res = await fetch(`${base}/api/v1/machines/by-mac/${mac}/desired`, {headers: {authorization: `Bearer ${target.token}`}, signal: AbortSignal.timeout(timeoutMs)});
     } catch (err) {
-      const e = err as Error & {cause?: {code?: string; message?: string}};
-      throw fetchError('registry-unreachable', `The registry at ${target.url} did not answer: ${e.cause?.code ?? e.cause?.message ?? e.message}. Nothing was changed.`, 'Check --from-registry and that anemos serve runs there.');
+      throw fetchError('registry-unreachable', `The registry at ${target.url} did not answer: ${fetchFailure(err)}. Nothing was changed.`, 'Check --from-registry and that anemos serve runs there.');
     }
     if (res.status === 404) continue;
     if (res.status === 401 || res.status === 403) throw configError('registry-token', `The registry at ${target.url} refused the token (HTTP ${res.status}). Nothing was changed.`, 'Pass a reporter, reader or admin token with --registry-token (or ANEMOS_REGISTRY_TOKEN).');

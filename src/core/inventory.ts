@@ -252,11 +252,15 @@ export function gatherHardware(src: HardwareSources, o: {at: string; where: Hard
   };
 }
 
+const GiB = 1073741824;
+
+/** A size as an operator reads it: GiB with one decimal from 1 GiB up, whole MiB below. */
+export const formatSize = (bytes: number): string => (bytes >= GiB ? `${(bytes / GiB).toFixed(1)} GiB` : `${Math.round(bytes / 1048576)} MiB`);
+const size = formatSize;
+
 /** What changed between two inventories of one machine, in words an operator reads. */
 export function diffInventory(before: HardwareInventory, after: HardwareInventory): string[] {
   const changes: string[] = [];
-  const GiB = 1073741824;
-  const size = (b: number) => (b >= GiB ? `${(b / GiB).toFixed(1)} GiB` : `${Math.round(b / 1048576)} MiB`);
   for (const k of ['vendor', 'product', 'serial', 'biosVersion', 'firmware', 'secureBoot'] as const) {
     if (String(before.system[k]) !== String(after.system[k])) changes.push(`system ${k}: ${before.system[k] ?? 'none'} → ${after.system[k] ?? 'none'}`);
   }
@@ -333,8 +337,6 @@ export function validateInventory(value: unknown): SchemaProblem[] {
 
 /** One line: what the machine is. */
 export function describeHardware(inv: HardwareInventory): string {
-  const GiB = 1073741824;
-  const size = (b: number) => (b >= GiB ? `${(b / GiB).toFixed(1)} GiB` : `${Math.round(b / 1048576)} MiB`);
   const system = [inv.system.vendor, inv.system.product].filter(Boolean).join(' ') || 'unknown system';
   return [
     `${system}${inv.system.serial ? ` (serial ${inv.system.serial})` : ''}, ${inv.system.firmware.toUpperCase()}`,

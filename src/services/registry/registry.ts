@@ -4,7 +4,7 @@
 // knows HTTP (api.ts) or which database it talks to (adapters/db.ts).
 
 import {createHash, randomBytes} from 'node:crypto';
-import {diffInventory, type HardwareInventory} from '../../core/inventory.js';
+import {diffInventory, formatSize, type HardwareInventory} from '../../core/inventory.js';
 import {allowedTransition, machineKey, MACHINE_STATES, stateAfterReport, TRANSITIONS, type MachineState, type Report, type Role} from '../../core/registry/lifecycle.js';
 import {migrate, type Db} from './db.js';
 
@@ -74,9 +74,8 @@ const json = (v: unknown) => JSON.stringify(v);
 
 function hardwareLine(inv: HardwareInventory | null): string | null {
   if (!inv) return null;
-  const GiB = 1073741824;
   const system = [inv.system.vendor, inv.system.product].filter(Boolean).join(' ') || 'unknown system';
-  return `${system}, ${inv.cpu.threads} CPU, ${(inv.memory.totalBytes / GiB).toFixed(1)} GiB, ${inv.disks.length} disk(s)`;
+  return `${system}, ${inv.cpu.threads} CPU, ${formatSize(inv.memory.totalBytes)}, ${inv.disks.length} disk(s)`;
 }
 
 export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');

@@ -3,7 +3,7 @@
 // over time, deployments with their events as a timeline, audit log) and the two-step
 // state change. Pure: data in, HTML out.
 
-import type {HardwareInventory} from '../../core/inventory.js';
+import {formatSize, type HardwareInventory} from '../../core/inventory.js';
 import {MACHINE_STATES, TRANSITIONS, type MachineState} from '../../core/registry/lifecycle.js';
 import type {Deployment, MachineRecord, MachineSummary} from './registry.js';
 
@@ -28,8 +28,7 @@ function page(title: string, body: string): string {
 
 const state = (s: MachineState) => `<span class="state state-${s}">${s}</span>`;
 const when = (iso: string | null) => (iso ? `<time datetime="${e(iso)}">${e(iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}</time>` : '<span class="muted">never</span>');
-const GiB = 1073741824;
-const size = (b: number) => (b >= GiB ? `${(b / GiB).toFixed(1)} GiB` : `${Math.round(b / 1048576)} MiB`);
+const size = formatSize;
 
 export function renderMessage(title: string, message: string): string {
   return page(title, `<h1>${e(title)}</h1><p>${e(message)}</p><p><a href="/">Machines</a></p>`);
