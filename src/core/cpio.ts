@@ -151,9 +151,11 @@ export interface CpioListing {
   type: CpioEntryType | 'other';
   mode: number;
   size: number;
-  /** Offset of the file data inside the archive buffer. */
+  /** Offset of the file data inside the archive buffer (-1 for a file inside an image). */
   dataOffset: number;
   target?: string;
+  /** Set on a file inside a filesystem image of the archive: that image's path (early/usr.squashfs). */
+  image?: string;
 }
 
 /**

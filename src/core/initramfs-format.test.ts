@@ -1,7 +1,7 @@
 import {gzipSync, gunzipSync} from 'node:zlib';
 import {describe, expect, it} from 'vitest';
 import {buildCpio} from './cpio.js';
-import {crc32, detectFormat, scanInitramfs, type Decompressor} from './initramfs-format.js';
+import {crc32, detectFormat, imageMountPoint, scanInitramfs, type Decompressor, type ImageLister} from './initramfs-format.js';
 
 // Unit tests use zlib only; zstd/xz framing is checked against real zstd/xz output in
 // test/integration/archive-tools.test.ts, and whole composed archives in kernel-boot.test.ts.
@@ -38,6 +38,32 @@ describe('initramfs segments', () => {
     await expect(scanInitramfs(Buffer.concat([Buffer.from([0x41]), seg]), gzipOnly)).rejects.toThrow(/not a cpio archive/);
     const base = gzipSync(Buffer.from('x')); // 21 bytes: the cpio after it is misaligned
     await expect(scanInitramfs(Buffer.concat([base, seg]), async (f, i) => ({data: Buffer.alloc(0), consumed: 21}))).rejects.toThrow(/not 4-byte aligned/);
+  });
+
+  it('lists the files of the squashfs image /init mounts (early/NAME.squashfs on /NAME) after the image, and no other file', async () => {
+    const image = Buffer.concat([Buffer.from('hsqs'), Buffer.from('rest of the image')]);
+    const seen: string[] = [];
+    const lister: ImageLister = async (bytes) => {
+      seen.push(Buffer.from(bytes).toString());
+      return [{path: 'bin', type: 'dir', mode: 0o755, size: 0}, {path: 'bin/qjs', type: 'file', mode: 0o755, size: 981168}];
+    };
+    const base = gzipSync(await buildCpio([
+      {path: 'early/usr.squashfs', type: 'file', data: image},
+      {path: 'early/other.squashfs', type: 'file', data: Buffer.from('not squashfs')},
+      {path: 'usr.squashfs', type: 'file', data: image},
+    ]));
+    const [seg] = await scanInitramfs(base, gzipOnly, lister);
+    expect(seen).toEqual([image.toString()]);
+    expect(seg!.entries.map((e) => [e.path, e.image])).toEqual([
+      ['early', undefined],
+      ['early/other.squashfs', undefined],
+      ['early/usr.squashfs', undefined],
+      ['usr/bin', 'early/usr.squashfs'],
+      ['usr/bin/qjs', 'early/usr.squashfs'],
+      ['usr.squashfs', undefined],
+    ]);
+    expect(seg!.entries.find((e) => e.path === 'usr/bin/qjs')!.size).toBe(981168);
+    expect(imageMountPoint('./early/usr.squashfs')).toBe('usr');
   });
 
   it('computes the standard CRC-32', () => {

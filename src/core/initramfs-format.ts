@@ -105,8 +105,38 @@ export interface InitramfsSegment {
 /** Decompress one compressed stream; for gzip also say how many input bytes it used. */
 export type Decompressor = (format: Exclude<Compression, 'none'>, input: Uint8Array) => Promise<{data: Uint8Array; consumed?: number}>;
 
-/** Split an initramfs into its segments and list every entry, as the kernel would read them. */
-export async function scanInitramfs(b: Uint8Array, decompress: Decompressor): Promise<InitramfsSegment[]> {
+/**
+ * The files of a squashfs image, with paths inside it; undefined when it cannot be read here
+ * (no unsquashfs). The base keeps /usr in one (initramfs/build.sh).
+ */
+export type ImageLister = (image: Uint8Array) => Promise<Omit<CpioListing, 'dataOffset' | 'image'>[] | undefined>;
+
+const SQUASHFS_MAGIC = [0x68, 0x73, 0x71, 0x73]; // "hsqs"
+
+/** Where /init mounts an image of the base: early/NAME.squashfs on /NAME. */
+export function imageMountPoint(path: string): string | undefined {
+  return /(?:^|\/)early\/([^/]+)\.squashfs$/.exec(path)?.[1];
+}
+
+/** Each squashfs image that /init mounts, listed after its own entry with its files under the mount point. */
+async function expandImages(data: Uint8Array, entries: CpioListing[], listImage: ImageLister): Promise<CpioListing[]> {
+  const out: CpioListing[] = [];
+  for (const e of entries) {
+    out.push(e);
+    const mount = imageMountPoint(e.path);
+    const head = data.subarray(e.dataOffset, e.dataOffset + 4);
+    if (e.type !== 'file' || mount === undefined || !SQUASHFS_MAGIC.every((x, i) => head[i] === x)) continue;
+    const inside = await listImage(data.subarray(e.dataOffset, e.dataOffset + e.size));
+    for (const f of inside ?? []) out.push({...f, path: `${mount}/${f.path}`, dataOffset: -1, image: e.path.replace(/^\.?\//, '')});
+  }
+  return out;
+}
+
+/**
+ * Split an initramfs into its segments and list every entry, as the kernel would read them;
+ * with listImage, also the files of the squashfs images /init mounts (marked with `image`).
+ */
+export async function scanInitramfs(b: Uint8Array, decompress: Decompressor, listImage?: ImageLister): Promise<InitramfsSegment[]> {
   const segments: InitramfsSegment[] = [];
   let pos = 0;
   while (pos < b.byteLength) {
@@ -121,7 +151,8 @@ export async function scanInitramfs(b: Uint8Array, decompress: Decompressor): Pr
         throw artifactError('initramfs-misaligned', `Uncompressed cpio archive at byte ${pos} is not 4-byte aligned; the kernel rejects it ("junk within compressed archive").`);
       }
       const archive = readCpio(b, pos);
-      segments.push({index, offset: pos, length: archive.end - pos, compression: 'none', unpackedSize: archive.end - pos, entries: archive.entries});
+      const entries = listImage ? await expandImages(b, archive.entries, listImage) : archive.entries;
+      segments.push({index, offset: pos, length: archive.end - pos, compression: 'none', unpackedSize: archive.end - pos, entries});
       pos = archive.end;
       continue;
     }
@@ -140,7 +171,8 @@ export async function scanInitramfs(b: Uint8Array, decompress: Decompressor): Pr
       data = (await decompress(format, b.subarray(pos, end))).data;
     }
     const archives = readConcatenatedCpio(data, 0);
-    segments.push({index, offset: pos, length: end - pos, compression: format, unpackedSize: data.byteLength, entries: archives.entries});
+    const entries = listImage ? await expandImages(data, archives.entries, listImage) : archives.entries;
+    segments.push({index, offset: pos, length: end - pos, compression: format, unpackedSize: data.byteLength, entries});
     pos = end;
   }
   return segments;

@@ -19,6 +19,20 @@ describe('what takes the space in an initramfs', () => {
     expect(groupOf('./usr/sbin/dropbear')).toBe('tools');
     expect(groupOf('anemos/config.json')).toBe('anemos segments (config, network, keys, payload)');
     expect(groupOf('etc/passwd')).toBe('other');
+    // The merged /usr of the squashfs image, and what mounts it.
+    expect(groupOf('usr/lib/modules/6.1.0-56-cloud-amd64/kernel/fs/xfs/xfs.ko')).toBe('kernel modules: filesystems');
+    expect(groupOf('usr/lib/modules/6.1.0-56-cloud-amd64/modules.dep')).toBe('kernel modules: other');
+    expect(groupOf('early/squashfs.ko')).toBe('kernel modules: other');
+    expect(groupOf('early/busybox')).toBe('tools');
+  });
+
+  it('counts the files of an image with their own size, and not the image beside them', () => {
+    const groups = spaceByGroup([
+      {path: 'early/busybox', size: 10, type: 'file'},
+      {path: 'early/usr.squashfs', size: 40, type: 'file'},
+      {path: 'usr/bin/qjs', size: 90, type: 'file', image: 'early/usr.squashfs'},
+    ]);
+    expect(groups.map((g) => [g.group, g.bytes])).toEqual([['QuickJS runtime', 90], ['tools', 10]]);
   });
 
   it('adds up regular files only, a later segment\'s file replacing an earlier one, largest group first', () => {

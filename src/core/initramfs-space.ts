@@ -1,6 +1,8 @@
 // What takes the space in an initramfs: its files' unpacked bytes grouped by what they are
-// for (the QuickJS runtime, kernel modules by kind, libraries, tools...), largest first. The
-// unpacked size is what the deploy environment holds in RAM. Pure: takes the listing.
+// for (the QuickJS runtime, kernel modules by kind, libraries, tools...), largest first.
+// Files inside the base's /usr image count with their own size, the image itself not: it is
+// held in RAM compressed, and what is read of it is decompressed into the page cache. Pure:
+// takes the listing.
 
 import type {CpioListing} from './cpio.js';
 
@@ -12,7 +14,7 @@ export interface SpaceGroup {
   largest: {path: string; size: number}[];
 }
 
-const MODULES = '^lib/modules/[^/]+/kernel/';
+const MODULES = '^(usr/)?lib/modules/[^/]+/kernel/';
 
 /** The first group whose pattern matches a path takes the file. */
 export const SPACE_GROUPS: [string, RegExp][] = [
@@ -23,13 +25,13 @@ export const SPACE_GROUPS: [string, RegExp][] = [
   ['kernel modules: crypto and libraries', new RegExp(`${MODULES}(crypto|arch/x86/crypto|lib)/`)],
   ['kernel modules: network', new RegExp(`${MODULES}(drivers/net|net)/`)],
   ['kernel modules: storage', new RegExp(`${MODULES}drivers/(block|scsi|ata|nvme|cdrom|message)/`)],
-  ['kernel modules: other', /^lib\/modules\//],
+  ['kernel modules: other', /^(usr\/)?lib\/modules\/|^early\/[^/]+\.ko$/],
   ['firmware', /^(usr\/)?lib\/firmware\//],
   ['Perl (debootstrap, dpkg)', /^usr\/(bin\/perl|share\/perl|lib\/x86_64-linux-gnu\/perl)/],
   ['shared libraries', /^(usr\/)?lib(64)?\/(x86_64-linux-gnu\/)?[^/]*\.so/],
   ['debootstrap scripts', /^usr\/share\/debootstrap\//],
   ['keyrings and CA certificates', /^(usr\/share\/keyrings|etc\/ssl)\//],
-  ['tools', /^(usr\/)?s?bin\//],
+  ['tools', /^(usr\/)?s?bin\/|^early\/busybox$/],
   ['anemos segments (config, network, keys, payload)', /^anemos\//],
   ['other', /./],
 ];
@@ -40,9 +42,10 @@ export function groupOf(path: string): string {
 }
 
 /** Regular files' bytes by group, largest group first (later segments override earlier ones' files, as the kernel does). */
-export function spaceByGroup(entries: Pick<CpioListing, 'path' | 'size' | 'type'>[], keep = 3): SpaceGroup[] {
+export function spaceByGroup(entries: Pick<CpioListing, 'path' | 'size' | 'type' | 'image'>[], keep = 3): SpaceGroup[] {
   const files = new Map<string, number>();
   for (const e of entries) if (e.type === 'file') files.set(e.path.replace(/^\.?\//, ''), e.size);
+  for (const e of entries) if (e.image) files.delete(e.image);
   const groups = new Map<string, SpaceGroup>();
   for (const [path, size] of files) {
     const name = groupOf(path);

@@ -5,7 +5,7 @@ import {BaseCommand} from '../base.js';
 
 export default class InitramfsList extends BaseCommand {
   static summary = 'List every segment of an initramfs and the files in it.';
-  static description = 'Reads concatenated newc archives (plain, gzip, xz or zstd), the way the kernel unpacks them at boot.';
+  static description = 'Reads concatenated newc archives (plain, gzip, xz or zstd), the way the kernel unpacks them at boot. The base keeps /usr in a squashfs image (early/usr.squashfs) that /init mounts: its files are listed too, marked with the image, when unsquashfs (squashfs-tools) is installed.';
   static examples = ['<%= config.bin %> initramfs list initramfs.final', '<%= config.bin %> initramfs list --space .cache/base/initramfs.cpio.zst', '<%= config.bin %> initramfs list initramfs.final --json'];
   static enableJsonFlag = true;
   static args = {file: Args.string({required: true, description: 'initramfs file'})};
@@ -21,7 +21,8 @@ export default class InitramfsList extends BaseCommand {
     if (!this.jsonEnabled() && flags.space) {
       const MiB = 1048576;
       const total = space.reduce((a, g) => a + g.bytes, 0);
-      this.out(`${(total / MiB).toFixed(1)} MiB in regular files, unpacked:`);
+      const images = [...new Set(segments.flatMap((s) => s.entries.flatMap((e) => (e.image ? [e.image] : []))))];
+      this.out(`${(total / MiB).toFixed(1)} MiB in regular files, unpacked${images.length ? ` (the files in ${images.join(', ')} with their own size: the image is held compressed and read on demand)` : ''}:`);
       for (const g of space) {
         const largest = g.largest.map((f) => `${f.path.split('/').pop()} ${(f.size / MiB).toFixed(1)}`).join(', ');
         this.out(`${(g.bytes / MiB).toFixed(1).padStart(7)} MiB ${String(g.files).padStart(5)} files  ${g.group}  (largest: ${largest})`);
@@ -31,7 +32,7 @@ export default class InitramfsList extends BaseCommand {
         this.out(`segment ${s.index}: ${s.compression} at byte ${s.offset}, ${s.length} bytes (${s.unpackedSize} unpacked), ${s.entries.length} entries`);
         if (!flags.segments) {
           for (const e of s.entries) {
-            this.out(`  ${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'}${e.mode.toString(8).padStart(4, '0')} ${String(e.size).padStart(10)} ${e.path}${e.target ? ` -> ${e.target}` : ''}`);
+            this.out(`  ${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'}${e.mode.toString(8).padStart(4, '0')} ${String(e.size).padStart(10)} ${e.path}${e.target ? ` -> ${e.target}` : ''}${e.image ? `  (in ${e.image})` : ''}`);
           }
         }
       }
