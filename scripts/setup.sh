@@ -10,6 +10,7 @@ PACKAGES=(
   qemu-system-x86 qemu-utils    # VM tests (TCG)
   ovmf                          # UEFI firmware for the VM tests (the EFI variable that keeps a deploy's outcome)
   cpio zstd xz-utils gzip       # independent archive checks
+  squashfs-tools                # /usr of the base initramfs (initramfs/build.sh)
   busybox-static                # base initramfs and boot tests
   kexec-tools kmod binutils     # kexec probe; depmod for the base initramfs
   dropbear-bin                  # SSH in the deploy environment

@@ -228,7 +228,8 @@ export function checkMemory(facts: HostFacts, sizes: {kernel: number; initramfs:
   const MiB = 1048576;
   // The agent on QuickJS, dropbear and the tools at work, plus the payload's own working
   // memory. bench/deploy-env.ts finds the smallest -m at which a tiny payload completes
-  // (160 MiB: 135 MiB seen by the kernel); payloads/image streams an image that does not fit.
+  // (112 MiB since /usr is a squashfs image; 160 before); payloads/image streams an image
+  // that does not fit.
   const runtime = 64 * MiB;
   const needTotal = sizes.unpacked + sizes.initramfs + sizes.kernel + runtime;
   if (facts.memory.totalBytes < needTotal) {

@@ -1,5 +1,6 @@
 // The base initramfs recipe: reproducible (build twice, same bytes), within its size
-// goal, and holding what the deploy environment needs.
+// goal, and holding what the deploy environment needs: /usr in a squashfs image, and in
+// the cpio what mounts it.
 import {execFileSync} from 'node:child_process';
 import {mkdtempSync, readFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -19,8 +20,17 @@ describe('base initramfs build', () => {
     // Issue #12's goal: ≤ 16 MiB (with Node it was 39.3; the agent on QuickJS made it 15.7).
     expect(first.manifest.sizes.initramfs).toBeLessThanOrEqual(16 * 1048576);
     const listing = JSON.parse(execFileSync(CLI, ['initramfs', 'list', first.initramfs, '--json'], {encoding: 'utf8', maxBuffer: 256 * 1024 * 1024}));
-    const paths = new Set<string>(listing.segments[0].entries.map((e: {path: string}) => e.path));
-    for (const p of ['init', 'bin/busybox', 'bin/sh', 'usr/bin/qjs', 'usr/lib/anemos/agent', 'usr/lib/anemos/agent.mjs', 'usr/bin/anemos-netconf', 'usr/sbin/dropbear', 'usr/bin/dropbearconvert', 'sbin/mke2fs', 'sbin/sfdisk', 'bin/tar', 'usr/bin/zstd', 'usr/bin/xz', 'usr/bin/wget', 'sbin/kexec', 'usr/sbin/debootstrap', 'bin/grep', 'usr/sbin/chroot', 'usr/bin/env', 'usr/bin/xargs', 'etc/ssl/certs/ca-certificates.crt', 'lib64/ld-linux-x86-64.so.2']) {
+    const entries: {path: string; type: string; target?: string; image?: string}[] = listing.segments[0].entries;
+    // The cpio holds what mounts /usr; everything else is in the image, listed by unsquashfs.
+    const links = Object.fromEntries(entries.filter((e) => e.type === 'symlink' && !e.image).map((e) => [e.path, e.target]));
+    expect(links).toMatchObject({bin: 'usr/bin', sbin: 'usr/sbin', lib64: 'usr/lib64', 'lib/modules': '../usr/lib/modules', 'lib/x86_64-linux-gnu': '../usr/lib/x86_64-linux-gnu'});
+    for (const p of ['init', 'early/busybox', 'early/loop.ko', 'early/squashfs.ko', 'early/usr.squashfs', 'etc/ssl/certs/ca-certificates.crt']) {
+      expect(entries.some((e) => e.path === p && e.type === 'file' && !e.image), p).toBe(true);
+    }
+    // Nothing of the cpio under the mount point: the image would hide it.
+    expect(entries.filter((e) => e.path.startsWith('usr/') && !e.image)).toEqual([]);
+    const paths = new Set(entries.filter((e) => e.image === 'early/usr.squashfs').map((e) => e.path));
+    for (const p of ['usr/bin/busybox', 'usr/bin/sh', 'usr/bin/qjs', 'usr/lib/anemos/agent', 'usr/lib/anemos/agent.mjs', 'usr/bin/anemos-netconf', 'usr/sbin/dropbear', 'usr/bin/dropbearconvert', 'usr/sbin/mke2fs', 'usr/sbin/sfdisk', 'usr/bin/tar', 'usr/bin/zstd', 'usr/bin/xz', 'usr/bin/wget', 'usr/sbin/kexec', 'usr/sbin/debootstrap', 'usr/bin/grep', 'usr/sbin/chroot', 'usr/bin/env', 'usr/bin/xargs', 'usr/lib64/ld-linux-x86-64.so.2', 'usr/share/keyrings/archlinux.gpg']) {
       expect(paths.has(p), p).toBe(true);
     }
     // No Node; one C library (Debian 13's, which qjs needs), where its loader looks first.
@@ -29,10 +39,10 @@ describe('base initramfs build', () => {
     const kver = first.manifest.kernel.version;
     // A driver is either a module in the initramfs or built into the kernel (ext4, nvme in the cloud kernel).
     const builtin = readFileSync(join(debianKernelDir(), 'lib', 'modules', kver, 'modules.builtin'), 'utf8');
-    for (const m of ['virtio_blk', 'virtio_net', 'ext4', 'nvme', 'xen-netfront', 'vmxnet3', 'hv_netvsc', 'xfs', 'btrfs', 'bonding', '8021q']) {
-      const asModule = [...paths].some((p) => p.startsWith(`lib/modules/${kver}/`) && p.endsWith(`/${m}.ko`));
+    for (const m of ['virtio_blk', 'virtio_net', 'ext4', 'nvme', 'xen-netfront', 'vmxnet3', 'hv_netvsc', 'xfs', 'btrfs', 'bonding', '8021q', 'loop', 'squashfs']) {
+      const asModule = [...paths].some((p) => p.startsWith(`usr/lib/modules/${kver}/`) && p.endsWith(`/${m}.ko`));
       expect(asModule || builtin.includes(`/${m}.ko`), m).toBe(true);
     }
-    expect(paths.has(`lib/modules/${kver}/modules.dep`)).toBe(true);
+    expect(paths.has(`usr/lib/modules/${kver}/modules.dep`)).toBe(true);
   }, 900_000);
 });

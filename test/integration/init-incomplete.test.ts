@@ -5,7 +5,7 @@
 // kernel that runs out of memory stops inside one.
 
 import {execFileSync} from 'node:child_process';
-import {chmodSync, copyFileSync, mkdirSync, mkdtempSync, symlinkSync, truncateSync, writeFileSync, statSync} from 'node:fs';
+import {chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, truncateSync, writeFileSync, statSync} from 'node:fs';
 import {randomBytes} from 'node:crypto';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -13,21 +13,32 @@ import {describe, expect, it} from 'vitest';
 import {debianKernelDir, REPO} from '../helpers/kernel.js';
 import {Vm} from '../helpers/qemu.js';
 
-function image(work: string, o: {cut: boolean; config: boolean}): string {
+function image(work: string, o: {cut: boolean; config: boolean; damagedUsr?: boolean}): string {
+  // The base's layout (initramfs/build.sh): /usr is a squashfs image that /init mounts with
+  // the loop and squashfs modules beside busybox in /early; the image comes last.
   const root = join(work, 'root');
-  for (const d of ['bin', 'sbin', 'usr/bin', 'usr/lib/anemos', 'anemos']) mkdirSync(join(root, d), {recursive: true});
-  copyFileSync('/bin/busybox', join(root, 'bin/busybox'));
+  const usr = join(work, 'usr');
+  for (const d of [join(root, 'early'), join(root, 'anemos'), join(root, 'usr'), join(usr, 'bin'), join(usr, 'sbin'), join(usr, 'lib/anemos')]) mkdirSync(d, {recursive: true});
+  copyFileSync('/bin/busybox', join(root, 'early/busybox'));
+  const kmods = join(debianKernelDir(), 'lib', 'modules', readdirSync(join(debianKernelDir(), 'lib', 'modules'))[0]!, 'kernel');
+  copyFileSync(join(kmods, 'drivers/block/loop.ko'), join(root, 'early/loop.ko'));
+  copyFileSync(join(kmods, 'fs/squashfs/squashfs.ko'), join(root, 'early/squashfs.ko'));
+  symlinkSync('usr/bin', join(root, 'bin'));
+  symlinkSync('usr/sbin', join(root, 'sbin'));
   // The tools /init checks for, as the base has them (applet links; dash stands in as busybox sh).
-  for (const link of ['bin/sh', 'bin/dash', 'sbin/modprobe', 'usr/bin/xargs', 'usr/bin/tee', 'usr/bin/setsid']) symlinkSync('/bin/busybox', join(root, link));
+  for (const link of ['bin/busybox', 'bin/sh', 'bin/dash', 'sbin/modprobe', 'bin/xargs', 'bin/tee', 'bin/setsid']) symlinkSync('/early/busybox', join(usr, link));
   copyFileSync(join(REPO, 'initramfs/files/init'), join(root, 'init'));
   chmodSync(join(root, 'init'), 0o755);
-  // Incompressible, so that cutting the compressed image cuts inside this file.
-  writeFileSync(join(root, 'usr/bin/qjs'), randomBytes(6 * 1048576), {mode: 0o755});
-  writeFileSync(join(root, 'usr/lib/anemos/agent'), '#!/bin/sh\n# never reached\n', {mode: 0o755});
-  writeFileSync(join(root, 'usr/lib/anemos/agent.mjs'), '// never reached\n');
+  // Incompressible, so that cutting the compressed image cuts inside the /usr image.
+  writeFileSync(join(usr, 'bin/qjs'), randomBytes(6 * 1048576), {mode: 0o755});
+  writeFileSync(join(usr, 'lib/anemos/agent'), '#!/bin/sh\n# never reached\n', {mode: 0o755});
+  writeFileSync(join(usr, 'lib/anemos/agent.mjs'), '// never reached\n');
+  execFileSync('mksquashfs', [usr, join(root, 'early/usr.squashfs'), '-all-root', '-noappend', '-quiet', '-no-progress'], {stdio: 'ignore'});
+  // Its superblock overwritten: the kernel unpacks the file whole, and it does not mount.
+  if (o.damagedUsr) writeFileSync(join(root, 'early/usr.squashfs'), randomBytes(4096));
   if (o.config) writeFileSync(join(root, 'anemos/config.json'), '{}\n');
   const out = join(work, 'initramfs.cpio.gz');
-  execFileSync('sh', ['-c', `cd "${root}" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1 > "${out}"`]);
+  execFileSync('sh', ['-c', `cd "${root}" && { find . ! -path ./early/usr.squashfs | LC_ALL=C sort; echo ./early/usr.squashfs; } | cpio -o -H newc --quiet | gzip -1 > "${out}"`]);
   if (o.cut) truncateSync(out, Math.floor(statSync(out).size / 2));
   return out;
 }
@@ -44,12 +55,21 @@ describe('/init with an incomplete initramfs', () => {
     const work = mkdtempSync(join(tmpdir(), 'anemos-init-cut-'));
     const log = await boot(work, image(work, {cut: true, config: true}));
     expect(log).toMatch(/Initramfs unpacking failed/);
-    // The cut falls inside usr/bin/qjs (half of it is there); what sorts after it is missing,
-    // among them the tools the old /init looped on ("tee: not found", "setsid: not found").
-    expect(log).toMatch(/anemos: the deploy environment is incomplete: missing \/usr\/lib\/anemos\/agent \/usr\/lib\/anemos\/agent\.mjs \/usr\/bin\/xargs \/usr\/bin\/tee \/usr\/bin\/setsid\. The kernel reported: Initramfs unpacking failed: .*That usually means too little RAM/);
+    // The cut falls inside the /usr image (half of it is there), which then does not mount:
+    // every tool of /usr is missing, among them those the old /init looped on ("tee: not
+    // found", "setsid: not found"); /init and busybox, before the image, are whole.
+    expect(log).toMatch(/anemos: the deploy environment is incomplete: missing \/usr\/bin\/qjs \/usr\/lib\/anemos\/agent \/usr\/lib\/anemos\/agent\.mjs \/bin\/dash \/usr\/bin\/xargs \/sbin\/modprobe \/usr\/bin\/tee \/usr\/bin\/setsid\. The kernel reported: Initramfs unpacking failed: .*That usually means too little RAM/);
     expect(log).toMatch(/rebooting in 10 s/);
     expect(log).toMatch(/reboot: Restarting system/);
     expect(log).not.toMatch(/not found/);
+  }, 180_000);
+
+  it('a /usr image that does not mount: says so and why, and reboots', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'anemos-init-usr-'));
+    const log = await boot(work, image(work, {cut: false, config: true, damagedUsr: true}));
+    expect(log).not.toMatch(/Initramfs unpacking failed/);
+    expect(log).toMatch(/anemos: the deploy environment is incomplete: missing \/usr\/bin\/qjs .*\/usr\/bin\/setsid\. \/usr \(early\/usr\.squashfs\) did not mount: .+\. The image is damaged or was cut\./);
+    expect(log).toMatch(/reboot: Restarting system/);
   }, 180_000);
 
   it('an image anemos did not compose: says so, and reboots', async () => {

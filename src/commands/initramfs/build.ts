@@ -5,7 +5,7 @@ import {BaseCommand} from '../base.js';
 export default class InitramfsBuild extends BaseCommand {
   static summary = 'Build the base initramfs and fetch its kernel, from Debian packages, without root.';
   static description =
-    'Runs the recipe initramfs/build.sh of an anemos checkout: apt-get download + dpkg-deb -x, busybox, node, the agent, dropbear, disk tools and the kernel modules of a profile. Writes vmlinuz, initramfs.cpio.zst, SHA256SUMS and manifest.json.';
+    'Runs the recipe initramfs/build.sh of an anemos checkout: apt-get download + dpkg-deb -x, busybox, QuickJS and the agent, dropbear, disk tools and the kernel modules of a profile, with /usr in a squashfs image that /init mounts (needs squashfs-tools and gnupg). Writes vmlinuz, initramfs.cpio.zst, SHA256SUMS and manifest.json.';
   static examples = ['<%= config.bin %> initramfs build -o ./out', '<%= config.bin %> initramfs build -o ./out --kernel-package linux-image-amd64 --profile baremetal'];
   static enableJsonFlag = true;
   static flags = {
