@@ -119,6 +119,11 @@ describe('a UEFI cloud VM with DHCP and IPv6: the bootloader method, the deploy,
     const r = await sshStatus('anemos deploy --yes');
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/Payload: packed the directory \/root\/image-payload/);
+    // By the test's clock too (as test/e2e/deploy.test.ts): the hand-over's delay, the
+    // provider's shutdown, the kexec and the deploy kernel's boot.
+    const handedOver = Date.now();
+    await vm.waitFor(/anemos: agent started/, 300_000, mark);
+    timings['kexec → agent running'] = since(handedOver);
     await vm.waitFor(/DEPLOY SUCCEEDED/, 1_200_000, mark);
     Object.assign(timings, kexecTimeline(vm.log().slice(mark)));
     const codename = await waitForCodename(operator.priv, port, TARGET_SUITE, 600_000);
