@@ -28,10 +28,11 @@ console.log(`kernel + base download: ${((s.vmlinuz + s.initramfs) / 1e6).toFixed
 // one by one, and the cpio around it is one stream, so these add up to a bit less).
 const cache = join(REPO, '.cache', 'initramfs');
 const entries = (await listInitramfs(base.initramfs)).flatMap((s) => s.entries);
+const images = new Set(entries.flatMap((e) => (e.image ? [e.image] : [])));
 console.log('what takes the space in the base (MiB unpacked | alone with zstd -19 | files | largest):');
 for (const g of spaceByGroup(entries, 2)) {
   // Where build.sh left each file: the cpio's root, or the tree of the /usr image.
-  const files = entries.filter((e) => e.type === 'file' && groupOf(e.path) === g.group && !entries.some((i) => i.image === e.path)).map((e) => (e.image ? join(cache, 'usr-image', e.path.replace(/^usr\//, '')) : join(cache, 'root', e.path)));
+  const files = entries.filter((e) => e.type === 'file' && groupOf(e.path) === g.group && !images.has(e.path)).map((e) => (e.image ? join(cache, 'usr-image', e.path.replace(/^usr\//, '')) : join(cache, 'root', e.path)));
   const packed = files.length && files.every(existsSync) ? Number(execFileSync('sh', ['-c', 'cat "$@" | zstd -q -19 -T0 -c | wc -c', 'sh', ...files], {maxBuffer: 1 << 20}).toString().trim()) : undefined;
   console.log(`  ${(g.bytes / MiB).toFixed(1).padStart(5)} | ${packed === undefined ? '   ?' : (packed / MiB).toFixed(1).padStart(4)} | ${String(g.files).padStart(4)} | ${g.group} (${g.largest.map((f) => f.path.split('/').pop()).join(', ')})`);
 }

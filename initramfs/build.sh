@@ -264,7 +264,8 @@ for m in drivers/block/loop.ko fs/squashfs/squashfs.ko; do
   # Built into some kernels; a module in this one (and no module needs another to load).
   if [ -f "$kmods/kernel/$m" ]; then cp "$kmods/kernel/$m" "$root/early/"; fi
 done
-# zstd: read at boot faster than xz (6x here); 1 MiB blocks for the ratio (16 MiB goal).
+# zstd, not xz: this tree decompresses 8x faster (0.09 s against 0.71 s natively), and
+# the agent started 0.7 s sooner under TCG; 1 MiB blocks for the ratio (16 MiB goal).
 # Its times come from SOURCE_DATE_EPOCH, exported above.
 mksquashfs "$root/usr" "$root/early/usr.squashfs" -comp zstd -Xcompression-level 19 -b 1M -all-root -no-xattrs -noappend -quiet -no-progress >/dev/null
 # The tree stays beside the root for a look at what is in the image (npm run bench).

@@ -256,7 +256,6 @@ const GiB = 1073741824;
 
 /** A size as an operator reads it: GiB with one decimal from 1 GiB up, whole MiB below. */
 export const formatSize = (bytes: number): string => (bytes >= GiB ? `${(bytes / GiB).toFixed(1)} GiB` : `${Math.round(bytes / 1048576)} MiB`);
-const size = formatSize;
 
 /** What changed between two inventories of one machine, in words an operator reads. */
 export function diffInventory(before: HardwareInventory, after: HardwareInventory): string[] {
@@ -265,8 +264,8 @@ export function diffInventory(before: HardwareInventory, after: HardwareInventor
     if (String(before.system[k]) !== String(after.system[k])) changes.push(`system ${k}: ${before.system[k] ?? 'none'} → ${after.system[k] ?? 'none'}`);
   }
   if (before.cpu.model !== after.cpu.model || before.cpu.threads !== after.cpu.threads) changes.push(`CPU: ${before.cpu.model ?? '?'} ×${before.cpu.threads} → ${after.cpu.model ?? '?'} ×${after.cpu.threads}`);
-  if (before.memory.totalBytes !== after.memory.totalBytes) changes.push(`memory: ${size(before.memory.totalBytes)} → ${size(after.memory.totalBytes)}`);
-  const disk = (d: InventoryDisk) => `${d.name} ${size(d.sizeBytes)}${d.model ? ` ${d.model}` : ''}${d.serial ? ` (serial ${d.serial})` : ''}`;
+  if (before.memory.totalBytes !== after.memory.totalBytes) changes.push(`memory: ${formatSize(before.memory.totalBytes)} → ${formatSize(after.memory.totalBytes)}`);
+  const disk = (d: InventoryDisk) => `${d.name} ${formatSize(d.sizeBytes)}${d.model ? ` ${d.model}` : ''}${d.serial ? ` (serial ${d.serial})` : ''}`;
   const diskKey = (d: InventoryDisk) => d.serial ?? d.wwn ?? `${d.name}:${d.sizeBytes}`;
   const beforeDisks = new Map(before.disks.map((d) => [diskKey(d), d]));
   const afterDisks = new Map(after.disks.map((d) => [diskKey(d), d]));
@@ -341,8 +340,8 @@ export function describeHardware(inv: HardwareInventory): string {
   return [
     `${system}${inv.system.serial ? ` (serial ${inv.system.serial})` : ''}, ${inv.system.firmware.toUpperCase()}`,
     `${inv.cpu.threads} CPU thread(s)${inv.cpu.model ? ` (${inv.cpu.model})` : ''}`,
-    `${size(inv.memory.totalBytes)} RAM${inv.memory.dimms.length ? ` in ${inv.memory.dimms.length} DIMM(s)` : ''}`,
-    `disks: ${inv.disks.map((d) => `${d.name} ${size(d.sizeBytes)}${d.serial ? ` serial ${d.serial}` : ''}`).join(', ') || 'none'}`,
+    `${formatSize(inv.memory.totalBytes)} RAM${inv.memory.dimms.length ? ` in ${inv.memory.dimms.length} DIMM(s)` : ''}`,
+    `disks: ${inv.disks.map((d) => `${d.name} ${formatSize(d.sizeBytes)}${d.serial ? ` serial ${d.serial}` : ''}`).join(', ') || 'none'}`,
     `NICs: ${inv.nics.map((n) => `${n.name} ${n.mac}${n.driver ? ` ${n.driver}` : ''}`).join(', ') || 'none'}`,
   ].join('; ');
 }

@@ -28,7 +28,6 @@ function page(title: string, body: string): string {
 
 const state = (s: MachineState) => `<span class="state state-${s}">${s}</span>`;
 const when = (iso: string | null) => (iso ? `<time datetime="${e(iso)}">${e(iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}</time>` : '<span class="muted">never</span>');
-const size = formatSize;
 
 export function renderMessage(title: string, message: string): string {
   return page(title, `<h1>${e(title)}</h1><p>${e(message)}</p><p><a href="/">Machines</a></p>`);
@@ -72,8 +71,8 @@ function inventorySection(inv: HardwareInventory | null): string {
   return `<section id="inventory"><h2>Hardware <span class="muted">(reported ${when(inv.gathered.at)} from the ${e(inv.gathered.where)})</span></h2><table>
 ${row('System', [s.vendor, s.product].filter(Boolean).join(' '))}${row('Serial', s.serial)}${row('UUID', s.uuid)}${row('Firmware', `${s.firmware.toUpperCase()}${s.secureBoot === undefined ? '' : `, Secure Boot ${s.secureBoot ? 'on' : 'off'}`}${s.biosVersion ? ` (${s.biosVendor ?? ''} ${s.biosVersion})` : ''}`)}
 ${row('CPU', `${inv.cpu.model ?? 'unknown'}: ${inv.cpu.sockets} socket(s), ${inv.cpu.cores} core(s), ${inv.cpu.threads} thread(s)`)}
-${row('Memory', `${size(inv.memory.totalBytes)}${inv.memory.dimms.length ? ` in ${inv.memory.dimms.map((d) => `${d.locator} ${size(d.sizeBytes)}${d.type ? ` ${d.type}` : ''}`).join(', ')}` : ''}`)}
-${inv.disks.map((d) => row(`Disk ${d.name}`, `${size(d.sizeBytes)}${d.model ? ` ${d.model}` : ''}${d.serial ? `, serial ${d.serial}` : ''}${d.wwn ? `, WWN ${d.wwn}` : ''}${d.rotational ? ', rotational' : ''}${d.partitionTable ? `, ${d.partitionTable} partition table` : ''}`)).join('')}
+${row('Memory', `${formatSize(inv.memory.totalBytes)}${inv.memory.dimms.length ? ` in ${inv.memory.dimms.map((d) => `${d.locator} ${formatSize(d.sizeBytes)}${d.type ? ` ${d.type}` : ''}`).join(', ')}` : ''}`)}
+${inv.disks.map((d) => row(`Disk ${d.name}`, `${formatSize(d.sizeBytes)}${d.model ? ` ${d.model}` : ''}${d.serial ? `, serial ${d.serial}` : ''}${d.wwn ? `, WWN ${d.wwn}` : ''}${d.rotational ? ', rotational' : ''}${d.partitionTable ? `, ${d.partitionTable} partition table` : ''}`)).join('')}
 ${inv.nics.map((n) => row(`NIC ${n.name}`, `${n.mac}${n.driver ? ` ${n.driver}` : ''}${n.pciAddress ? ` at ${n.pciAddress}` : ''}, link ${n.link}${n.speedMbps ? ` ${n.speedMbps} Mb/s` : ''}`)).join('')}
 ${row('PCI devices', inv.pci.length)}${row('Kernel', inv.kernel.release)}</table></section>`;
 }
