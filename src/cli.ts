@@ -51,6 +51,9 @@ const makePjson = (bundleFile: string) => ({
       initramfs: {description: 'Build, compose and inspect initramfs images.'},
       network: {description: 'Capture the host network and render it for a new system.'},
       payload: {description: 'Pack and check payloads.'},
+      machines: {description: "The registry's machines: list, show, change, retire, follow a deployment."},
+      tokens: {description: "The registry's tokens: make, list, revoke (over its API)."},
+      serve: {description: 'Run the machine registry; its tokens on the registry\'s own machine.'},
     },
   },
 });

@@ -2,10 +2,34 @@
 // default: nothing to install or start) and a PostgreSQL server through pg. Only this file
 // knows either library.
 
-import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import type {Db} from '../services/registry/db.js';
 import {preconditionError} from '../shared/errors.js';
+
+/**
+ * The registry's data directory, its owner's alone: 0700, and everything in it 0700 (a
+ * directory) or 0600 (a file), tightened when an older run left it open. It holds desired
+ * deployments, token hashes and (with --tls auto) the TLS key.
+ */
+export function privateDir(dataDir: string): string {
+  try {
+    mkdirSync(dataDir, {recursive: true, mode: 0o700});
+    tighten(dataDir);
+  } catch (err) {
+    throw preconditionError('registry-data', `Cannot create the registry's data directory ${dataDir} (or make it private): ${(err as Error).message}.`, 'Pass --data with a directory this user can write.');
+  }
+  return dataDir;
+}
+
+function tighten(path: string): void {
+  const st = lstatSync(path);
+  if (st.isSymbolicLink()) return; // never followed: the mode of what it points at is not ours to change
+  if (st.isDirectory()) {
+    if ((st.mode & 0o777) !== 0o700) chmodSync(path, 0o700);
+    for (const name of readdirSync(path)) tighten(join(path, name));
+  } else if ((st.mode & 0o077) !== 0) chmodSync(path, st.mode & 0o700);
+}
 
 /** The embedded database in DIR/pgdata; one process at a time owns it. */
 export async function openEmbedded(dataDir: string): Promise<Db> {
@@ -13,13 +37,14 @@ export async function openEmbedded(dataDir: string): Promise<Db> {
   // in (__filename), which in the bundle is dist/anemos.cjs (scripts/build.mjs copies them).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const {PGlite} = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
+  privateDir(dataDir);
   const dir = join(dataDir, 'pgdata');
-  try {
-    mkdirSync(dir, {recursive: true});
-  } catch (err) {
-    throw preconditionError('registry-data', `Cannot create the registry's data directory ${dir}: ${(err as Error).message}.`, 'Pass --data with a directory this user can write.');
-  }
+  mkdirSync(dir, {recursive: true, mode: 0o700});
   const release = lockDataDir(dataDir);
+  // PGlite creates its files (WAL segments, catalogs) 0666 as it runs, and some after its
+  // close has returned (the relation caches): the process's umask keeps them the owner's,
+  // from now until the process ends (a process that holds a registry writes nothing else).
+  process.umask(0o077);
   let pg: InstanceType<typeof PGlite>;
   try {
     pg = await PGlite.create(dir);
@@ -34,6 +59,7 @@ export async function openEmbedded(dataDir: string): Promise<Db> {
     transaction: (fn) => pg.transaction((tx) => fn({query: async (sql, params) => (await tx.query(sql, params as unknown[])).rows as never[]})),
     close: async () => {
       await pg.close();
+      tighten(dataDir);
       release();
     },
   };
@@ -48,7 +74,7 @@ function lockDataDir(dataDir: string): () => void {
   const lock = join(dataDir, 'anemos-registry.lock');
   for (let attempt = 0; ; attempt++) {
     try {
-      writeFileSync(lock, `${process.pid}\n`, {flag: 'wx'});
+      writeFileSync(lock, `${process.pid}\n`, {flag: 'wx', mode: 0o600});
       return () => rmSync(lock, {force: true});
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;

@@ -3,7 +3,8 @@
 // directory a kernel does not have.
 
 import {closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync} from 'node:fs';
-import type {HardwareSources} from '../core/inventory.js';
+import {networkInterfaces} from 'node:os';
+import {gatherHardware, type AddressesByName, type HardwareInventory, type HardwareSources} from '../core/inventory.js';
 
 export function hostHardwareSources(root = ''): HardwareSources {
   return {
@@ -42,4 +43,21 @@ export function hostHardwareSources(root = ''): HardwareSources {
       }
     },
   };
+}
+
+/** This host's addresses by interface (10.0.2.15/24), link-local and loopback left out. */
+export function hostAddresses(): AddressesByName {
+  const out: AddressesByName = {};
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.internal || /^fe[89ab]/i.test(a.address) || a.address.startsWith('169.254.') || !a.cidr) continue;
+      (out[name] ??= []).push(a.cidr);
+    }
+  }
+  return out;
+}
+
+/** The inventory of the machine this runs on (core/inventory.ts over its /sys, /proc, /dev). */
+export function gatherHostHardware(at = new Date()): HardwareInventory {
+  return gatherHardware(hostHardwareSources(), {at: at.toISOString(), where: 'host', addresses: hostAddresses()});
 }

@@ -6,6 +6,7 @@
 import {createReadStream} from 'node:fs';
 import {chmod, mkdir, open, readFile, readdir, stat, statfs, writeFile} from 'node:fs/promises';
 import {hostname} from 'node:os';
+import {dirname} from 'node:path';
 import {which} from './which.js';
 import {realRunner, type Runner} from './process.js';
 
@@ -26,6 +27,8 @@ export interface HostFiles {
   /** The file's bytes as a stream (firmware into the composed image). */
   openRead(path: string): AsyncIterable<Uint8Array>;
   write(path: string, content: string): Promise<void>;
+  /** A file only its owner reads (0600), its directory made 0700 if missing: a credential. */
+  writePrivate(path: string, content: string): Promise<void>;
   /** A directory only root may enter (0700), made if missing. */
   mkdirPrivate(path: string): Promise<void>;
   stat(path: string): Promise<FileStat | undefined>;
@@ -67,6 +70,11 @@ export const hostFiles: HostFiles = {
   },
   openRead: (path) => createReadStream(path, {highWaterMark: 1 << 20}),
   write: (path, content) => writeFile(path, content),
+  async writePrivate(path, content) {
+    await mkdir(dirname(path), {recursive: true, mode: 0o700});
+    await writeFile(path, content, {mode: 0o600});
+    await chmod(path, 0o600);
+  },
   async mkdirPrivate(path) {
     await mkdir(path, {recursive: true, mode: 0o700});
     await chmod(path, 0o700);

@@ -6,7 +6,7 @@
 // through its own choke point (adapters/compress.ts).
 
 import {spawn} from 'node:child_process';
-import {createInterface} from 'node:readline';
+import {onLines} from '../shared/line-splitter.js';
 import {execa} from 'execa';
 import {AnemosError} from '../shared/errors.js';
 import {commandFailed, commandLine, type Runner, type RunResult} from '../shared/command.js';
@@ -18,7 +18,7 @@ export const realRunner: Runner = {
   stream(cmd, args, o) {
     return new Promise((resolve, reject) => {
       const child = spawn(cmd, [...args], {cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe']});
-      for (const s of [child.stdout, child.stderr]) createInterface({input: s}).on('line', o.onLine);
+      for (const s of [child.stdout, child.stderr]) onLines(s, o.onLine);
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
@@ -60,7 +60,7 @@ export const realRunner: Runner = {
         stdout: opts.inherit ? 'inherit' : 'pipe',
         stderr: opts.inherit ? 'inherit' : 'pipe',
         stripFinalNewline: false,
-        maxBuffer: 1024 * 1024 * 1024,
+        maxBuffer: opts.maxOutputBytes ?? 1024 * 1024 * 1024,
       });
       if (opts.timeoutMs !== undefined) {
         timer = setTimeout(() => {

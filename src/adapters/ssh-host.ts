@@ -165,6 +165,7 @@ export function sshHost(d: SshDestination, controlDir: string): SshHost {
       if (code !== 0) throw commandFailed('cat', [path], code ?? -1, stderr);
     },
     write: async (path, content) => void (await runner.run('sh', ['-c', 'cat > "$1"', 'sh', path], {input: content})),
+    writePrivate: async (path, content) => void (await runner.run('sh', ['-c', 'umask 077 && mkdir -p "$(dirname "$1")" && cat > "$1" && chmod 0600 "$1"', 'sh', path], {input: content})),
     mkdirPrivate: async (path) => void (await runner.run('sh', ['-c', 'mkdir -p "$1" && chmod 0700 "$1"', 'sh', path])),
     async stat(path) {
       const r = await runner.run('stat', ['-L', '-c', '%s %d %F', path], {allowFail: true});

@@ -1,7 +1,7 @@
 // The deploy environment's side of the inventory: HardwareSources over the QuickJS runtime,
 // and /run/anemos/inventory.json written at every boot (test and deploy).
 
-import {gatherHardware, type HardwareInventory, type HardwareSources} from '../core/inventory.js';
+import {gatherHardware, type AddressesByName, type HardwareInventory, type HardwareSources} from '../core/inventory.js';
 import {RUNTIME} from '../core/boot-contract.js';
 import {readBytes, readdirSync, readFileSync, readlinkSync, writeFileSync} from './runtime.js';
 
@@ -22,8 +22,8 @@ export const agentHardwareSources: HardwareSources = {
 };
 
 /** Gather the inventory and keep it where a driver or the registry reads it. */
-export function writeInventory(at: string): HardwareInventory {
-  const inventory = gatherHardware(agentHardwareSources, {at, where: 'deploy-environment'});
+export function writeInventory(at: string, addresses?: AddressesByName): HardwareInventory {
+  const inventory = gatherHardware(agentHardwareSources, {at, where: 'deploy-environment', ...(addresses ? {addresses} : {})});
   writeFileSync(RUNTIME.inventory, JSON.stringify(inventory, null, 1) + '\n');
   return inventory;
 }

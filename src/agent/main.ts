@@ -27,7 +27,7 @@ import {AnemosError} from '../shared/errors.js';
 import {AgentLog, type LogEvent} from './log.js';
 import {writeInventory} from './hardware.js';
 import {Reporter} from './report.js';
-import {describeHardware, type HardwareInventory} from '../core/inventory.js';
+import {describeHardware, parseIpAddrLines, type HardwareInventory} from '../core/inventory.js';
 import {planNetwork, type NetworkPlan} from './net-setup.js';
 import {runDeployScript, unpackPayload, verifyPayload} from './payload.js';
 import {decideOnFailure} from './policy.js';
@@ -227,9 +227,9 @@ async function run(): Promise<void> {
     await log.step('network check', () => networkGate(runner, plan, cfg, log));
     timeline.network = uptime();
     log.emit({level: 'info', timeline, msg: `boot: network up and checked ${timeline.network.toFixed(2)} s after the kernel started`});
-    // Again, now that the NICs are up: their link state and speed read true only now.
+    // Again, now that the NICs are up: their link state, speed and addresses read true only now.
     try {
-      inventory = writeInventory(new Date().toISOString());
+      inventory = writeInventory(new Date().toISOString(), parseIpAddrLines((await runner.run('ip', ['-o', 'addr', 'show'], {allowFail: true})).stdout));
       reporter?.setInventory(inventory);
     } catch (err) {
       log.warn(`could not gather the hardware inventory again: ${(err as Error).message}`);

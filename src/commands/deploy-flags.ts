@@ -12,7 +12,10 @@ import {parseDestination} from '../adapters/ssh-host.js';
 import {runRemoteDeploy} from '../services/remote-deploy.js';
 import {eventLine} from '../services/watch.js';
 import {makeProgress} from '../shared/progress.js';
+import {terminalLines} from '../shared/terminal-text.js';
 import type {BaseCommand} from './base.js';
+import {registryFlagValues, registryTrustFlags} from './registry-flags.js';
+import {loadRegistryToken, trustFromFlags} from '../services/registry/client.js';
 
 export const deployFlags = {
   config: Flags.string({char: 'c', description: 'Config file.', env: 'ANEMOS_CONFIG', default: DEFAULT_CONFIG_PATH}),
@@ -34,8 +37,9 @@ export const deployFlags = {
   logs: Flags.string({description: 'With --host: where the events, deploy.log and (on failure) the step scripts are copied (default: ~/.cache/anemos/logs/HOST-TIME).', env: 'ANEMOS_LOGS'}),
   check: Flags.string({description: 'With --host: a command run on the new system over SSH; the deploy passes only if it exits 0.'}),
   attach: Flags.boolean({description: 'With --host: follow a deploy already under way (after this command was stopped) to its verdict; changes nothing.'}),
-  'from-registry': Flags.string({description: 'Take this machine\'s desired deployment (kernel, base, payload, config overrides) from the registry at URL, found by the host\'s MACs (over SSH with --host); laid over --config when that file exists.', env: 'ANEMOS_FROM_REGISTRY', exclusive: ['qemu']}),
-  'registry-token': Flags.string({description: 'With --from-registry: a token of the registry (a reporter token is enough).', env: 'ANEMOS_REGISTRY_TOKEN'}),
+  'from-registry': Flags.string({description: 'Take this machine\'s desired deployment (kernel, base, payload, config overrides) from the registry at URL, found by the host\'s MACs (over SSH with --host); laid over --config when that file exists. Asked with ANEMOS_REGISTRY_TOKEN (or --token-file) if set, else with the machine\'s own credential.', env: 'ANEMOS_FROM_REGISTRY', exclusive: ['qemu']}),
+  'token-file': Flags.string({description: 'A registry token in a file only you can read (0600; default ~/.config/anemos/registry-token), used before the machine\'s own credential; or set ANEMOS_REGISTRY_TOKEN.', env: 'ANEMOS_REGISTRY_TOKEN_FILE'}),
+  ...registryTrustFlags,
 };
 
 export interface DeployFlagValues {
@@ -59,7 +63,10 @@ export interface DeployFlagValues {
   'allow-unverified': boolean;
   'install-kexec': boolean;
   'from-registry'?: string;
-  'registry-token'?: string;
+  'token-file'?: string;
+  'registry-ca'?: string;
+  'registry-fingerprint'?: string;
+  'insecure-registry'?: boolean;
 }
 
 export function parsePhases(text: string): Phase[] {
@@ -83,7 +90,8 @@ async function askYesNo(question: string): Promise<boolean> {
 
 export async function runDeployCommand(cmd: BaseCommand & {jsonEnabled(): boolean}, flags: DeployFlagValues, mode: BootMode, version: string): Promise<unknown> {
   const json = cmd.jsonEnabled();
-  const say = (l: string) => (json ? process.stderr : process.stdout).write(l + '\n');
+  // Everything said here may hold what the host sent (its names, its output): made safe for the terminal, line by line.
+  const say = (l: string) => (json ? process.stderr : process.stdout).write(terminalLines(l, 100_000) + '\n');
   const hostOnly = (['identity', 'ssh-option', 'upload', 'logs', 'check', 'attach'] as const).filter((f) => flags[f] !== undefined && flags[f] !== false);
   const request = deployRequest(flags, mode, version, say);
   if (flags.host) return runHostCommand(flags, request, json, say);
@@ -107,6 +115,17 @@ export async function runDeployCommand(cmd: BaseCommand & {jsonEnabled(): boolea
   return {plan: outcome.plan, result: outcome.result ?? null};
 }
 
+/** --from-registry and the registry's token and trust, as the deploy service takes them (the token file and CA file read there). */
+function registryRequest(flags: DeployFlagValues): Pick<DeployRequest, 'fromRegistry' | 'registryToken'> {
+  const r = registryFlagValues({...flags, registry: flags['from-registry']});
+  const token = loadRegistryToken(r);
+  const trust = trustFromFlags(r);
+  return {
+    ...(flags['from-registry'] ? {fromRegistry: {url: flags['from-registry'], trust: {...(trust.pin ? {fingerprint: trust.pin} : {}), ...(trust.ca ? {ca: trust.ca} : {}), ...(trust.insecure ? {insecure: true} : {})}}} : {}),
+    ...(token ? {registryToken: token} : {}),
+  };
+}
+
 function deployRequest(flags: DeployFlagValues, mode: BootMode, version: string, say: (l: string) => void): DeployRequest {
   return {
     configPath: flags.config,
@@ -116,7 +135,7 @@ function deployRequest(flags: DeployFlagValues, mode: BootMode, version: string,
     yes: flags.yes,
     allowUnverified: flags['allow-unverified'],
     installKexec: flags['install-kexec'],
-    ...(flags['from-registry'] ? {fromRegistry: {url: flags['from-registry'], token: flags['registry-token'] ?? ''}} : {}),
+    ...registryRequest(flags),
     cliVersion: version,
     cwd: process.cwd(),
     progress: makeProgress(),

@@ -49,7 +49,7 @@ export interface BootConfig {
   watch_seconds?: number;
   /**
    * The machine registry (anemos serve) the agent reports its inventory and events to, as
-   * the deployment with this id; the deploy never waits for it.
+   * the deployment with this id, with that deployment's own token; the deploy never waits for it.
    */
   report?: ReportTarget;
 }
@@ -59,6 +59,8 @@ export interface ReportTarget {
   token: string;
   /** PEM: the CA that signed the registry's certificate, when the base's CA bundle does not know it. */
   ca?: string;
+  /** sha256//BASE64 of the registry's public key: wget --pinnedpubkey, that key and no other. */
+  pin?: string;
   deployment: string;
 }
 
@@ -97,6 +99,7 @@ export const BOOT_CONFIG_SCHEMA: Schema = {
         url: {type: 'string', pattern: '^https?://'},
         token: {type: 'string', pattern: '^\\S+$'},
         ca: {type: 'string', pattern: '-----BEGIN CERTIFICATE-----'},
+        pin: {type: 'string', pattern: '^sha256//[A-Za-z0-9+/]{43}=$'},
         deployment: {type: 'string', pattern: '^[A-Za-z0-9._-]{8,64}$'},
       },
     },

@@ -9,6 +9,12 @@ import {FAILURE_POLICIES, type FailurePolicy} from './boot-contract.js';
 import {validate, type Schema, type SchemaProblem} from './json-schema.js';
 import {KERNEL_ARGS_PATTERN, KERNEL_ARGS_HINT} from './kernel-args.js';
 import {NETWORK_SCHEMA, normalizeNetwork, validateNetwork} from './network-schema.js';
+
+/** Where this machine's registry credential is kept (JSON, 0600): written when it enrolls. */
+export const DEFAULT_CREDENTIAL = '/etc/anemos/registry-credential';
+
+/** A pin of a TLS public key, as curl and wget --pinnedpubkey take it. */
+export const PIN_PATTERN = '^sha256//[A-Za-z0-9+/]{43}=$';
 import type {NetworkConfig} from './network.js';
 
 export const BOOT_METHODS = ['auto', 'kexec', 'bootloader'] as const;
@@ -109,16 +115,29 @@ export const CONFIG_SCHEMA: Schema = {
     report: {
       type: 'object',
       additionalProperties: false,
-      required: ['url', 'token'],
-      description: 'A machine registry (anemos serve) the deploy environment reports its hardware inventory and events to; the deploy never waits for it.',
+      required: ['url'],
+      description: 'A machine registry (anemos serve): anemos deploy records each deployment there, and the deploy environment reports its hardware inventory and events with a token bound to that deployment; the deploy never waits for it.',
       properties: {
-        url: {type: 'string', pattern: '^https?://', description: 'The registry, e.g. https://registry.example.net:8080.'},
-        token: {type: 'string', pattern: '^\\S+$', description: 'A reporter token (anemos serve token create --role reporter).'},
+        url: {type: 'string', pattern: '^https?://', description: 'The registry, e.g. https://registry.example.net:8443. Plain http:// only on this machine, or with insecure: true.'},
+        fingerprint: {type: 'string', pattern: PIN_PATTERN, description: 'Pin of the registry\'s public key, as anemos serve --tls auto prints it (sha256//BASE64): that registry and no other, whatever its certificate says.', 'x-hint': 'Copy the "fingerprint" line anemos serve prints at start: sha256// and 44 base64 characters.'},
         ca: {type: 'string', pattern: '-----BEGIN CERTIFICATE-----', description: 'PEM of the CA that signed the registry\'s certificate, when it is not a public one.'},
+        insecure: {type: 'boolean', default: false, description: 'Allow plain http:// to a registry on another machine (anyone on the path could choose what is deployed: only on a network that is yours alone).'},
+        credential: {type: 'string', default: DEFAULT_CREDENTIAL, description: 'This machine\'s own credential (0600), written when it enrolls (anemos inventory --report URL, or the first deploy with enroll_token).'},
+        enroll_token: {type: 'string', pattern: '^\\S+$', description: 'An enroll token (anemos tokens create --role enroll): used once, when there is no credential yet, to register this machine and get its credential.'},
       },
     },
   },
 };
+
+
+export interface ReportConfig {
+  url: string;
+  fingerprint?: string;
+  ca?: string;
+  insecure: boolean;
+  credential: string;
+  enroll_token?: string;
+}
 
 export interface ArtifactRef {
   url: string;
@@ -139,7 +158,7 @@ export interface Config {
   deploy: {disk?: string; on_failure: FailurePolicy; timeout: number; network_timeout: number; check_url?: string};
   access: {ssh_authorized_keys: 'host' | string[]; host_keys: 'carry' | 'new'};
   cache_dir: string;
-  report?: {url: string; token: string; ca?: string};
+  report?: ReportConfig;
 }
 
 export function parseDuration(v: number | string): number {
@@ -174,6 +193,13 @@ function semanticProblems(raw: Record<string, any>, opts: ParseConfigOptions): S
       }
     }
   }
+  if (raw.report && typeof raw.report === 'object' && 'token' in raw.report) {
+    problems.push({
+      path: 'report.token',
+      message: 'is no longer read: one token on every host let any host speak for any machine',
+      hint: 'Enroll each host once (anemos inventory --report URL with an enroll token), or put an enroll token in report.enroll_token: the host then gets its own credential, and each deployment a token of its own.',
+    });
+  }
   if (raw.network && typeof raw.network === 'object') {
     // The schema has passed; these are the cross-field rules (prefix by family, MAC keys).
     problems.push(...validateNetwork(raw.network, 'network').map((p) => ({...p, hint: p.hint ?? 'Use "auto", or a mapping like the output of "anemos network detect --json".'})));
@@ -196,7 +222,9 @@ export function parseConfig(text: string, source: string, opts: ParseConfigOptio
   let problems = validate(CONFIG_SCHEMA, raw);
   if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
     const seen = new Set(problems.map((p) => p.path));
-    problems = [...problems, ...semanticProblems(raw as Record<string, any>, opts).filter((p) => !seen.has(p.path))];
+    const semantic = semanticProblems(raw as Record<string, any>, opts);
+    // report.token was removed: said in its own words rather than as an unknown key.
+    problems = [...problems.filter((p) => p.path !== 'report.token'), ...semantic.filter((p) => !seen.has(p.path) || p.path === 'report.token')];
   }
   if (problems.length) {
     throw configError(
@@ -226,7 +254,18 @@ export function parseConfig(text: string, source: string, opts: ParseConfigOptio
     },
     access: {ssh_authorized_keys: r.access?.ssh_authorized_keys ?? 'host', host_keys: r.access?.host_keys ?? 'carry'},
     cache_dir: r.cache_dir ?? '/var/cache/anemos',
-    ...(r.report ? {report: {url: r.report.url, token: r.report.token, ...(r.report.ca ? {ca: r.report.ca} : {})}} : {}),
+    ...(r.report
+      ? {
+          report: {
+            url: r.report.url,
+            ...(r.report.fingerprint ? {fingerprint: r.report.fingerprint} : {}),
+            ...(r.report.ca ? {ca: r.report.ca} : {}),
+            insecure: r.report.insecure ?? false,
+            credential: placePath(r.report.credential ?? DEFAULT_CREDENTIAL, opts),
+            ...(r.report.enroll_token ? {enroll_token: r.report.enroll_token} : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -244,13 +283,46 @@ export interface DesiredConfig {
  * overrides), and the registry as report: unless the file names one. Validated afterwards
  * like any config, so a bad record is named key by key.
  */
-export function applyDesired(text: string, desired: DesiredConfig, registry: {url: string; token: string}): string {
+/** The desired deployment's own shape: the three artifacts (each with its sha256) and config overrides. */
+export const DESIRED_SCHEMA: Schema = (() => {
+  const withSha = (a: Schema): Schema => ({...a, required: ['url', 'sha256']});
+  const props = CONFIG_SCHEMA.properties!;
+  // Overrides: any anemos.conf key but where the host reports (the registry is that) and its own cache.
+  const overrides = Object.fromEntries(Object.entries(props).filter(([k]) => !['kernel', 'initramfs', 'payload', 'report', 'cache_dir'].includes(k)));
+  return {
+    type: 'object',
+    description: "A machine's desired deployment in the registry: what anemos deploy --from-registry lays over the host's config.",
+    additionalProperties: false,
+    properties: {
+      kernel: withSha(props.kernel!),
+      initramfs: withSha(props.initramfs!),
+      payload: withSha(props.payload!),
+      config: {type: 'object', description: 'anemos.conf keys that override the host\'s own (report: and cache_dir: stay the host\'s).', additionalProperties: false, properties: overrides},
+    },
+  };
+})();
+
+/**
+ * Every problem of a desired deployment, with its path (desired.config.deploy.disk), in
+ * the words "anemos config check" uses: the registry refuses a record with any.
+ */
+export function validateDesired(desired: unknown): string[] {
+  const problems = validate(DESIRED_SCHEMA, desired, 'desired');
+  const config = (desired as {config?: unknown} | null)?.config;
+  if (!problems.length && config && typeof config === 'object') {
+    const network = (config as Record<string, unknown>).network;
+    if (network && typeof network === 'object') problems.push(...validateNetwork(network, 'desired.config.network'));
+  }
+  return formatProblems(problems);
+}
+
+export function applyDesired(text: string, desired: DesiredConfig, registry: {url: string; fingerprint?: string; ca?: string; insecure?: boolean}): string {
   const doc = parseDocument(text || '{}', {prettyErrors: true, uniqueKeys: true});
   if (doc.errors.length) throw configError('config-yaml', 'The local config is not valid YAML.', 'Fix the YAML syntax at the line shown.', doc.errors.map((e) => e.message.trimEnd()));
   const local = (doc.toJS() ?? {}) as Record<string, unknown>;
   const merged: Record<string, unknown> = {...local, ...(desired.config ?? {})};
   for (const k of ['kernel', 'initramfs', 'payload'] as const) if (desired[k]) merged[k] = desired[k];
-  merged.report ??= {url: registry.url, token: registry.token};
+  merged.report ??= {url: registry.url, ...(registry.fingerprint ? {fingerprint: registry.fingerprint} : {}), ...(registry.ca ? {ca: registry.ca} : {}), ...(registry.insecure ? {insecure: true} : {})};
   return stringify(merged);
 }
 

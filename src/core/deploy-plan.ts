@@ -6,6 +6,7 @@ import type {BootConfig, BootMode} from './boot-contract.js';
 import {payloadFileName} from './boot-contract.js';
 import type {ArtifactRef, Config} from './config.js';
 import {missingChecksums} from './config.js';
+import {registryUrlProblem} from './registry/trust.js';
 import type {HostFacts} from './host-facts.js';
 import {BOOT_METHODS, type BootMethodName, type PreflightProblem} from './boot-methods/index.js';
 import {carriedKernelArgs, droppedKernelArgs} from './kernel-args.js';
@@ -46,6 +47,11 @@ export interface DeployPlan {
   setup: string[][];
   /** What stops this plan before anything changes; empty for a plan that may run. */
   problems: PreflightProblem[];
+  /**
+   * The registry (config report:) that records this deployment before the deploy
+   * environment is composed: its token for this deployment goes into config.json then.
+   */
+  registry?: {url: string; deployment: string};
 }
 
 export type {PreflightProblem};
@@ -95,6 +101,11 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
   const missing = missingChecksums(config);
   if (missing.length && !opts.allowUnverified) need('missing-sha256', `No sha256 for ${missing.join(', ')}.`, 'Add the sha256 of each file to anemos.conf, or pass --allow-unverified.');
   if (missing.length && opts.allowUnverified) warnings.push(`UNVERIFIED downloads allowed for ${missing.join(', ')}: anything on the way can replace them.`);
+  if (config.report) {
+    const r = config.report;
+    const bad = registryUrlProblem(r.url, {...(r.fingerprint ? {pin: r.fingerprint} : {}), ...(r.ca ? {ca: r.ca} : {}), insecure: r.insecure}, 'report.insecure: true in anemos.conf');
+    if (bad) need(bad.code, bad.message, bad.hint);
+  }
   if (opts.mode === 'deploy' && !config.payload) need('no-payload', 'deploy mode needs a payload, and anemos.conf has none.', 'Add "payload: {url, sha256}" (anemos payload pack prints it), or use "anemos test-boot".');
 
   // --install-kexec: kexec-tools is planned as present, and installed before the load.
@@ -186,7 +197,6 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
       timeout: config.deploy.timeout,
       network_timeout: config.deploy.network_timeout,
       ...(config.deploy.check_url ? {check_url: config.deploy.check_url} : {}),
-      ...(config.report && opts.deploymentId ? {report: {...config.report, deployment: opts.deploymentId}} : {}),
     },
     authorizedKeys,
     hostKeys,
@@ -199,6 +209,7 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
     keeper: describeKeeper(keeper),
     setup,
     problems,
+    ...(config.report && opts.deploymentId ? {registry: {url: config.report.url, deployment: opts.deploymentId}} : {}),
   };
 }
 

@@ -2,7 +2,7 @@ import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {loadInventoryFixture} from '../../test/helpers/inventory.js';
-import {diffInventory, gatherHardware, INVENTORY_SCHEMA, parseCpuinfo, parseDimm, parsePartitionTable, validateInventory, type HardwareInventory} from './inventory.js';
+import {diffInventory, gatherHardware, INVENTORY_SCHEMA, parseCpuinfo, parseDimm, parseIpAddrLines, parsePartitionTable, validateInventory, type HardwareInventory} from './inventory.js';
 
 /** An SMBIOS type 17 structure (DSP0134 7.18, the 2.8 layout QEMU writes), strings after it. */
 function dimm(o: {size: number; ext?: number; locator: string; type?: number; speed?: number; manufacturer?: string; serial?: string}): Uint8Array {
@@ -99,5 +99,32 @@ describe('hardware inventory', () => {
     const {inventory} = loadInventoryFixture('cloud-vm-virtio');
     const bad = {...structuredClone(inventory), version: 2, nics: [{name: 'eth0', mac: 'nope', link: 'up'}]} as unknown;
     expect(validateInventory(bad).map((p) => p.path)).toEqual(expect.arrayContaining(['version', 'nics[0].mac']));
+  });
+});
+
+describe('addresses of the NICs', () => {
+  // What this machine's iproute2 and busybox printed (busybox: "flags 02" for nodad), and a VLAN on a bond.
+  const IP_O_ADDR = `1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
+1: lo    inet6 ::1/128 scope host \\       valid_lft forever preferred_lft forever
+4: eth0    inet 192.0.2.2/24 brd 192.0.2.255 scope global eth0\\       valid_lft forever preferred_lft forever
+4: eth0    inet6 fd00::2/64 scope global flags 02 \\       valid_lft forever preferred_lft forever
+4: eth0    inet6 fe80::fc:ff:fe00:1/64 scope link \\       valid_lft forever preferred_lft forever
+7: bond0.100@bond0    inet 10.1.0.5/24 brd 10.1.0.255 scope global bond0.100\\       valid_lft forever preferred_lft forever
+6: bond0    inet 10.0.0.5/24 brd 10.0.0.255 scope global bond0\\       valid_lft forever preferred_lft forever`;
+
+  it('reads ip -o addr: global addresses with their prefix, not loopback or link-local', () => {
+    expect(parseIpAddrLines(IP_O_ADDR)).toEqual({eth0: ['192.0.2.2/24', 'fd00::2/64'], 'bond0.100': ['10.1.0.5/24'], bond0: ['10.0.0.5/24']});
+  });
+
+  it('gives each NIC its own addresses, and a bond member those of its bond', () => {
+    const files: Record<string, string> = {'/sys/class/net/eth0/address': '52:54:00:00:00:01\n', '/sys/class/net/eth1/address': '52:54:00:00:00:02\n'};
+    const links: Record<string, string> = {'/sys/class/net/eth0/device': '../../0000:00:03.0', '/sys/class/net/eth1/device': '../../0000:00:04.0', '/sys/class/net/eth1/master': '../bond0'};
+    const src = {read: (p: string) => files[p], readBytes: () => undefined, list: (d: string) => (d === '/sys/class/net' ? ['eth0', 'eth1', 'bond0'] : []), readLink: (p: string) => links[p]};
+    const inv = gatherHardware(src, {at: '2026-12-06T00:00:00Z', where: 'host', addresses: parseIpAddrLines(IP_O_ADDR)});
+    expect(inv.nics.map((n) => [n.name, n.addresses])).toEqual([
+      ['eth0', ['192.0.2.2/24', 'fd00::2/64']],
+      ['eth1', ['10.0.0.5/24']],
+    ]);
+    expect(validateInventory(inv)).toEqual([]);
   });
 });

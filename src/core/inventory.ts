@@ -38,6 +38,8 @@ export interface InventoryNic {
   pciAddress?: string;
   speedMbps?: number;
   link: 'up' | 'down' | 'unknown';
+  /** Its addresses with their prefix (10.0.2.15/24), link-local ones left out; where the gatherer could see them. */
+  addresses?: string[];
 }
 
 export interface PciDevice {
@@ -180,7 +182,24 @@ function gatherDisks(src: HardwareSources): InventoryDisk[] {
     });
 }
 
-function gatherNics(src: HardwareSources): InventoryNic[] {
+/** Addresses by interface name (10.0.2.15/24), as the caller saw them: os.networkInterfaces() on a host, ip -o addr in the deploy environment. */
+export type AddressesByName = Record<string, string[]>;
+
+/**
+ * `ip -o addr show` (iproute2 or busybox): each interface's addresses with their prefix,
+ * those of scope global or site only (not link-local, not loopback).
+ */
+export function parseIpAddrLines(text: string): AddressesByName {
+  const out: AddressesByName = {};
+  for (const line of text.split('\n')) {
+    const m = /^\d+:\s+([^\s@]+)(?:@\S+)?\s+inet6?\s+([0-9a-fA-F.:]+\/\d{1,3})\b.*\bscope\s+(\S+)/.exec(line);
+    if (!m || m[3] === 'link' || m[3] === 'host') continue;
+    (out[m[1]!] ??= []).push(m[2]!);
+  }
+  return out;
+}
+
+function gatherNics(src: HardwareSources, addresses: AddressesByName = {}): InventoryNic[] {
   const nics: InventoryNic[] = [];
   for (const name of src.list('/sys/class/net').sort()) {
     const dir = `/sys/class/net/${name}`;
@@ -201,6 +220,8 @@ function gatherNics(src: HardwareSources): InventoryNic[] {
         pciAddress,
         speedMbps: Number.isInteger(speed) && speed > 0 ? speed : undefined,
         link: carrier === '1' ? 'up' : carrier === '0' ? 'down' : 'unknown',
+        // A bond's member carries the bond's addresses (its master), a plain NIC its own.
+        addresses: addresses[name] ?? addresses[base(src.readLink(`${dir}/master`)) ?? ''],
       }),
     );
   }
@@ -219,7 +240,7 @@ function gatherPci(src: HardwareSources): PciDevice[] {
 }
 
 /** The whole inventory; `at` is when it was gathered (the caller's clock). */
-export function gatherHardware(src: HardwareSources, o: {at: string; where: HardwareInventory['gathered']['where']}): HardwareInventory {
+export function gatherHardware(src: HardwareSources, o: {at: string; where: HardwareInventory['gathered']['where']; addresses?: AddressesByName}): HardwareInventory {
   const dmi = (f: string) => text(src, `/sys/class/dmi/id/${f}`);
   const uefi = src.list('/sys/firmware/efi').length > 0;
   const secureBootVar = uefi ? src.readBytes(`/sys/firmware/efi/efivars/SecureBoot-${EFI_GLOBAL_GUID}`, 5) : undefined;
@@ -246,7 +267,7 @@ export function gatherHardware(src: HardwareSources, o: {at: string; where: Hard
     cpu: parseCpuinfo(src.read('/proc/cpuinfo') ?? ''),
     memory: {totalBytes: parseMemTotal(src.read('/proc/meminfo') ?? ''), dimms},
     disks: gatherDisks(src),
-    nics: gatherNics(src),
+    nics: gatherNics(src, o.addresses),
     pci: gatherPci(src),
     kernel: defined({release: src.read('/proc/sys/kernel/osrelease')?.trim() ?? 'unknown', version: src.read('/proc/sys/kernel/version')?.trim()}),
   };
@@ -322,7 +343,15 @@ export const INVENTORY_SCHEMA: Schema = {
         type: 'object',
         additionalProperties: false,
         required: ['name', 'mac', 'link'],
-        properties: {name: str, mac: {type: 'string', pattern: '^[0-9a-f]{2}(:[0-9a-f]{2}){5}$'}, driver: str, pciAddress: str, speedMbps: int, link: {type: 'string', enum: ['up', 'down', 'unknown']}},
+        properties: {
+          name: str,
+          mac: {type: 'string', pattern: '^[0-9a-f]{2}(:[0-9a-f]{2}){5}$'},
+          driver: str,
+          pciAddress: str,
+          speedMbps: int,
+          link: {type: 'string', enum: ['up', 'down', 'unknown']},
+          addresses: {type: 'array', maxItems: 64, items: {type: 'string', pattern: '^[0-9a-fA-F.:]+/[0-9]{1,3}$'}},
+        },
       },
     },
     pci: {type: 'array', items: {type: 'object', additionalProperties: false, required: ['address', 'vendor', 'device', 'class'], properties: {address: str, vendor: str, device: str, class: str, driver: str}}},

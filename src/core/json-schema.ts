@@ -17,6 +17,8 @@ export interface Schema {
   maximum?: number;
   items?: Schema;
   minItems?: number;
+  maxItems?: number;
+  maxLength?: number;
   oneOf?: Schema[];
   default?: unknown;
   examples?: unknown[];
@@ -29,6 +31,9 @@ export interface SchemaProblem {
   message: string;
   hint?: string;
 }
+
+/** A value quoted in a message: a long one (hostile input, a pasted file) is cut. */
+const quote = (v: string) => (v.length > 80 ? `${v.slice(0, 80)}…` : v);
 
 const typeOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : Number.isInteger(v) ? 'integer' : typeof v);
 
@@ -86,13 +91,13 @@ export function validate(schema: Schema, value: unknown, path = ''): SchemaProbl
   }
   const problems: SchemaProblem[] = [];
   if (schema.type && !typeMatches(schema.type, value)) {
-    return [{path: at, message: `must be ${describe(schema)}, not ${typeOf(value)}${typeof value === 'string' ? ` "${value}"` : ''}`, hint: schema['x-hint']}];
+    return [{path: at, message: `must be ${describe(schema)}, not ${typeOf(value)}${typeof value === 'string' ? ` "${quote(value)}"` : ''}`, hint: schema['x-hint']}];
   }
   if (schema.enum && !schema.enum.includes(value as string)) {
-    return [{path: at, message: `must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}, not ${JSON.stringify(value)}`, hint: schema['x-hint']}];
+    return [{path: at, message: `must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}, not ${quote(JSON.stringify(value) ?? String(value))}`, hint: schema['x-hint']}];
   }
   if (typeof value === 'string' && schema.pattern && !new RegExp(schema.pattern).test(value)) {
-    problems.push({path: at, message: `"${value}" does not match the expected form`, hint: schema['x-hint']});
+    problems.push({path: at, message: `"${quote(value)}" does not match the expected form`, hint: schema['x-hint']});
   }
   if (typeof value === 'number' && schema.minimum !== undefined && value < schema.minimum) {
     problems.push({path: at, message: `must be at least ${schema.minimum}, not ${value}`, hint: schema['x-hint']});
@@ -102,6 +107,12 @@ export function validate(schema: Schema, value: unknown, path = ''): SchemaProbl
   }
   if (Array.isArray(value) && schema.minItems !== undefined && value.length < schema.minItems) {
     problems.push({path: at, message: `must have at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}, not ${value.length}`, hint: schema['x-hint']});
+  }
+  if (Array.isArray(value) && schema.maxItems !== undefined && value.length > schema.maxItems) {
+    problems.push({path: at, message: `must have at most ${schema.maxItems} items, not ${value.length}`, hint: schema['x-hint']});
+  }
+  if (typeof value === 'string' && schema.maxLength !== undefined && value.length > schema.maxLength) {
+    problems.push({path: at, message: `must be at most ${schema.maxLength} characters long, not ${value.length}`, hint: schema['x-hint']});
   }
   if (Array.isArray(value) && schema.items) {
     value.forEach((item, i) => problems.push(...validate(schema.items!, item, join(path, i))));

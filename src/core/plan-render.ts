@@ -25,6 +25,7 @@ export function renderPlan(plan: DeployPlan, commands: string[]): string {
     lines.push(`After the reboot: ${plan.keeper}`);
   }
   if (plan.firmware.length) lines.push(`Firmware: ${plan.firmware.map((f) => f.path).join(', ')}`);
+  if (plan.registry) lines.push(`Registry: deployment ${plan.registry.deployment} is recorded at ${plan.registry.url} before the deploy environment is composed; it reports there with that deployment's own token`);
   lines.push(`Phases: ${plan.phases.join(' → ')}`);
   if (commands.length) lines.push('', 'Commands:', ...commands.map((c) => `  $ ${c}`));
   for (const w of plan.warnings) lines.push(`WARNING: ${w}`);

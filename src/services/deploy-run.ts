@@ -3,15 +3,18 @@
 
 import {randomBytes} from 'node:crypto';
 import {hostname, userInfo} from 'node:os';
-import {hostHardwareSources} from '../adapters/hardware-sources.js';
-import {gatherHardware, parseDmiUuid} from '../core/inventory.js';
+import {gatherHostHardware, hostHardwareSources} from '../adapters/hardware-sources.js';
+import {parseDmiUuid, type HardwareInventory} from '../core/inventory.js';
+import type {MachineIdentity} from '../core/registry/lifecycle.js';
+import {registryAccess, trustOf} from './registry/access.js';
+import {checkRegistryUrl} from '../adapters/registry-client.js';
 import {loadFromRegistry} from './registry/desired.js';
 import {deploymentRecorder} from './registry/record.js';
 import {existsSync} from 'node:fs';
 import {loadConfig} from '../adapters/config-file.js';
 import {operatorKeys} from '../adapters/host-facts.js';
 import {runQemu} from '../adapters/qemu.js';
-import type {Config} from '../core/config.js';
+import {DEFAULT_CREDENTIAL, type Config} from '../core/config.js';
 import {planQemuArgs, qemuFacts} from '../core/qemu-target.js';
 import {fetchArtifact} from '../adapters/fetch.js';
 import {gatherHostFacts} from '../adapters/host-facts.js';
@@ -23,7 +26,7 @@ import {draftDeploy, newDeploymentId, planDeploy, preflightError, type DeployPla
 import {renderPlan} from '../core/plan-render.js';
 import {preconditionError, usageError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
-import {executeDeploy, type DeployResult} from './deploy.js';
+import {executeDeploy, type DeployRecorder, type DeployResult} from './deploy.js';
 import {packPayloadDir} from './payload.js';
 
 export interface QemuTarget {
@@ -44,7 +47,9 @@ export interface DeployRequest {
   /** --install-kexec: install kexec-tools with the host's package manager when it has none. */
   installKexec?: boolean;
   /** --from-registry: the machine's desired deployment, from the registry, over the config file. */
-  fromRegistry?: {url: string; token: string};
+  fromRegistry?: {url: string; trust: {fingerprint?: string; ca?: string; insecure?: boolean}};
+  /** The operator's registry token (ANEMOS_REGISTRY_TOKEN or a token file), when given: used before the machine's own credential. */
+  registryToken?: {token: string; source: string};
   cliVersion: string;
   cwd: string;
   progress: ProgressSink;
@@ -77,9 +82,40 @@ export function previewCommands(plan: DeployPlan, cacheDir: string, systemd: boo
   return argvs.map((a) => commandLine(a[0], a.slice(1)));
 }
 
+/** This machine as the registry knows machines: its DMI UUID, its NICs' own MACs, its name, and its inventory for an enrollment. */
+async function thisMachine(): Promise<{identity: MachineIdentity; inventory: HardwareInventory}> {
+  const inventory = gatherHostHardware();
+  return {identity: {...(inventory.system.uuid ? {uuid: inventory.system.uuid} : {}), macs: inventory.nics.map((n) => n.mac), hostname: hostname()}, inventory};
+}
+
+/** The registry's record of a deploy on this host (config report:), with the credential found when it is recorded. */
+export function localRecorder(o: DeployRequest, config: Config, plan: DeployPlan): DeployRecorder | undefined {
+  const report = config.report;
+  if (!report) return undefined;
+  const trust = trustOf(report);
+  return deploymentRecorder({
+    plan,
+    trust,
+    who: `${userInfo().username}@${hostname()}`,
+    uuid: parseDmiUuid(hostHardwareSources().read('/sys/class/dmi/id/product_uuid')),
+    log: o.log,
+    access: () => registryAccess({url: report.url, trust, operatorToken: o.registryToken, credentialPath: report.credential, enrollToken: report.enroll_token, files: hostFiles, identity: thisMachine, where: 'this machine', log: o.log}),
+  });
+}
+
 export async function runDeploy(o: RunDeployOptions): Promise<RunDeployOutcome> {
-  const loaded = o.fromRegistry
-    ? await loadFromRegistry(o.configPath, o.fromRegistry, gatherHardware(hostHardwareSources(), {at: new Date().toISOString(), where: 'host'}).nics.map((n) => n.mac), o)
+  const fromRegistry = o.fromRegistry;
+  // Before any credential is read: a registry that may not be trusted this way is refused first.
+  if (fromRegistry) checkRegistryUrl(fromRegistry.url, trustOf(fromRegistry.trust), '--insecure-registry');
+  const loaded = fromRegistry
+    ? await loadFromRegistry(
+        o.configPath,
+        await registryAccess({url: fromRegistry.url, trust: trustOf(fromRegistry.trust), operatorToken: o.registryToken, credentialPath: DEFAULT_CREDENTIAL, files: hostFiles, identity: thisMachine, where: 'this machine', log: o.log}),
+        fromRegistry.url,
+        fromRegistry.trust,
+        (await thisMachine()).identity.macs,
+        o,
+      )
     : await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
   const config = o.dryRun ? loaded : await packPayloadDir(realRunner, loaded, loaded.cache_dir, o.log);
   if (o.qemu) return runInQemu(config, o, o.qemu);
@@ -96,12 +132,11 @@ export async function runDeploy(o: RunDeployOptions): Promise<RunDeployOutcome> 
     const what = o.mode === 'deploy' ? `boot the deploy environment; the payload may erase ${plan.bootConfig.disk ?? 'disks'}` : 'boot the test environment (nothing is written to disks)';
     if (!(await o.confirm(`This will ${what}. Continue?`))) throw usageError('not-confirmed', 'Not confirmed; nothing was changed.', 'Pass --yes to skip the question.');
   }
-  const who = `${userInfo().username}@${hostname()}`;
-  const record = deploymentRecorder({plan, who, uuid: parseDmiUuid(hostHardwareSources().read('/sys/class/dmi/id/product_uuid')), log: o.log});
+  const registry = localRecorder(o, config, plan);
   const result = await executeDeploy(
     plan,
     facts,
-    {runner: realRunner, fetch: fetchArtifact, files: hostFiles, progress: o.progress, log: o.log, now: () => performance.now(), ...(record ? {record} : {})},
+    {runner: realRunner, fetch: fetchArtifact, files: hostFiles, progress: o.progress, log: o.log, now: () => performance.now(), ...(registry ? {registry} : {})},
     {cacheDir: config.cache_dir, allowUnverified: o.allowUnverified, baseDir: o.cwd},
   );
   return {plan, planText, dryRun: false, result};

@@ -3,7 +3,7 @@
 // written, and what happens when one fails. Fetch, compose and the payload checks are real.
 
 import {execFileSync} from 'node:child_process';
-import {mkdtempSync, writeFileSync} from 'node:fs';
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
@@ -12,11 +12,12 @@ import {fetchArtifact} from '../adapters/fetch.js';
 import {hostFiles, type HostFiles} from '../adapters/host-files.js';
 import {commandFailed, realRunner, type Runner} from '../adapters/process.js';
 import {CUSTOM_CFG} from '../core/boot-methods/grub-once.js';
+import {readCpio} from '../core/cpio.js';
 import {parseConfig} from '../core/config.js';
 import {planDeploy, PHASES, type Phase} from '../core/deploy-plan.js';
 import type {HostFacts} from '../core/host-facts.js';
 import {AnemosError} from '../shared/errors.js';
-import {executeDeploy, HAND_OVER} from './deploy.js';
+import {executeDeploy, type DeployRecorder, HAND_OVER} from './deploy.js';
 
 /** Commands that change the host are recorded (and may be scripted to fail); the rest run for real. */
 function recordingRunner(fail: (argv: string[]) => string | undefined = () => undefined) {
@@ -49,6 +50,7 @@ function memoryFiles(initial: Record<string, string> = {}): HostFiles & {files: 
     list: hostFiles.list,
     freeBytes: hostFiles.freeBytes,
     write: async (p, c) => void (files[p] = c),
+    writePrivate: async (p, c) => void (files[p] = c),
     mkdirPrivate: (p) => realRunner.run('mkdir', ['-p', p]).then(() => undefined),
   };
 }
@@ -60,9 +62,9 @@ function setup(extra: string, facts: HostFacts = fakeFacts(), phases: Phase[] = 
   writeFileSync(join(dir, 'vmlinuz'), kernel);
   execFileSync('sh', ['-c', `cd "${dir}" && printf init > init && echo init | cpio -o -H newc --quiet | gzip > initramfs.cpio.gz`]);
   const config = parseConfig(`kernel: {url: ${dir}/vmlinuz}\ninitramfs: {url: ${dir}/initramfs.cpio.gz}\ncache_dir: ${dir}/cache\n${extra}`, 'x', {allowUnverified: true});
-  const plan = planDeploy(config, facts, {mode: 'test', phases, allowUnverified: true, cliVersion: 't'});
-  const run = (runner: Runner, files: HostFiles, record?: (a: {name: string}[]) => Promise<void>) =>
-    executeDeploy(plan, facts, {runner, fetch: fetchArtifact, files, progress: {update() {}, finish() {}}, log: () => {}, now: () => 0, ...(record ? {record} : {})}, {cacheDir: config.cache_dir, allowUnverified: true, baseDir: dir});
+  const plan = planDeploy(config, facts, {mode: 'test', phases, allowUnverified: true, cliVersion: 't', deploymentId: 'dep-20261206T180000Z-0badcafe'});
+  const run = (runner: Runner, files: HostFiles, registry?: DeployRecorder) =>
+    executeDeploy(plan, facts, {runner, fetch: fetchArtifact, files, progress: {update() {}, finish() {}}, log: () => {}, now: () => 0, ...(registry ? {registry} : {})}, {cacheDir: config.cache_dir, allowUnverified: true, baseDir: dir});
   return {plan, run, dir};
 }
 
@@ -121,13 +123,37 @@ describe('executeDeploy with fakes at its seams', () => {
     expect([r.calls, r.detached, files.files]).toEqual([[], [], {}]);
   });
 
-  it('the registry hears of the deployment after the load and before the exec, with the artifacts as fetched', async () => {
-    const {run} = setup('boot: {method: kexec}');
+  // A recorder that says what it was asked, and answers like the registry with a deployment's token.
+  const fakeRegistry = (order: string[]): DeployRecorder => ({
+    begin: async (artifacts) => (order.push(`begin ${artifacts.map((a) => a.name).join(',')}`), {url: 'https://registry.example.net', token: 'anm_0badcafe_deployment-token', deployment: 'dep-20261206T180000Z-0badcafe', pin: `sha256//${'A'.repeat(43)}=`}),
+    handover: async () => void order.push('handover'),
+    abort: async (why) => void order.push(`abort: ${why}`),
+  });
+
+  it("the registry records the deployment before compose, its token (never another) is in config.json, and hears of the hand-over after the load and before the exec", async () => {
+    const {run, plan} = setup('boot: {method: kexec}\nreport: {url: https://registry.example.net, fingerprint: "sha256//' + 'A'.repeat(43) + '="}');
+    expect(plan.registry).toEqual({url: 'https://registry.example.net', deployment: 'dep-20261206T180000Z-0badcafe'});
+    expect(plan.bootConfig).not.toHaveProperty('report');
     const r = recordingRunner();
     const order: string[] = [];
     const loggingRunner: Runner = {...r.runner, run: (cmd, args, o) => (order.push(cmd), r.runner.run(cmd, args, o)), detach: (cmd, args) => (order.push(`detach ${cmd}`), r.runner.detach(cmd, args))};
-    await run(loggingRunner, memoryFiles(), async (artifacts) => void order.push(`record ${artifacts.map((a) => a.name).join(',')}`));
-    expect(order.filter((c) => /^(kexec|record|detach)/.test(c))).toEqual(['kexec', 'kexec', 'record kernel,initramfs', 'detach sh']);
+    await run(loggingRunner, memoryFiles(), fakeRegistry(order));
+    expect(order.filter((c) => /^(kexec|begin|handover|abort|detach)/.test(c))).toEqual(['begin kernel,initramfs', 'kexec', 'kexec', 'handover', 'detach sh']);
+    // config.json is an uncompressed segment of the composed image: the deployment's token is in it, with the pin.
+    const image = readFileSync(plan.output);
+    const header = image.indexOf('anemos/config.json\0') - 110;
+    const entry = readCpio(image, header).entries.find((e) => e.path === 'anemos/config.json')!;
+    const config = JSON.parse(image.toString('utf8', entry.dataOffset, entry.dataOffset + entry.size));
+    expect(config.report).toEqual({url: 'https://registry.example.net', token: 'anm_0badcafe_deployment-token', deployment: 'dep-20261206T180000Z-0badcafe', pin: `sha256//${'A'.repeat(43)}=`});
+  });
+
+  it('a deploy that stops after the registry recorded it (the load refused) tells it why, and never hands over', async () => {
+    const {run} = setup('boot: {method: kexec}\nreport: {url: https://registry.example.net}');
+    const r = recordingRunner((argv) => (argv[1] === '-l' ? 'kexec_load failed: Operation not permitted' : undefined));
+    const order: string[] = [];
+    await expect(run(r.runner, memoryFiles(), fakeRegistry(order))).rejects.toMatchObject({code: 'kexec-refused'});
+    expect(order).toEqual(['begin kernel,initramfs', expect.stringMatching(/^abort: .*lockdown/i)]);
+    expect(r.detached).toEqual([]);
   });
 
   it('--phases fetch,compose: composed, nothing loaded or started', async () => {

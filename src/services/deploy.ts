@@ -14,7 +14,7 @@ import type {HostFiles} from '../adapters/host-files.js';
 import type {Runner} from '../adapters/process.js';
 import {commandLine} from '../adapters/process.js';
 import {BOOT_METHODS} from '../core/boot-methods/index.js';
-import {validateBootConfig, type BootConfig} from '../core/boot-contract.js';
+import {validateBootConfig, type BootConfig, type ReportTarget} from '../core/boot-contract.js';
 import {checkMemory, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import type {HostFacts} from '../core/host-facts.js';
 import {zstdContentSize} from '../core/initramfs-format.js';
@@ -39,11 +39,19 @@ export interface DeployDeps {
   progress: ProgressSink;
   log: (line: string) => void;
   now: () => number;
-  /**
-   * Tell the registry (config report:) that this deployment is handed over, with the
-   * artifacts as verified; it never fails the deploy (a warning at most).
-   */
-  record?: (artifacts: FetchedArtifact[]) => Promise<void>;
+  /** The registry (config report:); it never fails the deploy (a warning at most). */
+  registry?: DeployRecorder;
+}
+
+/**
+ * What a deploy tells the registry: the deployment, before the deploy environment is
+ * composed (the token it answers with goes into config.json), event 0 at the hand-over,
+ * and the reason when the deploy stops before it.
+ */
+export interface DeployRecorder {
+  begin(artifacts: FetchedArtifact[]): Promise<ReportTarget | undefined>;
+  handover(): Promise<void>;
+  abort(reason: string): Promise<void>;
 }
 
 export interface DeployResult {
@@ -146,7 +154,41 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
   if (mem) throw preconditionError('ram-too-small', mem, 'Use a machine with more RAM, or a smaller base initramfs/payload; nothing was changed.');
   if (!has('compose')) return result;
 
-  const bootConfig: BootConfig = {...plan.bootConfig, ...(plan.bootConfig.payload && fetched.payload ? {payload: {...plan.bootConfig.payload, sha256: fetched.payload.sha256}} : {})};
+  // Recorded only for a deploy that goes all the way: its token must reach config.json.
+  const report = has('exec') ? await deps.registry?.begin(result.artifacts) : undefined;
+  try {
+    await composeAndLoad(plan, facts, deps, fetched, result, report, timed);
+  } catch (err) {
+    if (report) await deps.registry!.abort(err instanceof Error ? err.message : String(err));
+    throw err;
+  }
+  if (!has('exec')) return result;
+
+  if (report) await deps.registry!.handover();
+  const method = BOOT_METHODS[plan.method];
+  const exec = method.exec(facts.kexec.systemd);
+  result.commands.push(commandLine(exec[0], exec.slice(1)));
+  deps.log(`in ${plan.delaySeconds} s: ${commandLine(exec[0], exec.slice(1))}`);
+  // Started detached after the delay, so an SSH session can print the result first; the
+  // new session outlives us and the SSH session's end.
+  // The hand-over goes into the kernel log: a serial console shows how long the shutdown takes (src/core/boot-timeline.ts).
+  await deps.runner.detach('sh', ['-c', HAND_OVER, 'anemos-exec', String(plan.delaySeconds), ...exec]);
+  result.executed = true;
+  return result;
+}
+
+/** compose and load: what changes the host before the irreversible exec. */
+async function composeAndLoad(
+  plan: DeployPlan,
+  facts: HostFacts,
+  deps: DeployDeps,
+  fetched: Record<string, FetchedArtifact>,
+  result: DeployResult,
+  report: ReportTarget | undefined,
+  timed: <T>(name: string, f: () => Promise<T>) => Promise<T>,
+): Promise<void> {
+  const has = (p: Phase) => plan.phases.includes(p);
+  const bootConfig: BootConfig = {...plan.bootConfig, ...(plan.bootConfig.payload && fetched.payload ? {payload: {...plan.bootConfig.payload, sha256: fetched.payload.sha256}} : {}), ...(report ? {report} : {})};
   // The agent checks config.json against the same schema; one that fails here is our bug.
   const bad = validateBootConfig(bootConfig);
   if (bad.length) throw new Error(`the config.json planned for the deploy environment is invalid: ${bad.join('; ')}`);
@@ -166,13 +208,13 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
     return deps.compose ? deps.compose(fetched.initramfs, segments, plan.output, o) : composeInitramfs(fetched.initramfs.path, segments, plan.output, o);
   });
   deps.log(`composed ${plan.output}: ${result.composed.size} bytes (base ${result.composed.baseSize} bytes unchanged + ${result.composed.segments.length} segments)`);
-  if (!has('load')) return result;
+  if (!has('load')) return;
 
   const method = BOOT_METHODS[plan.method];
   const request = {cmdline: plan.cmdline, kexecFileLoad: plan.kexecFileLoad};
-  const room = method.room(facts, fetched.kernel.size + result.composed.size);
+  const room = method.room(facts, fetched.kernel!.size + result.composed.size);
   if (room) throw preconditionError('boot-space', room, 'Free space in /boot (old kernels: apt autoremove), or use boot.method: kexec; nothing was changed.');
-  const load = method.load(request, {kernel: fetched.kernel.path, initramfs: plan.output});
+  const load = method.load(request, {kernel: fetched.kernel!.path, initramfs: plan.output});
   await timed('load', async () => {
     // --install-kexec: the host's package manager, now that everything else has been checked.
     for (const argv of plan.setup) {
@@ -202,16 +244,4 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
       }
     }
   });
-  if (!has('exec')) return result;
-
-  await deps.record?.(result.artifacts);
-  const exec = method.exec(facts.kexec.systemd);
-  result.commands.push(commandLine(exec[0], exec.slice(1)));
-  deps.log(`in ${plan.delaySeconds} s: ${commandLine(exec[0], exec.slice(1))}`);
-  // Started detached after the delay, so an SSH session can print the result first; the
-  // new session outlives us and the SSH session's end.
-  // The hand-over goes into the kernel log: a serial console shows how long the shutdown takes (src/core/boot-timeline.ts).
-  await deps.runner.detach('sh', ['-c', HAND_OVER, 'anemos-exec', String(plan.delaySeconds), ...exec]);
-  result.executed = true;
-  return result;
 }

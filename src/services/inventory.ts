@@ -4,8 +4,8 @@ import {gatherHostFacts} from '../adapters/host-facts.js';
 import {realRunner} from '../adapters/process.js';
 import {describePlatform} from '../core/host-facts.js';
 import {describeNetwork} from '../core/network-describe.js';
-import {hostHardwareSources} from '../adapters/hardware-sources.js';
-import {describeHardware, gatherHardware} from '../core/inventory.js';
+import {gatherHostHardware} from '../adapters/hardware-sources.js';
+import {describeHardware} from '../core/inventory.js';
 
 export interface Inventory {
   data: Record<string, unknown>;
@@ -15,7 +15,7 @@ export interface Inventory {
 /** `now`: when it is gathered (the inventory's timestamp). */
 export async function gatherInventory(now: Date = new Date()): Promise<Inventory> {
   const facts = await gatherHostFacts();
-  const hardware = gatherHardware(hostHardwareSources(), {at: now.toISOString(), where: 'host'});
+  const hardware = gatherHostHardware(now);
   const lsblk = await realRunner.run('lsblk', ['-J', '-b', '-o', 'NAME,SIZE,TYPE,MODEL,SERIAL,MOUNTPOINT,FSTYPE'], {allowFail: true});
   const disks = lsblk.exitCode === 0 ? (JSON.parse(lsblk.stdout).blockdevices as {name: string; size: number; type: string; model?: string}[]) : [];
   const MiB = 1048576;

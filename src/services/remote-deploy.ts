@@ -9,12 +9,16 @@ import {hostname, userInfo} from 'node:os';
 import {parseDmiUuid} from '../core/inventory.js';
 import {deploymentRecorder} from './registry/record.js';
 import {loadFromRegistry} from './registry/desired.js';
+import {registryAccess, trustOf} from './registry/access.js';
+import {checkRegistryUrl, type RegistryTrust} from '../adapters/registry-client.js';
+import {DEFAULT_CREDENTIAL} from '../core/config.js';
+import type {MachineIdentity} from '../core/registry/lifecycle.js';
 import {spawn} from 'node:child_process';
 import {appendFileSync, mkdirSync} from 'node:fs';
 import {mkdtemp, rm} from 'node:fs/promises';
 import {homedir, tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {createInterface} from 'node:readline';
+import {onLines} from '../shared/line-splitter.js';
 import type {LogEvent} from '../agent/log.js';
 import {loadConfig} from '../adapters/config-file.js';
 import {fetchArtifact} from '../adapters/fetch.js';
@@ -68,30 +72,25 @@ async function userKeys(host: ReturnType<typeof sshHost>, user: string): Promise
   return r.exitCode === 0 ? r.stdout.split('\n') : [];
 }
 
-/**
- * --from-registry: the host's NICs (their own MACs; a bond member's permanent one), read
- * over a short SSH connection of their own, before the config they select is loaded.
- */
-async function remoteMacs(destination: RemoteDeployOptions['destination']): Promise<string[]> {
-  const controlDir = await mkdtemp(join(tmpdir(), 'anemos-ssh-'));
-  const host = sshHost(destination, controlDir);
-  try {
-    await host.connect();
-    const r = await host.runner.run('sh', ['-c', 'for d in /sys/class/net/*; do [ -e "$d/device" ] || continue; cat "$d/bonding_slave/perm_hwaddr" 2>/dev/null || cat "$d/address"; done']);
-    return r.stdout.split('\n').map((l) => l.trim().toLowerCase()).filter((l) => /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(l));
-  } finally {
-    await host.close();
-    await rm(controlDir, {recursive: true, force: true});
-  }
+/** The host's NICs (their own MACs; a bond member's permanent one), read over its SSH connection. */
+async function remoteMacs(host: ReturnType<typeof sshHost>): Promise<string[]> {
+  const r = await host.runner.run('sh', ['-c', 'for d in /sys/class/net/*; do [ -e "$d/device" ] || continue; cat "$d/bonding_slave/perm_hwaddr" 2>/dev/null || cat "$d/address"; done']);
+  return r.stdout.split('\n').map((l) => l.trim().toLowerCase()).filter((l) => /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(l));
+}
+
+/** The host as the registry knows machines (for an enrollment from here): DMI UUID, MACs, name. */
+async function remoteIdentity(host: ReturnType<typeof sshHost>): Promise<{identity: MachineIdentity}> {
+  const uuid = parseDmiUuid(await host.files.read('/sys/class/dmi/id/product_uuid'));
+  return {identity: {...(uuid ? {uuid} : {}), macs: await remoteMacs(host), hostname: await host.hostname()}};
 }
 
 export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDeployOutcome> {
   const t0 = Date.now();
   const deadline = t0 + o.timeoutSeconds * 1000;
-  const loaded = o.fromRegistry && !o.attach ? await loadFromRegistry(o.configPath, o.fromRegistry, await remoteMacs(o.destination), o) : await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
-  // A payload directory is packed here, on the workstation, like any payload is checked here.
-  const config = o.dryRun || o.attach ? loaded : await packPayloadDir(realRunner, loaded, workstationCache(), o.log);
+  // Before any connection: a registry that may not be trusted this way is refused first.
+  if (o.fromRegistry && !o.attach) checkRegistryUrl(o.fromRegistry.url, trustOf(o.fromRegistry.trust), '--insecure-registry');
   if (o.attach) {
+    const config = await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
     const logsDir = logsDirFor(o, t0);
     o.log(`Attaching to ${o.destination.host}: following its deploy environment from its first event (logs: ${logsDir}).`);
     const verdict = await follow(o, {deadline, logsDir, hostname: config.hostname});
@@ -107,6 +106,15 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
     await host.connect();
     // Root first (sudo -n for another user): without it nothing below could be read or done.
     await host.isRoot();
+    // The host's own credential (or an enrollment) is read and written over this connection.
+    const access = (url: string, trust: RegistryTrust, credentialPath: string, enrollToken?: string) =>
+      registryAccess({url, trust, operatorToken: o.registryToken, credentialPath, enrollToken, files: host.files, identity: () => remoteIdentity(host), where: host.name, log: o.log});
+    const fromRegistry = o.fromRegistry;
+    const loaded = fromRegistry
+      ? await loadFromRegistry(o.configPath, await access(fromRegistry.url, trustOf(fromRegistry.trust), DEFAULT_CREDENTIAL), fromRegistry.url, fromRegistry.trust, await remoteMacs(host), o)
+      : await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
+    // A payload directory is packed here, on the workstation, like any payload is checked here.
+    const config = o.dryRun ? loaded : await packPayloadDir(realRunner, loaded, workstationCache(), o.log);
     const facts = await gatherHostFacts(host, {firmware: Array.isArray(config.firmware) ? config.firmware : [], extraAuthorizedKeys: await userKeys(host, o.destination.user)});
     const draft = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion, installKexec: o.installKexec, deploymentId: newDeploymentId(new Date(), randomBytes(4).toString('hex'))});
     // We follow it: the deploy environment waits (at most 2 minutes) for us to read its outcome before rebooting.
@@ -122,8 +130,12 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
     }
     bootIdBefore = (await host.files.read('/proc/sys/kernel/random/boot_id'))?.trim();
     const localCache = workstationCache();
-    // The registry (config report:) hears of it from here, the workstation, as the host hands over.
-    const record = deploymentRecorder({plan, who: `${userInfo().username}@${hostname()}`, uuid: parseDmiUuid(await host.files.read('/sys/class/dmi/id/product_uuid')), log: o.log});
+    // The registry (config report:) records it from here, the workstation, with the host's credential (or the operator's token).
+    const report = config.report;
+    const trust = report ? trustOf(report) : {};
+    const registry = report
+      ? deploymentRecorder({plan, trust, who: `${userInfo().username}@${hostname()}`, uuid: parseDmiUuid(await host.files.read('/sys/class/dmi/id/product_uuid')), log: o.log, access: () => access(report.url, trust, report.credential, report.enroll_token)})
+      : undefined;
     result = await executeDeploy(
       plan,
       facts,
@@ -136,7 +148,7 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
         progress: o.progress,
         log: o.log,
         now: () => performance.now(),
-        ...(record ? {record} : {}),
+        ...(registry ? {registry} : {}),
       },
       {cacheDir: config.cache_dir, allowUnverified: o.allowUnverified, baseDir: o.cwd},
     );
@@ -185,7 +197,8 @@ export function sshWatch(d: SshDestination, logsDir: string): WatchIO {
   const as = (user: string, command: string) => [...sshArgv({...d, user}, opts), command];
   // The deploy environment has only root; an installed system may refuse root and take the user.
   const users = [d.user, ...(d.user === 'root' ? [] : ['root'])];
-  const ssh = (user: string, command: string, timeoutMs = 60_000) => realRunner.run('ssh', as(user, command), {allowFail: true, timeoutMs}).catch((err: unknown) => ({exitCode: 255, stdout: '', stderr: (err as Error).message}));
+  // Another machine's output: at most 4 MiB of it is kept (a --check that prints forever is cut there).
+  const ssh = (user: string, command: string, timeoutMs = 60_000) => realRunner.run('ssh', as(user, command), {allowFail: true, timeoutMs, maxOutputBytes: 4 * 1048576}).catch((err: unknown) => ({exitCode: 255, stdout: '', stderr: (err as Error).message}));
   return {
     async observe(): Promise<Observation | AnemosError | undefined> {
       let error: AnemosError | undefined;
@@ -203,7 +216,7 @@ export function sshWatch(d: SshDestination, logsDir: string): WatchIO {
     follow(afterSeq, onEvent, signal) {
       return new Promise((resolve) => {
         const child = spawn('ssh', as('root', `tail -n +${afterSeq + 1} -f ${RUNTIME.events}`), {stdio: ['ignore', 'pipe', 'ignore']});
-        createInterface({input: child.stdout}).on('line', (line) => {
+        onLines(child.stdout, (line) => {
           try {
             onEvent(JSON.parse(line) as LogEvent);
           } catch {

@@ -4,7 +4,7 @@
 import {describe, expect, it} from 'vitest';
 import type {LogEvent} from '../agent/log.js';
 import {AnemosError, EXIT} from '../shared/errors.js';
-import {watchDeploy, type Observation, type WatchIO, type WatchOptions} from './watch.js';
+import {eventLine, watchDeploy, type Observation, type WatchIO, type WatchOptions} from './watch.js';
 
 const OLD = {bootId: 'old', deployEnv: false, hostname: 'web1'};
 const ENV = {bootId: 'env', deployEnv: true, hostname: 'web1'};
@@ -151,5 +151,14 @@ describe('watchDeploy', () => {
   it('test mode: the verdict is the test environment being up', async () => {
     const {io} = machine([ENV], [[ev('TEST MODE READY', {outcome: 'test-ready'})]]);
     expect((await watchDeploy(io, opts({mode: 'test'}))).outcome).toBe('test-ready');
+  });
+});
+
+describe('eventLine', () => {
+  it('shows payload output as text: an OSC 52 clipboard write, a title change and a screen clear take no effect', () => {
+    const e = (msg: string): LogEvent => ({seq: 3, t: '2026-12-06T12:04:05.000Z', level: 'warn', msg});
+    expect(eventLine(e('deploy: \x1b]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\x07done'))).toBe('12:04:05 WARN: deploy: \\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\\x07done');
+    expect(eventLine(e('\x1b]0;owned\x07\x1b[2J\x1b[3Jafter'))).toBe('12:04:05 WARN: \\x1b]0;owned\\x07after');
+    expect(eventLine(e('x'.repeat(10_000)))).toMatch(/^12:04:05 WARN: x+… \(\d+ more characters\)$/);
   });
 });

@@ -7,6 +7,7 @@
 
 import type {LogEvent} from '../agent/log.js';
 import {AnemosError} from '../shared/errors.js';
+import {terminalLine} from '../shared/terminal-text.js';
 
 export interface Observation {
   bootId: string;
@@ -59,8 +60,11 @@ export interface Verdict {
 
 const POLL_MS = 3000;
 
-/** One event as the driver shows it and writes it to deploy.log: "12:04:05 ERROR: step: FAILED ...". */
-export const eventLine = (e: LogEvent) => `${e.t.slice(11, 19)} ${e.level === 'info' ? '' : `${e.level.toUpperCase()}: `}${e.msg}`;
+/**
+ * One event as the driver shows it and writes it to deploy.log: "12:04:05 ERROR: step: FAILED ...".
+ * Its text came from the machine (payload output): no escape sequence of it reaches the terminal.
+ */
+export const eventLine = (e: LogEvent) => terminalLine(`${String(e.t).slice(11, 19)} ${e.level === 'info' ? '' : `${String(e.level).toUpperCase()}: `}${e.msg}`);
 
 export async function watchDeploy(io: WatchIO, o: WatchOptions): Promise<Verdict> {
   const t0 = io.now();

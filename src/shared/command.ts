@@ -23,6 +23,8 @@ export interface RunOptions {
   gid?: number;
   /** false: the command sees only `env`, nothing of ours. */
   extendEnv?: boolean;
+  /** Output kept, at most (another machine's output: a bound on what it can make us hold); the command is stopped past it. */
+  maxOutputBytes?: number;
 }
 
 export interface RunResult {

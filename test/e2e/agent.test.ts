@@ -17,6 +17,8 @@ import {launchChromium, screenshot, signIn} from '../helpers/browser.js';
 import {openEmbedded} from '../../src/adapters/db.js';
 import {Registry} from '../../src/services/registry/registry.js';
 import {createRegistryServer} from '../../src/services/registry/server.js';
+import {autoServerTls} from '../../src/adapters/tls.js';
+import {createServer as createHttpsServer} from 'node:https';
 
 const MARKER = 'ANEMOS-PAYLOAD-WAS-HERE';
 
@@ -101,18 +103,27 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
     expect(readDisk(disk, 512, MARKER.length)).toBe(MARKER);
   });
 
-  it('reports to the registry (anemos serve): the hardware inventory and every event, queued while the registry is down and sent when it answers', async () => {
-    // A registry on this machine, not listening yet: the VM reaches it at QEMU's 10.0.2.2.
+  it("reports to the registry over TLS with its deployment's own token and the registry's key pinned: a registry with another key gets nothing, the right one every event once, a NUL in payload output included", async () => {
+    // The registry as anemos serve --tls auto makes it (a self-signed key in its data
+    // directory), on this machine: the VM reaches it at QEMU's 10.0.2.2.
     const dir = join(work, 'registry');
     const registry = await Registry.open(await openEmbedded(dir));
-    const reporterToken = (await registry.createToken('reporter')).token;
-    const adminToken = (await registry.createToken('admin')).token;
-    const server = createRegistryServer(registry, {version: 'test'});
-    const port = await freePort();
+    const tls = autoServerTls(dir, ['10.0.2.2']);
+    const adminToken = (await registry.createToken({role: 'admin', note: 'alice'})).token;
+    const ci = await registry.authenticate((await registry.createToken({role: 'operator', note: 'ci'})).token);
     const UUID = '6a1d3c2e-5b4f-4e8a-9c7d-0123456789ab';
     const deployment = 'dep-20261206T120000Z-vm000001';
-    const {payload, sha} = deployPayload(`#!/bin/sh\nset -e\necho "payload running"\nsleep 6\nprintf '${MARKER}' | dd of="$ANEMOS_DISK" bs=512 seek=1 conv=notrunc\nsync\n`);
-    const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'report', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: sha}, report: {url: `http://10.0.2.2:${port}`, token: reporterToken, deployment}}, authorizedKeys: [operator.pub], payload});
+    // What anemos deploy does before it composes: the deployment recorded, its token for config.json.
+    const recorded = await registry.createDeployment({machine: {uuid: UUID, macs: [QEMU_MAC], hostname: 'anemos-test'}, id: deployment, mode: 'deploy', who: 'alice@ci', timeoutSeconds: 600}, ci);
+    // Another server at the same address with a key of its own (what someone on the path would answer with).
+    const impostorTls = autoServerTls(join(work, 'impostor'));
+    let impostorRequests = 0;
+    const impostor = createHttpsServer({key: impostorTls.key, cert: impostorTls.cert}, (_q, r) => (impostorRequests++, r.end('{}')));
+    const server = createRegistryServer(registry, {version: 'test', tls: {key: tls.key, cert: tls.cert}});
+    const port = await freePort();
+    await new Promise<void>((r) => impostor.listen(port, '127.0.0.1', r));
+    const {payload, sha} = deployPayload(`#!/bin/sh\nset -e\necho "payload running"\nprintf 'payload says a\\000b and \\377\\n'\nsleep 6\nprintf '${MARKER}' | dd of="$ANEMOS_DISK" bs=512 seek=1 conv=notrunc\nsync\n`);
+    const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'report', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: sha}, report: {url: `https://10.0.2.2:${port}`, token: recorded.token.token, deployment, pin: tls.pin}}, authorizedKeys: [operator.pub], payload});
     const disk = blankDisk('report');
     const vm = await boot('report', initrd, {
       mode: 'deploy',
@@ -120,35 +131,43 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
       extra: ['-uuid', UUID, '-smbios', 'type=1,manufacturer=Anemos Test,product=Registry VM,serial=ANEMOS-VM-0001', '-drive', `file=${disk},format=raw,if=none,id=d0,cache=unsafe`, '-device', 'virtio-blk-pci,drive=d0,serial=ANMDISK0001'],
     });
     try {
-      await vm.waitFor(/registry http:\/\/10\.0\.2\.2:\d+ unreachable/, 120_000);
-      // The deploy went on without it; now the registry comes up.
+      // The impostor's key is not the pinned one: the agent says so, keeps its events, and sends it nothing.
+      await vm.waitFor(/registry https:\/\/10\.0\.2\.2:\d+ unreachable \(its key is not the pinned one/, 120_000);
+      await new Promise((r) => impostor.close(r));
+      impostor.closeAllConnections();
+      expect(impostorRequests).toBe(0);
+      // The registry comes up at that address; the deploy went on without it.
       await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
       await vm.waitExit(180_000);
       expect(vm.log()).toMatch(/answers again: the queued events went to it/);
       expect(readDisk(disk, 512, MARKER.length)).toBe(MARKER);
       const m = await registry.getMachine(UUID);
-      expect(m).toMatchObject({uuid: UUID, hostname: 'anemos-test', state: 'deployed', macs: [QEMU_MAC]});
+      expect(m).toMatchObject({uuid: UUID, hostname: 'anemos-test', state: 'deployed', macs: [QEMU_MAC], addresses: ['10.0.2.15/24']});
       expect(m.inventory!.system).toMatchObject({vendor: 'Anemos Test', product: 'Registry VM', serial: 'ANEMOS-VM-0001', uuid: UUID, firmware: 'bios'});
       expect(m.inventory!.disks).toEqual([expect.objectContaining({name: 'vda', serial: 'ANMDISK0001', sizeBytes: 64 * 1048576})]);
       expect(m.inventory!.nics).toEqual([expect.objectContaining({mac: QEMU_MAC, driver: 'virtio_net', link: 'up'})]);
       expect(m.inventory!.memory.dimms.reduce((n, d) => n + d.sizeBytes, 0)).toBe(512 * 1048576); // SMBIOS type 17, as QEMU describes its RAM
       expect(m.inventory!.gathered.where).toBe('deploy-environment');
-      const [d] = await registry.deployments(UUID);
-      expect(d).toMatchObject({id: deployment, mode: 'deploy', source: 'agent', outcome: 'succeeded'});
+      const d = await registry.deployment(deployment);
+      expect(d).toMatchObject({id: deployment, mode: 'deploy', who: 'alice@ci', outcome: 'succeeded'});
       // Every event from the first, none lost or twice: 1, 2, 3, ... up to the outcome and after.
-      const seqs = d!.events.map((e) => e.seq as number);
+      const events = (await registry.events(deployment)).events;
+      const seqs = events.map((e) => e.seq);
       expect(seqs).toEqual(Array.from({length: seqs.length}, (_, i) => i + 1));
-      expect(d!.events[0]!.msg).toMatch(/^agent started/);
-      expect(d!.events.map((e) => e.msg)).toEqual(expect.arrayContaining([expect.stringMatching(/^deploy: payload running$/), expect.stringMatching(/^DEPLOY SUCCEEDED/)]));
-      // What an operator sees in the web UI, in Chromium.
-      const url = `http://127.0.0.1:${port}`;
+      expect(events[0]!.msg).toMatch(/^agent started/);
+      expect(events.map((e) => e.msg)).toEqual(expect.arrayContaining([expect.stringMatching(/^deploy: payload running$/), expect.stringMatching(/^deploy: payload says a.b and /), expect.stringMatching(/^DEPLOY SUCCEEDED/)]));
+      // The deployment's token: accepted while it ran, ending with it (a grace period after the outcome).
+      const [t] = (await registry.listTokens({kind: 'deployment'})).items;
+      expect(Date.parse(t!.expiresAt!) - Date.now()).toBeLessThanOrEqual(900_000);
+      // What an operator sees in the web UI, in Chromium, over the same TLS.
+      const url = `https://127.0.0.1:${port}`;
       const browser = await launchChromium();
       try {
-        const page = await browser.newPage({viewport: {width: 1280, height: 900}});
+        const page = await (await browser.newContext({ignoreHTTPSErrors: true, viewport: {width: 1280, height: 900}})).newPage();
         await signIn(page, url, adminToken);
         await page.click('a:text("anemos-test")');
         await screenshot(page, 'registry-vm-deploy');
-        expect(await page.locator('#inventory').innerText()).toMatch(/Anemos Test Registry VM[\s\S]*ANEMOS-VM-0001[\s\S]*serial ANMDISK0001/);
+        expect(await page.locator('#inventory').innerText()).toMatch(/Anemos Test Registry VM[\s\S]*ANEMOS-VM-0001[\s\S]*serial ANMDISK0001[\s\S]*10\.0\.2\.15\/24/);
         expect(await page.locator('#deployments ol.timeline li').last().innerText()).toMatch(/rebooting|DEPLOY SUCCEEDED|outcome/);
         expect(await page.locator('#deployments summary').innerText()).toMatch(/^succeeded · deploy/);
       } finally {
@@ -156,6 +175,7 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
       }
     } finally {
       vm.kill();
+      impostor.close();
       await new Promise((r) => server.close(r));
       await registry.db.close();
     }

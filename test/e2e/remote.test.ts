@@ -175,20 +175,26 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     expect(await bootId()).toBe(before);
   }, 300_000);
 
-  it('--from-registry: the host\'s MACs, read over SSH, find its record in the registry; its desired deployment is the plan', async () => {
+  it("--from-registry: the host's MACs, read over SSH, find its record; the host's own credential, read over SSH, asks for it (an operator's token comes first); its desired deployment is the plan", async () => {
     const registry = await Registry.open(await openEmbedded(join(work, 'registry')));
-    const token = (await registry.createToken('reporter')).token;
-    const {machine} = await registry.report({machine: {macs: [QEMU_MAC], hostname: 'provider'}}, 'token:test');
-    await registry.patchMachine(machine, {desired: {config: {hostname: 'from-the-registry', deploy: {disk: '/dev/vda', timeout: '20m'}}}}, 'token:test');
+    const operatorToken = (await registry.createToken({role: 'operator', note: 'ci'})).token;
+    // The machine enrolled (as "anemos inventory --report" would have, on the host): its credential is on the host, 0600.
+    const {machine, credential} = await registry.enroll({machine: {macs: [QEMU_MAC], hostname: 'provider'}}, await registry.authenticate((await registry.createToken({role: 'enroll'})).token));
+    await registry.setDesired(machine, {config: {hostname: 'from-the-registry', deploy: {disk: '/dev/vda', timeout: '20m'}}}, 'test');
     const server = createRegistryServer(registry, {version: 'test'});
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const r = await anemos(['deploy', ...hostArgs('image'), '--dry-run', '--from-registry', url, '--registry-token', token]);
+      await ssh(`umask 077 && mkdir -p /etc/anemos && printf '%s' '${JSON.stringify({registry: url, machine, id: credential.id, token: credential.token})}' > /etc/anemos/registry-credential`);
+      const own = await anemos(['deploy', ...hostArgs('image'), '--dry-run', '--from-registry', url]);
+      expect(own.code, `${own.stdout}\n${own.stderr}`).toBe(0);
+      expect(`${own.stdout}${own.stderr}`).toMatch(/registry: machine mac-525400123456 \(new\), its desired deployment from http\S+ \(asked with root@127\.0\.0\.1's credential \(\/etc\/anemos\/registry-credential, machine mac-525400123456\)\)/);
+      expect(own.stdout).toMatch(/hostname: from-the-registry/);
+      const r = await run(CLI, ['deploy', ...hostArgs('image'), '--dry-run', '--from-registry', url], {ANEMOS_REGISTRY_TOKEN: operatorToken});
       expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-      expect(`${r.stdout}${r.stderr}`).toMatch(/registry: machine mac-525400123456 \(new\), its desired deployment from http/);
-      expect(r.stdout).toMatch(/hostname: from-the-registry/);
+      expect(`${r.stdout}${r.stderr}`).toMatch(/its desired deployment from http\S+ \(asked with the token in ANEMOS_REGISTRY_TOKEN\)/);
     } finally {
+      await ssh('rm -rf /etc/anemos');
       await new Promise((r) => server.close(r));
       await registry.db.close();
     }

@@ -2,32 +2,15 @@
 // restart, every report it acknowledged is there whole, and no report is there in part.
 // The real CLI bundle (dist/anemos.cjs serve), as an operator runs it.
 
-import {execFileSync, spawn, type ChildProcess} from 'node:child_process';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
-import {REPO} from '../helpers/kernel.js';
 import {freePort} from '../helpers/postgres.js';
+import {makeToken, startServe} from '../helpers/registry.js';
 
-const CLI = join(REPO, 'dist', 'anemos.cjs');
 const AGENTS = 50;
 const EVENTS = 20;
-
-async function startServe(data: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--data', data, '--listen', `127.0.0.1:${port}`, '--quiet'], {stdio: ['ignore', 'pipe', 'pipe']});
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`anemos serve did not start: ${out}`)), 60_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      if (out.includes('anemos registry:')) (clearTimeout(t), resolve());
-    });
-    child.stderr!.on('data', (d: Buffer) => (out += d));
-    child.once('exit', (code) => reject(new Error(`anemos serve exited ${code}: ${out}`)));
-  });
-  return child;
-}
 
 const uuid = (i: number) => `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`;
 const mac = (i: number) => `52:54:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
@@ -38,11 +21,11 @@ describe('registry under SIGKILL', () => {
 
   it('loses nothing it acknowledged and keeps nothing half-written when killed while 50 agents report', async () => {
     const data = join(dir, 'registry');
-    const token = execFileSync(process.execPath, [CLI, 'serve', 'token', 'create', '--data', data, '--role', 'admin']).toString().trim();
+    const token = makeToken(data, 'operator');
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/api/v1`;
     const headers = {authorization: `Bearer ${token}`, 'content-type': 'application/json'};
-    let server = await startServe(data, port);
+    let server = await startServe(['--data', data, '--quiet'], {port});
 
     const acknowledged = new Map<string, number>(); // deployment id → agent
     const sent = new Map<string, number>();
@@ -53,9 +36,13 @@ describe('registry under SIGKILL', () => {
       for (let n = 0; n < 40 && !killed; n++) {
         const id = `crash-${i}-${n}`;
         const events = Array.from({length: EVENTS}, (_, k) => ({seq: k + 1, msg: `step ${k + 1} of deployment ${id}`}));
-        sent.set(id, i);
         try {
-          const res = await fetch(`${url}/reports`, {method: 'POST', headers, body: JSON.stringify({machine: {uuid: uuid(i), macs: [mac(i)]}, deployment: {id, mode: 'deploy'}, events})});
+          // Recorded (as anemos deploy does), then its events with the deployment's own token (as the agent does).
+          const recorded = await fetch(`${url}/deployments`, {method: 'POST', headers, body: JSON.stringify({machine: {uuid: uuid(i), macs: [mac(i)]}, id, mode: 'deploy'})});
+          if (recorded.status !== 200) throw new Error(`deployment ${id}: ${recorded.status} ${await recorded.text()}`);
+          const {token: own} = (await recorded.json()) as {token: {token: string}};
+          sent.set(id, i);
+          const res = await fetch(`${url}/reports`, {method: 'POST', headers: {...headers, authorization: `Bearer ${own.token}`}, body: JSON.stringify({machine: {uuid: uuid(i), macs: [mac(i)]}, deployment: {id}, events})});
           if (res.status === 200) acknowledged.set(id, i);
           else throw new Error(`report ${id}: ${res.status} ${await res.text()}`);
         } catch (err) {
@@ -68,27 +55,28 @@ describe('registry under SIGKILL', () => {
     const t0 = Date.now();
     while (acknowledged.size < 150 && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 20));
     killed = true;
-    server.kill('SIGKILL');
+    await server.stop('SIGKILL');
     await Promise.all(agents);
-    await new Promise((r) => (server.exitCode !== null || server.signalCode ? r(undefined) : server.once('exit', r)));
     expect(acknowledged.size).toBeGreaterThanOrEqual(150);
     expect(sent.size).toBeGreaterThan(acknowledged.size); // some were in flight
 
-    server = await startServe(data, port);
+    server = await startServe(['--data', data, '--quiet'], {port});
     try {
       const stored = new Map<string, number>();
-      for (let i = 0; i < AGENTS; i++) {
-        const res = await fetch(`${url}/machines/${uuid(i)}/deployments`, {headers});
-        if (res.status === 404) continue; // its first report never committed
-        for (const d of ((await res.json()) as {deployments: {id: string; events: unknown[]}[]}).deployments) stored.set(d.id, d.events.length);
+      for (let cursor: string | null | undefined; cursor !== null; ) {
+        const res = await fetch(`${url}/deployments?limit=500${cursor ? `&cursor=${cursor}` : ''}`, {headers});
+        const page = (await res.json()) as {deployments: {id: string; events: number}[]; next: string | null};
+        for (const d of page.deployments) stored.set(d.id, d.events);
+        cursor = page.next;
       }
       const lost = [...acknowledged.keys()].filter((id) => stored.get(id) !== EVENTS);
       expect(lost).toEqual([]);
-      const partial = [...stored].filter(([, n]) => n !== EVENTS);
+      // A deployment recorded whose events never arrived has none; one with some has all.
+      const partial = [...stored].filter(([, n]) => n !== EVENTS && n !== 0);
       expect(partial).toEqual([]);
       console.log(`registry SIGKILL: ${acknowledged.size} reports acknowledged, ${sent.size - acknowledged.size} in flight, ${stored.size} stored after the restart, none partial`);
     } finally {
-      server.kill('SIGTERM');
+      await server.stop();
     }
   }, 180_000);
 });

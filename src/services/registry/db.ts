@@ -75,6 +75,23 @@ export const MIGRATIONS: string[] = [
    CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
      BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
    CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();`,
+  // Credentials bound to one machine or one deployment, tokens that expire, are used up or revoked.
+  `ALTER TABLE tokens ADD COLUMN machine_id text REFERENCES machines(id);
+   ALTER TABLE tokens ADD COLUMN deployment_id text REFERENCES deployments(id);
+   ALTER TABLE tokens ADD COLUMN expires_at timestamptz;
+   ALTER TABLE tokens ADD COLUMN uses_left integer;
+   ALTER TABLE tokens ADD COLUMN revoked_at timestamptz;
+   ALTER TABLE tokens ADD COLUMN last_used_at timestamptz;
+   ALTER TABLE tokens ADD COLUMN created_by text;
+   -- The reporter role is gone: one token on every host could speak for any machine. What it
+   -- was for on a new host, registering the machine, an enroll token does.
+   UPDATE tokens SET role = 'enroll', note = CASE WHEN note IS NULL THEN 'was a reporter token' ELSE note || ' (was a reporter token)' END WHERE role = 'reporter';
+   CREATE INDEX tokens_machine ON tokens (machine_id);
+   CREATE INDEX tokens_deployment ON tokens (deployment_id);
+   CREATE INDEX tokens_created ON tokens (created_at, id);
+   CREATE INDEX deployments_recorded ON deployments (started_at, id);
+   CREATE INDEX audit_action ON audit (action, id);
+   CREATE INDEX machines_state ON machines (state, id);`,
 ];
 
 export async function migrate(db: Db): Promise<{from: number; to: number}> {

@@ -1,22 +1,75 @@
 // The registry's use cases over its Db: machines and their MACs, inventory history,
 // lifecycle, deployments with their events, the desired deployment, the audit log, tokens.
-// Every change is one transaction that also appends to the audit log; nothing here
-// knows HTTP (api.ts) or which database it talks to (adapters/db.ts).
+// Every change is one transaction that also appends to the audit log; a refusal that
+// matters (an identity that contradicts a token) is audited after its transaction rolled
+// back. Nothing here knows HTTP (server.ts) or which database it talks to (adapters/db.ts).
 
 import {createHash, randomBytes} from 'node:crypto';
+import {validateDesired} from '../../core/config.js';
 import {diffInventory, formatSize, type HardwareInventory} from '../../core/inventory.js';
-import {allowedTransition, machineKey, MACHINE_STATES, stateAfterReport, TRANSITIONS, type MachineState, type Report, type Role} from '../../core/registry/lifecycle.js';
+import {
+  allowedTransition,
+  machineKey,
+  MACHINE_STATES,
+  normalizeIdentity,
+  outcomeOf,
+  roleMay,
+  stateAfterEvents,
+  TRANSITIONS,
+  type DeploymentRequest,
+  type EnrollRequest,
+  type MachineIdentity,
+  type MachineState,
+  type Report,
+  type ReportEvent,
+  type Role,
+  type TokenKind,
+} from '../../core/registry/lifecycle.js';
+import {applyMergePatch} from '../../core/registry/merge-patch.js';
 import {migrate, type Db} from './db.js';
 
-/** A refusal the API answers with its status: bad input, unknown machine, a transition not allowed. */
+/** A refusal the API answers with its status and a stable code: bad input, unknown record, a transition not allowed. */
 export class RegistryError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 503,
+    readonly code: string,
     message: string,
-    readonly extra: Record<string, unknown> = {},
+    readonly extra: {hint?: string} & Record<string, unknown> = {},
   ) {
     super(message);
   }
+}
+
+/** Who sent a request: the token's kind, what it is bound to, and how the audit log names it. */
+export interface Caller {
+  tokenId: string;
+  kind: TokenKind;
+  note: string | null;
+  machineId: string | null;
+  deploymentId: string | null;
+  /** The audit log's name for it: the token's note first. */
+  actor: string;
+}
+
+export interface TokenInfo {
+  id: string;
+  kind: TokenKind;
+  note: string | null;
+  machine: string | null;
+  deployment: string | null;
+  createdAt: string;
+  createdBy: string | null;
+  expiresAt: string | null;
+  usesLeft: number | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+export interface NewToken {
+  id: string;
+  token: string;
+  kind: TokenKind;
+  expiresAt: string | null;
 }
 
 export interface MachineSummary {
@@ -26,11 +79,13 @@ export interface MachineSummary {
   state: MachineState;
   tags: string[];
   macs: string[];
+  /** The NICs' addresses of the last inventory (CIDR). */
+  addresses: string[];
   lastSeen: string | null;
   updatedAt: string;
   /** One line: vendor and product, CPUs, RAM (from the last inventory). */
   hardware: string | null;
-  lastDeployment: {id: string; outcome: string | null; startedAt: string} | null;
+  lastDeployment: {id: string; outcome: string | null; recordedAt: string} | null;
 }
 
 export interface MachineRecord extends MachineSummary {
@@ -38,6 +93,8 @@ export interface MachineRecord extends MachineSummary {
   desired: DesiredDeployment | null;
   inventory: HardwareInventory | null;
   createdAt: string;
+  /** Whether the machine holds a live credential (it enrolled). */
+  enrolled: boolean;
 }
 
 /** What a machine should run: the same keys as anemos.conf's artifacts, plus config overrides. */
@@ -48,29 +105,58 @@ export interface DesiredDeployment {
   config?: Record<string, unknown>;
 }
 
+/** What an operator may change, as JSON Merge Patch (RFC 7396) members. */
 export interface MachinePatch {
   state?: MachineState;
   tags?: string[];
-  attributes?: Record<string, unknown>;
+  attributes?: Record<string, unknown> | null;
   desired?: DesiredDeployment | null;
   hostname?: string;
 }
 
 export interface Deployment {
   id: string;
+  machine: string;
   mode: string;
   who: string | null;
   source: string | null;
   artifacts: {name: string; url?: string; sha256: string}[];
-  startedAt: string;
-  finishedAt: string | null;
+  /** The registry's clock: when the deployment was recorded, and when its outcome arrived. */
+  recordedAt: string;
+  outcomeAt: string | null;
+  /** The machine's clock, from its events' own timestamps (a report sent late still says when it ran). */
+  machineClock: {startedAt: string | null; finishedAt: string | null};
   outcome: string | null;
+  /** By the machine's clock when its events carry one, else the registry's. */
   durationSeconds: number | null;
-  events: Record<string, unknown>[];
+  events: number;
 }
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque: pass it as ?cursor= for the next page; null on the last page. */
+  next: string | null;
+  /** Where cheap to count. */
+  total?: number;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  machine: string | null;
+  action: string;
+  detail: unknown;
+}
+
+/** How long after its outcome a deployment's token still works (the agent's last events, the reboot). */
+export const DEPLOYMENT_TOKEN_GRACE_SECONDS = 900;
+const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 500;
 
 const iso = (v: unknown): string | null => (v === null || v === undefined ? null : new Date(v as string).toISOString());
 const json = (v: unknown) => JSON.stringify(v);
+export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
 
 function hardwareLine(inv: HardwareInventory | null): string | null {
   if (!inv) return null;
@@ -78,10 +164,133 @@ function hardwareLine(inv: HardwareInventory | null): string | null {
   return `${system}, ${inv.cpu.threads} CPU, ${formatSize(inv.memory.totalBytes)}, ${inv.disks.length} disk(s)`;
 }
 
-export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
+const addressesOf = (inv: HardwareInventory | null): string[] => (inv?.nics ?? []).flatMap((n) => n.addresses ?? []);
+
+function actorName(kind: TokenKind, id: string, note: string | null, machineId: string | null, deploymentId: string | null): string {
+  if (kind === 'machine') return `machine ${machineId} (credential ${id})`;
+  if (kind === 'deployment') return `deployment ${deploymentId} (token ${id})`;
+  return note ? `${note} (${kind} token ${id})` : `${kind} token ${id}`;
+}
+
+/** One sort key of a keyset page: an SQL expression that is never NULL, its direction, the cast of its cursor value. */
+interface SortKey {
+  expr: string;
+  dir: 'ASC' | 'DESC';
+  cast: 'text' | 'boolean' | 'timestamptz' | 'bigint' | 'integer';
+}
+
+/**
+ * Keyset pagination: ORDER BY the keys, and from a cursor (the last row's key values, as
+ * text) the rows after it. Stable under inserts, unlike an offset.
+ */
+function keyset(keys: SortKey[], cursor: string[] | undefined, params: unknown[]): {after: string | undefined; order: string; select: string} {
+  const order = keys.map((k) => `${k.expr} ${k.dir}`).join(', ');
+  const select = keys.map((k, i) => `(${k.expr})::text AS _k${i}`).join(', ');
+  if (!cursor) return {after: undefined, order, select};
+  const values = keys.map((k, i) => `$${params.push(cursor[i])}::${k.cast}`);
+  const terms = keys.map((k, i) => [...keys.slice(0, i).map((p, j) => `${p.expr} = ${values[j]}`), `${k.expr} ${k.dir === 'ASC' ? '>' : '<'} ${values[i]}`].join(' AND '));
+  return {after: `(${terms.map((t) => `(${t})`).join(' OR ')})`, order, select};
+}
+
+export function encodeCursor(values: string[]): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined, keys: number): string[] | undefined {
+  if (cursor === undefined) return undefined;
+  let values: unknown;
+  try {
+    values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    values = undefined; // said below, in the one message every bad cursor gets
+  }
+  if (!Array.isArray(values) || values.length !== keys || !values.every((v) => typeof v === 'string')) {
+    throw new RegistryError(400, 'bad-cursor', 'The cursor is not one this registry gave out for this list.', {hint: 'Pass the "next" value of the previous page as it was, with the same filters and sort; or leave cursor out for the first page.'});
+  }
+  return values as string[];
+}
+
+function page<T>(rows: Record<string, unknown>[], limit: number, keys: number, map: (r: Record<string, unknown>) => T, total?: number): Page<T> {
+  const more = rows.length > limit;
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return {items: items.map(map), next: more && last ? encodeCursor(Array.from({length: keys}, (_, i) => String(last[`_k${i}`]))) : null, ...(total === undefined ? {} : {total})};
+}
+
+export interface PageRequest {
+  limit?: number;
+  cursor?: string;
+}
+
+const limitOf = (p: PageRequest) => Math.min(MAX_LIMIT, Math.max(1, p.limit ?? DEFAULT_LIMIT));
+
+type Tx = Pick<Db, 'query'>;
+
+const MACHINE_COLUMNS = `m.*, (SELECT coalesce(array_agg(mac ORDER BY mac), '{}') FROM machine_macs x WHERE x.machine_id = m.id) AS macs,
+  (SELECT json_build_object('id', d.id, 'outcome', d.outcome, 'recordedAt', d.started_at) FROM deployments d WHERE d.machine_id = m.id ORDER BY d.started_at DESC, d.id DESC LIMIT 1) AS last_deployment`;
+
+export const MACHINE_SORTS = ['hostname', 'state', 'seen', 'id'] as const;
+export type MachineSort = (typeof MACHINE_SORTS)[number];
+
+const MACHINE_SORT_KEYS: Record<MachineSort, SortKey[]> = {
+  hostname: [
+    {expr: '(m.hostname IS NULL)', dir: 'ASC', cast: 'boolean'},
+    {expr: "coalesce(m.hostname, '')", dir: 'ASC', cast: 'text'},
+    {expr: 'm.id', dir: 'ASC', cast: 'text'},
+  ],
+  state: [
+    {expr: 'm.state', dir: 'ASC', cast: 'text'},
+    {expr: 'm.id', dir: 'ASC', cast: 'text'},
+  ],
+  seen: [
+    {expr: '(m.last_seen IS NULL)', dir: 'ASC', cast: 'boolean'},
+    {expr: "coalesce(m.last_seen, '-infinity'::timestamptz)", dir: 'DESC', cast: 'timestamptz'},
+    {expr: 'm.id', dir: 'ASC', cast: 'text'},
+  ],
+  id: [{expr: 'm.id', dir: 'ASC', cast: 'text'}],
+};
+
+export interface MachineFilter {
+  state?: MachineState;
+  tag?: string;
+  q?: string;
+  sort?: MachineSort;
+}
+
+export interface DeploymentFilter {
+  machine?: string;
+  outcome?: 'succeeded' | 'failed' | 'aborted' | 'running';
+  mode?: 'deploy' | 'test';
+}
+
+export interface AuditFilter {
+  machine?: string;
+  action?: string;
+  actor?: string;
+}
 
 export class Registry {
-  private constructor(readonly db: Db) {}
+  /** Last time a token's use was written down, so a busy reporter costs one write a minute, not one per request. */
+  private readonly lastUseWritten = new Map<string, number>();
+
+  private constructor(private database: Db) {}
+
+  get db(): Db {
+    return this.database;
+  }
+
+  /** Time every query from now on (the server's metrics). */
+  instrument(onQuery: (seconds: number) => void): void {
+    const db = this.database;
+    const timed = <T>(p: Promise<T>, t0: number) => p.finally(() => onQuery((performance.now() - t0) / 1000));
+    this.database = {
+      kind: db.kind,
+      where: db.where,
+      query: (sql, params) => timed(db.query(sql, params), performance.now()),
+      transaction: (fn) => db.transaction((tx) => fn({query: (sql, params) => timed(tx.query(sql, params), performance.now())})),
+      close: () => db.close(),
+    } as Db;
+  }
 
   /** The registry on a database, its schema brought up to date. */
   static async open(db: Db): Promise<Registry> {
@@ -89,98 +298,296 @@ export class Registry {
     return new Registry(db);
   }
 
-  async createToken(role: Role, note?: string, actor = 'cli'): Promise<{id: string; token: string; role: Role}> {
+  // ---------------------------------------------------------------- tokens
+
+  private async mintToken(tx: Tx, o: {kind: TokenKind; note?: string | null; expiresAt?: Date | null; uses?: number | null; machineId?: string | null; deploymentId?: string | null; createdBy: string}): Promise<NewToken> {
     const id = randomBytes(4).toString('hex');
     const token = `anm_${id}_${randomBytes(24).toString('base64url')}`;
-    await this.db.transaction(async (tx) => {
-      await tx.query('INSERT INTO tokens (id, hash, role, note) VALUES ($1, $2, $3, $4)', [id, tokenHash(token), role, note ?? null]);
-      await tx.query('INSERT INTO audit (actor, action, detail) VALUES ($1, $2, $3)', [actor, 'token created', json({id, role, note: note ?? null})]);
-    });
-    return {id, token, role};
+    await tx.query('INSERT INTO tokens (id, hash, role, note, expires_at, uses_left, machine_id, deployment_id, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
+      id,
+      tokenHash(token),
+      o.kind,
+      o.note ?? null,
+      o.expiresAt ?? null,
+      o.uses ?? null,
+      o.machineId ?? null,
+      o.deploymentId ?? null,
+      o.createdBy,
+    ]);
+    return {id, token, kind: o.kind, expiresAt: o.expiresAt ? o.expiresAt.toISOString() : null};
   }
 
-  async authenticate(token: string): Promise<{id: string; role: Role} | undefined> {
-    const [row] = await this.db.query<{id: string; role: Role}>('SELECT id, role FROM tokens WHERE hash = $1', [tokenHash(token)]);
-    return row;
-  }
-
-  /** Store a report from a deploy environment (or the CLI): all of it, or nothing. */
-  async report(r: Report, actor: string): Promise<{machine: string; created: boolean; changes: string[]; events: number; state: MachineState}> {
+  /** A token a person asked for (anemos tokens create): printed once, only its hash is kept. */
+  async createToken(o: {role: Role; note?: string; expiresAt?: Date; uses?: number}, actor = 'cli'): Promise<NewToken> {
+    if (o.uses !== undefined && o.role !== 'enroll') throw new RegistryError(400, 'uses-not-enroll', 'Only an enroll token can be limited to a number of uses.', {hint: 'Leave uses out, or make an enroll token.'});
     return this.db.transaction(async (tx) => {
-      const macs = [...new Set(r.machine.macs.map((m) => m.toLowerCase()))];
-      let id: string | undefined;
-      if (r.machine.uuid) id = (await tx.query<{id: string}>('SELECT id FROM machines WHERE uuid = $1', [r.machine.uuid]))[0]?.id;
-      if (!id && macs.length) id = (await tx.query<{machine_id: string}>('SELECT machine_id FROM machine_macs WHERE mac = ANY($1::text[]) ORDER BY mac LIMIT 1', [macs]))[0]?.machine_id;
+      const t = await this.mintToken(tx, {kind: o.role, note: o.note, expiresAt: o.expiresAt, uses: o.uses, createdBy: actor});
+      await this.auditIn(tx, actor, null, 'token created', {id: t.id, role: o.role, note: o.note ?? null, expiresAt: t.expiresAt, uses: o.uses ?? null});
+      return t;
+    });
+  }
+
+  /** Who the token is; a refusal that says why (unknown, revoked, expired, used up) otherwise. */
+  async authenticate(token: string, now = new Date()): Promise<Caller> {
+    const [row] = await this.db.query<{id: string; role: TokenKind; note: string | null; machine_id: string | null; deployment_id: string | null; expires_at: string | null; uses_left: number | null; revoked_at: string | null}>(
+      'SELECT id, role, note, machine_id, deployment_id, expires_at, uses_left, revoked_at FROM tokens WHERE hash = $1',
+      [tokenHash(token)],
+    );
+    if (!row) throw new RegistryError(401, 'token-unknown', 'The token is not known to this registry.', {hint: 'Check the token (anemos tokens list shows the ids of live ones), or ask an admin for one.'});
+    if (row.revoked_at) throw new RegistryError(401, 'token-revoked', `Token ${row.id} was revoked at ${iso(row.revoked_at)}.`, {hint: 'Ask an admin for a new token.'});
+    if (row.expires_at && new Date(row.expires_at) <= now) throw new RegistryError(401, 'token-expired', `Token ${row.id} expired at ${iso(row.expires_at)}.`, {hint: row.role === 'deployment' ? "A deployment's token ends with its deployment; record a new deployment." : 'Ask an admin for a new token.'});
+    if (row.uses_left !== null && row.uses_left <= 0) throw new RegistryError(401, 'token-used-up', `Enroll token ${row.id} has no uses left.`, {hint: 'Ask an admin for a new enroll token (anemos tokens create --role enroll --uses N).'});
+    const last = this.lastUseWritten.get(row.id) ?? 0;
+    if (now.getTime() - last > 60_000) {
+      this.lastUseWritten.set(row.id, now.getTime());
+      await this.db.query('UPDATE tokens SET last_used_at = $2 WHERE id = $1', [row.id, now]);
+    }
+    return {tokenId: row.id, kind: row.role, note: row.note, machineId: row.machine_id, deploymentId: row.deployment_id, actor: actorName(row.role, row.id, row.note, row.machine_id, row.deployment_id)};
+  }
+
+  async listTokens(f: {kind?: TokenKind; live?: boolean}, p: PageRequest = {}): Promise<Page<TokenInfo>> {
+    const params: unknown[] = [];
+    const where: string[] = [];
+    if (f.kind) where.push(`t.role = $${params.push(f.kind)}`);
+    if (f.live) where.push('t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()) AND (t.uses_left IS NULL OR t.uses_left > 0)');
+    const keys: SortKey[] = [
+      {expr: 't.created_at', dir: 'DESC', cast: 'timestamptz'},
+      {expr: 't.id', dir: 'DESC', cast: 'text'},
+    ];
+    const [{n}] = await this.db.query<{n: number}>(`SELECT count(*)::int AS n FROM tokens t ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`, [...params]);
+    const k = keyset(keys, decodeCursor(p.cursor, keys.length), params);
+    if (k.after) where.push(k.after);
+    const limit = limitOf(p);
+    const rows = await this.db.query(`SELECT t.*, ${k.select} FROM tokens t ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${k.order} LIMIT ${limit + 1}`, params);
+    return page(rows, limit, keys.length, (r) => tokenInfo(r), Number(n));
+  }
+
+  async revokeToken(id: string, actor: string): Promise<TokenInfo> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.query('UPDATE tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING *', [id]);
+      if (!row) throw new RegistryError(404, 'no-token', `No token ${id} in the registry.`, {hint: 'anemos tokens list shows the ids.'});
+      await this.auditIn(tx, actor, (row.machine_id as string | null) ?? null, 'token revoked', {id, role: row.role, note: row.note ?? null});
+      return tokenInfo(row);
+    });
+  }
+
+  // ---------------------------------------------------------------- identity
+
+  /**
+   * The machine an identity names, under the rules that keep one machine from speaking for
+   * another. A token bound to a machine speaks only for it: the UUID and every MAC must be
+   * its own or free (a free MAC becomes its own: a NIC added). Otherwise the UUID and the
+   * MACs must not name two machines, nor a MAC a machine whose UUID is another.
+   */
+  private async resolveIdentity(tx: Tx, m: MachineIdentity, boundTo: string | null): Promise<{id: string | undefined; conflict?: string}> {
+    const byUuid = m.uuid ? (await tx.query<{id: string}>('SELECT id FROM machines WHERE uuid = $1', [m.uuid]))[0]?.id : undefined;
+    const byMac = m.macs.length ? await tx.query<{mac: string; machine_id: string}>('SELECT mac, machine_id FROM machine_macs WHERE mac = ANY($1::text[]) ORDER BY mac', [m.macs]) : [];
+    if (boundTo) {
+      const [own] = await tx.query<{uuid: string | null}>('SELECT uuid FROM machines WHERE id = $1', [boundTo]);
+      if (byUuid && byUuid !== boundTo) return {id: undefined, conflict: `UUID ${m.uuid} is machine ${byUuid}'s`};
+      if (m.uuid && own?.uuid && own.uuid !== m.uuid) return {id: undefined, conflict: `machine ${boundTo} has UUID ${own.uuid}, not ${m.uuid}`};
+      const foreign = byMac.find((x) => x.machine_id !== boundTo);
+      if (foreign) return {id: undefined, conflict: `MAC ${foreign.mac} is machine ${foreign.machine_id}'s`};
+      return {id: boundTo};
+    }
+    const ids = [...new Set([...(byUuid ? [byUuid] : []), ...byMac.map((x) => x.machine_id)])];
+    if (ids.length > 1) {
+      const mac = byMac.find((x) => x.machine_id !== (byUuid ?? ids[0]));
+      return {id: undefined, conflict: byUuid ? `UUID ${m.uuid} is machine ${byUuid}'s, and MAC ${mac?.mac} is machine ${mac?.machine_id}'s` : `its MACs belong to machines ${ids.join(' and ')}`};
+    }
+    if (ids.length === 1 && m.uuid && !byUuid) {
+      const [other] = await tx.query<{uuid: string | null}>('SELECT uuid FROM machines WHERE id = $1', [ids[0]]);
+      if (other?.uuid && other.uuid !== m.uuid) return {id: undefined, conflict: `MAC ${byMac[0]!.mac} is machine ${ids[0]}'s, whose UUID is ${other.uuid}, not ${m.uuid}`};
+    }
+    return {id: ids[0]};
+  }
+
+  /** Bind free MACs (and a UUID the machine lacked) to the machine; a hostname it reports is kept. */
+  private async bindIdentity(tx: Tx, id: string, m: MachineIdentity, actor: string, justCreated = false): Promise<void> {
+    const added: string[] = [];
+    for (const mac of m.macs) {
+      const inserted = await tx.query('INSERT INTO machine_macs (mac, machine_id) VALUES ($1, $2) ON CONFLICT (mac) DO NOTHING RETURNING mac', [mac, id]);
+      if (inserted.length) added.push(mac);
+    }
+    const [before] = await tx.query<{uuid: string | null}>('SELECT uuid FROM machines WHERE id = $1', [id]);
+    await tx.query('UPDATE machines SET last_seen = now(), hostname = coalesce($2, hostname), uuid = coalesce(uuid, $3) WHERE id = $1', [id, m.hostname ?? null, m.uuid ?? null]);
+    if (!justCreated && (added.length || (m.uuid && !before?.uuid))) await this.auditIn(tx, actor, id, 'identity added', {...(added.length ? {macs: added} : {}), ...(m.uuid && !before?.uuid ? {uuid: m.uuid} : {})});
+  }
+
+  private async createMachine(tx: Tx, m: MachineIdentity, actor: string): Promise<string> {
+    const id = machineKey(m);
+    const created = await tx.query('INSERT INTO machines (id, uuid, hostname) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id', [id, m.uuid ?? null, m.hostname ?? null]);
+    if (!created.length) throw new RegistryError(409, 'machine-exists', `Machine ${id} already exists.`, {hint: 'Send the request again: the machine is known now.'});
+    await this.auditIn(tx, actor, id, 'machine registered', {uuid: m.uuid ?? null, macs: m.macs});
+    return id;
+  }
+
+  /** An identity conflict: refused, and kept in the audit log once the refused transaction is gone. */
+  private async refuseIdentity(caller: Caller, what: string, m: MachineIdentity, conflict: string, bound: boolean): Promise<never> {
+    await this.auditEntry(caller.actor, bound ? caller.machineId : null, 'identity refused', {what, claimed: m, conflict});
+    if (bound) throw new RegistryError(403, 'identity-mismatch', `This ${caller.kind === 'machine' ? "machine's credential" : "deployment's token"} speaks for machine ${caller.machineId} only, and the ${what} names another: ${conflict}. Nothing was stored.`, {hint: 'A machine reports with its own credential; this refusal is in the audit log.'});
+    throw new RegistryError(409, 'identity-conflict', `The ${what} names a machine the registry knows otherwise: ${conflict}. Nothing was stored.`, {hint: 'A MAC or UUID bound to one machine is never moved to another by a report; an operator retires or corrects the old record first. This refusal is in the audit log.'});
+  }
+
+  // ---------------------------------------------------------------- enroll, deployments, reports
+
+  /** A new machine registers with an enroll token and gets its own credential (one use of the token). */
+  async enroll(r: EnrollRequest, caller: Caller): Promise<{machine: string; created: boolean; credential: NewToken}> {
+    const m = normalizeIdentity(r.machine);
+    let conflict: string | undefined;
+    const out = await this.db.transaction(async (tx) => {
+      const found = await this.resolveIdentity(tx, m, null);
+      if (found.conflict) {
+        conflict = found.conflict;
+        return undefined;
+      }
+      let id = found.id;
+      if (id) {
+        const [live] = await tx.query<{id: string; created_at: string}>("SELECT id, created_at FROM tokens WHERE machine_id = $1 AND role = 'machine' AND revoked_at IS NULL", [id]);
+        if (live) throw new RegistryError(409, 'already-enrolled', `Machine ${id} has enrolled already (credential ${live.id}, ${iso(live.created_at)}).`, {hint: `If its credential is lost, an admin revokes it first (anemos tokens revoke ${live.id}); then enroll again.`});
+      }
+      const created = !id;
+      id ??= await this.createMachine(tx, m, caller.actor);
+      await this.bindIdentity(tx, id, m, caller.actor, created);
+      if (r.inventory) await this.storeInventory(tx, id, r.inventory, caller.actor);
+      if (caller.kind === 'enroll') {
+        const used = await tx.query("UPDATE tokens SET uses_left = uses_left - 1 WHERE id = $1 AND uses_left IS NOT NULL AND uses_left > 0 RETURNING uses_left", [caller.tokenId]);
+        const [limited] = await tx.query<{uses_left: number | null}>('SELECT uses_left FROM tokens WHERE id = $1', [caller.tokenId]);
+        if (limited?.uses_left !== null && limited?.uses_left !== undefined && !used.length) throw new RegistryError(401, 'token-used-up', `Enroll token ${caller.tokenId} has no uses left.`, {hint: 'Ask an admin for a new enroll token.'});
+      }
+      const credential = await this.mintToken(tx, {kind: 'machine', machineId: id, note: `credential of ${m.hostname ?? id}`, createdBy: caller.actor});
+      await this.auditIn(tx, caller.actor, id, 'machine enrolled', {credential: credential.id, created});
+      return {machine: id, created, credential};
+    });
+    if (!out) return this.refuseIdentity(caller, 'enrollment', m, conflict!, false);
+    return out;
+  }
+
+  /**
+   * A deploy is about to start: record it (the machine created if an operator names one the
+   * registry does not know) and mint the token its deploy environment reports with.
+   */
+  async createDeployment(d: DeploymentRequest, caller: Caller, now = new Date()): Promise<{deployment: string; machine: string; token: NewToken}> {
+    const m = normalizeIdentity(d.machine);
+    const bound = caller.kind === 'machine';
+    let conflict: string | undefined;
+    const out = await this.db.transaction(async (tx) => {
+      const found = await this.resolveIdentity(tx, m, bound ? caller.machineId : null);
+      if (found.conflict) {
+        conflict = found.conflict;
+        return undefined;
+      }
+      const id = found.id ?? (await this.createMachine(tx, m, caller.actor));
+      const [machine] = await tx.query<{state: MachineState}>('SELECT state FROM machines WHERE id = $1 FOR UPDATE', [id]);
+      if (machine!.state === 'retired') throw new RegistryError(409, 'machine-retired', `Machine ${id} is retired: no deployment is recorded for it.`, {hint: 'An operator changes its state first, if it is to be deployed again.'});
+      await this.bindIdentity(tx, id, m, caller.actor, !found.id);
+      const exists = await tx.query('SELECT 1 FROM deployments WHERE id = $1', [d.id]);
+      if (exists.length) throw new RegistryError(409, 'deployment-exists', `Deployment ${d.id} exists already.`, {hint: 'Each deploy has its own id (anemos deploy makes one).'});
+      await tx.query('INSERT INTO deployments (id, machine_id, mode, who, source, artifacts, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [d.id, id, d.mode, d.who ?? null, 'cli', json(d.artifacts ?? []), now]);
+      const expiresAt = new Date(now.getTime() + ((d.timeoutSeconds ?? 3600) + 3600) * 1000);
+      const token = await this.mintToken(tx, {kind: 'deployment', machineId: id, deploymentId: d.id, expiresAt, createdBy: caller.actor});
+      await this.auditIn(tx, caller.actor, id, 'deployment recorded', {deployment: d.id, mode: d.mode, who: d.who ?? null, token: token.id});
+      return {deployment: d.id, machine: id, token};
+    });
+    if (!out) return this.refuseIdentity(caller, 'deployment', m, conflict!, bound);
+    return out;
+  }
+
+  private async storeInventory(tx: Tx, id: string, inventory: HardwareInventory, actor: string): Promise<string[]> {
+    const [m] = await tx.query<{inventory: HardwareInventory | null}>('SELECT inventory FROM machines WHERE id = $1', [id]);
+    const changes = m?.inventory ? diffInventory(m.inventory, inventory) : [];
+    await tx.query('INSERT INTO inventory_reports (machine_id, inventory, changes) VALUES ($1, $2, $3)', [id, json(inventory), json(changes)]);
+    await tx.query('UPDATE machines SET inventory = $2 WHERE id = $1', [id, json(inventory)]);
+    if (changes.length) await this.auditIn(tx, actor, id, 'hardware changed', {changes});
+    return changes;
+  }
+
+  /**
+   * Store a report (all of it, or nothing): from a machine's credential or a deployment's
+   * token, for that machine (and deployment) only. An admin's report may register a machine.
+   */
+  async report(r: Report, caller: Caller): Promise<{machine: string; created: boolean; changes: string[]; events: number; state: MachineState}> {
+    const m = normalizeIdentity(r.machine);
+    const bound = caller.kind === 'machine' || caller.kind === 'deployment';
+    if (caller.kind === 'deployment' && r.deployment && r.deployment.id !== caller.deploymentId) {
+      await this.auditEntry(caller.actor, caller.machineId, 'report refused', {reason: 'another deployment', deployment: r.deployment.id});
+      throw new RegistryError(403, 'token-scope', `This token reports for deployment ${caller.deploymentId} only, not ${r.deployment.id}.`, {hint: 'Each deployment reports with its own token; this refusal is in the audit log.'});
+    }
+    let conflict: string | undefined;
+    const out = await this.db.transaction(async (tx) => {
+      const found = await this.resolveIdentity(tx, m, bound ? caller.machineId : null);
+      if (found.conflict) {
+        conflict = found.conflict;
+        return undefined;
+      }
+      let id = found.id;
       let created = false;
       if (!id) {
-        id = machineKey({...r.machine, macs});
-        // Two first reports of one machine at once: the second finds the first's row.
-        created = (await tx.query('INSERT INTO machines (id, uuid, hostname) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id', [id, r.machine.uuid ?? null, r.machine.hostname ?? null])).length > 0;
-        if (created) await tx.query('INSERT INTO audit (actor, machine_id, action, detail) VALUES ($1, $2, $3, $4)', [actor, id, 'machine registered', json({uuid: r.machine.uuid ?? null, macs})]);
+        if (caller.kind !== 'admin') throw new RegistryError(404, 'unknown-machine', 'The registry does not know this machine.', {hint: 'A machine enrolls first (anemos inventory --report URL with an enroll token).'});
+        id = await this.createMachine(tx, m, caller.actor);
+        created = true;
       }
-      const [m] = await tx.query<{state: MachineState; inventory: HardwareInventory | null; uuid: string | null}>('SELECT state, inventory, uuid FROM machines WHERE id = $1 FOR UPDATE', [id]);
-      for (const mac of macs) await tx.query('INSERT INTO machine_macs (mac, machine_id) VALUES ($1, $2) ON CONFLICT (mac) DO UPDATE SET machine_id = EXCLUDED.machine_id', [mac, id]);
-      await tx.query('UPDATE machines SET last_seen = now(), hostname = coalesce($2, hostname), uuid = coalesce(uuid, $3) WHERE id = $1', [id, r.machine.hostname ?? null, r.machine.uuid ?? null]);
-
-      let changes: string[] = [];
-      if (r.inventory) {
-        changes = m!.inventory ? diffInventory(m!.inventory, r.inventory) : [];
-        await tx.query('INSERT INTO inventory_reports (machine_id, inventory, changes) VALUES ($1, $2, $3)', [id, json(r.inventory), json(changes)]);
-        await tx.query('UPDATE machines SET inventory = $2 WHERE id = $1', [id, json(r.inventory)]);
-        if (changes.length) await tx.query('INSERT INTO audit (actor, machine_id, action, detail) VALUES ($1, $2, $3, $4)', [actor, id, 'hardware changed', json({changes})]);
-      }
+      const [row] = await tx.query<{state: MachineState}>('SELECT state FROM machines WHERE id = $1 FOR UPDATE', [id]);
+      await this.bindIdentity(tx, id, m, caller.actor, created);
+      const changes = r.inventory ? await this.storeInventory(tx, id, r.inventory, caller.actor) : [];
       let events = 0;
+      let state = row!.state;
       if (r.deployment) {
-        const d = r.deployment;
-        const [existing] = await tx.query<{machine_id: string}>('SELECT machine_id FROM deployments WHERE id = $1', [d.id]);
-        if (existing && existing.machine_id !== id) throw new RegistryError(409, `Deployment ${d.id} belongs to machine ${existing.machine_id}, not ${id}.`);
-        if (!existing) {
-          await tx.query('INSERT INTO deployments (id, machine_id, mode, who, source, artifacts) VALUES ($1, $2, $3, $4, $5, $6)', [d.id, id, d.mode, d.who ?? null, d.source ?? null, json(d.artifacts ?? [])]);
-          await tx.query('INSERT INTO audit (actor, machine_id, action, detail) VALUES ($1, $2, $3, $4)', [actor, id, 'deployment started', json({deployment: d.id, mode: d.mode, who: d.who ?? null})]);
-        }
+        const [d] = await tx.query<{machine_id: string; mode: 'deploy' | 'test'}>('SELECT machine_id, mode FROM deployments WHERE id = $1', [r.deployment.id]);
+        if (!d) throw new RegistryError(404, 'no-deployment', `No deployment ${r.deployment.id} in the registry.`, {hint: 'A deployment is recorded first (POST /api/v1/deployments), which gives the token it reports with.'});
+        if (d.machine_id !== id) throw new RegistryError(409, 'deployment-machine', `Deployment ${r.deployment.id} belongs to machine ${d.machine_id}, not ${id}.`);
         if (r.events?.length) {
           // One statement for the batch; an event posted again (the agent was not sure it arrived) is kept once.
-          const inserted = await tx.query(
-            "INSERT INTO deployment_events (deployment_id, seq, event) SELECT $1, (e->>'seq')::int, e FROM jsonb_array_elements($2::jsonb) AS e ON CONFLICT DO NOTHING RETURNING seq",
-            [d.id, json(r.events)],
-          );
+          const inserted = await tx.query("INSERT INTO deployment_events (deployment_id, seq, event) SELECT $1, (e->>'seq')::int, e FROM jsonb_array_elements($2::jsonb) AS e ON CONFLICT DO NOTHING RETURNING seq", [r.deployment.id, json(r.events)]);
           events = inserted.length;
-          const outcome = [...r.events].reverse().find((e) => e.outcome === 'succeeded' || e.outcome === 'failed')?.outcome;
-          if (outcome) await tx.query('UPDATE deployments SET outcome = $2, finished_at = coalesce(finished_at, now()) WHERE id = $1', [d.id, outcome]);
+          const outcome = outcomeOf(r.events);
+          if (outcome) await this.endDeployment(tx, r.deployment.id, outcome);
         }
-      }
-      let state = m!.state;
-      const next = stateAfterReport(state, r);
-      if (next) {
-        await tx.query('UPDATE machines SET state = $2, updated_at = now() WHERE id = $1', [id, next]);
-        await tx.query('INSERT INTO audit (actor, machine_id, action, detail) VALUES ($1, $2, $3, $4)', [actor, id, 'state changed', json({from: state, to: next, by: 'report', deployment: r.deployment?.id})]);
-        state = next;
+        const next = stateAfterEvents(state, d.mode, r.events);
+        if (next) {
+          await tx.query('UPDATE machines SET state = $2, updated_at = now() WHERE id = $1', [id, next]);
+          await this.auditIn(tx, caller.actor, id, 'state changed', {from: state, to: next, by: 'report', deployment: r.deployment.id});
+          state = next;
+        }
       }
       return {machine: id, created, changes, events, state};
     });
+    if (!out) return this.refuseIdentity(caller, 'report', m, conflict!, bound);
+    return out;
   }
 
-  async listMachines(f: {state?: string; tag?: string; q?: string; sort?: string} = {}): Promise<MachineSummary[]> {
+  /** The outcome is in: the deployment ends, and its token lives only for the grace period. */
+  private async endDeployment(tx: Tx, id: string, outcome: string): Promise<void> {
+    await tx.query('UPDATE deployments SET outcome = $2, finished_at = coalesce(finished_at, now()) WHERE id = $1', [id, outcome]);
+    await tx.query(`UPDATE tokens SET expires_at = least(coalesce(expires_at, 'infinity'::timestamptz), now() + interval '${DEPLOYMENT_TOKEN_GRACE_SECONDS} seconds') WHERE deployment_id = $1`, [id]);
+  }
+
+  // ---------------------------------------------------------------- machines
+
+  async listMachines(f: MachineFilter = {}, p: PageRequest = {}): Promise<Page<MachineSummary>> {
     const where: string[] = [];
     const params: unknown[] = [];
     if (f.state) where.push(`m.state = $${params.push(f.state)}`);
     if (f.tag) where.push(`$${params.push(f.tag)} = ANY(m.tags)`);
     if (f.q) {
-      const p = `$${params.push(`%${f.q.toLowerCase()}%`)}`;
-      where.push(`(lower(m.id) LIKE ${p} OR lower(coalesce(m.hostname, '')) LIKE ${p} OR lower(coalesce(m.inventory->'system'->>'serial', '')) LIKE ${p} OR lower(coalesce(m.inventory->'system'->>'product', '')) LIKE ${p} OR EXISTS (SELECT 1 FROM machine_macs x WHERE x.machine_id = m.id AND x.mac LIKE ${p}) OR EXISTS (SELECT 1 FROM unnest(m.tags) t WHERE lower(t) LIKE ${p}))`);
+      const q = `$${params.push(`%${f.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`;
+      where.push(
+        `(lower(m.id) LIKE ${q} OR lower(coalesce(m.hostname, '')) LIKE ${q} OR lower(coalesce(m.inventory->'system'->>'serial', '')) LIKE ${q} OR lower(coalesce(m.inventory->'system'->>'product', '')) LIKE ${q} OR EXISTS (SELECT 1 FROM machine_macs x WHERE x.machine_id = m.id AND x.mac LIKE ${q}) OR EXISTS (SELECT 1 FROM unnest(m.tags) t WHERE lower(t) LIKE ${q}) OR EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(m.inventory->'nics', '[]'::jsonb)) n, jsonb_array_elements_text(coalesce(n->'addresses', '[]'::jsonb)) a WHERE a LIKE ${q}))`,
+      );
     }
-    const order = {hostname: 'm.hostname NULLS LAST, m.id', state: 'm.state, m.id', seen: 'm.last_seen DESC NULLS LAST, m.id', id: 'm.id'}[f.sort ?? 'hostname'] ?? 'm.hostname NULLS LAST, m.id';
-    const rows = await this.db.query(
-      `SELECT m.*, (SELECT coalesce(array_agg(mac ORDER BY mac), '{}') FROM machine_macs x WHERE x.machine_id = m.id) AS macs,
-              (SELECT json_build_object('id', d.id, 'outcome', d.outcome, 'startedAt', d.started_at) FROM deployments d WHERE d.machine_id = m.id ORDER BY d.started_at DESC LIMIT 1) AS last_deployment
-         FROM machines m ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order}`,
-      params,
-    );
-    return rows.map((r) => this.summary(r));
+    const filterParams = [...params];
+    const keys = MACHINE_SORT_KEYS[f.sort ?? 'hostname'];
+    const k = keyset(keys, decodeCursor(p.cursor, keys.length), params);
+    const [{n}] = await this.db.query<{n: number}>(`SELECT count(*)::int AS n FROM machines m ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`, filterParams);
+    if (k.after) where.push(k.after);
+    const limit = limitOf(p);
+    const rows = await this.db.query(`SELECT ${MACHINE_COLUMNS}, ${k.select} FROM machines m ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${k.order} LIMIT ${limit + 1}`, params);
+    return page(rows, limit, keys.length, (r) => this.summary(r), Number(n));
   }
 
   private summary(r: Record<string, unknown>): MachineSummary {
-    const last = r.last_deployment as {id: string; outcome: string | null; startedAt: string} | null;
+    const last = r.last_deployment as {id: string; outcome: string | null; recordedAt: string} | null;
+    const inventory = (r.inventory as HardwareInventory | null) ?? null;
     return {
       id: r.id as string,
       uuid: (r.uuid as string | null) ?? null,
@@ -188,107 +595,92 @@ export class Registry {
       state: r.state as MachineState,
       tags: (r.tags as string[]) ?? [],
       macs: (r.macs as string[]) ?? [],
+      addresses: addressesOf(inventory),
       lastSeen: iso(r.last_seen),
       updatedAt: iso(r.updated_at)!,
-      hardware: hardwareLine((r.inventory as HardwareInventory | null) ?? null),
-      lastDeployment: last ? {...last, startedAt: iso(last.startedAt)!} : null,
+      hardware: hardwareLine(inventory),
+      lastDeployment: last ? {...last, recordedAt: iso(last.recordedAt)!} : null,
     };
   }
 
-  async getMachine(id: string): Promise<MachineRecord> {
+  /** A machine by its id, its UUID or one of its MACs (what an operator has at hand). */
+  async getMachine(ref: string): Promise<MachineRecord> {
     const [r] = await this.db.query(
-      `SELECT m.*, (SELECT coalesce(array_agg(mac ORDER BY mac), '{}') FROM machine_macs x WHERE x.machine_id = m.id) AS macs,
-              (SELECT json_build_object('id', d.id, 'outcome', d.outcome, 'startedAt', d.started_at) FROM deployments d WHERE d.machine_id = m.id ORDER BY d.started_at DESC LIMIT 1) AS last_deployment
-         FROM machines m WHERE m.id = $1`,
-      [id],
+      `SELECT ${MACHINE_COLUMNS}, EXISTS (SELECT 1 FROM tokens t WHERE t.machine_id = m.id AND t.role = 'machine' AND t.revoked_at IS NULL) AS enrolled
+         FROM machines m WHERE m.id = $1 OR m.uuid = lower($1) OR m.id = (SELECT machine_id FROM machine_macs WHERE mac = lower($1)) LIMIT 1`,
+      [ref],
     );
-    if (!r) throw new RegistryError(404, `No machine ${id} in the registry.`);
-    return {...this.summary(r), attributes: (r.attributes as Record<string, unknown>) ?? {}, desired: (r.desired as DesiredDeployment | null) ?? null, inventory: (r.inventory as HardwareInventory | null) ?? null, createdAt: iso(r.created_at)!};
+    if (!r) throw new RegistryError(404, 'no-machine', `No machine ${ref} in the registry.`, {hint: 'Name it by its id, its UUID or one of its MACs (anemos machines list).'});
+    return {...this.summary(r), attributes: (r.attributes as Record<string, unknown>) ?? {}, desired: (r.desired as DesiredDeployment | null) ?? null, inventory: (r.inventory as HardwareInventory | null) ?? null, createdAt: iso(r.created_at)!, enrolled: Boolean(r.enrolled)};
   }
 
-  /** Change what an operator may change; a state change must be one the lifecycle allows (409 otherwise). */
-  async patchMachine(id: string, patch: MachinePatch, actor: string): Promise<MachineRecord> {
+  /**
+   * Change what an operator may change, as a JSON Merge Patch over {state, tags, attributes,
+   * desired, hostname}: the result is validated whole (the desired deployment like any
+   * config) and a state change must be one the lifecycle allows (409 otherwise).
+   */
+  async patchMachine(ref: string, patch: Record<string, unknown>, actor: string): Promise<MachineRecord> {
+    const id = (await this.getMachine(ref)).id;
     await this.db.transaction(async (tx) => {
-      const [m] = await tx.query<{state: MachineState; tags: string[]; attributes: Record<string, unknown>; desired: unknown; hostname: string | null}>('SELECT state, tags, attributes, desired, hostname FROM machines WHERE id = $1 FOR UPDATE', [id]);
-      if (!m) throw new RegistryError(404, `No machine ${id} in the registry.`);
-      const audit = (action: string, detail: unknown) => tx.query('INSERT INTO audit (actor, machine_id, action, detail) VALUES ($1, $2, $3, $4)', [actor, id, action, json(detail)]);
-      if (patch.state !== undefined && patch.state !== m.state) {
-        if (!allowedTransition(m.state, patch.state)) {
-          throw new RegistryError(409, `A machine in state ${m.state} cannot go to ${patch.state}; from ${m.state} it may go to: ${TRANSITIONS[m.state].join(', ') || 'nothing (retired is final)'}.`, {state: m.state, allowed: TRANSITIONS[m.state]});
-        }
-        await tx.query('UPDATE machines SET state = $2 WHERE id = $1', [id, patch.state]);
-        await audit('state changed', {from: m.state, to: patch.state});
+      const [m] = await tx.query<{state: MachineState; tags: string[]; attributes: Record<string, unknown>; desired: DesiredDeployment | null; hostname: string | null}>('SELECT state, tags, attributes, desired, hostname FROM machines WHERE id = $1 FOR UPDATE', [id]);
+      if (!m) throw new RegistryError(404, 'no-machine', `No machine ${ref} in the registry.`);
+      const before = {state: m.state, tags: m.tags, attributes: m.attributes, desired: m.desired, hostname: m.hostname};
+      const after = applyMergePatch(before, patch) as MachinePatch & {state?: MachineState; tags?: string[]; hostname?: string | null};
+      if ('desired' in patch && after.desired) {
+        const problems = validateDesired(after.desired);
+        if (problems.length) throw new RegistryError(400, 'invalid-desired', `The desired deployment has ${problems.length} problem${problems.length > 1 ? 's' : ''}: nothing was stored.`, {problems, hint: 'Fix each one; the same keys and rules as anemos.conf ("anemos config check"), and every artifact needs its sha256.'});
       }
-      if (patch.tags !== undefined) {
-        const tags = [...new Set(patch.tags)].sort();
+      const audit = (action: string, detail: unknown) => this.auditIn(tx, actor, id, action, detail);
+      if (after.state === undefined) throw new RegistryError(400, 'invalid-patch', 'A machine always has a state: "state": null cannot remove it.');
+      if (after.state !== m.state) {
+        if (!allowedTransition(m.state, after.state)) {
+          throw new RegistryError(409, 'transition', `A machine in state ${m.state} cannot go to ${after.state}; from ${m.state} it may go to: ${TRANSITIONS[m.state].join(', ') || 'nothing (retired is final)'}.`, {state: m.state, allowed: TRANSITIONS[m.state]});
+        }
+        await tx.query('UPDATE machines SET state = $2 WHERE id = $1', [id, after.state]);
+        await audit('state changed', {from: m.state, to: after.state});
+      }
+      if ('tags' in patch) {
+        const tags = [...new Set(after.tags ?? [])].sort();
         await tx.query('UPDATE machines SET tags = $2::text[] WHERE id = $1', [id, tags]);
         await audit('tags changed', {from: m.tags, to: tags});
       }
-      if (patch.attributes !== undefined) {
-        await tx.query('UPDATE machines SET attributes = $2 WHERE id = $1', [id, json(patch.attributes)]);
-        await audit('attributes changed', {from: m.attributes, to: patch.attributes});
+      if ('attributes' in patch) {
+        await tx.query('UPDATE machines SET attributes = $2 WHERE id = $1', [id, json(after.attributes ?? {})]);
+        await audit('attributes changed', {from: m.attributes, to: after.attributes ?? {}});
       }
-      if (patch.desired !== undefined) {
-        await tx.query('UPDATE machines SET desired = $2 WHERE id = $1', [id, patch.desired === null ? null : json(patch.desired)]);
-        await audit('desired deployment changed', {from: m.desired, to: patch.desired});
+      if ('desired' in patch) {
+        const desired = after.desired && Object.keys(after.desired).length ? after.desired : null;
+        await tx.query('UPDATE machines SET desired = $2 WHERE id = $1', [id, desired === null ? null : json(desired)]);
+        await audit('desired deployment changed', {from: m.desired, to: desired});
       }
-      if (patch.hostname !== undefined) {
-        await tx.query('UPDATE machines SET hostname = $2 WHERE id = $1', [id, patch.hostname]);
-        await audit('hostname changed', {from: m.hostname, to: patch.hostname});
+      if ('hostname' in patch) {
+        await tx.query('UPDATE machines SET hostname = $2 WHERE id = $1', [id, after.hostname ?? null]);
+        await audit('hostname changed', {from: m.hostname, to: after.hostname ?? null});
       }
       await tx.query('UPDATE machines SET updated_at = now() WHERE id = $1', [id]);
     });
     return this.getMachine(id);
   }
 
-  async deployments(id: string): Promise<Deployment[]> {
-    await this.getMachine(id);
-    const rows = await this.db.query(
-      `SELECT d.*, (SELECT coalesce(json_agg(e.event ORDER BY e.seq), '[]') FROM deployment_events e WHERE e.deployment_id = d.id) AS events
-         FROM deployments d WHERE d.machine_id = $1 ORDER BY d.started_at DESC`,
-      [id],
-    );
-    return rows.map((r) => {
-      const events = (r.events as Record<string, unknown>[]) ?? [];
-      // The machine's own clock, where its events carry one: a deployment reported in one
-      // batch after the fact (the registry was down) still shows how long it took.
-      const stamp = (e: Record<string, unknown> | undefined) => (typeof e?.t === 'string' && !Number.isNaN(Date.parse(e.t)) ? new Date(e.t).toISOString() : null);
-      const startedAt = stamp(events[0]) ?? iso(r.started_at)!;
-      const finishedAt = r.outcome ? (stamp(events.find((e) => e.outcome === r.outcome)) ?? iso(r.finished_at)) : null;
-      return {
-        id: r.id as string,
-        mode: r.mode as string,
-        who: (r.who as string | null) ?? null,
-        source: (r.source as string | null) ?? null,
-        artifacts: (r.artifacts as Deployment['artifacts']) ?? [],
-        startedAt,
-        finishedAt,
-        outcome: (r.outcome as string | null) ?? null,
-        durationSeconds: finishedAt ? Math.round((Date.parse(finishedAt) - Date.parse(startedAt)) / 100) / 10 : null,
-        events,
-      };
+  /** Replace the desired deployment whole (null: none), validated like any config. */
+  async setDesired(ref: string, desired: DesiredDeployment | null, actor: string): Promise<MachineRecord> {
+    const id = (await this.getMachine(ref)).id;
+    if (desired) {
+      const problems = validateDesired(desired);
+      if (problems.length) throw new RegistryError(400, 'invalid-desired', `The desired deployment has ${problems.length} problem${problems.length > 1 ? 's' : ''}: nothing was stored.`, {problems, hint: 'Fix each one; the same keys and rules as anemos.conf ("anemos config check"), and every artifact needs its sha256.'});
+    }
+    await this.db.transaction(async (tx) => {
+      const [m] = await tx.query<{desired: DesiredDeployment | null}>('SELECT desired FROM machines WHERE id = $1 FOR UPDATE', [id]);
+      await tx.query('UPDATE machines SET desired = $2, updated_at = now() WHERE id = $1', [id, desired ? json(desired) : null]);
+      await this.auditIn(tx, actor, id, 'desired deployment changed', {from: m?.desired ?? null, to: desired});
     });
-  }
-
-  /** Every inventory report, newest first, with what changed since the one before. */
-  async inventoryHistory(id: string): Promise<{receivedAt: string; changes: string[]}[]> {
-    await this.getMachine(id);
-    const rows = await this.db.query<{received_at: string; changes: string[]}>('SELECT received_at, changes FROM inventory_reports WHERE machine_id = $1 ORDER BY id DESC LIMIT 200', [id]);
-    return rows.map((r) => ({receivedAt: iso(r.received_at)!, changes: r.changes}));
-  }
-
-  async audit(id?: string): Promise<{at: string; actor: string; machine: string | null; action: string; detail: unknown}[]> {
-    const rows = await this.db.query<{at: string; actor: string; machine_id: string | null; action: string; detail: unknown}>(
-      `SELECT at, actor, machine_id, action, detail FROM audit ${id ? 'WHERE machine_id = $1' : ''} ORDER BY id DESC LIMIT 500`,
-      id ? [id] : [],
-    );
-    return rows.map((r) => ({at: iso(r.at)!, actor: r.actor, machine: r.machine_id, action: r.action, detail: r.detail}));
+    return this.getMachine(id);
   }
 
   /** The desired deployment of the machine that has this MAC (how a machine asks what to run). */
   async desiredByMac(mac: string): Promise<{machine: string; state: MachineState; desired: DesiredDeployment | null}> {
     const [r] = await this.db.query<{id: string; state: MachineState; desired: DesiredDeployment | null}>('SELECT m.id, m.state, m.desired FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = $1', [mac.toLowerCase()]);
-    if (!r) throw new RegistryError(404, `No machine in the registry has MAC ${mac.toLowerCase()}.`);
+    if (!r) throw new RegistryError(404, 'no-machine', `No machine in the registry has MAC ${mac.toLowerCase()}.`, {hint: 'Let the machine enroll (anemos inventory --report URL) or report once.'});
     return {machine: r.id, state: r.state, desired: r.desired ?? null};
   }
 
@@ -296,4 +688,152 @@ export class Registry {
     const rows = await this.db.query<{state: MachineState; n: number}>('SELECT state, count(*)::int AS n FROM machines GROUP BY state');
     return Object.fromEntries(MACHINE_STATES.map((s) => [s, Number(rows.find((r) => r.state === s)?.n ?? 0)])) as Record<MachineState, number>;
   }
+
+  // ---------------------------------------------------------------- deployments, events, history, audit
+
+  async deployments(f: DeploymentFilter = {}, p: PageRequest = {}): Promise<Page<Deployment>> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (f.machine) where.push(`d.machine_id = $${params.push((await this.getMachine(f.machine)).id)}`);
+    if (f.outcome) where.push(f.outcome === 'running' ? 'd.outcome IS NULL' : `d.outcome = $${params.push(f.outcome)}`);
+    if (f.mode) where.push(`d.mode = $${params.push(f.mode)}`);
+    const filterParams = [...params];
+    const keys: SortKey[] = [
+      {expr: 'd.started_at', dir: 'DESC', cast: 'timestamptz'},
+      {expr: 'd.id', dir: 'DESC', cast: 'text'},
+    ];
+    const k = keyset(keys, decodeCursor(p.cursor, keys.length), params);
+    const [{n}] = await this.db.query<{n: number}>(`SELECT count(*)::int AS n FROM deployments d ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`, filterParams);
+    if (k.after) where.push(k.after);
+    const limit = limitOf(p);
+    const rows = await this.db.query(
+      `SELECT d.*, ${k.select},
+              (SELECT count(*)::int FROM deployment_events e WHERE e.deployment_id = d.id) AS n_events,
+              (SELECT e.event->>'t' FROM deployment_events e WHERE e.deployment_id = d.id ORDER BY e.seq LIMIT 1) AS first_t,
+              (SELECT e.event->>'t' FROM deployment_events e WHERE e.deployment_id = d.id AND e.event->>'outcome' = d.outcome ORDER BY e.seq DESC LIMIT 1) AS outcome_t
+         FROM deployments d ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${k.order} LIMIT ${limit + 1}`,
+      params,
+    );
+    return page(rows, limit, keys.length, deploymentOf, Number(n));
+  }
+
+  async deployment(id: string): Promise<Deployment> {
+    const [r] = await this.db.query(
+      `SELECT d.*, (SELECT count(*)::int FROM deployment_events e WHERE e.deployment_id = d.id) AS n_events,
+              (SELECT e.event->>'t' FROM deployment_events e WHERE e.deployment_id = d.id ORDER BY e.seq LIMIT 1) AS first_t,
+              (SELECT e.event->>'t' FROM deployment_events e WHERE e.deployment_id = d.id AND e.event->>'outcome' = d.outcome ORDER BY e.seq DESC LIMIT 1) AS outcome_t
+         FROM deployments d WHERE d.id = $1`,
+      [id],
+    );
+    if (!r) throw new RegistryError(404, 'no-deployment', `No deployment ${id} in the registry.`);
+    return deploymentOf(r);
+  }
+
+  /** A deployment's events after a sequence number, in order, each with the registry's receive time. */
+  async events(deploymentId: string, after = -1, limit = MAX_LIMIT): Promise<{events: (ReportEvent & {receivedAt: string})[]; next: number | null}> {
+    await this.deployment(deploymentId);
+    const n = Math.min(MAX_LIMIT, Math.max(1, limit));
+    const rows = await this.db.query<{seq: number; event: ReportEvent; received_at: string}>('SELECT seq, event, received_at FROM deployment_events WHERE deployment_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [deploymentId, after, n + 1]);
+    const items = rows.slice(0, n);
+    return {events: items.map((r) => ({...r.event, receivedAt: iso(r.received_at)!})), next: rows.length > n ? items.at(-1)!.seq : null};
+  }
+
+  /** Every inventory report, newest first, with what changed since the one before. */
+  async inventoryHistory(ref: string, p: PageRequest = {}): Promise<Page<{receivedAt: string; changes: string[]}>> {
+    const id = (await this.getMachine(ref)).id;
+    const params: unknown[] = [id];
+    const keys: SortKey[] = [{expr: 'r.id', dir: 'DESC', cast: 'bigint'}];
+    const k = keyset(keys, decodeCursor(p.cursor, keys.length), params);
+    const limit = limitOf(p);
+    const rows = await this.db.query(`SELECT r.received_at, r.changes, ${k.select} FROM inventory_reports r WHERE r.machine_id = $1 ${k.after ? `AND ${k.after}` : ''} ORDER BY ${k.order} LIMIT ${limit + 1}`, params);
+    return page(rows, limit, keys.length, (r) => ({receivedAt: iso(r.received_at)!, changes: r.changes as string[]}));
+  }
+
+  async audit(f: AuditFilter = {}, p: PageRequest = {}): Promise<Page<AuditEntry>> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (f.machine) where.push(`a.machine_id = $${params.push((await this.getMachine(f.machine).catch(() => ({id: f.machine!}))).id)}`);
+    if (f.action) where.push(`a.action = $${params.push(f.action)}`);
+    if (f.actor) where.push(`lower(a.actor) LIKE $${params.push(`%${f.actor.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`);
+    const keys: SortKey[] = [{expr: 'a.id', dir: 'DESC', cast: 'bigint'}];
+    const k = keyset(keys, decodeCursor(p.cursor, keys.length), params);
+    if (k.after) where.push(k.after);
+    const limit = limitOf(p);
+    const rows = await this.db.query(`SELECT a.*, ${k.select} FROM audit a ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${k.order} LIMIT ${limit + 1}`, params);
+    return page(rows, limit, keys.length, (r) => ({id: Number(r.id), at: iso(r.at)!, actor: r.actor as string, machine: (r.machine_id as string | null) ?? null, action: r.action as string, detail: r.detail}));
+  }
+
+  /** The audit log's actions, for a filter's choices. */
+  async auditActions(): Promise<string[]> {
+    return (await this.db.query<{action: string}>('SELECT DISTINCT action FROM audit ORDER BY action')).map((r) => r.action);
+  }
+
+  private async auditIn(tx: Tx, actor: string, machine: string | null, action: string, detail: unknown): Promise<void> {
+    await tx.query('INSERT INTO audit (actor, machine_id, action, detail) VALUES ($1, $2, $3, $4)', [actor, machine, action, json(detail)]);
+  }
+
+  /** An audit entry of its own (a refusal, after its transaction rolled back). */
+  async auditEntry(actor: string, machine: string | null, action: string, detail: unknown): Promise<void> {
+    await this.auditIn(this.db, actor, machine, action, detail);
+  }
+
+  /** Whether the database answers (GET /readyz). */
+  async ping(timeoutMs = 2000): Promise<number> {
+    const t0 = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.db.query('SELECT 1'), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)))]).finally(() => clearTimeout(timer));
+    return performance.now() - t0;
+  }
+
+  /** Deployments by outcome, for /metrics. */
+  async deploymentCounts(): Promise<Record<string, number>> {
+    const rows = await this.db.query<{outcome: string | null; n: number}>('SELECT outcome, count(*)::int AS n FROM deployments GROUP BY outcome');
+    return Object.fromEntries(rows.map((r) => [r.outcome ?? 'running', Number(r.n)]));
+  }
+
+  /** May this caller act on this machine? Tokens bound to a machine act on it alone. */
+  static mayActOn(caller: Caller, machineId: string): boolean {
+    return caller.kind === 'machine' || caller.kind === 'deployment' ? caller.machineId === machineId : roleMay(caller.kind, 'read');
+  }
+}
+
+function tokenInfo(r: Record<string, unknown>): TokenInfo {
+  return {
+    id: r.id as string,
+    kind: r.role as TokenKind,
+    note: (r.note as string | null) ?? null,
+    machine: (r.machine_id as string | null) ?? null,
+    deployment: (r.deployment_id as string | null) ?? null,
+    createdAt: iso(r.created_at)!,
+    createdBy: (r.created_by as string | null) ?? null,
+    expiresAt: iso(r.expires_at),
+    usesLeft: r.uses_left === null || r.uses_left === undefined ? null : Number(r.uses_left),
+    revokedAt: iso(r.revoked_at),
+    lastUsedAt: iso(r.last_used_at),
+  };
+}
+
+function deploymentOf(r: Record<string, unknown>): Deployment {
+  // The machine's own clock, where its events carry one: a deployment reported in one
+  // batch after the fact (the registry was down) still shows how long it took.
+  const stamp = (t: unknown) => (typeof t === 'string' && !Number.isNaN(Date.parse(t)) ? new Date(t).toISOString() : null);
+  const startedAt = stamp(r.first_t);
+  const finishedAt = r.outcome ? stamp(r.outcome_t) : null;
+  const recordedAt = iso(r.started_at)!;
+  const outcomeAt = r.outcome ? iso(r.finished_at) : null;
+  const duration = startedAt && finishedAt ? Date.parse(finishedAt) - Date.parse(startedAt) : outcomeAt ? Date.parse(outcomeAt) - Date.parse(recordedAt) : null;
+  return {
+    id: r.id as string,
+    machine: r.machine_id as string,
+    mode: r.mode as string,
+    who: (r.who as string | null) ?? null,
+    source: (r.source as string | null) ?? null,
+    artifacts: (r.artifacts as Deployment['artifacts']) ?? [],
+    recordedAt,
+    outcomeAt,
+    machineClock: {startedAt, finishedAt},
+    outcome: (r.outcome as string | null) ?? null,
+    durationSeconds: duration === null ? null : Math.round(duration / 100) / 10,
+    events: Number(r.n_events ?? 0),
+  };
 }

@@ -1,14 +1,16 @@
 // anemos serve's use cases: open the registry on the database the flags name (embedded in
-// --data, or PostgreSQL with --database), serve it, make tokens.
+// --data, or PostgreSQL with --database), serve it (over TLS when asked), and the tokens
+// an operator manages on the machine itself (anemos serve token create|list|revoke).
 
 import type {AddressInfo} from 'node:net';
-import {homedir} from 'node:os';
+import {homedir, hostname, userInfo} from 'node:os';
 import {join} from 'node:path';
-import {openEmbedded, openPostgres} from '../../adapters/db.js';
+import {openEmbedded, openPostgres, privateDir} from '../../adapters/db.js';
+import {autoServerTls, loadServerTls, type ServerTls} from '../../adapters/tls.js';
 import {usageError} from '../../shared/errors.js';
-import type {Role} from '../../core/registry/lifecycle.js';
-import {Registry} from './registry.js';
-import {createRegistryServer} from './server.js';
+import type {Role, TokenKind} from '../../core/registry/lifecycle.js';
+import {Registry, type NewToken, type Page, type TokenInfo} from './registry.js';
+import {createRegistryServer, type Limits} from './server.js';
 
 export interface RegistryDbOptions {
   data?: string;
@@ -31,40 +33,72 @@ export function parseListen(listen: string): {host: string; port: number} {
   return {host: m[1] ?? m[2]!, port};
 }
 
+/** --tls auto, or --tls-cert with --tls-key, or none. */
+export type TlsChoice = {kind: 'auto'; names?: string[]} | {kind: 'files'; cert: string; key: string} | {kind: 'none'};
+
+export function parseTlsFlags(f: {tls?: string; cert?: string; key?: string; names?: string[]}): TlsChoice {
+  if (f.tls !== undefined && f.tls !== 'auto') throw usageError('registry-tls', `--tls ${f.tls}: the one value is "auto".`, 'Pass --tls auto (a self-signed certificate in the data directory), or --tls-cert FILE --tls-key FILE.');
+  if (f.tls && (f.cert || f.key)) throw usageError('registry-tls', '--tls auto and --tls-cert/--tls-key are two ways of giving a certificate: pass one.', 'Drop --tls auto to use your certificate, or drop --tls-cert and --tls-key.');
+  if (Boolean(f.cert) !== Boolean(f.key)) throw usageError('registry-tls', `--tls-${f.cert ? 'cert' : 'key'} needs --tls-${f.cert ? 'key' : 'cert'} too.`, 'Pass the certificate and its private key, both PEM.');
+  if (f.tls) return {kind: 'auto', names: f.names ?? []};
+  return f.cert ? {kind: 'files', cert: f.cert, key: f.key!} : {kind: 'none'};
+}
+
 export interface RunningRegistry {
   url: string;
   where: string;
   kind: 'embedded' | 'postgres';
+  tls?: ServerTls;
   close(): Promise<void>;
 }
 
-export async function serveRegistry(o: RegistryDbOptions & {listen: string; version: string; log?: (line: string) => void}): Promise<RunningRegistry> {
+export async function serveRegistry(o: RegistryDbOptions & {listen: string; version: string; tls?: TlsChoice; limits?: Partial<Limits>; log?: (line: string) => void}): Promise<RunningRegistry> {
   const {host, port} = parseListen(o.listen);
+  const tlsChoice = o.tls ?? {kind: 'none'};
+  // Before the database opens: a wrong certificate stops the start without touching the data.
+  const tls = tlsChoice.kind === 'files' ? loadServerTls(tlsChoice.cert, tlsChoice.key) : tlsChoice.kind === 'auto' ? autoServerTls(privateDir(o.data ?? defaultDataDir()), tlsChoice.names) : undefined;
   const registry = await openRegistry(o);
-  const server = createRegistryServer(registry, {version: o.version, log: o.log});
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE' ? usageError('registry-listen', `${o.listen} is in use by another process.`, 'Stop it, or pass another --listen.') : err),
-    );
-    server.listen(port, host, resolve);
-  });
+  const server = createRegistryServer(registry, {version: o.version, log: o.log, limits: o.limits, ...(tls ? {tls: {key: tls.key, cert: tls.cert}} : {})});
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? usageError('registry-listen', `${o.listen} is in use by another process.`, 'Stop it, or pass another --listen.') : err));
+      server.listen(port, host, resolve);
+    });
+  } catch (err) {
+    await registry.db.close();
+    throw err;
+  }
   const addr = server.address() as AddressInfo;
   return {
-    url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
+    url: `${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
     where: registry.db.where,
     kind: registry.db.kind,
+    ...(tls ? {tls} : {}),
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections?.();
+      });
       await registry.db.close();
     },
   };
 }
 
-export async function createRegistryToken(o: RegistryDbOptions & {role: Role; note?: string}): Promise<{id: string; token: string; role: Role}> {
+/** Who does it, for the audit log, when it is done on the registry's machine itself. */
+const localActor = () => `${userInfo().username}@${hostname()} (anemos serve token)`;
+
+async function withRegistry<T>(o: RegistryDbOptions, fn: (r: Registry) => Promise<T>): Promise<T> {
   const registry = await openRegistry(o);
   try {
-    return await registry.createToken(o.role, o.note);
+    return await fn(registry);
   } finally {
     await registry.db.close();
   }
 }
+
+export const createRegistryToken = (o: RegistryDbOptions & {role: Role; note?: string; expiresAt?: Date; uses?: number}): Promise<NewToken> =>
+  withRegistry(o, (r) => r.createToken({role: o.role, note: o.note, expiresAt: o.expiresAt, uses: o.uses}, localActor()));
+
+export const listRegistryTokens = (o: RegistryDbOptions & {kind?: TokenKind; live?: boolean}): Promise<Page<TokenInfo>> => withRegistry(o, (r) => r.listTokens({kind: o.kind, live: o.live}, {limit: 500}));
+
+export const revokeRegistryToken = (o: RegistryDbOptions & {id: string}): Promise<TokenInfo> => withRegistry(o, (r) => r.revokeToken(o.id, localActor()));

@@ -1,23 +1,20 @@
-import {Flags} from '@oclif/core';
-import {ROLES, type Role} from '../../../core/registry/lifecycle.js';
 import {createRegistryToken} from '../../../services/registry/serve.js';
+import type {Role} from '../../../core/registry/lifecycle.js';
 import {BaseCommand} from '../../base.js';
+import {parseExpiry, tokenCreateFlags} from '../../token-flags.js';
 import {registryDbFlags} from '../index.js';
 
 export default class TokenCreate extends BaseCommand {
-  static summary = 'Make a token for the registry and print it (only its hash is kept).';
-  static description = 'admin: everything; reporter: what deploy environments need (post reports, read their desired deployment by MAC); reader: read only.';
-  static examples = ['<%= config.bin %> serve token create --role admin', '<%= config.bin %> serve token create --role reporter --note "rack 3 agents"'];
+  static summary = "Make a token on the registry's own machine (its database directly) and print it once; only its hash is kept.";
+  static description = 'The first admin token is made this way. With anemos serve running on the embedded database, use anemos tokens create (over its API) instead.';
+  static examples = ['<%= config.bin %> serve token create --role admin --note "alice"', '<%= config.bin %> serve token create --role enroll --uses 10 --expires 1d'];
   static enableJsonFlag = true;
-  static flags = {
-    ...registryDbFlags,
-    role: Flags.string({options: [...ROLES], required: true, description: 'What the token may do.'}),
-    note: Flags.string({description: 'What it is for (kept in the audit log).'}),
-  };
+  static flags = {...registryDbFlags, ...tokenCreateFlags};
 
   async run(): Promise<unknown> {
     const {flags} = await this.parse(TokenCreate);
-    const t = await createRegistryToken({data: flags.data, database: flags.database, role: flags.role as Role, note: flags.note});
+    const seconds = parseExpiry(flags.expires);
+    const t = await createRegistryToken({data: flags.data, database: flags.database, role: flags.role as Role, note: flags.note, ...(seconds ? {expiresAt: new Date(Date.now() + seconds * 1000)} : {}), ...(flags.uses ? {uses: flags.uses} : {})});
     if (!this.jsonEnabled()) this.out(t.token);
     return t;
   }
