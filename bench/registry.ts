@@ -1,64 +1,101 @@
-// The registry under load, as issue #13 asks: 1000 machines each posting an inventory and
-// 200 events (an agent's inventory at boot, then its events in batches of 20 as they
-// happen: 11 requests a machine), 50 machines at a time, against the embedded database of
-// the real `anemos serve` (dist/anemos.cjs) on loopback. Prints throughput and latency.
-// Run: npx vite-node bench/registry.ts [MACHINES] (after npm run build)
-import {execFileSync, spawn} from 'node:child_process';
-import {mkdtempSync, rmSync} from 'node:fs';
+// The registry under load: 1000 machines, each with its deployment recorded (as anemos
+// deploy does) and then, with that deployment's own token, an inventory and 200 events in
+// batches of 20 (as the agent sends them: 12 requests a machine), 50 machines at a time,
+// against the real `anemos serve --tls auto` (dist/anemos.cjs) on loopback, on the embedded
+// database and on a PostgreSQL server. Every request opens its own TLS connection, as the
+// agent's wget does. Prints throughput, latency, and the server's RSS.
+// Run: npx vite-node bench/registry.ts [MACHINES] [embedded|postgres|both] (after npm run build)
+// A soak (the same load for minutes, RSS at start and end): BENCH_SOAK_SECONDS=600.
+import {execFileSync} from 'node:child_process';
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {Agent, request} from 'node:https';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {loadInventoryFixture} from '../test/helpers/inventory.js';
-import {REPO} from '../test/helpers/kernel.js';
-import {freePort} from '../test/helpers/postgres.js';
+import {startPostgres} from '../test/helpers/postgres.js';
+import {CLI, startServe} from '../test/helpers/registry.js';
 
 const MACHINES = Number(process.argv[2] ?? 1000);
+const WHICH = process.argv[3] ?? 'both';
+const SOAK = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
 const AT_ONCE = 50;
 const EVENTS = 200;
 const BATCH = 20;
-const CLI = join(REPO, 'dist', 'anemos.cjs');
-const dir = mkdtempSync(join(tmpdir(), 'anemos-bench-registry-'));
-process.on('exit', () => rmSync(dir, {recursive: true, force: true}));
-const data = join(dir, 'registry');
-const token = execFileSync(process.execPath, [CLI, 'serve', 'token', 'create', '--data', data, '--role', 'reporter']).toString().trim();
-const port = await freePort();
-const server = spawn(process.execPath, [CLI, 'serve', '--data', data, '--listen', `127.0.0.1:${port}`, '--quiet'], {stdio: ['ignore', 'pipe', 'inherit']});
-await new Promise<void>((resolve) => server.stdout!.on('data', (d: Buffer) => d.toString().includes('anemos registry:') && resolve()));
-const url = `http://127.0.0.1:${port}/api/v1/reports`;
 const {inventory} = loadInventoryFixture('cloud-vm-virtio');
 
-const latencies: number[] = [];
-let bytes = 0;
-async function post(body: unknown): Promise<void> {
-  const text = JSON.stringify(body);
-  bytes += text.length;
-  const t0 = performance.now();
-  const res = await fetch(url, {method: 'POST', headers: {authorization: `Bearer ${token}`, 'content-type': 'application/json'}, body: text});
-  await res.arrayBuffer();
-  latencies.push(performance.now() - t0);
-  if (res.status !== 200) throw new Error(`report: ${res.status}`);
-}
+const rss = (pid: number) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m)![1]) / 1024;
 
-async function machine(i: number): Promise<void> {
-  const hex = i.toString(16).padStart(12, '0');
-  const m = {uuid: `00000000-0000-4000-8000-${hex}`, macs: [`52:54:00:${hex.slice(6, 8)}:${hex.slice(8, 10)}:${hex.slice(10, 12)}`]};
-  const deployment = {id: `dep-bench-${hex}`, mode: 'deploy' as const, source: 'agent' as const};
-  await post({machine: m, inventory: {...inventory, system: {...inventory.system, serial: `BENCH${hex}`}}, deployment});
-  for (let b = 0; b < EVENTS / BATCH; b++) {
-    const events = Array.from({length: BATCH}, (_, k) => {
-      const seq = b * BATCH + k + 1;
-      return {seq, t: new Date().toISOString(), level: 'info', msg: `step ${seq}: something the agent did, with a line of detail like a real event carries`, ...(seq === EVENTS ? {outcome: 'succeeded'} : {})};
+async function run(kind: 'embedded' | 'postgres'): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'anemos-bench-registry-'));
+  const pg = kind === 'postgres' ? await startPostgres() : undefined;
+  const data = join(dir, 'registry');
+  const db = kind === 'embedded' ? ['--data', data] : ['--database', pg!.url, '--data', data];
+  const operator = execFileSync(process.execPath, [CLI, 'serve', 'token', 'create', ...db, '--role', 'operator']).toString().trim();
+  const serve = await startServe([...db, '--tls', 'auto', '--quiet']);
+  const ca = readFileSync(join(data, 'tls-cert.pem'));
+  // A new connection for every request, as wget makes one.
+  const agent = new Agent({keepAlive: false, maxSockets: Infinity});
+  const latencies: number[] = [];
+  let bytes = 0;
+  const post = (path: string, token: string, body: unknown) =>
+    new Promise<any>((resolve, reject) => {
+      const text = JSON.stringify(body);
+      bytes += text.length;
+      const t0 = performance.now();
+      const req = request(`${serve.url}${path}`, {method: 'POST', agent, ca, checkServerIdentity: () => undefined, headers: {authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text)}}, (res) => {
+        let out = '';
+        res.on('data', (d) => (out += d)).on('end', () => {
+          latencies.push(performance.now() - t0);
+          if (res.statusCode !== 200) reject(new Error(`${path}: ${res.statusCode} ${out}`));
+          else resolve(JSON.parse(out));
+        });
+      });
+      req.on('error', reject);
+      req.end(text);
     });
-    await post({machine: m, deployment, events});
+
+  let serial = 0;
+  async function machine(): Promise<void> {
+    const i = serial++;
+    const hex = i.toString(16).padStart(12, '0');
+    const m = {uuid: `00000000-0000-4000-8000-${hex}`, macs: [`52:54:${hex.slice(4, 6)}:${hex.slice(6, 8)}:${hex.slice(8, 10)}:${hex.slice(10, 12)}`]};
+    const id = `dep-bench-${hex}`;
+    const recorded = await post('/api/v1/deployments', operator, {machine: m, id, mode: 'deploy', who: 'bench'});
+    const token = recorded.token.token;
+    await post('/api/v1/reports', token, {machine: m, inventory: {...inventory, system: {...inventory.system, serial: `BENCH${hex}`}}, deployment: {id}});
+    for (let b = 0; b < EVENTS / BATCH; b++) {
+      const events = Array.from({length: BATCH}, (_, k) => {
+        const seq = b * BATCH + k + 1;
+        return {seq, t: new Date().toISOString(), level: 'info', msg: `step ${seq}: something the agent did, with a line of detail like a real event carries`, ...(seq === EVENTS ? {outcome: 'succeeded'} : {})};
+      });
+      await post('/api/v1/reports', token, {machine: m, deployment: {id}, events});
+    }
   }
+
+  const pid = serve.child.pid!;
+  const rssStart = rss(pid);
+  const t0 = performance.now();
+  const until = SOAK ? t0 + SOAK * 1000 : Infinity;
+  let done = 0;
+  await Promise.all(
+    Array.from({length: AT_ONCE}, async () => {
+      while (SOAK ? performance.now() < until : done < MACHINES) {
+        done++;
+        await machine();
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const rssEnd = rss(pid);
+  await serve.stop();
+  await pg?.stop();
+  const size = execFileSync('du', ['-sh', data]).toString().split('\t')[0];
+  rmSync(dir, {recursive: true, force: true});
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!.toFixed(1);
+  console.log(
+    `registry ${SOAK ? `soak (${SOAK} s)` : 'load'} on the ${kind === 'embedded' ? 'embedded database' : 'PostgreSQL server'}, TLS (a connection per request): ${done} machines × (deployment + inventory + ${EVENTS} events in batches of ${BATCH}), ${AT_ONCE} at a time: ${latencies.length} requests in ${seconds.toFixed(1)} s = ${(latencies.length / seconds).toFixed(0)} requests/s, ${((done * EVENTS) / seconds).toFixed(0)} events/s, ${(bytes / 1048576 / seconds).toFixed(1)} MiB/s; latency p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms; server RSS ${rssStart.toFixed(0)} MiB at start, ${rssEnd.toFixed(0)} MiB at the end${kind === 'embedded' ? `; database ${size}` : ''}`,
+  );
 }
 
-const t0 = performance.now();
-let next = 0;
-await Promise.all(Array.from({length: AT_ONCE}, async () => {
-  while (next < MACHINES) await machine(next++);
-}));
-const seconds = (performance.now() - t0) / 1000;
-server.kill('SIGTERM');
-latencies.sort((a, b) => a - b);
-const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!.toFixed(1);
-console.log(`registry load (embedded database, ${MACHINES} machines × (inventory + ${EVENTS} events in batches of ${BATCH}), ${AT_ONCE} at a time): ${latencies.length} requests in ${seconds.toFixed(1)} s = ${(latencies.length / seconds).toFixed(0)} requests/s, ${((MACHINES * EVENTS) / seconds).toFixed(0)} events/s, ${(bytes / 1048576 / seconds).toFixed(1)} MiB/s; latency p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms; database ${execFileSync('du', ['-sh', data]).toString().split('\t')[0]}`);
+for (const kind of WHICH === 'both' ? (['embedded', 'postgres'] as const) : [WHICH as 'embedded' | 'postgres']) await run(kind);

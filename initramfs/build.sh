@@ -47,7 +47,7 @@ PACKAGES=(
   mount tar libacl1 libattr1 xz-utils liblzma5 zstd libzstd1 liblz4-1 libbz2-1.0 gzip
   wget libgnutls30 libnettle8 libhogweed6 libgmp10 libp11-kit0 libffi8 libtasn1-6 libidn2-0 libunistring2 libpsl5
   ca-certificates debootstrap debian-archive-keyring gpgv libgcrypt20 libgpg-error0 perl-base dpkg libmd0
-  archlinux-keyring
+  archlinux-keyring alpine-chroot-install
   libreadline8 grep coreutils findutils
   kexec-tools libxenmisc4.17 libxencall1 libxendevicemodel1 libxenevtchn1 libxenforeignmemory1 libxengnttab1 libxentoolcore1 libxentoollog1 libxenstore4 libyajl2
 )
@@ -131,6 +131,13 @@ gpg --homedir "$gpghome" --batch --quiet --import-filter drop-sig='sig_created -
 gpg --homedir "$gpghome" --batch --export > "$root/usr/share/keyrings/archlinux.gpg"
 rm -rf "$gpghome"
 [ -s "$root/usr/share/keyrings/archlinux.gpg" ] || { echo "build.sh: gpg exported an empty Arch keyring" >&2; exit 6; }
+# Alpine's signing keys (public), as Debian's alpine-chroot-install carries them (its
+# ALPINE_KEYS: id:base64 with \n): what anemos-apk-verify and apk.static check the mirror with.
+mkdir -p "$root/usr/share/anemos/alpine-keys"
+sed -n "/^ALPINE_KEYS='/,/^'\$/p" "$stage/usr/sbin/alpine-chroot-install" | grep -E '^[0-9a-f]{8}:' | while IFS=: read -r id body; do
+  printf -- '-----BEGIN PUBLIC KEY-----\n%b\n-----END PUBLIC KEY-----\n' "$body" > "$root/usr/share/anemos/alpine-keys/alpine-devel@lists.alpinelinux.org-$id.rsa.pub"
+done
+[ "$(ls "$root/usr/share/anemos/alpine-keys" | wc -l)" -ge 10 ] || { echo "build.sh: no Alpine keys found in Debian's alpine-chroot-install" >&2; exit 6; }
 # update-ca-certificates runs at install time; do its work: one PEM bundle.
 cat "$stage"/usr/share/ca-certificates/mozilla/*.crt > "$root/etc/ssl/certs/ca-certificates.crt"
 
@@ -151,6 +158,7 @@ install -m 0755 "$here/files/agent" "$root/usr/lib/anemos/agent"
 install -m 0755 "$here/files/init" "$root/init"
 install -m 0755 "$here/files/anemos-netconf" "$root/usr/bin/anemos-netconf"
 install -m 0755 "$here/files/anemos-configure" "$root/usr/bin/anemos-configure"
+install -m 0755 "$here/files/anemos-apk-verify" "$root/usr/bin/anemos-apk-verify"
 install -m 0755 "$here/files/udhcpc.script" "$root/usr/share/anemos/udhcpc.script"
 install -m 0644 "$here/files/passwd" "$root/etc/passwd"
 install -m 0644 "$here/files/group" "$root/etc/group"

@@ -37,6 +37,7 @@ export function configureSpec(target: ImgTarget, hostname: string): ImgbuildSpec
     kernel: TARGET_MODULES[target].defaultKernel,
     alpineVersion: '',
     alpineMirror: '',
+    alpineUnverified: false,
     archMirror: '',
     hostconf: [],
     packages: [],

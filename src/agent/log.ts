@@ -1,8 +1,14 @@
 // The agent's log: every line, timestamped, to each console from the command line,
 // /dev/kmsg, /run/anemos/deploy.log, and as JSON lines to /run/anemos/events.jsonl so a
 // tool (or the e2e test) can follow progress. A sink that fails is dropped, not fatal.
+// /run is a tmpfs a payload can fill: a reserve file kept beside the log is given up the
+// first time a line does not fit, so the failure and the outcome still reach the files a
+// driver reads; past that, the consoles and the registry get every line.
 
-import {appendFileSync, closeSync, mkdirSync, openSync, writeSync} from './runtime.js';
+import {appendFileSync, closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync} from './runtime.js';
+
+/** Bytes kept for the log's last lines while /run is full: hundreds of events. */
+const RESERVE = 512 * 1024;
 import type {BootTimeline} from '../core/boot-timeline.js';
 
 export interface LogEvent {
@@ -34,8 +40,17 @@ export class AgentLog {
   private fds: number[] = [];
   readonly steps: {step: string; seconds: number; ok: boolean}[] = [];
 
+  private filesOk = true;
+  private readonly reserve: string;
+
   constructor(private sinks: LogSinks, private now: () => Date = () => new Date()) {
     mkdirSync(sinks.dir, {recursive: true});
+    this.reserve = `${sinks.dir}/.log-reserve`;
+    try {
+      writeFileSync(this.reserve, new Uint8Array(RESERVE));
+    } catch {
+      // no room even now: there is nothing to keep in reserve
+    }
     const devices = sinks.consoles.length ? sinks.consoles : ['console'];
     for (const c of [...new Set(devices)]) {
       try {
@@ -79,10 +94,39 @@ export class AgentLog {
         // kmsg is a courtesy copy
       }
     }
-    appendFileSync(this.logPath, line + '\n');
     const event = {seq, t, ...e};
-    appendFileSync(`${this.sinks.dir}/events.jsonl`, JSON.stringify(event) + '\n');
+    this.append(this.logPath, line + '\n');
+    this.append(`${this.sinks.dir}/events.jsonl`, JSON.stringify(event) + '\n');
     for (const f of this.listeners) f(event);
+  }
+
+  /** A line to a file in /run: if it does not fit, the reserve is given up once and it is tried again. */
+  private append(path: string, text: string): void {
+    if (!this.filesOk) return;
+    try {
+      appendFileSync(path, text);
+      return;
+    } catch (err) {
+      try {
+        rmSync(this.reserve);
+        appendFileSync(path, text);
+        this.console(`anemos: WARN: ${this.sinks.dir} is full (${(err as Error).message}): the log's reserve was given up to keep writing ${path} and events.jsonl.`);
+        return;
+      } catch {
+        this.filesOk = false;
+        this.console(`anemos: WARN: ${this.sinks.dir} is full: ${path} and events.jsonl stop here; every line still goes to the console and the registry.`);
+      }
+    }
+  }
+
+  private console(line: string): void {
+    for (const fd of this.fds) {
+      try {
+        writeSync(fd, `${line}\r\n`);
+      } catch {
+        // a console that went away
+      }
+    }
   }
 
   /** One line into the kernel's log only (ramoops keeps its tail across a reboot). */

@@ -18,6 +18,7 @@ import {normalizeNetwork, validateNetwork} from '../core/network-schema.js';
 import {parseFlags} from '../shared/parse-flags.js';
 import {parseCmdline} from './cmdline.js';
 import {describeTimeline, parseKernelLog, type BootTimeline} from '../core/boot-timeline.js';
+import {apkVerify} from './apk.js';
 import {configure} from './configure.js';
 import {runImgbuild} from './imgbuild.js';
 import {checkBootConfig} from './main-checks.js';
@@ -343,7 +344,7 @@ async function netconf(argv: string[]): Promise<number> {
 async function main(): Promise<number> {
   const [command, ...rest] = args();
   try {
-    return command === 'netconf' ? await netconf(rest) : command === 'configure' ? await configure(rest) : (await run(), 0);
+    return command === 'netconf' ? await netconf(rest) : command === 'configure' ? await configure(rest) : command === 'apk-verify' ? await apkVerify(rest) : (await run(), 0);
   } catch (err) {
     stderr(`anemos agent: ${err instanceof AnemosError ? `${err.message}${err.details.length ? `\n  ${err.details.join('\n  ')}` : ''}` : err instanceof Error ? `${err.message}\n${err.stack ?? ''}` : String(err)}\n`);
     return 1;

@@ -118,7 +118,14 @@ export class Reporter {
       events: batch,
     };
     const file = `${this.dir}/report-request.json`;
-    writeFileSync(file, JSON.stringify(body));
+    try {
+      writeFileSync(file, JSON.stringify(body));
+    } catch (err) {
+      // /run is full (a payload filled it): tried again later, like a registry that is away.
+      if (!this.down) this.log.warn(`the report to ${this.target.url} could not be written (${(err as Error).message}): events are kept and sent when there is room`);
+      this.down = true;
+      return false;
+    }
     const r = await this.runner.run(
       'wget',
       [

@@ -162,6 +162,10 @@ describe('deploy planner', () => {
     const busy = fakeFacts({memory: {totalBytes: 2048 * MiB, availableBytes: 40 * MiB}});
     expect(checkMemory(busy, {kernel: 8 * MiB, initramfs: 40 * MiB, unpacked: 140 * MiB})).toMatch(/Only 40 MiB of RAM are free/);
     expect(checkMemory(fakeFacts(), {kernel: 8 * MiB, initramfs: 40 * MiB, unpacked: 140 * MiB})).toBeUndefined();
+    // /run, where the payload is unpacked, is a tmpfs of half the RAM: 256 MiB leave 124 MiB for it.
+    const vps = fakeFacts({memory: {totalBytes: 256 * MiB, availableBytes: 200 * MiB}});
+    expect(checkMemory(vps, {kernel: 8 * MiB, initramfs: 40 * MiB, unpacked: 100 * MiB, payloadUnpacked: 120 * MiB})).toBeUndefined();
+    expect(checkMemory(vps, {kernel: 8 * MiB, initramfs: 40 * MiB, unpacked: 100 * MiB, payloadUnpacked: 130 * MiB})).toBe('The payload unpacks to about 130 MiB in /run, which the deploy environment\'s kernel caps at half this machine\'s RAM (124 MiB here).');
   });
 
   it('checks /boot space for the bootloader method', () => {

@@ -235,7 +235,7 @@ export function planDeploy(config: Config, facts: HostFacts, opts: PlanOptions):
  * it downloads and the agent (QuickJS) itself. Loading also needs kernel + initramfs in
  * free memory now.
  */
-export function checkMemory(facts: HostFacts, sizes: {kernel: number; initramfs: number; unpacked: number}): string | undefined {
+export function checkMemory(facts: HostFacts, sizes: {kernel: number; initramfs: number; unpacked: number; payloadUnpacked?: number}): string | undefined {
   const MiB = 1048576;
   // The agent on QuickJS, dropbear and the tools at work, plus the payload's own working
   // memory. bench/deploy-env.ts finds the smallest -m at which a tiny payload completes
@@ -245,6 +245,12 @@ export function checkMemory(facts: HostFacts, sizes: {kernel: number; initramfs:
   const needTotal = sizes.unpacked + sizes.initramfs + sizes.kernel + runtime;
   if (facts.memory.totalBytes < needTotal) {
     return `This machine has ${Math.round(facts.memory.totalBytes / MiB)} MiB of RAM; the deploy environment needs about ${Math.round(needTotal / MiB)} MiB (${Math.round(sizes.unpacked / MiB)} MiB unpacked initramfs + ${Math.round(runtime / MiB)} MiB to run).`;
+  }
+  // The payload is unpacked into /run, a tmpfs the kernel caps at half the RAM, beside the
+  // agent's own log (which keeps 512 KiB in reserve there).
+  const runCap = facts.memory.totalBytes / 2 - 4 * MiB;
+  if (sizes.payloadUnpacked && sizes.payloadUnpacked > runCap) {
+    return `The payload unpacks to about ${Math.round(sizes.payloadUnpacked / MiB)} MiB in /run, which the deploy environment's kernel caps at half this machine's RAM (${Math.round(runCap / MiB)} MiB here).`;
   }
   const needNow = sizes.kernel + sizes.initramfs + 32 * MiB;
   if (facts.memory.availableBytes < needNow) {

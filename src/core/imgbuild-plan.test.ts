@@ -56,11 +56,22 @@ describe('IMGBUILD step plan', () => {
     expect(script(s, 'system')).toContain('anemos-netconf render --format networkd --network /anemos/network.json "$root"');
   });
 
-  it('alpine: apk.static from the mirror, OpenRC services, mkinitfs, grub-mkconfig', () => {
+  it('alpine: apk.static from the mirror, run only once the signed index and it are verified, with those keys; OpenRC services, mkinitfs, grub-mkconfig', () => {
     const s = spec({target: 'alpine', alpine_version: 'v3.20'});
     const b = script(s, 'bootstrap');
     expect(b).toContain("wget -q -O \"$work/APKINDEX.tar.gz\" https://dl-cdn.alpinelinux.org/alpine/v3.20/main/x86_64/APKINDEX.tar.gz");
-    expect(b).toContain('-U --allow-untrusted -p "$root" --initdb add alpine-base linux-lts grub grub-bios openssh-server nginx');
+    const verify = b.indexOf('anemos-apk-verify --keys /usr/share/anemos/alpine-keys --index "$work/APKINDEX.tar.gz" --package "$work/apk-tools-static.apk" --name apk-tools-static');
+    expect(verify).toBeGreaterThan(0);
+    expect(b.indexOf('tar -xzf "$work/apk-tools-static.apk"')).toBeGreaterThan(verify);
+    expect(b).toContain('-U --keys-dir /usr/share/anemos/alpine-keys -p "$root" --initdb add alpine-base linux-lts grub grub-bios openssh-server nginx');
+    expect(b).not.toContain('--allow-untrusted');
+    // The payload's own keys/ when it has them; unverified only when the IMGBUILD says so by name.
+    const withKeys = {...spec({target: 'alpine'}), project: {...spec({target: 'alpine'}).project, keys: true}};
+    expect(script(withKeys, 'bootstrap')).toContain('anemos-apk-verify --keys "$payload/keys"');
+    expect(script(withKeys, 'bootstrap')).toContain('--keys-dir "$payload/keys"');
+    const unverified = script(spec({target: 'alpine', alpine_unverified: 'yes'}), 'bootstrap');
+    expect(unverified).toContain('--allow-untrusted');
+    expect(unverified).not.toContain('anemos-apk-verify');
     expect(script(s, 'services')).toContain('ln -sf /etc/init.d/nginx "$root/etc/runlevels/default/nginx"');
     expect(script(s, 'system')).toContain('anemos-netconf render --format alpine');
     expect(script(s, 'system')).toContain('for rs in sysinit:devfs sysinit:dmesg sysinit:mdev sysinit:hwdrivers boot:modules boot:sysctl boot:hostname boot:bootmisc boot:syslog shutdown:mount-ro shutdown:killprocs shutdown:savecache boot:networking; do');

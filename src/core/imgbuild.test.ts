@@ -95,12 +95,17 @@ describe('IMGBUILD validation', () => {
     ]);
   });
 
-  it('finds patches and templates under files/ and warns about an unverifiable Alpine bootstrap', () => {
+  it('finds patches and templates under files/; an Alpine bootstrap is unverified only when the IMGBUILD says so, and then warned of', () => {
     const files = [...IMGBUILD_FILE, file('files', 'dir'), file('files/etc/ssh/sshd_config.makeimg.patch'), file('files/etc/motd.makeimg.template')];
     const v = ok({target: 'alpine'}, files);
     expect(v.spec!.patches).toEqual(['files/etc/ssh/sshd_config.makeimg.patch']);
     expect(v.spec!.templates).toEqual(['files/etc/motd.makeimg.template']);
-    expect(v.warnings.join(' ')).toMatch(/--allow-untrusted/);
+    expect(v.warnings).toEqual([]);
+    expect(v.spec!.alpineUnverified).toBe(false);
+    const unverified = ok({target: 'alpine', alpine_unverified: 'yes'}, files);
+    expect(unverified.spec!.alpineUnverified).toBe(true);
+    expect(unverified.warnings).toEqual([expect.stringMatching(/^UNVERIFIED: alpine_unverified=yes: .*--allow-untrusted/)]);
+    expect(ok({target: 'alpine', alpine_unverified: 'maybe'}, files).errors).toEqual(['IMGBUILD: alpine_unverified "maybe" is not yes or no.']);
   });
 
   it('sizes and formats', () => {

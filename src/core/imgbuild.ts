@@ -12,7 +12,7 @@ export type ImgTarget = (typeof TARGETS)[number];
 
 /** Scalar and list directives read from the IMGBUILD; lists hold one value per line (or word). */
 export const DIRECTIVES = [
-  'imgname', 'target', 'format', 'debian_suite', 'debian_mirror', 'kernel', 'alpine_version', 'alpine_mirror', 'arch_mirror',
+  'imgname', 'target', 'format', 'debian_suite', 'debian_mirror', 'kernel', 'alpine_version', 'alpine_mirror', 'alpine_unverified', 'arch_mirror',
   'hostconf', 'packages', 'services', 'required_files',
 ] as const;
 export const FUNCTIONS = ['provision', 'setup', 'cleanup'] as const;
@@ -35,6 +35,8 @@ export interface ImgbuildSpec {
   kernel: string;
   alpineVersion: string;
   alpineMirror: string;
+  /** alpine_unverified=yes: apk.static, the index and the packages unchecked (said as a warning). */
+  alpineUnverified: boolean;
   archMirror: string;
   hostconf: string[];
   packages: string[];
@@ -191,7 +193,9 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): 
   }
   const has = (p: string) => byPath.has(p);
   const project = {files: has('files'), secrets: has('secrets'), repositories: has('repositories'), keys: has('keys'), pacmanConf: has('pacman.conf')};
-  if (module) warnings.push(...module.warnings(project));
+  const alpineUnverified = (v.alpine_unverified ?? '').trim();
+  if (!['', 'yes', 'no'].includes(alpineUnverified)) errors.push(`IMGBUILD: alpine_unverified "${alpineUnverified}" is not yes or no.`);
+  if (module) warnings.push(...module.warnings(project, v));
 
   if (errors.length || typeof format === 'string') return {errors, warnings};
   return {
@@ -206,6 +210,7 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): 
       kernel,
       alpineVersion,
       alpineMirror: mirror('alpine_mirror'),
+      alpineUnverified: alpineUnverified === 'yes',
       archMirror: mirror('arch_mirror'),
       hostconf,
       packages,

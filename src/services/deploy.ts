@@ -86,7 +86,7 @@ export async function checkKernelImage(files: HostFiles, path: string, url: stri
 }
 
 /** The payload must be a tar with ./deploy or ./IMGBUILD at its root (GNU tar detects the compression). */
-export async function checkPayloadArchive(runner: Runner, path: string, url: string): Promise<void> {
+export async function checkPayloadArchive(runner: Runner, path: string, url: string): Promise<string[]> {
   const r = await runner.run('tar', ['-tf', path], {allowFail: true});
   if (r.exitCode !== 0) {
     throw artifactError('payload-not-tar', `The payload from ${url} is not a tar archive (tar: ${r.stderr.trim().split('\n')[0]}).`, 'Make payloads with "anemos payload pack DIR".');
@@ -105,6 +105,7 @@ export async function checkPayloadArchive(runner: Runner, path: string, url: str
       details: check.errors,
     });
   }
+  return check.warnings;
 }
 
 /** Unpacked size of a zstd initramfs if its frame says so, else a conservative estimate. */
@@ -148,9 +149,11 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
   });
   result.artifacts = Object.values(fetched);
   await checkKernelImage(deps.files, fetched.kernel.path, fetched.kernel.url, facts);
-  if (fetched.payload) await checkPayloadArchive(here.runner, fetched.payload.path, fetched.payload.url);
+  // What the payload check warns of (an UNVERIFIED Alpine bootstrap, secrets in the clear) is said before anything changes.
+  if (fetched.payload) for (const w of await checkPayloadArchive(here.runner, fetched.payload.path, fetched.payload.url)) deps.log(`WARNING: ${w}`);
   const unpacked = await unpackedEstimate(deps.files, fetched.initramfs.path, fetched.initramfs.size);
-  const mem = checkMemory(facts, {kernel: fetched.kernel.size, initramfs: fetched.initramfs.size + (fetched.payload?.size ?? 0), unpacked: unpacked.bytes + (fetched.payload?.size ?? 0) * 3});
+  const payloadUnpacked = (fetched.payload?.size ?? 0) * 3;
+  const mem = checkMemory(facts, {kernel: fetched.kernel.size, initramfs: fetched.initramfs.size + (fetched.payload?.size ?? 0), unpacked: unpacked.bytes + payloadUnpacked, payloadUnpacked});
   if (mem) throw preconditionError('ram-too-small', mem, 'Use a machine with more RAM, or a smaller base initramfs/payload; nothing was changed.');
   if (!has('compose')) return result;
 

@@ -37,6 +37,13 @@ export interface SandboxPlace {
   asRoot: boolean;
   /** A directory nobody can reach when asRoot: /tmp (1777), not a 0700 TMPDIR. */
   tmp: string;
+  /**
+   * The command line that confines argv (run in the copy) to namespaces of its own, where
+   * the host has the tools: its whole process tree dies with it (a setsid child too), it
+   * has no network, and, run as the operator, it sees nothing of the operator's files.
+   * When given, it also takes over the change to nobody.
+   */
+  confine?: (copy: string, argv: string[]) => string[];
 }
 
 export interface SandboxRun {
@@ -60,9 +67,10 @@ export async function runSandboxed(runner: Runner, place: SandboxPlace, dir: str
     // -h: a link in the payload is changed itself, never what it points at.
     if (place.asRoot) await runner.run('chown', ['-R', '-h', `${NOBODY}:${NOBODY}`, scratch]);
     const env = {PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: copy, LC_ALL: 'C'};
-    const [cmd, ...args] = argv.map((a) => a.replace(/^\{\}/, copy));
+    const inCopy = argv.map((a) => a.replace(/^\{\}/, copy));
+    const [cmd, ...args] = place.confine ? place.confine(copy, inCopy) : inCopy;
     try {
-      const r = await runner.run(cmd!, args, {allowFail: true, cwd: copy, env, extendEnv: false, timeoutMs, ...(place.asRoot ? {uid: NOBODY, gid: NOBODY} : {})});
+      const r = await runner.run(cmd!, args, {allowFail: true, cwd: copy, env, extendEnv: false, timeoutMs, ...(place.asRoot && !place.confine ? {uid: NOBODY, gid: NOBODY} : {})});
       return {...r, timedOut: false};
     } catch (err) {
       if (err instanceof AnemosError && /timed out/.test(err.details.join(' '))) return {exitCode: -1, stdout: '', stderr: '', timedOut: true};

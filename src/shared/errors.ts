@@ -1,6 +1,8 @@
 // Typed errors with a stable code and exit status. Reported once, at the top
 // (the CLI's base command, the agent's main); never caught and silenced below.
 
+import {terminalLines} from './terminal-text.js';
+
 export const EXIT = {
   bug: 1,
   usage: 2,
@@ -80,13 +82,17 @@ export function noRoom(dir: string, bytes: number, free: number, what: string, e
   return preconditionError('write-no-room', `${what[0].toUpperCase()}${what.slice(1)} needs ${mib(bytes)} in ${dir}, and its file system has ${mib(free)} free.`, `Free space there (df -h ${dir}), or ${elsewhere} with room; then rerun.`);
 }
 
-/** Render an error for a human: message, details, hint; stack and causes only with debug. */
+/**
+ * Render an error for a human: message, details, hint; stack and causes only with debug.
+ * An error can carry what another machine said (a --check's output, a registry's message):
+ * none of it reaches the terminal as an escape sequence.
+ */
 export function formatError(err: unknown, debug = false): string {
   const lines: string[] = [];
   if (err instanceof AnemosError) {
-    lines.push(`Error [${err.code}]: ${err.message}`);
-    for (const d of err.details) lines.push(`  - ${d}`);
-    if (err.hint) lines.push(`Hint: ${err.hint}`);
+    lines.push(`Error [${err.code}]: ${terminalLines(err.message, 50, 16384)}`);
+    for (const d of err.details) lines.push(`  - ${terminalLines(d, 50)}`);
+    if (err.hint) lines.push(`Hint: ${terminalLines(err.hint, 50, 16384)}`);
   } else if (err instanceof Error) {
     lines.push(`Internal error: ${err.message}`, 'Hint: this is a bug in anemos; rerun with --debug and report the output.');
   } else {

@@ -142,7 +142,9 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
       expect(vm.log()).toMatch(/answers again: the queued events went to it/);
       expect(readDisk(disk, 512, MARKER.length)).toBe(MARKER);
       const m = await registry.getMachine(UUID);
-      expect(m).toMatchObject({uuid: UUID, hostname: 'anemos-test', state: 'deployed', macs: [QEMU_MAC], addresses: ['10.0.2.15/24']});
+      expect(m).toMatchObject({uuid: UUID, hostname: 'anemos-test', state: 'deployed', macs: [QEMU_MAC]});
+      // The static address it was given (and, when QEMU's router advertisement came in time, a SLAAC one).
+      expect(m.addresses).toEqual(expect.arrayContaining(['10.0.2.15/24']));
       expect(m.inventory!.system).toMatchObject({vendor: 'Anemos Test', product: 'Registry VM', serial: 'ANEMOS-VM-0001', uuid: UUID, firmware: 'bios'});
       expect(m.inventory!.disks).toEqual([expect.objectContaining({name: 'vda', serial: 'ANMDISK0001', sizeBytes: 64 * 1048576})]);
       expect(m.inventory!.nics).toEqual([expect.objectContaining({mac: QEMU_MAC, driver: 'virtio_net', link: 'up'})]);
@@ -259,17 +261,24 @@ describe('deploy environment in QEMU', {timeout: 300_000}, () => {
     }
   });
 
-  it('failure after a disk write: stays up, reachable over SSH, and says what failed', async () => {
-    const {payload, sha} = deployPayload(`#!/bin/sh\nprintf 'half-done' | dd of="$ANEMOS_DISK" bs=512 seek=2 conv=notrunc\nsync\necho "mkfs exploded" >&2\nexit 1\n`);
+  it('failure after a disk write, with /run filled by the payload: stays up, reachable over SSH, says what failed, and its log and events go on to the outcome', async () => {
+    // /run is the tmpfs the payload is unpacked into and the agent logs to: the payload fills it before it fails.
+    // It goes on talking once /run is full: each line is a line of the agent's log, which must then give up its reserve.
+    const {payload, sha} = deployPayload(`#!/bin/sh\nprintf 'half-done' | dd of="$ANEMOS_DISK" bs=512 seek=2 conv=notrunc\nsync\ndd if=/dev/zero of=/run/fill bs=1M 2>/dev/null\ni=0; while [ $i -lt 300 ]; do echo "still talking after the fill, line $i of 300, with some words to make it long"; i=$((i+1)); done\necho "mkfs exploded" >&2\nexit 1\n`);
     const initrd = await composeEnv({dir: work, base: base.initramfs, name: 'fail-late', config: {mode: 'deploy', disk: '/dev/vda', payload: {file: 'payload.tar.gz', sha256: sha}}, authorizedKeys: [operator.pub], payload});
     const port = await freePort();
     const vm = await boot('fail-late', initrd, {mode: 'deploy', disk: blankDisk('fail-late'), port});
     try {
       await vm.waitFor(/Disks were written \(vda\): staying up/, 180_000);
       expect(vm.log()).toMatch(/deploy: mkfs exploded/);
-      const out = await sshRun(operator.priv, port, 'grep -c "DEPLOY FAILED" /run/anemos/deploy.log; tail -n 1 /run/anemos/events.jsonl');
-      expect(out.split('\n')[0]).toBe('1');
-      expect(JSON.parse(out.split('\n')[1])).toMatchObject({level: 'error', msg: expect.stringMatching(/staying up/)});
+      expect(vm.log()).toMatch(/\/run\/anemos is full \(.*\): the log's reserve was given up/);
+      expect(vm.log()).not.toMatch(/the agent exited|Starting a shell/);
+      const out = await sshRun(operator.priv, port, 'grep -c "DEPLOY FAILED" /run/anemos/deploy.log; tail -n 1 /run/anemos/events.jsonl; grep -c \'"outcome":"failed"\' /run/anemos/events.jsonl; df -P /run | tail -n 1');
+      const [failed, last, outcome, df] = out.trim().split('\n');
+      expect(failed).toBe('1');
+      expect(JSON.parse(last!)).toMatchObject({level: 'error', msg: expect.stringMatching(/staying up/)});
+      expect(outcome).toBe('1');
+      expect(df).toMatch(/ 100% \/run$/);
     } finally {
       vm.kill();
     }

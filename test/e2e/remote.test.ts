@@ -188,7 +188,7 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
       await ssh(`umask 077 && mkdir -p /etc/anemos && printf '%s' '${JSON.stringify({registry: url, machine, id: credential.id, token: credential.token})}' > /etc/anemos/registry-credential`);
       const own = await anemos(['deploy', ...hostArgs('image'), '--dry-run', '--from-registry', url]);
       expect(own.code, `${own.stdout}\n${own.stderr}`).toBe(0);
-      expect(`${own.stdout}${own.stderr}`).toMatch(/registry: machine mac-525400123456 \(new\), its desired deployment from http\S+ \(asked with root@127\.0\.0\.1's credential \(\/etc\/anemos\/registry-credential, machine mac-525400123456\)\)/);
+      expect(`${own.stdout}${own.stderr}`).toMatch(/registry: machine mac-525400123456 \(new\), its desired deployment from http\S+ \(asked with the credential of root@127\.0\.0\.1 \(port \d+\) \(\/etc\/anemos\/registry-credential, machine mac-525400123456\)\)/);
       expect(own.stdout).toMatch(/hostname: from-the-registry/);
       const r = await run(CLI, ['deploy', ...hostArgs('image'), '--dry-run', '--from-registry', url], {ANEMOS_REGISTRY_TOKEN: operatorToken});
       expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);

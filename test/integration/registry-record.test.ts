@@ -103,13 +103,13 @@ describe('anemos deploy records the deployment it starts', () => {
     const lines: string[] = [];
     const access = () => registryAccess({url, trust: trustOf(config.report!), credentialPath, enrollToken: enroll, files: hostFiles, identity, where: 'this machine', log: (l) => lines.push(l)});
     const first = await access();
-    expect(first!.via).toMatch(/^this machine's credential \(enrolled now, machine 1b2c3d4e-0000-4000-8000-000000000001\)$/);
+    expect(first!.via).toMatch(/^the credential of this machine \(enrolled now, machine 1b2c3d4e-0000-4000-8000-000000000001\)$/);
     expect(statSync(credentialPath).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'etc', 'anemos')).mode & 0o777).toBe(0o700);
     expect(JSON.parse(readFileSync(credentialPath, 'utf8'))).toMatchObject({registry: url, machine: '1b2c3d4e-0000-4000-8000-000000000001', token: first!.target.token});
     // The enroll token is used up; the credential is what the second deploy uses.
     const second = await access();
-    expect(second!.via).toMatch(/^this machine's credential \(.*registry-credential, machine 1b2c3d4e-0000-4000-8000-000000000001\)$/);
+    expect(second!.via).toMatch(/^the credential of this machine \(.*registry-credential, machine 1b2c3d4e-0000-4000-8000-000000000001\)$/);
     expect(second!.target.token).toBe(first!.target.token);
     expect((await registry.getMachine('1b2c3d4e-0000-4000-8000-000000000001')).enrolled).toBe(true);
   });

@@ -312,6 +312,25 @@ describe('registry database at start', () => {
     rmSync(dir, {recursive: true, force: true});
   }, 60_000);
 
+  it('answers /readyz 503 when its database does not answer, and /healthz still 200', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'anemos-registry-ready-'));
+    const registry = await Registry.open(await openEmbedded(dir));
+    const server = createRegistryServer(registry, {version: 'test'});
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      await registry.db.close();
+      const down = await fetch(`${url}/readyz`);
+      expect(down.status).toBe(503);
+      expect(((await down.json()) as {error: {code: string}}).error.code).toBe('database-down');
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    } finally {
+      await new Promise((r) => server.close(r));
+      rmSync(dir, {recursive: true, force: true});
+    }
+  }, 60_000);
+
   it('names a PostgreSQL server it cannot reach, and what to do', async () => {
     const err = (await openPostgres('postgres://anemos:secret@127.0.0.1:1/anemos').then(
       () => undefined,

@@ -1,10 +1,15 @@
-// Alpine: apk.static from the Alpine mirror (index signatures checked with keys/), OpenRC,
+// Alpine: apk.static from the Alpine mirror, trusted only once anemos-apk-verify has checked
+// the index's signature against Alpine's keys (keys/, or those in the deploy environment,
+// from Debian's alpine-chroot-install) and apk-tools-static against the index; OpenRC,
 // /etc/network/interfaces written with the kernel's interface names (Alpine does not rename
 // NICs: the first one is eth0 there, whatever the old system called it), GRUB + mkinitfs.
 
 import {shellQuote as q} from '../../shared/shell.js';
 import {unique} from '../list.js';
 import type {Target} from './target.js';
+
+/** Alpine's signing keys in the deploy environment (initramfs/build.sh takes them from Debian's alpine-chroot-install). */
+export const ALPINE_KEYS = '/usr/share/anemos/alpine-keys';
 
 // The runlevels setup-alpine enables (runlevel:service); apk into an empty root enables none.
 const RUNLEVELS = 'sysinit:devfs sysinit:dmesg sysinit:mdev sysinit:hwdrivers boot:modules boot:sysctl boot:hostname boot:bootmisc boot:syslog shutdown:mount-ro shutdown:killprocs shutdown:savecache boot:networking';
@@ -25,22 +30,30 @@ done
   bootstrap(spec, _ctx, bootloaderPackages) {
     const repo = `${spec.alpineMirror}/${spec.alpineVersion}`;
     const pkgs = unique(['alpine-base', ...bootloaderPackages, ...spec.packages]);
-    const trust = spec.project.keys ? '--keys-dir "$payload/keys"' : '--allow-untrusted';
+    const keys = spec.project.keys ? '"$payload/keys"' : ALPINE_KEYS;
+    const unverified = spec.alpineUnverified;
     return {
       id: 'bootstrap',
       phase: 'bootstrap',
-      title: `apk.static from ${repo}: ${pkgs.length} packages`,
+      title: `apk.static from ${repo}: ${pkgs.length} packages${unverified ? ' (UNVERIFIED: alpine_unverified=yes)' : ''}`,
       script: `mkdir -p "$work/apk"
 wget -q -O "$work/APKINDEX.tar.gz" ${q(`${repo}/main/x86_64/APKINDEX.tar.gz`)}
 v=$(tar -xzOf "$work/APKINDEX.tar.gz" APKINDEX | awk '/^P:apk-tools-static$/ {f = 1} f && /^V:/ {print substr($0, 3); exit}')
 [ -n "$v" ] || { echo "apk-tools-static is not in ${repo}/main" >&2; exit 1; }
 wget -q -O "$work/apk-tools-static.apk" ${q(`${repo}/main/x86_64/`)}"apk-tools-static-$v.apk"
+${
+        unverified
+          ? 'echo "apk-tools-static and the index are NOT checked (alpine_unverified=yes)" >&2'
+          : `# Nothing of Alpine runs before this: the index signed by one of the keys, apk.static as the signed index names it.
+anemos-apk-verify --keys ${keys} --index "$work/APKINDEX.tar.gz" --package "$work/apk-tools-static.apk" --name apk-tools-static`
+      }
 tar -xzf "$work/apk-tools-static.apk" -C "$work/apk" 2>/dev/null || true
 [ -x "$work/apk/sbin/apk.static" ] || { echo "apk.static did not unpack" >&2; exit 1; }
 ${spec.project.repositories ? `repos=$(grep -v '^[[:space:]]*#' "$payload/repositories" | awk 'NF {printf " -X %s", $1}')` : `repos="-X ${repo}/main -X ${repo}/community"`}
-mkdir -p "$root/etc/apk"
-${spec.project.keys ? 'mkdir -p "$root/etc/apk/keys"\ncp -R "$payload/keys/." "$root/etc/apk/keys/"\n' : ''}# shellcheck disable=SC2086
-"$work/apk/sbin/apk.static" $repos -U ${trust} -p "$root" --initdb add ${pkgs.join(' ')}
+mkdir -p "$root/etc/apk/keys"
+cp -R ${keys}/. "$root/etc/apk/keys/"
+# shellcheck disable=SC2086
+"$work/apk/sbin/apk.static" $repos -U ${unverified ? '--allow-untrusted' : `--keys-dir ${keys}`} -p "$root" --initdb add ${pkgs.join(' ')}
 ${spec.project.repositories ? 'cp "$payload/repositories" "$root/etc/apk/repositories"' : `printf '%s\\n' ${q(`${repo}/main`)} ${q(`${repo}/community`)} > "$root/etc/apk/repositories"`}
 `,
     };
@@ -57,10 +70,10 @@ printf 'GRUB_CMDLINE_LINUX_DEFAULT="modules=ext4 rootfstype=ext4"\\n' >> "$root/
 `,
     mkconfig: 'in_root grub-mkconfig -o /boot/grub/grub.cfg',
   },
-  warnings: (project) => [
+  warnings: (project, vars) => [
     ...(project.pacmanConf ? ['pacman.conf is used by target "arch" only.'] : []),
-    ...(!project.keys
-      ? ['target "alpine" without keys/: apk.static cannot verify the index signatures and runs with --allow-untrusted (downloads are protected by TLS only). Put the Alpine signing keys in keys/.']
+    ...((vars.alpine_unverified ?? '').trim() === 'yes'
+      ? ['UNVERIFIED: alpine_unverified=yes: neither apk.static nor the index nor the packages are checked against Alpine\'s keys (apk.static runs with --allow-untrusted); anything on the way to the mirror can replace them.']
       : []),
   ],
 };

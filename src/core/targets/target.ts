@@ -37,6 +37,6 @@ export interface Target {
     /** sh that writes grub.cfg inside the new root. */
     mkconfig: string;
   };
-  /** Warnings about project folders this target does not read, or reads differently. */
-  warnings: (project: ImgbuildSpec['project']) => string[];
+  /** Warnings about project folders this target does not read, or reads differently, and about what the IMGBUILD set (its variables as sh gave them). */
+  warnings: (project: ImgbuildSpec['project'], vars: Record<string, string>) => string[];
 }

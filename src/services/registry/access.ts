@@ -51,7 +51,7 @@ export async function enrollMachine(
 
 export interface RegistryAccess {
   target: RegistryTarget;
-  /** In words, for the log: "this machine's credential (…)", "the token in ANEMOS_REGISTRY_TOKEN". */
+  /** In words, for the log: "the credential of this machine (…)", "the token in ANEMOS_REGISTRY_TOKEN". */
   via: string;
 }
 
@@ -72,11 +72,11 @@ export async function registryAccess(o: {
 }): Promise<RegistryAccess | undefined> {
   if (o.operatorToken) return {target: {url: o.url, token: o.operatorToken.token, trust: o.trust}, via: o.operatorToken.source};
   const own = await readCredential(o.files, o.credentialPath);
-  if (own && sameRegistry(own.registry, o.url)) return {target: {url: o.url, token: own.token, trust: o.trust}, via: `${o.where}'s credential (${o.credentialPath}, machine ${own.machine})`};
+  if (own && sameRegistry(own.registry, o.url)) return {target: {url: o.url, token: own.token, trust: o.trust}, via: `the credential of ${o.where} (${o.credentialPath}, machine ${own.machine})`};
   if (own) o.log(`registry: ${o.credentialPath} is a credential of ${own.registry}, not ${o.url}: not used`);
   if (!o.enrollToken) return undefined;
   const {identity, inventory} = await o.identity();
   const enrolled = await enrollMachine({url: o.url, trust: o.trust, enrollToken: o.enrollToken, identity, inventory, credentialPath: o.credentialPath}, o.files);
   o.log(`registry: ${o.where} enrolled at ${o.url} as machine ${enrolled.machine}${enrolled.created ? ' (new)' : ''}; its credential is in ${o.credentialPath} (0600)`);
-  return {target: {url: o.url, token: enrolled.token, trust: o.trust}, via: `${o.where}'s credential (enrolled now, machine ${enrolled.machine})`};
+  return {target: {url: o.url, token: enrolled.token, trust: o.trust}, via: `the credential of ${o.where} (enrolled now, machine ${enrolled.machine})`};
 }

@@ -380,12 +380,18 @@ export class Registry {
    * MACs must not name two machines, nor a MAC a machine whose UUID is another.
    */
   private async resolveIdentity(tx: Tx, m: MachineIdentity, boundTo: string | null): Promise<{id: string | undefined; conflict?: string}> {
-    const byUuid = m.uuid ? (await tx.query<{id: string}>('SELECT id FROM machines WHERE uuid = $1', [m.uuid]))[0]?.id : undefined;
-    const byMac = m.macs.length ? await tx.query<{mac: string; machine_id: string}>('SELECT mac, machine_id FROM machine_macs WHERE mac = ANY($1::text[]) ORDER BY mac', [m.macs]) : [];
+    // One round trip: the machine with this UUID, the owners of these MACs (with their UUIDs), the bound machine's UUID.
+    const [row] = await tx.query<{by_uuid: string | null; own_uuid: string | null; macs: {mac: string; machine_id: string; uuid: string | null}[] | null}>(
+      `SELECT (SELECT id FROM machines WHERE uuid = $1) AS by_uuid,
+              (SELECT uuid FROM machines WHERE id = $3) AS own_uuid,
+              (SELECT json_agg(json_build_object('mac', x.mac, 'machine_id', x.machine_id, 'uuid', m.uuid) ORDER BY x.mac) FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = ANY($2::text[])) AS macs`,
+      [m.uuid ?? null, m.macs, boundTo],
+    );
+    const byUuid = row?.by_uuid ?? undefined;
+    const byMac = row?.macs ?? [];
     if (boundTo) {
-      const [own] = await tx.query<{uuid: string | null}>('SELECT uuid FROM machines WHERE id = $1', [boundTo]);
       if (byUuid && byUuid !== boundTo) return {id: undefined, conflict: `UUID ${m.uuid} is machine ${byUuid}'s`};
-      if (m.uuid && own?.uuid && own.uuid !== m.uuid) return {id: undefined, conflict: `machine ${boundTo} has UUID ${own.uuid}, not ${m.uuid}`};
+      if (m.uuid && row?.own_uuid && row.own_uuid !== m.uuid) return {id: undefined, conflict: `machine ${boundTo} has UUID ${row.own_uuid}, not ${m.uuid}`};
       const foreign = byMac.find((x) => x.machine_id !== boundTo);
       if (foreign) return {id: undefined, conflict: `MAC ${foreign.mac} is machine ${foreign.machine_id}'s`};
       return {id: boundTo};
@@ -395,23 +401,19 @@ export class Registry {
       const mac = byMac.find((x) => x.machine_id !== (byUuid ?? ids[0]));
       return {id: undefined, conflict: byUuid ? `UUID ${m.uuid} is machine ${byUuid}'s, and MAC ${mac?.mac} is machine ${mac?.machine_id}'s` : `its MACs belong to machines ${ids.join(' and ')}`};
     }
-    if (ids.length === 1 && m.uuid && !byUuid) {
-      const [other] = await tx.query<{uuid: string | null}>('SELECT uuid FROM machines WHERE id = $1', [ids[0]]);
-      if (other?.uuid && other.uuid !== m.uuid) return {id: undefined, conflict: `MAC ${byMac[0]!.mac} is machine ${ids[0]}'s, whose UUID is ${other.uuid}, not ${m.uuid}`};
-    }
+    const other = byMac[0];
+    if (ids.length === 1 && m.uuid && !byUuid && other?.uuid && other.uuid !== m.uuid) return {id: undefined, conflict: `MAC ${other.mac} is machine ${ids[0]}'s, whose UUID is ${other.uuid}, not ${m.uuid}`};
     return {id: ids[0]};
   }
 
-  /** Bind free MACs (and a UUID the machine lacked) to the machine; a hostname it reports is kept. */
+  /** Bind free MACs (and a UUID the machine lacked) to the machine; a hostname it reports is kept. Two round trips. */
   private async bindIdentity(tx: Tx, id: string, m: MachineIdentity, actor: string, justCreated = false): Promise<void> {
-    const added: string[] = [];
-    for (const mac of m.macs) {
-      const inserted = await tx.query('INSERT INTO machine_macs (mac, machine_id) VALUES ($1, $2) ON CONFLICT (mac) DO NOTHING RETURNING mac', [mac, id]);
-      if (inserted.length) added.push(mac);
-    }
-    const [before] = await tx.query<{uuid: string | null}>('SELECT uuid FROM machines WHERE id = $1', [id]);
-    await tx.query('UPDATE machines SET last_seen = now(), hostname = coalesce($2, hostname), uuid = coalesce(uuid, $3) WHERE id = $1', [id, m.hostname ?? null, m.uuid ?? null]);
-    if (!justCreated && (added.length || (m.uuid && !before?.uuid))) await this.auditIn(tx, actor, id, 'identity added', {...(added.length ? {macs: added} : {}), ...(m.uuid && !before?.uuid ? {uuid: m.uuid} : {})});
+    const added = m.macs.length ? (await tx.query<{mac: string}>('INSERT INTO machine_macs (mac, machine_id) SELECT unnest($1::text[]), $2 ON CONFLICT (mac) DO NOTHING RETURNING mac', [m.macs, id])).map((r) => r.mac) : [];
+    const [before] = await tx.query<{uuid: string | null}>(
+      'UPDATE machines n SET last_seen = now(), hostname = coalesce($2, n.hostname), uuid = coalesce(n.uuid, $3) FROM (SELECT uuid FROM machines WHERE id = $1) o WHERE n.id = $1 RETURNING o.uuid',
+      [id, m.hostname ?? null, m.uuid ?? null],
+    );
+    if (!justCreated && (added.length || (m.uuid && !before?.uuid))) await this.auditIn(tx, actor, id, 'identity added', {...(added.length ? {macs: added.sort()} : {}), ...(m.uuid && !before?.uuid ? {uuid: m.uuid} : {})});
   }
 
   private async createMachine(tx: Tx, m: MachineIdentity, actor: string): Promise<string> {
@@ -527,13 +529,16 @@ export class Registry {
         id = await this.createMachine(tx, m, caller.actor);
         created = true;
       }
-      const [row] = await tx.query<{state: MachineState}>('SELECT state FROM machines WHERE id = $1 FOR UPDATE', [id]);
+      const [row] = await tx.query<{state: MachineState; d_machine: string | null; d_mode: 'deploy' | 'test' | null}>(
+        'SELECT m.state, d.machine_id AS d_machine, d.mode AS d_mode FROM machines m LEFT JOIN deployments d ON d.id = $2 WHERE m.id = $1 FOR UPDATE OF m',
+        [id, r.deployment?.id ?? null],
+      );
       await this.bindIdentity(tx, id, m, caller.actor, created);
       const changes = r.inventory ? await this.storeInventory(tx, id, r.inventory, caller.actor) : [];
       let events = 0;
       let state = row!.state;
       if (r.deployment) {
-        const [d] = await tx.query<{machine_id: string; mode: 'deploy' | 'test'}>('SELECT machine_id, mode FROM deployments WHERE id = $1', [r.deployment.id]);
+        const d = row!.d_machine ? {machine_id: row!.d_machine, mode: row!.d_mode!} : undefined;
         if (!d) throw new RegistryError(404, 'no-deployment', `No deployment ${r.deployment.id} in the registry.`, {hint: 'A deployment is recorded first (POST /api/v1/deployments), which gives the token it reports with.'});
         if (d.machine_id !== id) throw new RegistryError(409, 'deployment-machine', `Deployment ${r.deployment.id} belongs to machine ${d.machine_id}, not ${id}.`);
         if (r.events?.length) {
