@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "## compose and CLI start"
 npx vite-node bench/compose.ts
-echo "## machine registry (anemos serve, embedded database)"
-npx vite-node bench/registry.ts
+echo "## machine registry (anemos serve --tls auto: the embedded database, then PostgreSQL; a connection per request as the agent makes them, then connections kept)"
+npx vite-node bench/registry.ts 1000 both
+BENCH_KEEPALIVE=1 npx vite-node bench/registry.ts 1000 postgres
 echo "## deploy environment"
 npx vite-node bench/deploy-env.ts
 echo "## end-to-end deploy phases (from the last run of test/e2e/deploy.test.ts, seconds)"

@@ -103,7 +103,7 @@ export async function openPostgres(url: string): Promise<Db> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const {Pool} = require('pg') as typeof import('pg');
   const where = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-  const pool = new Pool({connectionString: url, max: 10, connectionTimeoutMillis: 5000});
+  const pool = new Pool({connectionString: url, max: Number(process.env.ANEMOS_DB_POOL ?? 10), connectionTimeoutMillis: 5000});
   // An idle client's error (the server restarted) must not end the process: the next query reconnects.
   pool.on('error', () => undefined);
   try {
@@ -115,12 +115,12 @@ export async function openPostgres(url: string): Promise<Db> {
   return {
     kind: 'postgres',
     where,
-    query: async (sql, params) => (await pool.query(sql, params as unknown[])).rows,
+    query: async (sql, params, prepared) => (await pool.query(prepared ? {name: prepared, text: sql, values: params as unknown[]} : {text: sql, values: params as unknown[]})).rows,
     async transaction(fn) {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        const out = await fn({query: async (sql, params) => (await client.query(sql, params as unknown[])).rows});
+        const out = await fn({query: async (sql, params, prepared) => (await client.query(prepared ? {name: prepared, text: sql, values: params as unknown[]} : {text: sql, values: params as unknown[]})).rows});
         await client.query('COMMIT');
         return out;
       } catch (err) {

@@ -10,6 +10,8 @@ import {join} from 'node:path';
 
 export interface TestPostgres {
   url: string;
+  /** The same server through its Unix socket (what a registry on the database's own machine would use). */
+  socketUrl: string;
   stop(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   }
   return {
     url,
+    socketUrl: `postgres://anemos@localhost:${port}/postgres?host=${encodeURIComponent(dir)}`,
     async stop() {
       server.kill('SIGINT');
       await new Promise((r) => (server.exitCode !== null ? r(undefined) : server.once('exit', r)));

@@ -13,8 +13,8 @@ import {openEmbedded} from '../../src/adapters/db.js';
 import {autoServerTls} from '../../src/adapters/tls.js';
 import type {LogEvent} from '../../src/agent/log.js';
 import {Registry} from '../../src/services/registry/registry.js';
-import {createRegistryServer} from '../../src/services/registry/server.js';
 import {callUnderQjsAsync} from '../helpers/qjs.js';
+import {serveInProcess} from '../helpers/registry.js';
 
 const UUID = '6a1d3c2e-5b4f-4e8a-9c7d-0123456789ab';
 const MAC = '52:54:00:12:34:56';
@@ -31,12 +31,10 @@ describe("the agent's reporter under qjs, with wget, against the registry over T
     registry = await Registry.open(await openEmbedded(join(dir, 'registry')));
     const tls = autoServerTls(join(dir, 'registry'));
     pin = tls.pin;
-    const server = createRegistryServer(registry, {version: 'test', tls: {key: tls.key, cert: tls.cert}});
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const served = await serveInProcess(registry, {tls: {key: tls.key, cert: tls.cert}});
+    url = served.url;
     close = async () => {
-      await new Promise((r) => server.close(r));
-      await registry.db.close();
+      await served.close();
       rmSync(dir, {recursive: true, force: true});
     };
   }, 60_000);

@@ -4,7 +4,6 @@
 // own token; a registry that is down costs a warning, not the deploy. And the other way:
 // anemos deploy --from-registry takes the machine's desired deployment (the real CLI bundle).
 
-import type {AddressInfo} from 'node:net';
 import {execFile} from 'node:child_process';
 import {mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -20,10 +19,10 @@ import {planDeploy} from '../../src/core/deploy-plan.js';
 import {registryAccess, trustOf} from '../../src/services/registry/access.js';
 import {Registry} from '../../src/services/registry/registry.js';
 import {deploymentRecorder} from '../../src/services/registry/record.js';
-import {createRegistryServer} from '../../src/services/registry/server.js';
 import {fakeFacts} from '../helpers/facts.js';
 import {REPO} from '../helpers/kernel.js';
 import {freePort} from '../helpers/postgres.js';
+import {serveInProcess} from '../helpers/registry.js';
 
 describe('anemos deploy records the deployment it starts', () => {
   let registry: Registry;
@@ -35,12 +34,10 @@ describe('anemos deploy records the deployment it starts', () => {
   beforeAll(async () => {
     registry = await Registry.open(await openEmbedded(join(dir, 'registry')));
     operator = (await registry.createToken({role: 'operator', note: 'alice'})).token;
-    const server = createRegistryServer(registry, {version: 'test'});
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const served = await serveInProcess(registry);
+    url = served.url;
     close = async () => {
-      await new Promise((r) => server.close(r));
-      await registry.db.close();
+      await served.close();
       rmSync(dir, {recursive: true, force: true});
     };
   }, 60_000);

@@ -6,7 +6,6 @@
 // log with their filters. A machine whose agent sent markup everywhere runs nothing.
 // Screenshots are kept in .cache/test-screenshots/.
 
-import type {AddressInfo} from 'node:net';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -16,9 +15,9 @@ import {openEmbedded} from '../../src/adapters/db.js';
 import type {HardwareInventory} from '../../src/core/inventory.js';
 import type {ReportEvent} from '../../src/core/registry/lifecycle.js';
 import {Registry} from '../../src/services/registry/registry.js';
-import {createRegistryServer} from '../../src/services/registry/server.js';
 import {launchChromium, screenshot, signIn} from '../helpers/browser.js';
 import {loadInventoryFixture} from '../helpers/inventory.js';
+import {serveInProcess} from '../helpers/registry.js';
 
 const {inventory: INVENTORY} = loadInventoryFixture('cloud-vm-virtio');
 const uuid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
@@ -68,15 +67,13 @@ describe('registry web UI in Chromium', () => {
     const evil: HardwareInventory = {...inv(EVIL, '52:54:00:00:00:09', '192.0.2.99/24'), disks: [{name: EVIL, sizeBytes: 1, rotational: false, removable: false, model: EVIL, serial: EVIL, byId: []}]};
     evil.nics[0]!.name = EVIL;
     await registry.enroll({machine: {uuid: uuid(9), macs: ['52:54:00:00:00:09'], hostname: 'evil'}, inventory: evil}, enroll);
-    const server = createRegistryServer(registry, {version: 'test', log: (l) => process.env.DEBUG_UI && console.log(l)});
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const served = await serveInProcess(registry);
+    url = served.url;
     browser = await launchChromium();
     page = await browser.newPage({viewport: {width: 1280, height: 800}});
     close = async () => {
       await browser.close();
-      await new Promise((r) => server.close(r));
-      await registry.db.close();
+      await served.close();
       rmSync(dir, {recursive: true, force: true});
     };
   }, 120_000);

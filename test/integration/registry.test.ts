@@ -161,6 +161,12 @@ describe.each(['embedded', 'postgres'] as const)('registry API on the %s databas
     ];
     const first = await call('POST', '/reports', {token: tokens.deployment, body: {machine: {uuid: UUID, macs: [MAC]}, deployment: {id: 'dep-20261206-0001'}, events}});
     expect(first.body).toMatchObject({machine: UUID, events: 2, state: 'provisioning'});
+    // More events of the running deployment (the path most reports take) still name only this machine's own MACs and UUID.
+    const foreignMac = await call('POST', '/reports', {token: tokens.deployment, body: {machine: {uuid: UUID, macs: [MAC, OTHER_MAC]}, deployment: {id: 'dep-20261206-0001'}, events: [{seq: 9, msg: 'x'}]}});
+    expect(foreignMac.body.error.code).toBe('identity-mismatch');
+    const foreignUuid = await call('POST', '/reports', {token: tokens.deployment, body: {machine: {uuid: OTHER_UUID, macs: [MAC]}, deployment: {id: 'dep-20261206-0001'}, events: [{seq: 9, msg: 'x'}]}});
+    expect(foreignUuid.body.error.code).toBe('identity-mismatch');
+    expect((await call('GET', '/deployments/dep-20261206-0001/events', {token: tokens.reader})).body.events.map((e: {seq: number}) => e.seq)).toEqual([0, 1]);
     // The agent posts again what it is not sure arrived, then the outcome; a NUL and a lone surrogate from payload output are kept as U+FFFD.
     const again = await call('POST', '/reports', {token: tokens.deployment, raw: `{"machine": {"uuid": "${UUID}", "macs": ["${MAC}"]}, "deployment": {"id": "dep-20261206-0001"}, "events": [${events.map((e) => JSON.stringify(e)).join(',')}, {"seq": 2, "msg": "deploy: a\\u0000b \\ud800 c"}, {"seq": 3, "msg": "DEPLOY SUCCEEDED in 80 s", "outcome": "succeeded"}]}`});
     expect(again.status).toBe(200);

@@ -6,7 +6,11 @@ export interface Db {
   readonly kind: 'embedded' | 'postgres';
   /** Where it is, for messages: the data directory, or the server without its password. */
   readonly where: string;
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * One statement. `prepared`: a name for a statement run often, which a server keeps
+   * parsed and planned per connection (the embedded database parses it each time anyway).
+   */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], prepared?: string): Promise<T[]>;
   /** Statements in one transaction: all of them, or none. */
   transaction<T>(fn: (tx: Pick<Db, 'query'>) => Promise<T>): Promise<T>;
   close(): Promise<void>;

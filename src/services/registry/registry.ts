@@ -226,6 +226,21 @@ const limitOf = (p: PageRequest) => Math.min(MAX_LIMIT, Math.max(1, p.limit ?? D
 
 type Tx = Pick<Db, 'query'>;
 
+/** Who an identity is, as resolveIdentity found it. */
+interface Resolved {
+  id: string | undefined;
+  conflict?: string;
+  /** The UUID the machine had (null: none yet). */
+  uuid: string | null;
+  /** Its MACs among those named (the others are free, or another's). */
+  knownMacs: string[];
+  /** The deployment a report names, if it exists. */
+  deployment?: {machine_id: string; mode: 'deploy' | 'test'};
+}
+
+/** How long a token, once checked, is taken on trust in this process (a revocation here takes effect at once). */
+const AUTH_CACHE_MS = 2000;
+
 const MACHINE_COLUMNS = `m.*, (SELECT coalesce(array_agg(mac ORDER BY mac), '{}') FROM machine_macs x WHERE x.machine_id = m.id) AS macs,
   (SELECT json_build_object('id', d.id, 'outcome', d.outcome, 'recordedAt', d.started_at) FROM deployments d WHERE d.machine_id = m.id ORDER BY d.started_at DESC, d.id DESC LIMIT 1) AS last_deployment`;
 
@@ -286,8 +301,8 @@ export class Registry {
     this.database = {
       kind: db.kind,
       where: db.where,
-      query: (sql, params) => timed(db.query(sql, params), performance.now()),
-      transaction: (fn) => db.transaction((tx) => fn({query: (sql, params) => timed(tx.query(sql, params), performance.now())})),
+      query: (sql, params, prepared) => timed(db.query(sql, params, prepared), performance.now()),
+      transaction: (fn) => db.transaction((tx) => fn({query: (sql, params, prepared) => timed(tx.query(sql, params, prepared), performance.now())})),
       close: () => db.close(),
     } as Db;
   }
@@ -313,7 +328,7 @@ export class Registry {
       o.machineId ?? null,
       o.deploymentId ?? null,
       o.createdBy,
-    ]);
+    ], 'anemos_token_insert');
     return {id, token, kind: o.kind, expiresAt: o.expiresAt ? o.expiresAt.toISOString() : null};
   }
 
@@ -327,11 +342,22 @@ export class Registry {
     });
   }
 
+  private readonly trusted = new Map<string, {caller: Caller; until: number; expires: number}>();
+
+  /** Tokens taken on trust are checked again (a revocation, an outcome that shortened a deployment's token). */
+  private forget(): void {
+    this.trusted.clear();
+  }
+
   /** Who the token is; a refusal that says why (unknown, revoked, expired, used up) otherwise. */
   async authenticate(token: string, now = new Date()): Promise<Caller> {
+    const hash = tokenHash(token);
+    const known = this.trusted.get(hash);
+    if (known && now.getTime() < known.until && now.getTime() < known.expires) return known.caller;
     const [row] = await this.db.query<{id: string; role: TokenKind; note: string | null; machine_id: string | null; deployment_id: string | null; expires_at: string | null; uses_left: number | null; revoked_at: string | null}>(
       'SELECT id, role, note, machine_id, deployment_id, expires_at, uses_left, revoked_at FROM tokens WHERE hash = $1',
-      [tokenHash(token)],
+      [hash],
+      'anemos_authenticate',
     );
     if (!row) throw new RegistryError(401, 'token-unknown', 'The token is not known to this registry.', {hint: 'Check the token (anemos tokens list shows the ids of live ones), or ask an admin for one.'});
     if (row.revoked_at) throw new RegistryError(401, 'token-revoked', `Token ${row.id} was revoked at ${iso(row.revoked_at)}.`, {hint: 'Ask an admin for a new token.'});
@@ -342,7 +368,13 @@ export class Registry {
       this.lastUseWritten.set(row.id, now.getTime());
       await this.db.query('UPDATE tokens SET last_used_at = $2 WHERE id = $1', [row.id, now]);
     }
-    return {tokenId: row.id, kind: row.role, note: row.note, machineId: row.machine_id, deploymentId: row.deployment_id, actor: actorName(row.role, row.id, row.note, row.machine_id, row.deployment_id)};
+    const caller: Caller = {tokenId: row.id, kind: row.role, note: row.note, machineId: row.machine_id, deploymentId: row.deployment_id, actor: actorName(row.role, row.id, row.note, row.machine_id, row.deployment_id)};
+    // Enroll tokens are counted in their transaction; the others are trusted for a moment.
+    if (row.uses_left === null) {
+      if (this.trusted.size > 10_000) this.trusted.clear();
+      this.trusted.set(hash, {caller, until: now.getTime() + AUTH_CACHE_MS, expires: row.expires_at ? new Date(row.expires_at).getTime() : Infinity});
+    }
+    return caller;
   }
 
   async listTokens(f: {kind?: TokenKind; live?: boolean}, p: PageRequest = {}): Promise<Page<TokenInfo>> {
@@ -365,6 +397,7 @@ export class Registry {
   async revokeToken(id: string, actor: string): Promise<TokenInfo> {
     return this.db.transaction(async (tx) => {
       const [row] = await tx.query('UPDATE tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING *', [id]);
+      this.forget();
       if (!row) throw new RegistryError(404, 'no-token', `No token ${id} in the registry.`, {hint: 'anemos tokens list shows the ids.'});
       await this.auditIn(tx, actor, (row.machine_id as string | null) ?? null, 'token revoked', {id, role: row.role, note: row.note ?? null});
       return tokenInfo(row);
@@ -379,41 +412,52 @@ export class Registry {
    * its own or free (a free MAC becomes its own: a NIC added). Otherwise the UUID and the
    * MACs must not name two machines, nor a MAC a machine whose UUID is another.
    */
-  private async resolveIdentity(tx: Tx, m: MachineIdentity, boundTo: string | null): Promise<{id: string | undefined; conflict?: string}> {
-    // One round trip: the machine with this UUID, the owners of these MACs (with their UUIDs), the bound machine's UUID.
-    const [row] = await tx.query<{by_uuid: string | null; own_uuid: string | null; macs: {mac: string; machine_id: string; uuid: string | null}[] | null}>(
+  private async resolveIdentity(tx: Tx, m: MachineIdentity, boundTo: string | null, deploymentId?: string): Promise<Resolved> {
+    // One round trip: the machine with this UUID, the owners of these MACs (with their UUIDs),
+    // the bound machine's UUID, and the deployment a report names.
+    const [row] = await tx.query<{by_uuid: string | null; own_uuid: string | null; macs: {mac: string; machine_id: string; uuid: string | null}[] | null; dep: {machine_id: string; mode: 'deploy' | 'test'} | null}>(
       `SELECT (SELECT id FROM machines WHERE uuid = $1) AS by_uuid,
               (SELECT uuid FROM machines WHERE id = $3) AS own_uuid,
-              (SELECT json_agg(json_build_object('mac', x.mac, 'machine_id', x.machine_id, 'uuid', m.uuid) ORDER BY x.mac) FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = ANY($2::text[])) AS macs`,
-      [m.uuid ?? null, m.macs, boundTo],
+              (SELECT json_agg(json_build_object('mac', x.mac, 'machine_id', x.machine_id, 'uuid', m.uuid) ORDER BY x.mac) FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = ANY($2::text[])) AS macs,
+              (SELECT json_build_object('machine_id', machine_id, 'mode', mode) FROM deployments WHERE id = $4) AS dep`,
+      [m.uuid ?? null, m.macs, boundTo, deploymentId ?? null],
+      'anemos_resolve_identity',
     );
     const byUuid = row?.by_uuid ?? undefined;
     const byMac = row?.macs ?? [];
+    const resolved = (id: string | undefined, uuid: string | null): Resolved => ({id, uuid, knownMacs: byMac.filter((x) => x.machine_id === id).map((x) => x.mac), deployment: row?.dep ?? undefined});
     if (boundTo) {
-      if (byUuid && byUuid !== boundTo) return {id: undefined, conflict: `UUID ${m.uuid} is machine ${byUuid}'s`};
-      if (m.uuid && row?.own_uuid && row.own_uuid !== m.uuid) return {id: undefined, conflict: `machine ${boundTo} has UUID ${row.own_uuid}, not ${m.uuid}`};
+      if (byUuid && byUuid !== boundTo) return {...resolved(undefined, null), conflict: `UUID ${m.uuid} is machine ${byUuid}'s`};
+      if (m.uuid && row?.own_uuid && row.own_uuid !== m.uuid) return {...resolved(undefined, null), conflict: `machine ${boundTo} has UUID ${row.own_uuid}, not ${m.uuid}`};
       const foreign = byMac.find((x) => x.machine_id !== boundTo);
-      if (foreign) return {id: undefined, conflict: `MAC ${foreign.mac} is machine ${foreign.machine_id}'s`};
-      return {id: boundTo};
+      if (foreign) return {...resolved(undefined, null), conflict: `MAC ${foreign.mac} is machine ${foreign.machine_id}'s`};
+      return resolved(boundTo, row?.own_uuid ?? null);
     }
     const ids = [...new Set([...(byUuid ? [byUuid] : []), ...byMac.map((x) => x.machine_id)])];
     if (ids.length > 1) {
       const mac = byMac.find((x) => x.machine_id !== (byUuid ?? ids[0]));
-      return {id: undefined, conflict: byUuid ? `UUID ${m.uuid} is machine ${byUuid}'s, and MAC ${mac?.mac} is machine ${mac?.machine_id}'s` : `its MACs belong to machines ${ids.join(' and ')}`};
+      return {...resolved(undefined, null), conflict: byUuid ? `UUID ${m.uuid} is machine ${byUuid}'s, and MAC ${mac?.mac} is machine ${mac?.machine_id}'s` : `its MACs belong to machines ${ids.join(' and ')}`};
     }
     const other = byMac[0];
-    if (ids.length === 1 && m.uuid && !byUuid && other?.uuid && other.uuid !== m.uuid) return {id: undefined, conflict: `MAC ${other.mac} is machine ${ids[0]}'s, whose UUID is ${other.uuid}, not ${m.uuid}`};
-    return {id: ids[0]};
+    if (ids.length === 1 && m.uuid && !byUuid && other?.uuid && other.uuid !== m.uuid) return {...resolved(undefined, null), conflict: `MAC ${other.mac} is machine ${ids[0]}'s, whose UUID is ${other.uuid}, not ${m.uuid}`};
+    return resolved(ids[0], byUuid ? m.uuid! : (other?.uuid ?? null));
   }
 
-  /** Bind free MACs (and a UUID the machine lacked) to the machine; a hostname it reports is kept. Two round trips. */
-  private async bindIdentity(tx: Tx, id: string, m: MachineIdentity, actor: string, justCreated = false): Promise<void> {
-    const added = m.macs.length ? (await tx.query<{mac: string}>('INSERT INTO machine_macs (mac, machine_id) SELECT unnest($1::text[]), $2 ON CONFLICT (mac) DO NOTHING RETURNING mac', [m.macs, id])).map((r) => r.mac) : [];
-    const [before] = await tx.query<{uuid: string | null}>(
-      'UPDATE machines n SET last_seen = now(), hostname = coalesce($2, n.hostname), uuid = coalesce(n.uuid, $3) FROM (SELECT uuid FROM machines WHERE id = $1) o WHERE n.id = $1 RETURNING o.uuid',
-      [id, m.hostname ?? null, m.uuid ?? null],
+  /**
+   * The machine is seen: locked for this transaction, its last sighting and the hostname it
+   * gives kept, the MACs no machine had and a UUID it lacked bound to it. Its state as it is.
+   */
+  private async touchMachine(tx: Tx, id: string, m: MachineIdentity, actor: string, o: {knownMacs: string[]; uuid: string | null; justCreated?: boolean; inventory?: boolean}): Promise<{state: MachineState; inventory: HardwareInventory | null}> {
+    const fresh = m.macs.filter((x) => !o.knownMacs.includes(x));
+    const added = fresh.length ? (await tx.query<{mac: string}>('INSERT INTO machine_macs (mac, machine_id) SELECT unnest($1::text[]), $2 ON CONFLICT (mac) DO NOTHING RETURNING mac', [fresh, id])).map((r) => r.mac) : [];
+    const [row] = await tx.query<{state: MachineState; inventory: HardwareInventory | null}>(
+      'UPDATE machines SET last_seen = now(), hostname = coalesce($2, hostname), uuid = coalesce(uuid, $3) WHERE id = $1 RETURNING state, CASE WHEN $4 THEN inventory END AS inventory',
+      [id, m.hostname ?? null, m.uuid ?? null, Boolean(o.inventory)],
+      'anemos_touch_machine',
     );
-    if (!justCreated && (added.length || (m.uuid && !before?.uuid))) await this.auditIn(tx, actor, id, 'identity added', {...(added.length ? {macs: added.sort()} : {}), ...(m.uuid && !before?.uuid ? {uuid: m.uuid} : {})});
+    const uuidAdded = Boolean(m.uuid && !o.uuid);
+    if (!o.justCreated && (added.length || uuidAdded)) await this.auditIn(tx, actor, id, 'identity added', {...(added.length ? {macs: added.sort()} : {}), ...(uuidAdded ? {uuid: m.uuid} : {})});
+    return row!;
   }
 
   private async createMachine(tx: Tx, m: MachineIdentity, actor: string): Promise<string> {
@@ -450,8 +494,8 @@ export class Registry {
       }
       const created = !id;
       id ??= await this.createMachine(tx, m, caller.actor);
-      await this.bindIdentity(tx, id, m, caller.actor, created);
-      if (r.inventory) await this.storeInventory(tx, id, r.inventory, caller.actor);
+      const seen = await this.touchMachine(tx, id, m, caller.actor, {knownMacs: found.knownMacs, uuid: created ? (m.uuid ?? null) : found.uuid, justCreated: created, inventory: Boolean(r.inventory)});
+      if (r.inventory) await this.storeInventory(tx, id, r.inventory, seen.inventory, caller.actor);
       if (caller.kind === 'enroll') {
         const used = await tx.query("UPDATE tokens SET uses_left = uses_left - 1 WHERE id = $1 AND uses_left IS NOT NULL AND uses_left > 0 RETURNING uses_left", [caller.tokenId]);
         const [limited] = await tx.query<{uses_left: number | null}>('SELECT uses_left FROM tokens WHERE id = $1', [caller.tokenId]);
@@ -480,12 +524,10 @@ export class Registry {
         return undefined;
       }
       const id = found.id ?? (await this.createMachine(tx, m, caller.actor));
-      const [machine] = await tx.query<{state: MachineState}>('SELECT state FROM machines WHERE id = $1 FOR UPDATE', [id]);
-      if (machine!.state === 'retired') throw new RegistryError(409, 'machine-retired', `Machine ${id} is retired: no deployment is recorded for it.`, {hint: 'An operator changes its state first, if it is to be deployed again.'});
-      await this.bindIdentity(tx, id, m, caller.actor, !found.id);
-      const exists = await tx.query('SELECT 1 FROM deployments WHERE id = $1', [d.id]);
-      if (exists.length) throw new RegistryError(409, 'deployment-exists', `Deployment ${d.id} exists already.`, {hint: 'Each deploy has its own id (anemos deploy makes one).'});
-      await tx.query('INSERT INTO deployments (id, machine_id, mode, who, source, artifacts, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [d.id, id, d.mode, d.who ?? null, 'cli', json(d.artifacts ?? []), now]);
+      const {state} = await this.touchMachine(tx, id, m, caller.actor, {knownMacs: found.knownMacs, uuid: found.id ? found.uuid : (m.uuid ?? null), justCreated: !found.id});
+      if (state === 'retired') throw new RegistryError(409, 'machine-retired', `Machine ${id} is retired: no deployment is recorded for it.`, {hint: 'An operator changes its state first, if it is to be deployed again.'});
+      const inserted = await tx.query('INSERT INTO deployments (id, machine_id, mode, who, source, artifacts, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING id', [d.id, id, d.mode, d.who ?? null, 'cli', json(d.artifacts ?? []), now], 'anemos_deployment_insert');
+      if (!inserted.length) throw new RegistryError(409, 'deployment-exists', `Deployment ${d.id} exists already.`, {hint: 'Each deploy has its own id (anemos deploy makes one).'});
       const expiresAt = new Date(now.getTime() + ((d.timeoutSeconds ?? 3600) + 3600) * 1000);
       const token = await this.mintToken(tx, {kind: 'deployment', machineId: id, deploymentId: d.id, expiresAt, createdBy: caller.actor});
       await this.auditIn(tx, caller.actor, id, 'deployment recorded', {deployment: d.id, mode: d.mode, who: d.who ?? null, token: token.id});
@@ -495,11 +537,14 @@ export class Registry {
     return out;
   }
 
-  private async storeInventory(tx: Tx, id: string, inventory: HardwareInventory, actor: string): Promise<string[]> {
-    const [m] = await tx.query<{inventory: HardwareInventory | null}>('SELECT inventory FROM machines WHERE id = $1', [id]);
-    const changes = m?.inventory ? diffInventory(m.inventory, inventory) : [];
-    await tx.query('INSERT INTO inventory_reports (machine_id, inventory, changes) VALUES ($1, $2, $3)', [id, json(inventory), json(changes)]);
-    await tx.query('UPDATE machines SET inventory = $2 WHERE id = $1', [id, json(inventory)]);
+  /** The inventory kept (the one before it, from touchMachine, gives what changed): one statement. */
+  private async storeInventory(tx: Tx, id: string, inventory: HardwareInventory, before: HardwareInventory | null, actor: string): Promise<string[]> {
+    const changes = before ? diffInventory(before, inventory) : [];
+    await tx.query(
+      'WITH kept AS (INSERT INTO inventory_reports (machine_id, inventory, changes) VALUES ($1, $2, $3)) UPDATE machines SET inventory = $2 WHERE id = $1',
+      [id, json(inventory), json(changes)],
+      'anemos_inventory',
+    );
     if (changes.length) await this.auditIn(tx, actor, id, 'hardware changed', {changes});
     return changes;
   }
@@ -515,9 +560,11 @@ export class Registry {
       await this.auditEntry(caller.actor, caller.machineId, 'report refused', {reason: 'another deployment', deployment: r.deployment.id});
       throw new RegistryError(403, 'token-scope', `This token reports for deployment ${caller.deploymentId} only, not ${r.deployment.id}.`, {hint: 'Each deployment reports with its own token; this refusal is in the audit log.'});
     }
+    const quick = await this.quickReport(r, m, caller);
+    if (quick) return quick;
     let conflict: string | undefined;
     const out = await this.db.transaction(async (tx) => {
-      const found = await this.resolveIdentity(tx, m, bound ? caller.machineId : null);
+      const found = await this.resolveIdentity(tx, m, bound ? caller.machineId : null, r.deployment?.id);
       if (found.conflict) {
         conflict = found.conflict;
         return undefined;
@@ -529,21 +576,17 @@ export class Registry {
         id = await this.createMachine(tx, m, caller.actor);
         created = true;
       }
-      const [row] = await tx.query<{state: MachineState; d_machine: string | null; d_mode: 'deploy' | 'test' | null}>(
-        'SELECT m.state, d.machine_id AS d_machine, d.mode AS d_mode FROM machines m LEFT JOIN deployments d ON d.id = $2 WHERE m.id = $1 FOR UPDATE OF m',
-        [id, r.deployment?.id ?? null],
-      );
-      await this.bindIdentity(tx, id, m, caller.actor, created);
-      const changes = r.inventory ? await this.storeInventory(tx, id, r.inventory, caller.actor) : [];
+      const seen = await this.touchMachine(tx, id, m, caller.actor, {knownMacs: found.knownMacs, uuid: created ? (m.uuid ?? null) : found.uuid, justCreated: created, inventory: Boolean(r.inventory)});
+      let state = seen.state;
+      const changes = r.inventory ? await this.storeInventory(tx, id, r.inventory, seen.inventory, caller.actor) : [];
       let events = 0;
-      let state = row!.state;
       if (r.deployment) {
-        const d = row!.d_machine ? {machine_id: row!.d_machine, mode: row!.d_mode!} : undefined;
+        const d = found.deployment;
         if (!d) throw new RegistryError(404, 'no-deployment', `No deployment ${r.deployment.id} in the registry.`, {hint: 'A deployment is recorded first (POST /api/v1/deployments), which gives the token it reports with.'});
         if (d.machine_id !== id) throw new RegistryError(409, 'deployment-machine', `Deployment ${r.deployment.id} belongs to machine ${d.machine_id}, not ${id}.`);
         if (r.events?.length) {
           // One statement for the batch; an event posted again (the agent was not sure it arrived) is kept once.
-          const inserted = await tx.query("INSERT INTO deployment_events (deployment_id, seq, event) SELECT $1, (e->>'seq')::int, e FROM jsonb_array_elements($2::jsonb) AS e ON CONFLICT DO NOTHING RETURNING seq", [r.deployment.id, json(r.events)]);
+          const inserted = await tx.query("INSERT INTO deployment_events (deployment_id, seq, event) SELECT $1, (e->>'seq')::int, e FROM jsonb_array_elements($2::jsonb) AS e ON CONFLICT DO NOTHING RETURNING seq", [r.deployment.id, json(r.events)], 'anemos_events');
           events = inserted.length;
           const outcome = outcomeOf(r.events);
           if (outcome) await this.endDeployment(tx, r.deployment.id, outcome);
@@ -561,10 +604,39 @@ export class Registry {
     return out;
   }
 
+  /**
+   * The report a deploy environment sends most: more events of its running deployment, with
+   * its deployment's token, nothing new about the machine. Stored in one statement when the
+   * database agrees that this is all it is (the MACs and UUID are the machine's own, the
+   * deployment is its own and still running, no state changes); anything else, and nothing
+   * is written here: the full path decides (and refuses what it must).
+   */
+  private async quickReport(r: Report, m: MachineIdentity, caller: Caller): Promise<{machine: string; created: boolean; changes: string[]; events: number; state: MachineState} | undefined> {
+    if (caller.kind !== 'deployment' || !r.deployment || !r.events?.length || r.inventory || outcomeOf(r.events) || !m.macs.length) return undefined;
+    const [row] = await this.db.query<{state: MachineState | null; inserted: number}>(
+      `WITH ok AS (
+         SELECT m.state FROM machines m JOIN deployments d ON d.id = $4 AND d.machine_id = m.id AND d.outcome IS NULL
+          WHERE m.id = $1 AND (d.mode = 'test' OR m.state = 'provisioning')
+            AND ($3::text IS NULL OR m.uuid = $3) AND NOT EXISTS (SELECT 1 FROM machines o WHERE o.uuid = $3 AND o.id <> m.id)
+            AND (SELECT count(*) FROM machine_macs x WHERE x.mac = ANY($2::text[]) AND x.machine_id = m.id) = cardinality($2::text[])),
+       touched AS (UPDATE machines SET last_seen = now(), hostname = coalesce($5, hostname) WHERE id = $1 AND EXISTS (SELECT 1 FROM ok) RETURNING id),
+       inserted AS (INSERT INTO deployment_events (deployment_id, seq, event) SELECT $4, (e->>'seq')::int, e FROM jsonb_array_elements($6::jsonb) AS e WHERE EXISTS (SELECT 1 FROM ok) ON CONFLICT DO NOTHING RETURNING seq)
+       SELECT (SELECT state FROM ok) AS state, (SELECT count(*)::int FROM inserted) AS inserted`,
+      [caller.machineId, m.macs, m.uuid ?? null, r.deployment.id, m.hostname ?? null, json(r.events)],
+      'anemos_quick_report',
+    );
+    if (!row?.state) return undefined;
+    return {machine: caller.machineId!, created: false, changes: [], events: Number(row.inserted), state: row.state};
+  }
+
   /** The outcome is in: the deployment ends, and its token lives only for the grace period. */
   private async endDeployment(tx: Tx, id: string, outcome: string): Promise<void> {
-    await tx.query('UPDATE deployments SET outcome = $2, finished_at = coalesce(finished_at, now()) WHERE id = $1', [id, outcome]);
-    await tx.query(`UPDATE tokens SET expires_at = least(coalesce(expires_at, 'infinity'::timestamptz), now() + interval '${DEPLOYMENT_TOKEN_GRACE_SECONDS} seconds') WHERE deployment_id = $1`, [id]);
+    await tx.query(
+      `WITH ended AS (UPDATE deployments SET outcome = $2, finished_at = coalesce(finished_at, now()) WHERE id = $1 RETURNING id)
+       UPDATE tokens SET expires_at = least(coalesce(expires_at, 'infinity'::timestamptz), now() + interval '${DEPLOYMENT_TOKEN_GRACE_SECONDS} seconds') WHERE deployment_id = (SELECT id FROM ended)`,
+      [id, outcome],
+    );
+    this.forget();
   }
 
   // ---------------------------------------------------------------- machines
@@ -774,7 +846,7 @@ export class Registry {
   }
 
   private async auditIn(tx: Tx, actor: string, machine: string | null, action: string, detail: unknown): Promise<void> {
-    await tx.query('INSERT INTO audit (actor, machine_id, action, detail) VALUES ($1, $2, $3, $4)', [actor, machine, action, json(detail)]);
+    await tx.query('INSERT INTO audit (actor, machine_id, action, detail) VALUES ($1, $2, $3, $4)', [actor, machine, action, json(detail)], 'anemos_audit');
   }
 
   /** An audit entry of its own (a refusal, after its transaction rolled back). */
