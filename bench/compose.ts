@@ -6,7 +6,7 @@ import {createReadStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSy
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {planSegments} from '../src/core/segments.js';
-import {composeInitramfs} from '../src/services/compose.js';
+import {composeInitramfs} from '../src/adapters/compose.js';
 import {qemuNetwork} from '../src/core/qemu-target.js';
 
 const repo = join(__dirname, '..');

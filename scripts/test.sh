@@ -27,6 +27,7 @@ for c in "${checks[@]}"; do
 done
 
 npx tsc -p .
+npm run --silent layers
 npm run build --silent
 if [ $# -gt 0 ]; then exec npx vitest run "$@"; fi
 

@@ -3,10 +3,8 @@
 import {statSync} from 'node:fs';
 import {readFile} from 'node:fs/promises';
 import {dirname, resolve} from 'node:path';
-import {type Config, parseConfig, type ParseConfigOptions} from '../core/config.js';
+import {type Config, DEFAULT_CONFIG_PATH, parseConfig, type ParseConfigOptions} from '../core/config.js';
 import {configError} from '../shared/errors.js';
-
-export const DEFAULT_CONFIG_PATH = '/etc/anemos.conf';
 
 /**
  * Read and validate a config file; relative artifact paths in it are read from its directory.

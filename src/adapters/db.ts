@@ -4,7 +4,7 @@
 
 import {chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
-import type {Db} from '../services/registry/db.js';
+import type {Db} from '../core/registry/db.js';
 import {preconditionError} from '../shared/errors.js';
 
 /**

@@ -1,19 +1,19 @@
-// The workstation's side of services/payload-sandbox.ts: Node's fs for listing, and the
+// The workstation's side of core/payload-sandbox.ts: Node's fs for listing, and the
 // sandbox: in /tmp as nobody when we run as root (deploy), else in our TMPDIR, confined to
 // namespaces of its own either way (hostPlace).
 
 import {lstatSync, readdirSync, readlinkSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import type {PayloadFile} from '../core/payload-check.js';
-import * as sandbox from '../services/payload-sandbox.js';
-import {EVALUATION_TIMEOUT_MS, type SandboxPlace, type SandboxRun} from '../services/payload-sandbox.js';
+import * as sandbox from '../core/payload-sandbox.js';
+import {EVALUATION_TIMEOUT_MS, type SandboxPlace, type SandboxRun} from '../core/payload-sandbox.js';
 import type {ImgbuildFindings} from '../core/imgbuild.js';
 import type {Runner} from './process.js';
 import {which} from './which.js';
 import {preconditionError} from '../shared/errors.js';
-import {NOBODY} from '../services/payload-sandbox.js';
+import {NOBODY} from '../core/payload-sandbox.js';
 
-export {NOBODY, EVALUATION_TIMEOUT_MS} from '../services/payload-sandbox.js';
+export {NOBODY, EVALUATION_TIMEOUT_MS} from '../core/payload-sandbox.js';
 
 export const listPayloadFiles = (dir: string): PayloadFile[] => sandbox.listPayloadFiles({readdirSync: (p) => readdirSync(p), lstatSync}, dir);
 

@@ -17,7 +17,7 @@ import {pipeline} from 'node:stream/promises';
 import type {SegmentSpec} from '../core/segments.js';
 import {AnemosError, fetchError, noRoom} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
-import {composeTail, type ComposeResult} from '../services/compose.js';
+import {composeTail, type ComposeResult} from './compose.js';
 import {fetchArtifact, isRemote, sha256File, type ArtifactSpec, type FetchedArtifact, type FetchOptions} from './fetch.js';
 import type {SshHost} from './ssh-host.js';
 

@@ -3,9 +3,9 @@
 // then the planned step scripts run one by one, each logged with its duration.
 
 import type {Runner} from '../shared/command.js';
-import {evaluateImgbuild, listPayloadFiles} from '../services/payload-sandbox.js';
+import {evaluateImgbuild, listPayloadFiles} from '../core/payload-sandbox.js';
 import * as runtime from './runtime.js';
-import {dirname, existsSync, join, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from './runtime.js';
+import {dirname, existsSync, join, mkdirSync, now, readdirSync, readFileSync, rmSync, writeFileSync} from './runtime.js';
 import type {BootConfig} from '../core/boot-contract.js';
 import {renderTemplate, templateValues, type ImgbuildSpec} from '../core/imgbuild.js';
 import {diskLayout, planImgbuild, stepPrelude, type ImgStep, type PlanContext, type StepPhase} from '../core/imgbuild-plan.js';
@@ -86,7 +86,7 @@ export interface ImgbuildResult {
 }
 
 export async function runImgbuild(o: ImgbuildRun): Promise<ImgbuildResult> {
-  const t0 = performance.now();
+  const t0 = now();
   const deadline = t0 + o.config.timeout * 1000;
   const {spec, warnings} = await o.log.step('imgbuild evaluate', () => evaluate(o.runner, o.payloadDir));
   for (const w of warnings) o.log.warn(w);
@@ -120,16 +120,16 @@ export async function runImgbuild(o: ImgbuildRun): Promise<ImgbuildResult> {
   const done: {id: string; seconds: number}[] = [];
   const rx0 = networkBytes();
   for (const [i, step] of steps.entries()) {
-    const started = performance.now();
+    const started = now();
     await o.log.step(`imgbuild ${step.id}`, () => runStep(o, step, files[i]!, deadline));
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = (now() - started) / 1000;
     phases[step.phase] += seconds;
     done.push({id: step.id, seconds: Math.round(seconds * 10) / 10});
   }
   const downloadedBytes = networkBytes() - rx0;
   const fmt = (n: number) => `${n.toFixed(1)} s`;
   o.log.info(
-    `IMGBUILD done in ${fmt((performance.now() - t0) / 1000)}: disk ${fmt(phases.disk)}, bootstrap ${fmt(phases.bootstrap)}, customisation ${fmt(phases.customise)}, ` +
+    `IMGBUILD done in ${fmt((now() - t0) / 1000)}: disk ${fmt(phases.disk)}, bootstrap ${fmt(phases.bootstrap)}, customisation ${fmt(phases.customise)}, ` +
       `bootloader ${fmt(phases.bootloader)}, unmount ${fmt(phases.finish)}; the target downloaded ${(downloadedBytes / 2 ** 20).toFixed(1)} MiB`,
   );
   return {phases, downloadedBytes, steps: done};
@@ -137,7 +137,7 @@ export async function runImgbuild(o: ImgbuildRun): Promise<ImgbuildResult> {
 
 function runStep(o: ImgbuildRun, step: ImgStep, file: string, deadline: number): Promise<void> {
   o.log.info(`IMGBUILD step ${step.id}: ${step.title}`);
-  const left = Math.floor((deadline - performance.now()) / 1000);
+  const left = Math.floor((deadline - now()) / 1000);
   if (left <= 0) return Promise.reject(new AgentError('payload-timeout', `The IMGBUILD ran longer than deploy.timeout (${o.config.timeout} s); stopped before step ${step.id}.`));
   return runInGroup(o.runner, {
     command: '/bin/sh',

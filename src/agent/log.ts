@@ -5,30 +5,13 @@
 // first time a line does not fit, so the failure and the outcome still reach the files a
 // driver reads; past that, the consoles and the registry get every line.
 
-import {appendFileSync, closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync} from './runtime.js';
+import {appendFileSync, closeSync, mkdirSync, now, openSync, rmSync, writeFileSync, writeSync} from './runtime.js';
 
 /** Bytes kept for the log's last lines while /run is full: hundreds of events. */
 const RESERVE = 512 * 1024;
-import type {BootTimeline} from '../core/boot-timeline.js';
+import type {LogEvent} from '../core/boot-contract.js';
 
-export interface LogEvent {
-  /** 1, 2, 3...: a watcher that reconnects asks for what follows the last one it saw. */
-  seq: number;
-  t: string;
-  level: 'info' | 'warn' | 'error';
-  step?: string;
-  status?: 'start' | 'ok' | 'fail';
-  seconds?: number;
-  /** The run's end, once: what a watcher should expect next (DESIGN.md §8). */
-  outcome?: 'succeeded' | 'failed' | 'test-ready';
-  /** With outcome failed: reboot (the old system comes back) or stay (reachable here). */
-  action?: 'reboot' | 'stay';
-  /** With outcome failed: the disks written to before the failure. */
-  written?: string[];
-  /** Seconds since the kernel started at each stage of the boot (src/core/boot-timeline.ts). */
-  timeline?: BootTimeline;
-  msg: string;
-}
+export type {LogEvent};
 
 export interface LogSinks {
   consoles: string[];
@@ -154,16 +137,16 @@ export class AgentLog {
 
   /** Run one named step, logging its start, end and duration. */
   async step<T>(step: string, f: () => Promise<T>): Promise<T> {
-    const t0 = performance.now();
+    const t0 = now();
     this.emit({level: 'info', step, status: 'start', msg: `${step}: start`});
     try {
       const r = await f();
-      const seconds = Number(((performance.now() - t0) / 1000).toFixed(2));
+      const seconds = Number(((now() - t0) / 1000).toFixed(2));
       this.steps.push({step, seconds, ok: true});
       this.emit({level: 'info', step, status: 'ok', seconds, msg: `${step}: ok (${seconds} s)`});
       return r;
     } catch (err) {
-      const seconds = Number(((performance.now() - t0) / 1000).toFixed(2));
+      const seconds = Number(((now() - t0) / 1000).toFixed(2));
       this.steps.push({step, seconds, ok: false});
       this.emit({level: 'error', step, status: 'fail', seconds, msg: `${step}: FAILED after ${seconds} s: ${(err as Error).message}`});
       throw err;

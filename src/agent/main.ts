@@ -13,7 +13,7 @@ import {partitionGuids, tidyBootEntries} from './boot-entries.js';
 import {EFIVARS_DIR} from '../core/last-deploy.js';
 import type {NetworkConfig} from '../core/network.js';
 import {RENDER_FORMATS, renderNetwork, type RenderFormat} from '../core/network-render.js';
-import {readNetworkJson, writeRendered} from '../services/network-render.js';
+import {readNetworkJson, writeRendered} from '../core/network-files.js';
 import {normalizeNetwork, validateNetwork} from '../core/network-schema.js';
 import {parseFlags} from '../shared/parse-flags.js';
 import {parseCmdline} from './cmdline.js';
@@ -35,7 +35,7 @@ import {decideOnFailure} from './policy.js';
 import {startDropbear} from './ssh.js';
 import {readLinks, readWriteCounters} from './system.js';
 import * as runtime from './runtime.js';
-import {args, env, exit, existsSync, readFileSync, sleep, stderr, stdout, writeFileSync} from './runtime.js';
+import {args, env, exit, existsSync, now, readFileSync, sleep, stderr, stdout, writeFileSync} from './runtime.js';
 
 const RUN_DIR = RUNTIME.dir;
 const PAYLOAD_DIR = `${RUN_DIR}/payload`;
@@ -54,10 +54,10 @@ function readJson<T>(path: string, what: string): T {
 }
 
 async function waitForLinks(net: NetworkConfig, log: AgentLog, seconds: number): Promise<NetworkPlan> {
-  const deadline = performance.now() + seconds * 1000;
+  const deadline = now() + seconds * 1000;
   for (;;) {
     const plan = planNetwork(net, readLinks());
-    if ((!plan.missing.length && !plan.missingMembers.length) || performance.now() > deadline) return plan;
+    if ((!plan.missing.length && !plan.missingMembers.length) || now() > deadline) return plan;
     await sleep(500);
   }
 }
@@ -125,14 +125,14 @@ async function checkUrl(runner: Runner, url: string): Promise<string | undefined
 
 /** The dead-man's switch: the network must prove itself before any disk is touched. */
 async function networkGate(runner: Runner, plan: NetworkPlan, config: BootConfig, log: AgentLog): Promise<void> {
-  const deadline = performance.now() + config.network_timeout * 1000;
+  const deadline = now() + config.network_timeout * 1000;
   let last = '';
   for (;;) {
     const problem = (await checkGateway(runner, plan)) ?? (config.check_url ? await checkUrl(runner, config.check_url) : undefined);
     if (!problem) return;
     if (problem !== last) log.warn(`network check: ${problem}; retrying until ${config.network_timeout} s have passed`);
     last = problem;
-    if (performance.now() > deadline) throw new AgentError('network-gate', `The network did not pass its check within ${config.network_timeout} s: ${problem}.`);
+    if (now() > deadline) throw new AgentError('network-gate', `The network did not pass its check within ${config.network_timeout} s: ${problem}.`);
     await sleep(2000);
   }
 }
@@ -157,8 +157,8 @@ function forever(): Promise<never> {
 async function waitForWatcher(config: BootConfig | undefined, log: AgentLog): Promise<void> {
   const limit = config?.watch_seconds ?? 0;
   if (!limit) return;
-  const t0 = performance.now();
-  while (!existsSync(RUNTIME.outcomeSeen) && performance.now() - t0 < limit * 1000) await sleep(500);
+  const t0 = now();
+  while (!existsSync(RUNTIME.outcomeSeen) && now() - t0 < limit * 1000) await sleep(500);
   log.info(existsSync(RUNTIME.outcomeSeen) ? 'the driver has read the outcome' : `no driver read the outcome within ${limit} s; going on`);
 }
 
@@ -181,7 +181,7 @@ async function run(): Promise<void> {
   const cmdline = parseCmdline(cmdlineText);
   const log = new AgentLog({consoles: cmdline.consoles, kmsg: true, dir: RUN_DIR});
   const before = readWriteCounters();
-  const t0 = performance.now();
+  const t0 = now();
   // Every event from the first, for the registry if config.json names one.
   let early: LogEvent[] | undefined = [];
   log.onEvent((e) => (reporter ? reporter.add(e) : early?.push(e)));
@@ -279,7 +279,7 @@ async function run(): Promise<void> {
       await log.step('payload run', () => runDeployScript(runner, {cwd: PAYLOAD_DIR, env, timeoutSeconds: config!.timeout, onLine: (l) => log.info(`deploy: ${l}`)}));
     }
     if (partitionsBefore) tidyBootEntries(log, partitionsBefore);
-    const total = ((performance.now() - t0) / 1000).toFixed(1);
+    const total = ((now() - t0) / 1000).toFixed(1);
     const msg = `DEPLOY SUCCEEDED in ${total} s: ${log.steps.map((s) => `${s.step} ${s.seconds} s`).join(', ')}`;
     log.emit({level: 'info', outcome: 'succeeded', msg});
     keepOutcome(log, {v: 1, t: new Date().toISOString(), mode: 'deploy', outcome: 'succeeded', msg, log: lastLogLines(log.logPath)});

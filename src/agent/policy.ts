@@ -1,5 +1,5 @@
 // What to do when the deploy fails: the old system comes back only if it is intact.
-import type {FailurePolicy} from '../core/config.js';
+import type {FailurePolicy} from '../core/boot-contract.js';
 
 export type FailureAction = 'reboot' | 'stay';
 

@@ -11,7 +11,7 @@ import type {ReportTarget} from '../core/boot-contract.js';
 import type {HardwareInventory} from '../core/inventory.js';
 import type {Runner} from '../shared/command.js';
 import type {AgentLog, LogEvent} from './log.js';
-import {sleep, writeFileSync} from './runtime.js';
+import {now, sleep, writeFileSync} from './runtime.js';
 
 /** Events per request: 200 with an inventory stay well under the registry's 1 MiB. */
 const BATCH = 200;
@@ -88,9 +88,9 @@ export class Reporter {
 
   /** Send what is queued (one batch at a time); true when nothing is left. At most `seconds` when given. */
   async drain(seconds: number): Promise<boolean> {
-    const t0 = performance.now();
+    const t0 = now();
     // The last seconds before the reboot: no backoff, the outcome must get out if it can.
-    while (this.pendingCount() && !this.refused && performance.now() - t0 < seconds * 1000) {
+    while (this.pendingCount() && !this.refused && now() - t0 < seconds * 1000) {
       if (!(await this.flush())) await sleep(500);
     }
     return !this.pendingCount();

@@ -1,14 +1,13 @@
 // Flags and the shared run of "deploy" and "test-boot" (they differ only in mode).
 import {createInterface} from 'node:readline/promises';
 import {Flags} from '@oclif/core';
-import {DEFAULT_CONFIG_PATH} from '../adapters/config-file.js';
 import type {BootMode} from '../core/boot-contract.js';
 import {PHASES, type Phase} from '../core/deploy-plan.js';
 import {runDeploy, type DeployRequest} from '../services/deploy-run.js';
 import {preflightError, type DeployPlan} from '../core/deploy-plan.js';
 import {AnemosError, usageError} from '../shared/errors.js';
-import {parseDuration} from '../core/config.js';
-import {parseDestination} from '../adapters/ssh-host.js';
+import {DEFAULT_CONFIG_PATH, parseDuration} from '../core/config.js';
+import {parseDestination} from '../core/ssh-destination.js';
 import {runRemoteDeploy} from '../services/remote-deploy.js';
 import {eventLine} from '../services/watch.js';
 import {makeProgress} from '../shared/progress.js';

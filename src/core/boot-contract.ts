@@ -1,6 +1,7 @@
 // The contract between the host CLI and the agent in the initramfs: which files the
 // appended segments carry and what config.json holds (DESIGN.md §3). Shared by both sides.
 
+import type {BootTimeline} from './boot-timeline.js';
 import {validate, type Schema, type SchemaProblem} from './json-schema.js';
 
 export const CONTRACT = {
@@ -122,4 +123,27 @@ export function payloadFileName(url: string): string {
   const m = /\.(tar\.gz|tgz|tar\.zst|tar\.xz|tar)$/.exec(url.split('?')[0]);
   const ext = m ? (m[1] === 'tgz' ? 'tar.gz' : m[1]) : 'tar.gz';
   return `payload.${ext}`;
+}
+
+/**
+ * One line of RUNTIME.events (events.jsonl): what the deploy environment says as it works,
+ * numbered, for a driver following it over SSH and for the registry.
+ */
+export interface LogEvent {
+  /** 1, 2, 3...: a watcher that reconnects asks for what follows the last one it saw. */
+  seq: number;
+  t: string;
+  level: 'info' | 'warn' | 'error';
+  step?: string;
+  status?: 'start' | 'ok' | 'fail';
+  seconds?: number;
+  /** The run's end, once: what a watcher should expect next (DESIGN.md §8). */
+  outcome?: 'succeeded' | 'failed' | 'test-ready';
+  /** With outcome failed: reboot (the old system comes back) or stay (reachable here). */
+  action?: 'reboot' | 'stay';
+  /** With outcome failed: the disks written to before the failure. */
+  written?: string[];
+  /** Seconds since the kernel started at each stage of the boot (src/core/boot-timeline.ts). */
+  timeline?: BootTimeline;
+  msg: string;
 }

@@ -2,7 +2,6 @@
 // the example's key list) and the pure parse: YAML text in, a normalized Config out,
 // or one config error listing every problem with its YAML path.
 
-import {isAbsolute, resolve} from 'node:path';
 import {stringify, parseDocument} from 'yaml';
 import {configError} from '../shared/errors.js';
 import {FAILURE_POLICIES, type FailurePolicy} from './boot-contract.js';
@@ -11,6 +10,8 @@ import {KERNEL_ARGS_PATTERN, KERNEL_ARGS_HINT} from './kernel-args.js';
 import {NETWORK_SCHEMA, normalizeNetwork, validateNetwork} from './network-schema.js';
 
 /** Where this machine's registry credential is kept (JSON, 0600): written when it enrolls. */
+/** Where anemos deploy and config check look without --config. */
+export const DEFAULT_CONFIG_PATH = '/etc/anemos.conf';
 export const DEFAULT_CREDENTIAL = '/etc/anemos/registry-credential';
 
 /** A pin of a TLS public key, as curl and wget --pinnedpubkey take it. */
@@ -208,7 +209,16 @@ function semanticProblems(raw: Record<string, any>, opts: ParseConfigOptions): S
 }
 
 const isPath = (url: string) => !/^[a-z][a-z0-9+.-]*:/i.test(url);
-const placePath = (url: string, opts: ParseConfigOptions) => (isPath(url) && !isAbsolute(url) && opts.baseDir ? resolve(opts.baseDir, url) : url);
+/** POSIX path REL read from directory BASE, normalized (what path.resolve does, without Node: core runs on QuickJS too). */
+export function resolveFrom(base: string, rel: string): string {
+  const parts: string[] = [];
+  for (const seg of (rel.startsWith('/') ? rel : `${base}/${rel}`).split('/')) {
+    if (seg === '..') parts.pop();
+    else if (seg && seg !== '.') parts.push(seg);
+  }
+  return `/${parts.join('/')}`;
+}
+const placePath = (url: string, opts: ParseConfigOptions) => (isPath(url) && !url.startsWith('/') && opts.baseDir ? resolveFrom(opts.baseDir, url) : url);
 const payloadDir = (url: string, opts: ParseConfigOptions) => isPath(url) && Boolean(opts.isDirectory?.(placePath(url, opts)));
 
 /** Parse and validate the YAML text of anemos.conf. `source` names the file in messages. */

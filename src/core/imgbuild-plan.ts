@@ -10,36 +10,11 @@
 
 import {shellQuote as q} from '../shared/shell.js';
 import {KERNEL_ARG} from './kernel-args.js';
-import type {ImgbuildSpec} from './imgbuild.js';
+import type {ImgbuildSpec, ImgStep, PlanContext, StepPhase} from './imgbuild-spec.js';
 import {unique} from './list.js';
 import {TARGET_MODULES} from './targets/index.js';
 
-export type StepPhase = 'prepare' | 'disk' | 'bootstrap' | 'customise' | 'bootloader' | 'finish';
-
-export interface ImgStep {
-  id: string;
-  title: string;
-  phase: StepPhase;
-  script: string;
-}
-
-export interface PlanContext {
-  /** Mount point of the new root. */
-  root: string;
-  /** The unpacked payload. */
-  payload: string;
-  /** Scratch space in RAM: pre-rendered templates, downloaded bootstrap tools. */
-  work: string;
-  disk?: string;
-  /** Booted by UEFI firmware (/sys/firmware/efi exists): ESP + grub-efi instead of BIOS GRUB. */
-  efi: boolean;
-  /** Kernel arguments to carry into the new system's bootloader (console=, net.ifnames=). */
-  kernelArgs: string[];
-  /** The deploy environment's network.json, for anemos-netconf. */
-  networkJson: string;
-  authorizedKeys: string;
-  hostKeysDir: string;
-}
+export type {ImgStep, PlanContext, StepPhase};
 
 const SECTOR = 512;
 const MIB = 2 ** 20;

@@ -5,10 +5,10 @@
 
 import type {PayloadFile} from './payload-check.js';
 import type {NetworkConfig} from './network.js';
+import {PARTITION_TABLES, ROOT_FILESYSTEMS, TARGETS, type ImgbuildSpec, type ImgFormat, type ImgTarget} from './imgbuild-spec.js';
 import {TARGET_MODULES} from './targets/index.js';
 
-export const TARGETS = ['debian', 'alpine', 'arch'] as const;
-export type ImgTarget = (typeof TARGETS)[number];
+export {PARTITION_TABLES, ROOT_FILESYSTEMS, TARGETS, type ImgbuildSpec, type ImgFormat, type ImgTarget};
 
 /** Scalar and list directives read from the IMGBUILD; lists hold one value per line (or word). */
 export const DIRECTIVES = [
@@ -18,35 +18,6 @@ export const DIRECTIVES = [
 export const FUNCTIONS = ['provision', 'setup', 'cleanup'] as const;
 
 export const DEFAULT_FORMAT = 'raw 8G msdos ext4';
-export const ROOT_FILESYSTEMS = ['ext4', 'ext3', 'ext2'] as const;
-export const PARTITION_TABLES = ['msdos', 'gpt'] as const;
-
-export type ImgFormat =
-  | {kind: 'raw'; /** Bytes of the root partition; null: the rest of the disk ("max"). */ size: number | null; sizeText: string; table: (typeof PARTITION_TABLES)[number]; fs: (typeof ROOT_FILESYSTEMS)[number]}
-  | {kind: 'custom'}
-  | {kind: 'dir'};
-
-export interface ImgbuildSpec {
-  imgname: string;
-  target: ImgTarget;
-  format: ImgFormat;
-  debianSuite: string;
-  debianMirror: string;
-  kernel: string;
-  alpineVersion: string;
-  alpineMirror: string;
-  /** alpine_unverified=yes: apk.static, the index and the packages unchecked (said as a warning). */
-  alpineUnverified: boolean;
-  archMirror: string;
-  hostconf: string[];
-  packages: string[];
-  services: string[];
-  functions: {provision: boolean; setup: boolean; cleanup: boolean};
-  /** Project folders present in the payload. */
-  project: {files: boolean; secrets: boolean; repositories: boolean; keys: boolean; pacmanConf: boolean};
-  patches: string[];
-  templates: string[];
-}
 
 export interface ImgbuildFindings {
   spec?: ImgbuildSpec;

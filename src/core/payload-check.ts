@@ -1,7 +1,7 @@
 // What makes a payload directory valid, judged from a listing of its files (pure).
 // The shell syntax check and IMGBUILD evaluation run the real sh elsewhere.
 
-import type {ImgbuildSpec} from './imgbuild.js';
+import type {ImgbuildSpec} from './imgbuild-spec.js';
 
 export interface PayloadFile {
   /** Path relative to the payload root, "/"-separated. */

@@ -22,7 +22,7 @@ import {needsSignedKernel, PE_HEADER_BYTES, peSigned} from '../core/kernel-image
 import {planSegments, type SegmentSpec} from '../core/segments.js';
 import {AnemosError, artifactError, preconditionError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
-import {composeInitramfs, type ComposeResult} from './compose.js';
+import {composeInitramfs, type ComposeResult} from '../adapters/compose.js';
 import {checkPayload} from './payload.js';
 
 export interface DeployDeps {
@@ -97,7 +97,7 @@ export async function checkPayloadArchive(runner: Runner, path: string, url: str
   }
   // What the deploy environment would refuse after the reboot is refused here, before it:
   // an invalid IMGBUILD, a deploy script with a syntax error, the payload's own ./check.
-  const check = await checkPayload(runner, path);
+  const check = await checkPayload(path, runner);
   if (check.errors.length) {
     const what = check.kind === 'IMGBUILD' && !check.errors.some((e) => e.startsWith('check: ')) ? 'The IMGBUILD in the payload' : 'The payload';
     throw new AnemosError('artifact', 'payload-invalid', `${what} from ${url} is not valid; nothing was changed.`, {

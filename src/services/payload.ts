@@ -9,7 +9,7 @@ import {pipeline} from 'node:stream/promises';
 import * as tar from 'tar';
 import {sha256File} from '../adapters/fetch.js';
 import {evaluateImgbuild, listPayloadFiles, runSandboxed} from '../adapters/payload-dir.js';
-import type {Runner} from '../adapters/process.js';
+import {realRunner, type Runner} from '../adapters/process.js';
 import type {Config} from '../core/config.js';
 import {projectParts, TEMPLATE_VARIABLES, unknownTemplateVariables} from '../core/imgbuild.js';
 import {checkPayloadFiles, type PayloadFile, type PayloadFindings} from '../core/payload-check.js';
@@ -21,7 +21,7 @@ export interface PayloadCheckResult extends PayloadFindings {
 }
 
 /** Check a payload directory or archive; shell syntax with sh -n, an IMGBUILD sourced by sh and validated. */
-export async function checkPayload(runner: Runner, source: string): Promise<PayloadCheckResult> {
+export async function checkPayload(source: string, runner: Runner = realRunner): Promise<PayloadCheckResult> {
   let st;
   try {
     st = await lstat(source);
@@ -108,8 +108,8 @@ async function checkImgbuild(runner: Runner, dir: string, files: PayloadFile[], 
   }
 }
 
-export async function packPayload(runner: Runner, dir: string, output: string): Promise<{output: string; sha256: string; size: number; check: PayloadCheckResult}> {
-  const check = await checkPayload(runner, dir);
+export async function packPayload(dir: string, output: string, runner: Runner = realRunner): Promise<{output: string; sha256: string; size: number; check: PayloadCheckResult}> {
+  const check = await checkPayload(dir, runner);
   assertPayloadValid(check);
   const files = listPayloadFiles(dir).map((f) => f.path);
   await pipeline(
@@ -137,7 +137,7 @@ export async function packPayloadDir(runner: Runner, config: Config, cacheDir: s
   if (!p?.dir) return config;
   await mkdir(cacheDir, {recursive: true});
   const tmp = join(cacheDir, `payload-pack-${process.pid}.tar.gz`);
-  const packed = await packPayload(runner, p.url, tmp);
+  const packed = await packPayload(p.url, tmp, runner);
   const out = join(cacheDir, `payload-${packed.sha256.slice(0, 16)}.tar.gz`);
   await rename(tmp, out);
   log(`Payload: packed the directory ${p.url} (${packed.size} bytes, sha256 ${packed.sha256}).`);

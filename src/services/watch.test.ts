@@ -2,7 +2,7 @@
 // what events each connection streams. Its verdict is the exit code a CI job acts on.
 
 import {describe, expect, it} from 'vitest';
-import type {LogEvent} from '../agent/log.js';
+import type {LogEvent} from '../core/boot-contract.js';
 import {AnemosError, EXIT} from '../shared/errors.js';
 import {eventLine, watchDeploy, type Observation, type WatchIO, type WatchOptions} from './watch.js';
 

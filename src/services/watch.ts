@@ -5,7 +5,7 @@
 // "Exit codes"). Every connection is a fresh one: the machine reboots under them.
 // The decisions are here; the SSH side is a small interface (WatchIO), faked in tests.
 
-import type {LogEvent} from '../agent/log.js';
+import type {LogEvent} from '../core/boot-contract.js';
 import {AnemosError} from '../shared/errors.js';
 import {terminalLine} from '../shared/terminal-text.js';
 

@@ -68,7 +68,7 @@ const WRITE_FAILURES: Record<string, string> = {ENOSPC: 'no space left on the fi
  * file and what to do; undefined for any other error, which the caller handles as before.
  */
 export function writeFailure(err: unknown, path: string, what: string, elsewhere = 'point cache_dir in anemos.conf at one'): AnemosError | undefined {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const code = (err as {code?: string} | undefined)?.code;
   if (!code || !(code in WRITE_FAILURES)) return undefined;
   const dir = path.slice(0, path.lastIndexOf('/')) || '/';
   const hint = code === 'EROFS' ? `${elsewhere[0].toUpperCase()}${elsewhere.slice(1)} that is writable.` : `Free space on the file system that holds ${dir} (df -h ${dir}), or ${elsewhere} with room; then rerun.`;

@@ -10,7 +10,7 @@ import type {BootConfig} from '../../src/core/boot-contract.js';
 import type {NetworkConfig} from '../../src/core/network.js';
 import {qemuNetwork} from '../../src/core/qemu-target.js';
 import {planSegments} from '../../src/core/segments.js';
-import {composeInitramfs} from '../../src/services/compose.js';
+import {composeInitramfs} from '../../src/adapters/compose.js';
 import {REPO} from './kernel.js';
 
 export const BASE_DIR = join(REPO, '.cache', 'base');

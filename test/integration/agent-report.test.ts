@@ -11,7 +11,7 @@ import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {openEmbedded} from '../../src/adapters/db.js';
 import {autoServerTls} from '../../src/adapters/tls.js';
-import type {LogEvent} from '../../src/agent/log.js';
+import type {LogEvent} from '../../src/core/boot-contract.js';
 import {Registry} from '../../src/services/registry/registry.js';
 import {callUnderQjsAsync} from '../helpers/qjs.js';
 import {serveInProcess} from '../helpers/registry.js';

@@ -10,7 +10,7 @@ import {gzipSync} from 'node:zlib';
 import {createHash} from 'node:crypto';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {fetchArtifact} from '../../src/adapters/fetch.js';
-import {composeInitramfs} from '../../src/services/compose.js';
+import {composeInitramfs} from '../../src/adapters/compose.js';
 import {failure} from '../helpers/failure.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
 

@@ -9,7 +9,7 @@ import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {openEmbedded, openPostgres} from '../../src/adapters/db.js';
 import type {HardwareInventory} from '../../src/core/inventory.js';
-import type {Db} from '../../src/services/registry/db.js';
+import type {Db} from '../../src/core/registry/db.js';
 import {Registry} from '../../src/services/registry/registry.js';
 import {createRegistryServer, MAX_BODY} from '../../src/services/registry/server.js';
 import {loadInventoryFixture} from '../helpers/inventory.js';

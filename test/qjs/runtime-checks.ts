@@ -3,7 +3,7 @@
 // judges. Argument: a scratch directory.
 
 import * as rt from '../../src/agent/runtime.js';
-import {evaluateImgbuild, listPayloadFiles} from '../../src/services/payload-sandbox.js';
+import {evaluateImgbuild, listPayloadFiles} from '../../src/core/payload-sandbox.js';
 
 const dir = rt.args()[0]!;
 const report = (name: string, value: unknown) => rt.stdout(`${JSON.stringify({name, value})}\n`);

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core';
-import {DEFAULT_CONFIG_PATH, loadConfig} from '../../adapters/config-file.js';
-import {missingChecksums} from '../../core/config.js';
+import {DEFAULT_CONFIG_PATH} from '../../core/config.js';
+import {checkConfigFile} from '../../services/config.js';
 import {BaseCommand} from '../base.js';
 
 export default class ConfigCheck extends BaseCommand {
@@ -16,12 +16,11 @@ export default class ConfigCheck extends BaseCommand {
 
   async run(): Promise<unknown> {
     const {flags} = await this.parse(ConfigCheck);
-    const config = await loadConfig(flags.config, {allowUnverified: flags['allow-unverified']});
-    const missing = missingChecksums(config);
+    const {config, unverified, localFiles} = await checkConfigFile(flags.config, {allowUnverified: flags['allow-unverified']});
     if (!this.jsonEnabled()) {
       this.out(`${flags.config}: OK`);
-      for (const a of [config.kernel, config.initramfs, config.payload]) if (a?.url.startsWith('/')) this.out(`  reads ${a.url}`);
-      if (missing.length) this.progress(`WARNING: unverified artifacts allowed: ${missing.join(', ')}`);
+      for (const f of localFiles) this.out(`  reads ${f}`);
+      if (unverified.length) this.progress(`WARNING: unverified artifacts allowed: ${unverified.join(', ')}`);
     }
     return config;
   }

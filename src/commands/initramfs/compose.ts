@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core';
-import {composeFiles} from '../../services/compose-files.js';
+import {composeFiles} from '../../services/initramfs-compose.js';
 import {COMPRESSIONS} from '../../core/initramfs-format.js';
 import {makeProgress} from '../../shared/progress.js';
 import {BaseCommand} from '../base.js';

@@ -1,7 +1,6 @@
 import {Flags} from '@oclif/core';
-import {gatherNetworkCaptures} from '../../adapters/host-network.js';
-import {checkNetworkUsable, parseNetwork} from '../../core/network.js';
 import {describeNetwork} from '../../core/network-describe.js';
+import {detectHostNetwork} from '../../services/network.js';
 import {preconditionError} from '../../shared/errors.js';
 import {BaseCommand} from '../base.js';
 
@@ -14,8 +13,7 @@ export default class NetworkDetect extends BaseCommand {
 
   async run(): Promise<unknown> {
     const {flags} = await this.parse(NetworkDetect);
-    const net = parseNetwork(await gatherNetworkCaptures());
-    const problems = checkNetworkUsable(net);
+    const {network: net, problems} = await detectHostNetwork();
     if (!this.jsonEnabled()) {
       for (const l of describeNetwork(net)) this.out(l);
       for (const p of problems) this.progress(`WARNING: ${p}`);

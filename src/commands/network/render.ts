@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import {Args, Flags} from '@oclif/core';
 import {RENDER_FORMATS, type RenderFormat} from '../../core/network-render.js';
-import {renderNetworkFromFile} from '../../services/network-render.js';
+import {renderNetworkFromFile} from '../../core/network-files.js';
 import {BaseCommand} from '../base.js';
 
 export default class NetworkRender extends BaseCommand {

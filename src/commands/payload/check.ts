@@ -1,5 +1,4 @@
 import {Args} from '@oclif/core';
-import {realRunner} from '../../adapters/process.js';
 import {assertPayloadValid, checkPayload} from '../../services/payload.js';
 import {BaseCommand} from '../base.js';
 
@@ -12,7 +11,7 @@ export default class PayloadCheck extends BaseCommand {
 
   async run(): Promise<unknown> {
     const {args} = await this.parse(PayloadCheck);
-    const result = await checkPayload(realRunner, args.source);
+    const result = await checkPayload(args.source);
     for (const w of result.warnings) this.progress(`WARNING: ${w}`);
     assertPayloadValid(result);
     if (!this.jsonEnabled()) {

@@ -1,6 +1,5 @@
 import {basename, resolve} from 'node:path';
 import {Args, Flags} from '@oclif/core';
-import {realRunner} from '../../adapters/process.js';
 import {packPayload} from '../../services/payload.js';
 import {BaseCommand} from '../base.js';
 
@@ -15,7 +14,7 @@ export default class PayloadPack extends BaseCommand {
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(PayloadPack);
     const output = resolve(flags.output ?? `${basename(resolve(args.dir))}.tar.gz`);
-    const r = await packPayload(realRunner, args.dir, output);
+    const r = await packPayload(args.dir, output);
     for (const w of r.check.warnings) this.progress(`WARNING: ${w}`);
     if (!this.jsonEnabled()) {
       this.out(`${r.output}: ${r.size} bytes, sha256 ${r.sha256}`);

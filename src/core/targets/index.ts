@@ -1,6 +1,6 @@
 // Every target anemos can install, by the name an IMGBUILD's "target" gives.
 
-import type {ImgTarget} from '../imgbuild.js';
+import type {ImgTarget} from '../imgbuild-spec.js';
 import {alpine} from './alpine.js';
 import {arch} from './arch.js';
 import {debian} from './debian.js';

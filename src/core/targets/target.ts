@@ -3,8 +3,7 @@
 // enables services, what its bootloader needs. The planner asks; it never branches on a
 // target's name. Adding a distribution is one file here and its tests.
 
-import type {ImgbuildSpec} from '../imgbuild.js';
-import type {ImgStep, PlanContext} from '../imgbuild-plan.js';
+import type {ImgbuildSpec, ImgStep, PlanContext} from '../imgbuild-spec.js';
 import type {RenderFormat} from '../network-render.js';
 
 export interface Target {

@@ -26,7 +26,7 @@ import {
   type TokenKind,
 } from '../../core/registry/lifecycle.js';
 import {applyMergePatch} from '../../core/registry/merge-patch.js';
-import {migrate, type Db} from './db.js';
+import {migrate, type Db} from '../../core/registry/db.js';
 
 /** A refusal the API answers with its status and a stable code: bad input, unknown record, a transition not allowed. */
 export class RegistryError extends Error {

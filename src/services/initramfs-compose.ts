@@ -6,7 +6,7 @@ import type {CpioEntry} from '../core/cpio.js';
 import type {Compression} from '../core/initramfs-format.js';
 import {pathMissing, usageError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
-import {composeInitramfs, type ComposeResult} from './compose.js';
+import {composeInitramfs, type ComposeResult} from '../adapters/compose.js';
 
 export async function fileEntry(src: string, dest: string): Promise<CpioEntry> {
   let st;

@@ -7,7 +7,7 @@ import {chmod, copyFile, rm, stat, statfs} from 'node:fs/promises';
 import {dirname} from 'node:path';
 import {once} from 'node:events';
 import type {Writable} from 'node:stream';
-import {compressStream} from '../adapters/compress.js';
+import {compressStream} from './compress.js';
 import {writeCpio} from '../core/cpio.js';
 import {detectFormat} from '../core/initramfs-format.js';
 import type {SegmentSpec} from '../core/segments.js';

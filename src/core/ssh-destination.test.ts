@@ -1,7 +1,7 @@
 // What goes over the wire to the host (the remote shell line) and how ssh's failures are told apart.
 
 import {describe, expect, it} from 'vitest';
-import {connectionError, parseDestination, remoteLine, sshArgv} from './ssh-host.js';
+import {connectionError, parseDestination, remoteLine, sshArgv} from './ssh-destination.js';
 
 const d = (user = 'root') => ({user, host: '203.0.113.5', port: 2222, options: ['UserKnownHostsFile=/ci/known_hosts']});
 

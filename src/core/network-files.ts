@@ -1,9 +1,9 @@
 // Render network.json into a root directory (CLI "network render", agent "anemos-netconf").
 // No runtime of its own: the CLI hands in Node's fs, the agent (QuickJS) its runtime.
 
-import {renderNetwork, type RenderedFile, type RenderFormat} from '../core/network-render.js';
-import {normalizeNetwork, validateNetwork} from '../core/network-schema.js';
-import type {NetworkConfig} from '../core/network.js';
+import {renderNetwork, type RenderedFile, type RenderFormat} from './network-render.js';
+import {normalizeNetwork, validateNetwork} from './network-schema.js';
+import type {NetworkConfig} from './network.js';
 import {AnemosError, pathMissing, usageError} from '../shared/errors.js';
 
 /** The file calls this module makes: Node's fs and the agent's runtime both have them. */

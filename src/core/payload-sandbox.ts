@@ -4,8 +4,8 @@
 // runtime of its own: files are read through the `PayloadFs` handed in, and the sandbox is
 // made with the Runner's commands (mktemp, cp -a, chown -R -h, rm -rf).
 
-import {evaluatorScript, parseEvaluation, validateImgbuild, type ImgbuildFindings} from '../core/imgbuild.js';
-import type {PayloadFile} from '../core/payload-check.js';
+import {evaluatorScript, parseEvaluation, validateImgbuild, type ImgbuildFindings} from './imgbuild.js';
+import type {PayloadFile} from './payload-check.js';
 import {AnemosError} from '../shared/errors.js';
 import type {Runner} from '../shared/command.js';
 

@@ -1,0 +1,63 @@
+// What an IMGBUILD becomes once it is read (the spec) and what its plan is made of (steps
+// and their context): the types every target module (core/targets/) and the planner share.
+// It imports nothing, so a target can name them without an import cycle.
+
+export const TARGETS = ['debian', 'alpine', 'arch'] as const;
+export type ImgTarget = (typeof TARGETS)[number];
+
+export const ROOT_FILESYSTEMS = ['ext4', 'ext3', 'ext2'] as const;
+export const PARTITION_TABLES = ['msdos', 'gpt'] as const;
+
+export type ImgFormat =
+  | {kind: 'raw'; /** Bytes of the root partition; null: the rest of the disk ("max"). */ size: number | null; sizeText: string; table: (typeof PARTITION_TABLES)[number]; fs: (typeof ROOT_FILESYSTEMS)[number]}
+  | {kind: 'custom'}
+  | {kind: 'dir'};
+
+export interface ImgbuildSpec {
+  imgname: string;
+  target: ImgTarget;
+  format: ImgFormat;
+  debianSuite: string;
+  debianMirror: string;
+  kernel: string;
+  alpineVersion: string;
+  alpineMirror: string;
+  /** alpine_unverified=yes: apk.static, the index and the packages unchecked (said as a warning). */
+  alpineUnverified: boolean;
+  archMirror: string;
+  hostconf: string[];
+  packages: string[];
+  services: string[];
+  functions: {provision: boolean; setup: boolean; cleanup: boolean};
+  /** Project folders present in the payload. */
+  project: {files: boolean; secrets: boolean; repositories: boolean; keys: boolean; pacmanConf: boolean};
+  patches: string[];
+  templates: string[];
+}
+
+export type StepPhase = 'prepare' | 'disk' | 'bootstrap' | 'customise' | 'bootloader' | 'finish';
+
+export interface ImgStep {
+  id: string;
+  title: string;
+  phase: StepPhase;
+  script: string;
+}
+
+export interface PlanContext {
+  /** Mount point of the new root. */
+  root: string;
+  /** The unpacked payload. */
+  payload: string;
+  /** Scratch space in RAM: pre-rendered templates, downloaded bootstrap tools. */
+  work: string;
+  disk?: string;
+  /** Booted by UEFI firmware (/sys/firmware/efi exists): ESP + grub-efi instead of BIOS GRUB. */
+  efi: boolean;
+  /** Kernel arguments to carry into the new system's bootloader (console=, net.ifnames=). */
+  kernelArgs: string[];
+  /** The deploy environment's network.json, for anemos-netconf. */
+  networkJson: string;
+  authorizedKeys: string;
+  hostKeysDir: string;
+}
