@@ -43,6 +43,8 @@ const makePjson = (bundleFile: string) => ({
     bin: 'anemos',
     dirname: 'anemos',
     topicSeparator: ' ',
+    additionalHelpFlags: ['-h'],
+    additionalVersionFlags: ['-v'],
     // The bundle itself exports COMMANDS; oclif requires it back from its own path,
     // whatever the file is called once installed (/usr/local/bin/anemos).
     commands: {strategy: 'explicit', target: `./${basename(bundleFile)}`, identifier: 'COMMANDS'},
@@ -53,7 +55,8 @@ const makePjson = (bundleFile: string) => ({
       payload: {description: 'Pack and check payloads.'},
       machines: {description: "The registry's machines: list, show, change, retire, follow a deployment."},
       tokens: {description: "The registry's tokens: make, list, revoke (over its API)."},
-      serve: {description: 'Run the machine registry; its tokens on the registry\'s own machine.'},
+      // "serve" is a command; its "serve token" subcommands are listed under it, not as a second "serve".
+      serve: {description: 'Run the machine registry; its tokens on the registry\'s own machine.', hidden: true},
     },
   },
 });
@@ -70,7 +73,15 @@ function unknownCommand(err: unknown, argv: string[]): AnemosError | undefined {
   });
 }
 
+/** The spellings people try first: "anemos help [COMMAND…]", "anemos version". */
+export function conventionalArgv(argv: string[]): string[] {
+  if (argv[0] === 'help') return argv.length > 1 ? [...argv.slice(1), '--help'] : ['--help'];
+  if (argv[0] === 'version' && argv.length === 1) return ['--version'];
+  return argv;
+}
+
 export function main(argv: string[], bundleFile: string): Promise<void> {
+  argv = conventionalArgv(argv);
   return run(argv, {root: dirname(bundleFile), pjson: makePjson(bundleFile) as never, isRoot: true})
     .then(() => flush())
     .catch((err) => {

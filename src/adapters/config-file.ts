@@ -18,7 +18,15 @@ export async function loadConfig(path: string, opts: Omit<ParseConfigOptions, 'b
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' || !over) {
-      if (code === 'ENOENT') throw configError('config-missing', `No config file at ${path}.`, `Copy anemos.conf.example to ${DEFAULT_CONFIG_PATH} and fill in the URLs and sha256 sums, or pass --config FILE.`);
+      if (code === 'ENOENT') {
+        throw configError(
+          'config-missing',
+          `No config file at ${path}.`,
+          path === DEFAULT_CONFIG_PATH
+            ? `Copy anemos.conf.example to ${DEFAULT_CONFIG_PATH} and fill in the URLs and sha256 sums, or pass --config FILE.`
+            : `Check the path given with --config (or ANEMOS_CONFIG); to start one, copy anemos.conf.example there and fill in the URLs and sha256 sums.`,
+        );
+      }
       if (code === 'EISDIR') throw configError('config-is-directory', `${path} is a directory, not a config file.`, `Pass the file itself, e.g. --config ${path.replace(/\/$/, '')}/anemos.conf.`);
       if (code === 'EACCES') throw configError('config-unreadable', `Cannot read ${path}: permission denied.`, 'Check the file permissions (anemos deploy runs as root on the host).');
       throw configError('config-unreadable', `Cannot read ${path}: ${(err as Error).message}.`, 'Check that the path names a readable file.');
@@ -27,5 +35,6 @@ export async function loadConfig(path: string, opts: Omit<ParseConfigOptions, 'b
   }
   // A payload directory (not an archive) is packed when a deploy starts (services/payload.ts).
   const isDirectory = (p: string) => statSync(p, {throwIfNoEntry: false})?.isDirectory() ?? false;
-  return parseConfig(over ? over.text(text) : text, over ? `${path} with ${over.source}` : path, {...opts, baseDir: dirname(resolve(path)), isDirectory});
+  const exists = (p: string) => statSync(p, {throwIfNoEntry: false}) !== undefined;
+  return parseConfig(over ? over.text(text) : text, over ? `${path} with ${over.source}` : path, {...opts, baseDir: dirname(resolve(path)), isDirectory, exists});
 }

@@ -4,7 +4,7 @@
 import {join} from 'node:path';
 import {firmwarePath} from '../core/deploy-plan.js';
 import {EFI_GLOBAL_GUID} from '../core/efi-boot.js';
-import {mountOf, parseSecureBoot, type HostFacts} from '../core/host-facts.js';
+import {mountOf, NOT_A_DISK, parseSecureBoot, type HostDisk, type HostFacts} from '../core/host-facts.js';
 import {parseOsRelease} from '../core/install-kexec.js';
 import {EFIVARS_DIR, RAMOOPS_PARAMS, type RamoopsParams} from '../core/last-deploy.js';
 import {parseNetwork} from '../core/network.js';
@@ -131,6 +131,7 @@ export async function gatherHostFacts(host: Host = localHost, opts: GatherOption
       efi: uefi,
       ...(ramoops.mem_address ? {ramoops: ramoops as unknown as RamoopsParams} : {}),
     },
+    disks: await blockDisks(files),
     firmware: await collectFirmware(runner, await boundDrivers(runner), {files}),
     ...(opts.firmware?.length ? {firmwareFiles: await statFirmware(opts.firmware, files)} : {}),
     boot: {
@@ -142,6 +143,17 @@ export async function gatherHostFacts(host: Host = localHost, opts: GatherOption
       ...(bootMount ? {filesystem: {type: bootMount.type, source: bootMount.source}} : {}),
     },
   };
+}
+
+/** The whole disks in /sys/block with their sizes and partitions: deploy.disk is checked against them. */
+async function blockDisks(files: Host['files']): Promise<HostDisk[]> {
+  const disks: HostDisk[] = [];
+  for (const name of (await files.list('/sys/block')).filter((n) => !NOT_A_DISK.test(n)).sort()) {
+    const sectors = Number((await files.read(`/sys/block/${name}/size`).catch(() => undefined))?.trim());
+    const partitions = (await files.list(`/sys/block/${name}`)).filter((p) => p.startsWith(name) && p !== name);
+    disks.push({name, sizeBytes: Number.isFinite(sectors) ? sectors * 512 : 0, partitions});
+  }
+  return disks;
 }
 
 /** Keys of the person at this machine: root's authorized_keys and ~/.ssh/id_*.pub. */

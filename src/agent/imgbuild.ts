@@ -10,6 +10,7 @@ import type {BootConfig} from '../core/boot-contract.js';
 import {renderTemplate, templateValues, type ImgbuildSpec} from '../core/imgbuild.js';
 import {diskLayout, planImgbuild, stepPrelude, type ImgStep, type PlanContext, type StepPhase} from '../core/imgbuild-plan.js';
 import type {NetworkConfig} from '../core/network.js';
+import {formatSize} from '../core/inventory.js';
 import {AgentError} from './errors.js';
 import type {AgentLog} from './log.js';
 import {runInGroup} from './payload.js';
@@ -32,7 +33,6 @@ function diskBytes(disk: string): number {
   return Number(readFileSync(path, 'utf8').trim()) * 512;
 }
 
-const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
 
 /** The file calls renderTemplates makes: the agent's runtime, or Node's fs in a test. */
 export type TemplateFs = Pick<typeof runtime, 'readFileSync' | 'writeFileSync' | 'mkdirSync' | 'rmSync' | 'chmodSync'> & {statSync(path: string): {mode: number}};
@@ -99,7 +99,7 @@ export async function runImgbuild(o: ImgbuildRun): Promise<ImgbuildResult> {
     if (!o.config.disk) throw new AgentError('imgbuild-disk', 'The IMGBUILD format "raw" partitions a disk, but deploy.disk is not set in anemos.conf. Nothing was written.');
     const size = diskBytes(o.config.disk);
     if (size < layout.minBytes) {
-      throw new AgentError('imgbuild-disk', `${o.config.disk} has ${gib(size)}, and the IMGBUILD format needs at least ${gib(layout.minBytes)}. Use a smaller size in format, or "max". Nothing was written.`);
+      throw new AgentError('imgbuild-disk', `${o.config.disk} has ${formatSize(size)}, and the IMGBUILD format needs at least ${formatSize(layout.minBytes)}. Use a smaller size in format, or "max". Nothing was written.`);
     }
   }
   renderTemplates(runtime, spec, o.payloadDir, join(o.workDir, 'templates'), templateValues(o.net, {hostname: o.config.hostname, imgname: spec.imgname, target: spec.target, ...(o.config.disk ? {disk: o.config.disk} : {})}));

@@ -27,7 +27,7 @@ export abstract class BaseCommand extends Command {
   protected async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<never> {
     // oclif's own parse errors (unknown flag, missing argument) are usage errors.
     if (!(err instanceof AnemosError) && err.oclif?.exit !== undefined && err.oclif.exit !== 0) {
-      err = new AnemosError('usage', 'usage', err.message, {hint: `Run "anemos ${this.id?.replace(/:/g, ' ') ?? ''} --help".`});
+      err = new AnemosError('usage', 'usage', usageMessage(err.message), {hint: `Run "anemos ${this.id?.replace(/:/g, ' ') ?? ''} --help".`});
     }
     if (!(err instanceof AnemosError) && err.oclif?.exit === 0) throw err;
     if (this.jsonEnabled()) {
@@ -39,4 +39,20 @@ export abstract class BaseCommand extends Command {
     process.exitCode = exitCodeOf(err);
     this.exit(exitCodeOf(err));
   }
+}
+
+/** oclif's parse errors in our words: a flag that needs another says which and why, one problem per line. */
+export function usageMessage(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^The following errors? occurred:$/.test(l) && !/^See more help with --help$/.test(l))
+    .map((l) => {
+      const all = /^All of the following must be provided when using (--\S+): (.+)$/.exec(l);
+      if (all) return `${all[1]} only applies with ${all[2].split(', ').join(' and ')}; without it, it would be ignored. Add ${all[2]} or drop ${all[1]}.`;
+      const some = /^One of the following must be provided when using (--\S+): (.+)$/.exec(l);
+      if (some) return `${some[1]} only applies with ${some[2].split(', ').join(' or ')}; without one of them, it would be ignored.`;
+      return l;
+    });
+  return lines.join('\n');
 }

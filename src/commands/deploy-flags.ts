@@ -24,18 +24,18 @@ export const deployFlags = {
   'install-kexec': Flags.boolean({description: 'If the host has no kexec-tools, install it with its package manager (apt-get, dnf, apk, pacman, zypper) before the load, instead of using the one-shot GRUB entry.', env: 'ANEMOS_INSTALL_KEXEC'}),
   'allow-unverified': Flags.boolean({description: 'Accept artifacts without sha256 (warns loudly; shown in the plan).', env: 'ANEMOS_ALLOW_UNVERIFIED'}),
   qemu: Flags.boolean({description: 'Run the deploy environment in a local QEMU VM instead of on this host (try a payload on a laptop).', env: 'ANEMOS_QEMU'}),
-  disk: Flags.string({description: 'With --qemu: raw disk image attached as /dev/vda (required for deploy).', env: 'ANEMOS_QEMU_DISK'}),
-  memory: Flags.integer({description: 'With --qemu: VM memory in MiB.', default: 1024, env: 'ANEMOS_QEMU_MEMORY'}),
-  'ssh-port': Flags.integer({description: 'With --host: the host\'s SSH port. With --qemu: the loopback port forwarded to the VM\'s SSH (default 2222).', env: 'ANEMOS_SSH_PORT'}),
-  accel: Flags.string({description: 'With --qemu: QEMU accelerator (kvm:tcg tries KVM first).', default: 'kvm:tcg', env: 'ANEMOS_QEMU_ACCEL'}),
+  disk: Flags.string({description: 'With --qemu: raw disk image attached as /dev/vda (required for deploy).', env: 'ANEMOS_QEMU_DISK', dependsOn: ['qemu']}),
+  memory: Flags.integer({description: 'With --qemu: VM memory in MiB (default 1024).', env: 'ANEMOS_QEMU_MEMORY', dependsOn: ['qemu']}),
+  'ssh-port': Flags.integer({description: 'With --host: the host\'s SSH port. With --qemu: the loopback port forwarded to the VM\'s SSH (default 2222).', env: 'ANEMOS_SSH_PORT', relationships: [{type: 'some', flags: ['host', 'qemu']}]}),
+  accel: Flags.string({description: 'With --qemu: QEMU accelerator (default kvm:tcg: KVM first, else TCG).', env: 'ANEMOS_QEMU_ACCEL', dependsOn: ['qemu']}),
   host: Flags.string({description: 'Deploy [USER@]HOST over SSH from here, and follow it to a verdict (README, "Deploy from a workstation or CI"). The config is read here; network: auto means the host\'s network.', env: 'ANEMOS_HOST', exclusive: ['qemu']}),
-  identity: Flags.string({char: 'i', description: 'With --host: SSH private key (ssh -i).', env: 'ANEMOS_SSH_IDENTITY'}),
-  'ssh-option': Flags.string({description: 'With --host: an ssh -o option (repeatable), e.g. UserKnownHostsFile=./known_hosts.', multiple: true}),
-  upload: Flags.boolean({description: 'With --host: fetch kernel and base initramfs here and send them over SSH (for hosts without outbound access).'}),
-  timeout: Flags.string({description: 'With --host: give up waiting for a verdict after this long (exit 12): seconds or 30m, 2h.', default: '1h', env: 'ANEMOS_TIMEOUT'}),
-  logs: Flags.string({description: 'With --host: where the events, deploy.log and (on failure) the step scripts are copied (default: ~/.cache/anemos/logs/HOST-TIME).', env: 'ANEMOS_LOGS'}),
-  check: Flags.string({description: 'With --host: a command run on the new system over SSH; the deploy passes only if it exits 0.'}),
-  attach: Flags.boolean({description: 'With --host: follow a deploy already under way (after this command was stopped) to its verdict; changes nothing.'}),
+  identity: Flags.string({char: 'i', description: 'With --host: SSH private key (ssh -i).', env: 'ANEMOS_SSH_IDENTITY', dependsOn: ['host']}),
+  'ssh-option': Flags.string({description: 'With --host: an ssh -o option (repeatable), e.g. UserKnownHostsFile=./known_hosts.', multiple: true, dependsOn: ['host']}),
+  upload: Flags.boolean({description: 'With --host: fetch kernel and base initramfs here and send them over SSH (for hosts without outbound access).', dependsOn: ['host']}),
+  timeout: Flags.string({description: 'With --host: give up waiting for a verdict after this long (exit 12): seconds or 30m, 2h (default 1h).', env: 'ANEMOS_TIMEOUT', dependsOn: ['host']}),
+  logs: Flags.string({description: 'With --host: where the events, deploy.log and (on failure) the step scripts are copied (default: ~/.cache/anemos/logs/HOST-TIME).', env: 'ANEMOS_LOGS', dependsOn: ['host']}),
+  check: Flags.string({description: 'With --host: a command run on the new system over SSH; the deploy passes only if it exits 0.', dependsOn: ['host']}),
+  attach: Flags.boolean({description: 'With --host: follow a deploy already under way (after this command was stopped) to its verdict; changes nothing.', dependsOn: ['host']}),
   'from-registry': Flags.string({description: 'Take this machine\'s desired deployment (kernel, base, payload, config overrides) from the registry at URL, found by the host\'s MACs (over SSH with --host); laid over --config when that file exists. Asked with ANEMOS_REGISTRY_TOKEN (or --token-file) if set, else with the machine\'s own credential.', env: 'ANEMOS_FROM_REGISTRY', exclusive: ['qemu']}),
   'token-file': Flags.string({description: 'A registry token in a file only you can read (0600; default ~/.config/anemos/registry-token), used before the machine\'s own credential; or set ANEMOS_REGISTRY_TOKEN.', env: 'ANEMOS_REGISTRY_TOKEN_FILE'}),
   ...registryTrustFlags,
@@ -44,17 +44,17 @@ export const deployFlags = {
 export interface DeployFlagValues {
   qemu: boolean;
   disk?: string;
-  memory: number;
+  memory?: number;
   'ssh-port'?: number;
   host?: string;
   identity?: string;
   'ssh-option'?: string[];
   upload: boolean;
-  timeout: string;
+  timeout?: string;
   logs?: string;
   check?: string;
   attach: boolean;
-  accel: string;
+  accel?: string;
   config: string;
   yes: boolean;
   'dry-run': boolean;
@@ -91,13 +91,11 @@ export async function runDeployCommand(cmd: BaseCommand & {jsonEnabled(): boolea
   const json = cmd.jsonEnabled();
   // Everything said here may hold what the host sent (its names, its output): made safe for the terminal, line by line.
   const say = (l: string) => (json ? process.stderr : process.stdout).write(terminalLines(l, 100_000) + '\n');
-  const hostOnly = (['identity', 'ssh-option', 'upload', 'logs', 'check', 'attach'] as const).filter((f) => flags[f] !== undefined && flags[f] !== false);
   const request = deployRequest(flags, mode, version, say);
   if (flags.host) return runHostCommand(flags, request, json, say);
-  if (hostOnly.length) throw usageError('host-flag-without-host', `--${hostOnly[0]} only applies with --host.`, 'Add --host [USER@]HOST, or drop the flag.');
   const outcome = await runDeploy({
     ...request,
-    ...(flags.qemu ? {qemu: {disk: flags.disk, memoryMb: flags.memory, sshPort: flags['ssh-port'] ?? 2222, accel: flags.accel}} : {}),
+    ...(flags.qemu ? {qemu: {disk: flags.disk, memoryMb: flags.memory ?? 1024, sshPort: flags['ssh-port'] ?? 2222, accel: flags.accel ?? 'kvm:tcg'}} : {}),
   });
   if (outcome.dryRun) dryRunProblems(outcome.plan, outcome.planText, json, say);
   if (!json) {
@@ -155,7 +153,7 @@ function dryRunProblems(plan: DeployPlan, planText: string, json: boolean, say: 
 async function runHostCommand(flags: DeployFlagValues, request: DeployRequest, json: boolean, say: (l: string) => void): Promise<unknown> {
   let timeoutSeconds: number;
   try {
-    timeoutSeconds = parseDuration(flags.timeout);
+    timeoutSeconds = parseDuration(flags.timeout ?? '1h');
   } catch {
     throw usageError('bad-timeout', `--timeout ${flags.timeout} is not a duration.`, 'Write seconds (3600) or a duration like 30m or 2h.');
   }

@@ -32,7 +32,7 @@ describe('published config schema and example', () => {
     expect(readFileSync(file, 'utf8')).toBe(text);
   });
 
-  it('anemos.conf.example documents every key and is itself valid', () => {
+  it('anemos.conf.example documents every key; its placeholder sums are refused, and with real ones it is valid', () => {
     const example = readFileSync(EXAMPLE, 'utf8');
     const keys = (schema: typeof CONFIG_SCHEMA, prefix = ''): string[] =>
       Object.entries(schema.properties ?? {}).flatMap(([k, v]) => [prefix + k, ...(v.type === 'object' ? keys(v, `${prefix}${k}.`) : [])]);
@@ -40,7 +40,10 @@ describe('published config schema and example', () => {
       const leaf = key.split('.').at(-1)!;
       expect(example, `anemos.conf.example lacks ${key}`).toMatch(new RegExp(`^\\s*#?\\s*${leaf}:`, 'm'));
     }
-    // The example, uncommented, parses.
-    expect(() => parseConfig(example, 'anemos.conf.example')).not.toThrow();
+    // As shipped, its placeholder sums are refused, each by name; with real sums it parses.
+    expect(() => parseConfig(example, 'anemos.conf.example')).toThrow(
+      expect.objectContaining({details: ['kernel', 'initramfs', 'payload'].map((a) => expect.stringMatching(new RegExp(`^${a}\\.sha256: is the sha256 of an empty file`)))}),
+    );
+    expect(() => parseConfig(example.replace(/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855/g, 'a'.repeat(64)), 'anemos.conf.example')).not.toThrow();
   });
 });

@@ -1,14 +1,14 @@
 import {describe, expect, it} from 'vitest';
 import type {NetworkConfig} from './network.js';
 import {AnemosError} from '../shared/errors.js';
-import {missingChecksums, parseConfig} from './config.js';
+import {missingChecksums, parseConfig, type ParseConfigOptions} from './config.js';
 
 const SHA = 'a'.repeat(64);
 const minimal = `kernel: {url: https://example.org/vmlinuz, sha256: ${SHA}}\ninitramfs: {url: /srv/initramfs.cpio.zst, sha256: ${SHA}}\n`;
 
-function problems(text: string): string[] {
+function problems(text: string, opts: ParseConfigOptions = {}): string[] {
   try {
-    parseConfig(text, 'anemos.conf');
+    parseConfig(text, 'anemos.conf', opts);
   } catch (err) {
     expect(err).toBeInstanceOf(AnemosError);
     expect((err as AnemosError).exitCode).toBe(3);
@@ -78,6 +78,25 @@ describe('config: every problem in one run', () => {
   it('reads relative paths from the directory of the config file', () => {
     const c = parseConfig(`kernel: {url: out/vmlinuz, sha256: ${SHA}}\ninitramfs: {url: ./out/i.zst, sha256: ${SHA}}\npayload: {url: https://e.org/p.tar.gz, sha256: ${SHA}}\n`, 'x', {baseDir: '/srv/anemos'});
     expect([c.kernel.url, c.initramfs.url, c.payload?.url]).toEqual(['/srv/anemos/out/vmlinuz', '/srv/anemos/out/i.zst', 'https://e.org/p.tar.gz']);
+  });
+
+  it('a local path that names nothing is said as such (not as a missing sha256), read from the config file\'s directory', () => {
+    const exists = (p: string) => p === '/srv/anemos/out/vmlinuz';
+    const details = problems(`kernel: {url: out/vmlinuz, sha256: ${SHA}}\ninitramfs: {url: /nowhere/i.zst, sha256: ${SHA}}\npayload: {url: payloads/imgae}\n`, {baseDir: '/srv/anemos', exists});
+    expect(details).toEqual([
+      expect.stringMatching(/^initramfs\.url: names \/nowhere\/i\.zst, which does not exist — Check the path\.$/),
+      expect.stringMatching(/^payload\.url: names \/srv\/anemos\/payloads\/imgae, which does not exist — .*config file's directory, \/srv\/anemos.*a payload is a directory/),
+    ]);
+  });
+
+  it('refuses the placeholder sha256 (of an empty file), a relative cache_dir, and shows the hostname form', () => {
+    const empty = 'E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855';
+    const details = problems(`kernel: {url: /k, sha256: ${empty}}\ninitramfs: {url: /i, sha256: ${SHA}}\ncache_dir: cache\nhostname: web_1\n`);
+    expect(details).toEqual([
+      expect.stringMatching(/^cache_dir: "cache" does not match the expected form — An absolute path on the machine deployed/),
+      expect.stringMatching(/^hostname: "web_1" does not match the expected form — Letters, digits, dots and hyphens.*web1\.example\.org/),
+      expect.stringMatching(/^kernel\.sha256: is the sha256 of an empty file .*placeholder.* — Put the sha256 of the real file/),
+    ]);
   });
 
   it('keeps the excerpt of a YAML syntax error, and says "an integer" and "a list of strings"', () => {

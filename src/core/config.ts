@@ -66,7 +66,7 @@ export const CONFIG_SCHEMA: Schema = {
     kernel: artifact('kernel (bzImage) that boots the deploy environment'),
     initramfs: artifact('base initramfs made by "anemos initramfs build"'),
     payload: artifact('payload (tar.gz or tar.zst with IMGBUILD or deploy), made by "anemos payload pack"'),
-    hostname: {type: 'string', description: 'Hostname in the deploy environment and the new system. Default: the current hostname.', pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$'},
+    hostname: {type: 'string', description: 'Hostname in the deploy environment and the new system. Default: the current hostname.', pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$', 'x-hint': 'Letters, digits, dots and hyphens, starting with a letter or digit, at most 253 characters: web1 or web1.example.org.'},
     cmdline: {type: 'string', description: 'Extra kernel command line arguments for the deploy environment.', default: '', pattern: KERNEL_ARGS_PATTERN, 'x-hint': KERNEL_ARGS_HINT},
     network: {
       oneOf: [{type: 'string', enum: ['auto']}, NETWORK_SCHEMA],
@@ -112,7 +112,13 @@ export const CONFIG_SCHEMA: Schema = {
         host_keys: {type: 'string', enum: ['carry', 'new'], default: 'carry', description: 'carry: dropbear uses the host\'s own SSH host keys so known_hosts stays valid.'},
       },
     },
-    cache_dir: {type: 'string', default: '/var/cache/anemos', description: 'Where verified downloads are kept, by sha256.'},
+    cache_dir: {
+      type: 'string',
+      default: '/var/cache/anemos',
+      pattern: '^/',
+      description: 'Where verified downloads are kept, by sha256, on the machine deployed (with --host too: on that host).',
+      'x-hint': 'An absolute path on the machine deployed, e.g. /var/cache/anemos: with --host it is a directory there, so a path relative to this file would name nothing.',
+    },
     report: {
       type: 'object',
       additionalProperties: false,
@@ -180,18 +186,35 @@ export interface ParseConfigOptions {
   baseDir?: string;
   /** Whether a (resolved) local path is a directory: a payload directory needs no sha256, it is packed at deploy time. */
   isDirectory?: (path: string) => boolean;
+  /** Whether a (resolved) local path exists; given, an artifact path that names nothing is a problem of the config. */
+  exists?: (path: string) => boolean;
 }
+
+/** sha256 of zero bytes: a placeholder, never the sum of a kernel, an initramfs or a payload. */
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 /** Problems the schema cannot state: checksums, and the network mapping's own rules. */
 function semanticProblems(raw: Record<string, any>, opts: ParseConfigOptions): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
-  if (!opts.allowUnverified) {
-    for (const name of ['kernel', 'initramfs', 'payload']) {
-      const a = raw[name];
-      if (name === 'payload' && typeof a?.url === 'string' && payloadDir(a.url, opts)) continue;
-      if (a && typeof a === 'object' && typeof a.url === 'string' && a.sha256 === undefined) {
-        problems.push({path: `${name}.sha256`, message: 'is required', hint: 'Add the sha256 of the file (sha256sum FILE), or pass --allow-unverified to accept unverified downloads.'});
-      }
+  for (const name of ['kernel', 'initramfs', 'payload']) {
+    const a = raw[name];
+    if (!a || typeof a !== 'object' || typeof a.url !== 'string') continue;
+    // A path that names nothing is the problem to report, not the sha256 it lacks.
+    if (isPath(a.url) && opts.exists && !opts.exists(placePath(a.url, opts))) {
+      const where = placePath(a.url, opts);
+      problems.push({
+        path: `${name}.url`,
+        message: `names ${where}, which does not exist`,
+        hint: `Check the path${where !== a.url ? ` (a relative path is read from the config file's directory, ${opts.baseDir})` : ''}${name === 'payload' ? '; a payload is a directory (packed when the deploy starts) or a .tar.gz/.tar.zst' : ''}.`,
+      });
+      continue;
+    }
+    if (name === 'payload' && payloadDir(a.url, opts)) continue;
+    if (a.sha256 === undefined && !opts.allowUnverified) {
+      problems.push({path: `${name}.sha256`, message: 'is required', hint: 'Add the sha256 of the file (sha256sum FILE), or pass --allow-unverified to accept unverified downloads.'});
+    }
+    if (typeof a.sha256 === 'string' && a.sha256.toLowerCase() === EMPTY_SHA256) {
+      problems.push({path: `${name}.sha256`, message: "is the sha256 of an empty file (anemos.conf.example's placeholder): no real file matches it", hint: 'Put the sha256 of the real file: sha256sum FILE, or its line in the SHA256SUMS published beside it.'});
     }
   }
   if (raw.report && typeof raw.report === 'object' && 'token' in raw.report) {

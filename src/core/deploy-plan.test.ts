@@ -5,7 +5,8 @@ import {mountOf} from './host-facts.js';
 import {BOOT_METHODS} from './boot-methods/index.js';
 import {grubBootPrefix, mergeCustomCfg, renderGrubEntry} from './boot-methods/grub-once.js';
 import {parseConfig} from './config.js';
-import {checkMemory, draftDeploy, planCmdline, planDeploy, PHASES, type PlanOptions} from './deploy-plan.js';
+import {checkMemory, diskProblems, draftDeploy, planCmdline, planDeploy, PHASES, type PlanOptions} from './deploy-plan.js';
+import {validateImgbuild} from './imgbuild.js';
 
 const SHA = 'b'.repeat(64);
 const config = (extra = '') =>
@@ -213,6 +214,39 @@ describe('deploy planner: what the review found', () => {
     const plan = draftDeploy(config('boot: {method: kexec}'), fakeFacts({isRoot: false, kexec: {loadDisabled: false, lockdown: 'none', systemd: true}}), opts);
     expect(plan.problems.map((p) => p.code)).toEqual(['not-root', 'no-kexec']);
     expect(plan.artifacts).toHaveLength(3);
+  });
+});
+
+describe('deploy planner: the target disk and the payload, before the reboot', () => {
+  const GiB = 2 ** 30;
+  const facts = fakeFacts({disks: [{name: 'vda', sizeBytes: 20 * GiB, partitions: ['vda1', 'vda2']}, {name: 'vdb', sizeBytes: 4 * GiB, partitions: []}]});
+  const imgbuild = (format: string) =>
+    validateImgbuild({vars: {imgname: 'web1', target: 'debian', format, packages: 'openssh-server'}, functions: []}, [{path: 'IMGBUILD', mode: 0o644, type: 'file'}]).spec!;
+  const codes = (disk: string | undefined, format?: string) => diskProblems(disk, facts, format ? {kind: 'IMGBUILD', imgbuild: imgbuild(format), errors: [], warnings: []} : undefined).problems.map((p) => p.code);
+
+  it('deploy.disk must be a whole disk this host has; the message lists the disks', () => {
+    expect(codes('/dev/vda')).toEqual([]);
+    expect(codes('/dev/vda1')).toEqual(['disk-is-partition']);
+    expect(codes('/dev/sda')).toEqual(['disk-missing']);
+    expect(diskProblems('/dev/sda', facts, undefined).problems[0]!.message).toBe('deploy.disk is /dev/sda, and there is no such disk (disks: /dev/vda (20.0 GiB), /dev/vdb (4.0 GiB)).');
+    // A link is found in the deploy environment: said, not refused; nothing known about the host's disks: nothing said.
+    expect(diskProblems('/dev/disk/by-id/virtio-abc', facts, undefined)).toEqual({problems: [], warnings: [expect.stringMatching(/is a link/)]});
+    expect(diskProblems('/dev/sda', fakeFacts(), undefined)).toEqual({problems: [], warnings: []});
+  });
+
+  it('an IMGBUILD that partitions needs deploy.disk, and a disk large enough for its format', () => {
+    expect(codes(undefined, 'raw 8G msdos ext4')).toEqual(['imgbuild-no-disk']);
+    expect(codes(undefined, 'dir')).toEqual([]);
+    expect(codes('/dev/vda', 'raw 8G msdos ext4')).toEqual([]);
+    expect(codes('/dev/vdb', 'raw 8G msdos ext4')).toEqual(['disk-too-small']);
+    expect(codes('/dev/vdb', 'raw max gpt ext4')).toEqual([]);
+  });
+
+  it('the plan carries them with the payload\'s own errors, all at once', () => {
+    const check = {kind: 'deploy' as const, errors: ['deploy is not executable', 'deploy: line 2: syntax error'], warnings: []};
+    const plan = draftDeploy({...config(), deploy: {...config().deploy, disk: '/dev/sdq'}}, facts, {...opts, payloadCheck: check});
+    expect(plan.problems.map((p) => p.code)).toEqual(['payload-invalid', 'disk-missing']);
+    expect(plan.problems[0]!.message).toMatch(/deploy is not executable; deploy: line 2: syntax error/);
   });
 });
 

@@ -8,6 +8,9 @@ import type {ArtifactRef, Config} from './config.js';
 import {missingChecksums} from './config.js';
 import {registryUrlProblem} from './registry/trust.js';
 import type {HostFacts} from './host-facts.js';
+import {diskLayout} from './imgbuild-plan.js';
+import {formatSize} from './inventory.js';
+import type {PayloadFindings} from './payload-check.js';
 import {BOOT_METHODS, type BootMethodName, type PreflightProblem} from './boot-methods/index.js';
 import {carriedKernelArgs, droppedKernelArgs} from './kernel-args.js';
 import {installKexecCommands} from './install-kexec.js';
@@ -65,6 +68,40 @@ export interface PlanOptions {
   installKexec?: boolean;
   /** This deploy's id in the registry (config report:); made by the caller (newDeploymentId). */
   deploymentId?: string;
+  /** What checking the payload found before anything changes (a directory or a file on this machine); undefined for a URL, checked once downloaded. */
+  payloadCheck?: PayloadFindings;
+}
+
+/** The target disk and the payload against what this host has: deploy.disk must be a whole disk here, large enough for an IMGBUILD's layout. */
+export function diskProblems(disk: string | undefined, facts: HostFacts, payload: PayloadFindings | undefined): {problems: PreflightProblem[]; warnings: string[]} {
+  const problems: PreflightProblem[] = [];
+  const warnings: string[] = [];
+  const spec = payload?.imgbuild;
+  if (spec?.format.kind === 'raw' && !disk) {
+    problems.push({code: 'imgbuild-no-disk', message: `The IMGBUILD "${spec.imgname}" has format raw, which partitions a disk, and deploy.disk is not set.`, hint: `Set deploy.disk in anemos.conf to the disk to write (${facts.disks?.length ? `this host has ${facts.disks.map((d) => `/dev/${d.name}`).join(', ')}` : 'lsblk -d lists them'}).`});
+  }
+  if (!disk || !facts.disks) return {problems, warnings};
+  const name = /^\/dev\/([^/]+)$/.exec(disk)?.[1];
+  if (!name) {
+    warnings.push(`deploy.disk ${disk} is a link: it is found in the deploy environment, not checked here.`);
+    return {problems, warnings};
+  }
+  const listed = facts.disks.map((d) => `/dev/${d.name} (${formatSize(d.sizeBytes)})`).join(', ') || 'none';
+  const whole = facts.disks.find((d) => d.name === name);
+  const parent = facts.disks.find((d) => d.partitions.includes(name));
+  if (parent) problems.push({code: 'disk-is-partition', message: `deploy.disk is ${disk}, a partition of /dev/${parent.name}, not a disk.`, hint: `Name the whole disk (deploy.disk: /dev/${parent.name}): the payload partitions it.`});
+  else if (!whole) problems.push({code: 'disk-missing', message: `deploy.disk is ${disk}, and there is no such disk (disks: ${listed}).`, hint: 'Set deploy.disk to one of them (lsblk -d lists them); the deploy environment names them as this system does.'});
+  const layout = whole && spec ? diskLayout(spec, facts.platform?.uefi ?? false) : undefined;
+  if (whole && layout && whole.sizeBytes < layout.minBytes) {
+    problems.push({code: 'disk-too-small', message: `${disk} has ${formatSize(whole.sizeBytes)}, and the IMGBUILD's format needs at least ${formatSize(layout.minBytes)}.`, hint: 'Use a smaller size in the IMGBUILD\'s format, or "max" (the rest of the disk).'});
+  }
+  return {problems, warnings};
+}
+
+/** The payload's own errors, found before the reboot, as one problem. */
+function payloadProblem(url: string, check: PayloadFindings | undefined): PreflightProblem | undefined {
+  if (!check?.errors.length) return undefined;
+  return {code: 'payload-invalid', message: `The payload ${url} is not valid: ${check.errors.map((e) => e.replace(/\.$/, '')).join('; ')}.`, hint: `Fix it ("anemos payload check ${url}" shows the same list).`};
 }
 
 /** A deployment's id: when it started, and a random part (the caller's clock and randomness). */
@@ -105,6 +142,13 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
     const r = config.report;
     const bad = registryUrlProblem(r.url, {...(r.fingerprint ? {pin: r.fingerprint} : {}), ...(r.ca ? {ca: r.ca} : {}), insecure: r.insecure}, 'report.insecure: true in anemos.conf');
     if (bad) need(bad.code, bad.message, bad.hint);
+  }
+  if (opts.mode === 'deploy' && config.payload) {
+    const bad = payloadProblem(config.payload.url, opts.payloadCheck);
+    if (bad) problems.push(bad);
+    const disk = diskProblems(config.deploy.disk, facts, opts.payloadCheck);
+    problems.push(...disk.problems);
+    warnings.push(...disk.warnings);
   }
   if (opts.mode === 'deploy' && !config.payload) need('no-payload', 'deploy mode needs a payload, and anemos.conf has none.', 'Add "payload: {url, sha256}" (anemos payload pack prints it), or use "anemos test-boot".');
 

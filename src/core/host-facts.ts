@@ -5,6 +5,16 @@ import type {NetworkConfig} from './network.js';
 import type {OsRelease} from './install-kexec.js';
 import type {RamoopsParams} from './last-deploy.js';
 
+export interface HostDisk {
+  name: string;
+  sizeBytes: number;
+  /** Names of its partitions (vda1, nvme0n1p2). */
+  partitions: string[];
+}
+
+/** Block devices that are not disks a payload could be written to. */
+export const NOT_A_DISK = /^(loop|ram|zram|sr|fd)\d/;
+
 export interface HostFacts {
   isRoot: boolean;
   hostname: string;
@@ -30,6 +40,8 @@ export interface HostFacts {
     /** Host private keys by file name (ssh_host_ed25519_key ...) and their paths. */
     hostKeys: Record<string, string>;
   };
+  /** Whole disks (/sys/block, without loop, ram, zram, sr, fd): name, size, partitions. Undefined: not read (a VM planned with --qemu). */
+  disks?: HostDisk[];
   /** Firmware files the bound NIC/storage drivers declare and that exist. */
   firmware: {path: string; size: number}[];
   /** Sizes of the firmware files anemos.conf lists (relative to /lib/firmware); null: not there. */

@@ -27,7 +27,7 @@ import {renderPlan} from '../core/plan-render.js';
 import {preconditionError, usageError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
 import {executeDeploy, type DeployRecorder, type DeployResult} from './deploy.js';
-import {packPayloadDir} from './payload.js';
+import {preparePayload} from './payload.js';
 
 export interface QemuTarget {
   disk?: string;
@@ -117,10 +117,10 @@ export async function runDeploy(o: RunDeployOptions): Promise<RunDeployOutcome> 
         o,
       )
     : await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
-  const config = o.dryRun ? loaded : await packPayloadDir(realRunner, loaded, loaded.cache_dir, o.log);
+  const {config, check: payloadCheck} = await preparePayload(loaded, {mode: o.mode, dryRun: o.dryRun, cacheDir: loaded.cache_dir, log: o.log});
   if (o.qemu) return runInQemu(config, o, o.qemu);
   const facts = await gatherHostFacts(localHost, {firmware: Array.isArray(config.firmware) ? config.firmware : []});
-  const plan = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion, installKexec: o.installKexec, deploymentId: newDeploymentId(new Date(), randomBytes(4).toString('hex'))});
+  const plan = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion, installKexec: o.installKexec, deploymentId: newDeploymentId(new Date(), randomBytes(4).toString('hex')), payloadCheck});
   const planText = renderPlan(plan, previewCommands(plan, config.cache_dir, facts.kexec.systemd));
   // A dry run shows the plan with every problem; the caller reports them after it.
   if (o.dryRun) return {plan, planText, dryRun: true};

@@ -15,7 +15,7 @@ import type {Runner} from '../adapters/process.js';
 import {commandLine} from '../adapters/process.js';
 import {BOOT_METHODS} from '../core/boot-methods/index.js';
 import {validateBootConfig, type BootConfig, type ReportTarget} from '../core/boot-contract.js';
-import {checkMemory, type DeployPlan, type Phase} from '../core/deploy-plan.js';
+import {checkMemory, diskProblems, preflightError, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import type {HostFacts} from '../core/host-facts.js';
 import {zstdContentSize} from '../core/initramfs-format.js';
 import {needsSignedKernel, PE_HEADER_BYTES, peSigned} from '../core/kernel-image.js';
@@ -23,7 +23,7 @@ import {planSegments, type SegmentSpec} from '../core/segments.js';
 import {AnemosError, artifactError, preconditionError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
 import {composeInitramfs, type ComposeResult} from '../adapters/compose.js';
-import {checkPayload} from './payload.js';
+import {checkPayload, type PayloadCheckResult} from './payload.js';
 
 export interface DeployDeps {
   /** The host's commands. */
@@ -86,7 +86,7 @@ export async function checkKernelImage(files: HostFiles, path: string, url: stri
 }
 
 /** The payload must be a tar with ./deploy or ./IMGBUILD at its root (GNU tar detects the compression). */
-export async function checkPayloadArchive(runner: Runner, path: string, url: string): Promise<string[]> {
+export async function checkPayloadArchive(runner: Runner, path: string, url: string): Promise<PayloadCheckResult> {
   const r = await runner.run('tar', ['-tf', path], {allowFail: true});
   if (r.exitCode !== 0) {
     throw artifactError('payload-not-tar', `The payload from ${url} is not a tar archive (tar: ${r.stderr.trim().split('\n')[0]}).`, 'Make payloads with "anemos payload pack DIR".');
@@ -105,7 +105,7 @@ export async function checkPayloadArchive(runner: Runner, path: string, url: str
       details: check.errors,
     });
   }
-  return check.warnings;
+  return check;
 }
 
 /** Unpacked size of a zstd initramfs if its frame says so, else a conservative estimate. */
@@ -150,7 +150,13 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
   result.artifacts = Object.values(fetched);
   await checkKernelImage(deps.files, fetched.kernel.path, fetched.kernel.url, facts);
   // What the payload check warns of (an UNVERIFIED Alpine bootstrap, secrets in the clear) is said before anything changes.
-  if (fetched.payload) for (const w of await checkPayloadArchive(here.runner, fetched.payload.path, fetched.payload.url)) deps.log(`WARNING: ${w}`);
+  if (fetched.payload) {
+    const check = await checkPayloadArchive(here.runner, fetched.payload.path, fetched.payload.url);
+    for (const w of check.warnings) deps.log(`WARNING: ${w}`);
+    // A downloaded IMGBUILD is held against deploy.disk here, as one on this machine was in the plan.
+    const stop = preflightError(diskProblems(plan.bootConfig.disk, facts, check).problems);
+    if (stop) throw stop;
+  }
   const unpacked = await unpackedEstimate(deps.files, fetched.initramfs.path, fetched.initramfs.size);
   const payloadUnpacked = (fetched.payload?.size ?? 0) * 3;
   const mem = checkMemory(facts, {kernel: fetched.kernel.size, initramfs: fetched.initramfs.size + (fetched.payload?.size ?? 0), unpacked: unpacked.bytes + payloadUnpacked, payloadUnpacked});

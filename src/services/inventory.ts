@@ -5,7 +5,7 @@ import {realRunner} from '../adapters/process.js';
 import {describePlatform} from '../core/host-facts.js';
 import {describeNetwork} from '../core/network-describe.js';
 import {gatherHostHardware} from '../adapters/hardware-sources.js';
-import {describeHardware} from '../core/inventory.js';
+import {describeHardware, formatSize} from '../core/inventory.js';
 
 export interface Inventory {
   data: Record<string, unknown>;
@@ -29,7 +29,7 @@ export async function gatherInventory(now: Date = new Date()): Promise<Inventory
     `ssh: ${facts.ssh.authorizedKeys.length} authorized key(s) for root; host keys: ${Object.keys(facts.ssh.hostKeys).join(', ') || 'none readable'}`,
     `firmware: ${facts.firmware.map((f) => f.path).join(', ') || 'none needed'}`,
     'disks:',
-    ...disks.filter((d) => d.type === 'disk').map((d) => `  /dev/${d.name} ${(d.size / 1e9).toFixed(1)} GB${d.model ? ` ${d.model.trim()}` : ''}`),
+    ...disks.filter((d) => d.type === 'disk').map((d) => `  /dev/${d.name} ${formatSize(d.size)}${d.model ? ` ${d.model.trim()}` : ''}`),
     'network:',
     ...(facts.network.ok ? describeNetwork(facts.network.config).map((l) => `  ${l}`) : [`  cannot be carried: ${facts.network.message}`]),
   ];

@@ -132,14 +132,35 @@ export function assertPayloadValid(check: PayloadCheckResult): void {
  * (the archive "anemos payload pack" makes, byte for byte): the deploy then goes on as
  * with any payload file. A sha256 given for the directory must be the archive's.
  */
-export async function packPayloadDir(runner: Runner, config: Config, cacheDir: string, log: (line: string) => void): Promise<Config> {
+export async function packPayloadDir(runner: Runner, config: Config, cacheDir: string, log: (line: string) => void): Promise<{config: Config; check?: PayloadCheckResult}> {
   const p = config.payload;
-  if (!p?.dir) return config;
+  if (!p?.dir) return {config};
   await mkdir(cacheDir, {recursive: true});
   const tmp = join(cacheDir, `payload-pack-${process.pid}.tar.gz`);
   const packed = await packPayload(p.url, tmp, runner);
   const out = join(cacheDir, `payload-${packed.sha256.slice(0, 16)}.tar.gz`);
   await rename(tmp, out);
   log(`Payload: packed the directory ${p.url} (${packed.size} bytes, sha256 ${packed.sha256}).`);
-  return {...config, payload: {url: out, sha256: p.sha256 ?? packed.sha256}};
+  return {config: {...config, payload: {url: out, sha256: p.sha256 ?? packed.sha256}}, check: packed.check};
 }
+
+/**
+ * The payload as a deploy takes it, checked before anything changes: a directory is checked
+ * and, unless this is a dry run, packed into the cache; an archive on this machine is
+ * checked where it is. What the check found goes to the planner (its errors stop the
+ * deploy, an IMGBUILD's format is held against deploy.disk). A URL is checked once it is
+ * downloaded, which a dry run does not do: said in the plan.
+ */
+export async function preparePayload(config: Config, o: {mode: 'deploy' | 'test'; dryRun: boolean; cacheDir: string; log: (line: string) => void; runner?: Runner}): Promise<{config: Config; check?: PayloadCheckResult}> {
+  const p = config.payload;
+  const runner = o.runner ?? realRunner;
+  if (!p || o.mode !== 'deploy') return {config};
+  if (p.dir && !o.dryRun) {
+    const packed = await packPayloadDir(runner, config, o.cacheDir, o.log);
+    return {config: packed.config, check: packed.check};
+  }
+  // An archive here is checked again after it is "fetched" (services/deploy.ts), so only a dry run, which stops before that, checks it now.
+  if (p.dir || (o.dryRun && !/^[a-z][a-z0-9+.-]*:/i.test(p.url))) return {config, check: await checkPayload(p.url, runner)};
+  return {config};
+}
+

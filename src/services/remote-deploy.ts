@@ -24,7 +24,7 @@ import {loadConfig} from '../adapters/config-file.js';
 import {fetchArtifact} from '../adapters/fetch.js';
 import {gatherHostFacts} from '../adapters/host-facts.js';
 import {realRunner} from '../adapters/process.js';
-import {packPayloadDir} from './payload.js';
+import {preparePayload} from './payload.js';
 import {remoteCompose, remoteFetch} from '../adapters/remote-artifacts.js';
 import {sshHost} from '../adapters/ssh-host.js';
 import {connectionError, sshArgv, type SshDestination} from '../core/ssh-destination.js';
@@ -115,9 +115,9 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
       ? await loadFromRegistry(o.configPath, await access(fromRegistry.url, trustOf(fromRegistry.trust), DEFAULT_CREDENTIAL), fromRegistry.url, fromRegistry.trust, await remoteMacs(host), o)
       : await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
     // A payload directory is packed here, on the workstation, like any payload is checked here.
-    const config = o.dryRun ? loaded : await packPayloadDir(realRunner, loaded, workstationCache(), o.log);
+    const {config, check: payloadCheck} = await preparePayload(loaded, {mode: o.mode, dryRun: o.dryRun, cacheDir: workstationCache(), log: o.log});
     const facts = await gatherHostFacts(host, {firmware: Array.isArray(config.firmware) ? config.firmware : [], extraAuthorizedKeys: await userKeys(host, o.destination.user)});
-    const draft = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion, installKexec: o.installKexec, deploymentId: newDeploymentId(new Date(), randomBytes(4).toString('hex'))});
+    const draft = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion, installKexec: o.installKexec, deploymentId: newDeploymentId(new Date(), randomBytes(4).toString('hex')), payloadCheck});
     // We follow it: the deploy environment waits (at most 2 minutes) for us to read its outcome before rebooting.
     plan = {...draft, bootConfig: {...draft.bootConfig, watch_seconds: WATCH_SECONDS}};
     planText = `Host: ${host.name}\n${renderPlan(plan, previewCommands(plan, config.cache_dir, facts.kexec.systemd))}`;

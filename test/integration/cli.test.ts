@@ -82,6 +82,23 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     expect(check.stdout).toMatch(/: OK/);
   });
 
+  it('the usual spellings: -h, help [COMMAND], version, -v; each command listed once', async () => {
+    const help = await anemos(['--help']);
+    for (const argv of [['-h'], ['help']]) expect((await anemos(argv)).stdout, argv.join(' ')).toBe(help.stdout);
+    const lines = help.stdout.split('\n').map((l) => /^ {2}(\S+)/.exec(l)?.[1]).filter(Boolean);
+    expect(lines.filter((n) => n === 'serve'), 'serve: a command, not also a topic').toEqual(['serve']);
+    const deployHelp = await anemos(['deploy', '--help']);
+    expect(deployHelp.stdout).toContain('$ anemos deploy');
+    for (const argv of [['help', 'deploy'], ['deploy', '-h']]) {
+      const r = await anemos(argv);
+      expect(r.code, argv.join(' ')).toBe(0);
+      expect(r.stdout, argv.join(' ')).toBe(deployHelp.stdout);
+    }
+    const version = await anemos(['--version']);
+    for (const argv of [['version'], ['-v']]) expect((await anemos(argv)).stdout, argv.join(' ')).toBe(version.stdout);
+    expect(version.stdout).toMatch(/^anemos\/\d+\.\d+\.\d+ /);
+  });
+
   it('start-up: the code cache is per user (0600 in a 0700 directory); a corrupt, group-writable or stale one is replaced', async () => {
     const xdg = mkdtempSync(join(tmpdir(), 'anemos-xdg-'));
     const dir = join(xdg, 'anemos');
@@ -110,7 +127,7 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
 
   it('config check: exit 3 and every problem with its path; --json gives {error}', async () => {
     const bad = join(work, 'bad.conf');
-    writeFileSync(bad, 'kernel: {url: 5}\ninitramfs: {url: /i, sha256: xyz}\nbot: {}\n');
+    writeFileSync(bad, `kernel: {url: 5}\ninitramfs: {url: ${bad}, sha256: xyz}\nbot: {}\n`);
     const r = await anemos(['config', 'check', '--config', bad]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/has 3 problems/);
@@ -121,7 +138,9 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     expect(JSON.parse(j.stdout).error).toMatchObject({code: 'config-invalid', hint: expect.stringContaining('anemos config check')});
     const missing = await anemos(['config', 'check', '--config', join(work, 'nope.conf')]);
     expect(missing.code).toBe(3);
-    expect(missing.stderr).toMatch(/No config file at .*nope\.conf[\s\S]*Hint: Copy anemos\.conf\.example/);
+    // Named with --config: the hint is about that path, not "pass --config FILE".
+    expect(missing.stderr).toMatch(/No config file at .*nope\.conf[\s\S]*Hint: Check the path given with --config/);
+    expect(missing.stderr).not.toMatch(/pass --config FILE/);
   });
 
   it('deploy --dry-run prints the plan and the exact commands, downloading nothing', async () => {
@@ -143,13 +162,47 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     expect(existsSync(join(work, 'cache-dry-problems'))).toBe(false);
   });
 
+  it('deploy --dry-run rehearses: a broken payload directory, a disk this host lacks, an IMGBUILD that partitions without deploy.disk; exit 4, all named, nothing written', async () => {
+    // What a new user tried: a deploy with a syntax error and no execute bit, and deploy.disk from another machine.
+    const broken = join(work, 'broken-payload');
+    mkdirSync(broken, {recursive: true});
+    writeFileSync(join(broken, 'deploy'), '#!/bin/sh\nif then fi\n', {mode: 0o644});
+    const path = join(work, 'rehearse.conf');
+    writeFileSync(path, readFileSync(conf('rehearse'), 'utf8').replace(/^payload: .*$/m, 'payload: {url: ./broken-payload}') + 'deploy: {disk: /dev/sdzz}\n');
+    const r = await anemos(['deploy', '--config', path, '--dry-run']);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stdout).toMatch(/PROBLEM \[payload-invalid\]: The payload \S+broken-payload is not valid: .*not executable.*syntax/);
+    expect(r.stdout).toMatch(/PROBLEM \[disk-missing\]: deploy\.disk is \/dev\/sdzz, and there is no such disk \(disks: \/dev\/\w+ \(/);
+    expect(existsSync(join(work, 'cache-rehearse'))).toBe(false);
+    // An IMGBUILD that partitions a disk, and no deploy.disk: said now, not in the deploy environment.
+    const img = join(work, 'raw-payload');
+    mkdirSync(img, {recursive: true});
+    writeFileSync(join(img, 'IMGBUILD'), 'imgname=web1\ntarget=debian\nformat="raw 4G msdos ext4"\npackages=openssh-server\n');
+    writeFileSync(path, readFileSync(conf('rehearse'), 'utf8').replace(/^payload: .*$/m, 'payload: {url: ./raw-payload}'));
+    const raw = await anemos(['deploy', '--config', path, '--dry-run']);
+    expect(raw.code, raw.stderr).toBe(4);
+    expect(raw.stdout).toMatch(/PROBLEM \[imgbuild-no-disk\]: The IMGBUILD "web1" has format raw, which partitions a disk, and deploy\.disk is not set/);
+    expect(existsSync(join(work, 'cache-rehearse'))).toBe(false);
+  });
+
   it('config check names an unknown key and a missing sha256 in one run; a directory is named as one', async () => {
     const bad = join(work, 'two-problems.conf');
-    writeFileSync(bad, `kernel: {url: ./vmlinuz}\ninitramfs: {url: /i, sha256: ${'a'.repeat(64)}}\ncolour: blue\n`);
+    writeFileSync(join(work, 'vmlinuz'), 'k');
+    writeFileSync(bad, `kernel: {url: ./vmlinuz}\ninitramfs: {url: ./vmlinuz, sha256: ${'a'.repeat(64)}}\ncolour: blue\n`);
     const r = await anemos(['config', 'check', '--config', bad]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/has 2 problems[\s\S]*colour: is not a known key[\s\S]*kernel\.sha256: is required/);
-    writeFileSync(join(work, 'relative.conf'), `kernel: {url: out/vmlinuz}\ninitramfs: {url: /i}\n`);
+    writeFileSync(join(work, 'relative.conf'), `kernel: {url: out/vmlinuz}\ninitramfs: {url: ./vmlinuz}\npayload: {url: payloads/imgae}\n`);
+    // A path that names nothing is said as that (a typo'd payload directory is not "payload.sha256: is required").
+    const typo = await anemos(['config', 'check', '--config', join(work, 'relative.conf'), '--allow-unverified']);
+    expect(typo.code).toBe(3);
+    expect(typo.stderr).toContain(`kernel.url: names ${join(work, 'out/vmlinuz')}, which does not exist`);
+    expect(typo.stderr).toContain(`payload.url: names ${join(work, 'payloads/imgae')}, which does not exist`);
+    expect(typo.stderr).not.toMatch(/sha256: is required/);
+    mkdirSync(join(work, 'out'), {recursive: true});
+    writeFileSync(join(work, 'out/vmlinuz'), 'k');
+    mkdirSync(join(work, 'payloads/image'), {recursive: true});
+    writeFileSync(join(work, 'relative.conf'), `kernel: {url: out/vmlinuz}\ninitramfs: {url: ./vmlinuz}\npayload: {url: payloads/image}\n`);
     const rel = await anemos(['config', 'check', '--config', join(work, 'relative.conf'), '--allow-unverified']);
     expect(rel.code, rel.stderr).toBe(0);
     expect(rel.stdout).toContain(`reads ${join(work, 'out/vmlinuz')}`);
@@ -244,6 +297,12 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     const orphan = await anemos(['deploy', '--check', 'true', '--config', path, '--dry-run']);
     expect(orphan.code).toBe(2);
     expect(orphan.stderr).toMatch(/--check only applies with --host/);
+    // The same for --qemu's flags, which were silently ignored: all named at once.
+    const qemuless = await anemos(['deploy', '--disk', 'x.img', '--memory', '512', '--config', path, '--dry-run']);
+    expect(qemuless.code).toBe(2);
+    expect(qemuless.stderr).toMatch(/--disk only applies with --qemu; without it, it would be ignored/);
+    expect(qemuless.stderr).toMatch(/--memory only applies with --qemu/);
+    expect((await anemos(['deploy', '--ssh-port', '22', '--config', path, '--dry-run'])).stderr).toMatch(/--ssh-port only applies with --host or --qemu/);
     // A port nothing listens on: refused at once, nothing planned, nothing fetched.
     const port = await new Promise<number>((resolve) => {
       const srv = createServer().listen(0, '127.0.0.1', () => {
