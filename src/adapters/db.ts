@@ -5,7 +5,7 @@
 import {chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import type {Db} from '../core/registry/db.js';
-import {preconditionError} from '../shared/errors.js';
+import {AnemosError, preconditionError} from '../shared/errors.js';
 
 /**
  * The registry's data directory, its owner's alone: 0700, and everything in it 0700 (a
@@ -31,6 +31,21 @@ function tighten(path: string): void {
   } else if ((st.mode & 0o077) !== 0) chmodSync(path, st.mode & 0o700);
 }
 
+/**
+ * The one-file CLI copied on its own (README said /usr/local/bin/anemos) has no embedded
+ * database beside it: PGlite's ENOENT on pglite.data, as an error that says what to do.
+ */
+export function missingDatabaseFile(err: unknown): AnemosError | undefined {
+  const m = /ENOENT[^']*'([^']*\/((?:pglite|initdb)\.(?:data|wasm)))'/.exec((err as Error)?.message ?? '');
+  if (!m) return undefined;
+  const dir = m[1]!.slice(0, -m[2]!.length - 1) || '/';
+  return preconditionError(
+    'registry-files-missing',
+    `The embedded database needs ${m[2]} beside the anemos file, in ${dir}, and it is not there.`,
+    `Install anemos with npm (npm install -g anemos-VERSION.tgz), or copy pglite.wasm, pglite.data and initdb.wasm from the release's dist/ into ${dir}; or run the registry on PostgreSQL (--database postgres://...), which needs none of them.`,
+  );
+}
+
 /** The embedded database in DIR/pgdata; one process at a time owns it. */
 export async function openEmbedded(dataDir: string): Promise<Db> {
   // Its CommonJS build: it finds pglite.wasm and pglite.data beside the file its code is
@@ -50,7 +65,7 @@ export async function openEmbedded(dataDir: string): Promise<Db> {
     pg = await PGlite.create(dir);
   } catch (err) {
     release();
-    throw err;
+    throw missingDatabaseFile(err) ?? err;
   }
   return {
     kind: 'embedded',

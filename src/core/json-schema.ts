@@ -71,7 +71,7 @@ const NOUNS: Record<NonNullable<Schema['type']>, [string, string]> = {
   array: ['a list', 'lists'],
 };
 
-function describe(s: Schema, plural = false): string {
+export function describe(s: Schema, plural = false): string {
   if (s.enum) return s.enum.map((e) => JSON.stringify(e)).join(' | ');
   if (s.type === 'array' && s.items) return `${plural ? 'lists' : 'a list'} of ${describe(s.items, true)}`;
   return s.type ? NOUNS[s.type][plural ? 1 : 0] : plural ? 'values' : 'a value';

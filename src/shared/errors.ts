@@ -27,6 +27,23 @@ export const EXIT = {
 
 export type ErrorKind = keyof typeof EXIT;
 
+/** What each exit status tells a script (docs/commands.md is generated from this). */
+export const EXIT_MEANING: Record<ErrorKind, string> = {
+  bug: 'a bug in anemos (the message says where to report it)',
+  usage: 'usage: an unknown command or flag, a flag without the flag it needs, a path that does not exist; nothing was changed',
+  config: 'the config file is missing or has problems (each named with its YAML path); nothing was changed',
+  precondition: 'the host cannot take this deploy (root, kexec, network, disks, RAM, the payload); the plan lists every problem; nothing was changed',
+  fetch: 'a download failed or did not match its sha256; nothing was changed',
+  artifact: 'an artifact is not what it must be (a kernel that is not a bzImage, a payload that is not valid); nothing was changed',
+  command: 'a command on the host failed; nothing was changed',
+  connect: 'SSH failed: unknown host, refused, host key mismatch, keys refused, no sudo; nothing was changed',
+  rolledBack: 'the deploy environment failed before writing to a disk; the old system is back and answered',
+  stranded: 'the deploy environment failed after writing; the machine stays in it, reachable over SSH',
+  timeout: 'no verdict within --timeout: the machine never came back, or never finished',
+  checkFailed: 'the new system answers but failed a check (host key, hostname, --check)',
+  interrupted: 'interrupted (Ctrl-C, SIGTERM)',
+};
+
 export class AnemosError extends Error {
   readonly kind: ErrorKind;
   readonly code: string;

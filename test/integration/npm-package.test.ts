@@ -3,7 +3,7 @@
 // libraries are build-time dependencies), and it runs on Node 18 (Debian 12's nodejs).
 
 import {execFile} from 'node:child_process';
-import {existsSync, mkdtempSync} from 'node:fs';
+import {copyFileSync, existsSync, mkdirSync, mkdtempSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
@@ -39,5 +39,13 @@ describe('npm package', () => {
     // The registry's embedded database comes in the package: a token made on Node 18.
     const token = await exec(NODE18, [bin, 'serve', 'token', 'create', '--data', join(dir, 'registry'), '--role', 'reader']);
     expect(token.stdout).toMatch(/^anm_[0-9a-f]{8}_[A-Za-z0-9_-]{32}\n$/);
+    // The one file copied on its own runs everything but the embedded database, and says what it lacks.
+    const lone = join(dir, 'bin');
+    mkdirSync(lone);
+    copyFileSync(join(prefix, 'lib', 'node_modules', 'anemos', 'dist', 'anemos.cjs'), join(lone, 'anemos'));
+    expect((await exec(NODE18, [join(lone, 'anemos'), '--version'])).stdout).toMatch(/^anemos\//);
+    const missing = await exec(NODE18, [join(lone, 'anemos'), 'serve', 'token', 'create', '--data', join(dir, 'registry2'), '--role', 'reader']).then(() => undefined, (err: {code: number; stderr: string}) => err);
+    expect(missing?.code).toBe(4);
+    expect(missing?.stderr).toContain(`The embedded database needs pglite.data beside the anemos file, in ${lone}`);
   }, 120_000);
 });
