@@ -21,6 +21,7 @@ PACKAGES=(
   linux-headers-cloud-amd64 gcc make libc6-dev  # a test module for the base kernel (the firmware test)
   iproute2 openssh-client       # network capture, SSH into VMs
   gnupg gpgv wget               # the Arch target's signature check, tested against a key made for the test
+  zsh                           # the generated zsh completion, run by zsh itself
   bubblewrap                    # a payload's own code (./check, an IMGBUILD's top level) confined when anemos runs as a user
   ca-certificates curl
   ansible-core                  # examples/ansible, run against the --host e2e's provider VM

@@ -10,6 +10,7 @@ import type {Command} from '@oclif/core';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const LOADERS: Record<string, () => Command.Class> = {
+  completion: () => require('./completion.js').default,
   'config:check': () => require('./config/check.js').default,
   deploy: () => require('./deploy.js').default,
   'initramfs:build': () => require('./initramfs/build.js').default,
