@@ -1,5 +1,7 @@
 // Parse the kernel command line for what the agent needs: its mode and the consoles.
 
+import {KERNEL_KEYS} from '../core/boot-contract.js';
+
 export interface AgentCmdline {
   mode?: string;
   /** Console devices named by console= (ttyS0, tty0), in order; empty when none. */
@@ -15,8 +17,8 @@ export function parseCmdline(text: string): AgentCmdline {
   for (const a of args) {
     const [k, v = ''] = a.split(/=(.*)/s, 2);
     if (k === 'console' && v) consoles.push(v.split(',')[0]);
-    if (k === 'anemos.mode') mode = v;
-    if (k === 'anemos.debug') debug = v !== '0';
+    if (k === KERNEL_KEYS.mode) mode = v;
+    if (k === KERNEL_KEYS.debug) debug = v !== '0';
   }
   return {...(mode ? {mode} : {}), consoles, debug};
 }

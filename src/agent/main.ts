@@ -5,7 +5,7 @@
 // for payloads. It runs on QuickJS (qjs --std); ./runtime.ts is all it knows of that.
 
 import type {Runner} from '../shared/command.js';
-import type {BootConfig} from '../core/boot-contract.js';
+import type {BootConfig, PayloadEnv} from '../core/boot-contract.js';
 import {CONTRACT, RUNTIME} from '../core/boot-contract.js';
 import {carriedKernelArgs} from '../core/kernel-args.js';
 import {keepOutcome, lastLogLines} from './keep.js';
@@ -253,9 +253,7 @@ async function run(): Promise<void> {
     const payloadPath = `${ROOT}${CONTRACT.dir}/${config.payload!.file}`;
     await log.step('payload verify', () => verifyPayload(runner, payloadPath, config!.payload!.sha256));
     const kind = await log.step('payload unpack', () => unpackPayload(runner, payloadPath, PAYLOAD_DIR));
-    const env: Record<string, string> = {
-      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      HOME: '/root',
+    const payloadEnv: PayloadEnv = {
       ANEMOS_PAYLOAD_DIR: PAYLOAD_DIR,
       ANEMOS_CONFIG: `${ROOT}${CONTRACT.config}`,
       ANEMOS_NETWORK: `${ROOT}${CONTRACT.network}`,
@@ -263,6 +261,7 @@ async function run(): Promise<void> {
       ANEMOS_LOG: log.logPath,
       ...(config.disk ? {ANEMOS_DISK: config.disk} : {}),
     };
+    const env: Record<string, string> = {PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', ...payloadEnv};
     if (kind === 'IMGBUILD') {
       await runImgbuild({
         runner,

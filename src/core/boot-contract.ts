@@ -24,6 +24,26 @@ export const RUNTIME = {
   outcomeSeen: '/run/anemos/outcome-seen',
 } as const;
 
+/** Kernel command-line keys: written by the host's planner, read by the agent (and by a driver that asks what booted). */
+export const KERNEL_KEYS = {mode: 'anemos.mode', debug: 'anemos.debug'} as const;
+
+/** Whether a /proc/cmdline is the deploy environment's: it carries anemos.mode=. */
+export const isDeployEnvironment = (cmdline: string) => cmdline.split(/\s+/).some((a) => a.startsWith(`${KERNEL_KEYS.mode}=`));
+
+/**
+ * The environment of a payload's ./deploy and of an IMGBUILD's steps: what a payload author
+ * may rely on (README "Payloads"). PATH and HOME are set too.
+ */
+export const PAYLOAD_ENV = {
+  ANEMOS_PAYLOAD_DIR: 'the unpacked payload (the working directory of ./deploy)',
+  ANEMOS_CONFIG: "this deploy's config.json (hostname, disk, timeouts)",
+  ANEMOS_NETWORK: 'network.json: the addresses, routes and DNS carried over, keyed by MAC',
+  ANEMOS_HOSTNAME: "the new system's hostname",
+  ANEMOS_LOG: "the deploy log (the payload's output goes there too)",
+  ANEMOS_DISK: 'deploy.disk, when anemos.conf sets it: the disk the payload may erase',
+} as const;
+export type PayloadEnv = Record<Exclude<keyof typeof PAYLOAD_ENV, 'ANEMOS_DISK'>, string> & {ANEMOS_DISK?: string};
+
 export const FAILURE_POLICIES = ['auto', 'reboot', 'stay'] as const;
 export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
 

@@ -3,7 +3,7 @@
 // (RAM) are judged by checkMemory after the fetch phase. The executor walks the plan.
 
 import type {BootConfig, BootMode} from './boot-contract.js';
-import {payloadFileName} from './boot-contract.js';
+import {KERNEL_KEYS, payloadFileName} from './boot-contract.js';
 import type {ArtifactRef, Config} from './config.js';
 import {missingChecksums} from './config.js';
 import {registryUrlProblem} from './registry/trust.js';
@@ -117,7 +117,7 @@ export function planCmdline(hostCmdline: string, mode: BootMode, extra: string):
   // panic=10: a kernel panic in the deploy environment reboots into the old system.
   // rootfstype=ramfs: without it the initramfs unpacks into a tmpfs capped at half the RAM,
   // and the 137 MiB base does not fit below ~384 MiB (bench/deploy-env.ts: 288 MiB with it).
-  return [...(consoles.length ? consoles : DEFAULT_CONSOLES), `anemos.mode=${mode}`, 'panic=10', 'rootfstype=ramfs', ...extra.split(/\s+/).filter(Boolean)].join(' ');
+  return [...(consoles.length ? consoles : DEFAULT_CONSOLES), `${KERNEL_KEYS.mode}=${mode}`, 'panic=10', 'rootfstype=ramfs', ...extra.split(/\s+/).filter(Boolean)].join(' ');
 }
 
 /** Firmware paths from the config: relative to /lib/firmware, or absolute below it; undefined for anything else. */

@@ -28,7 +28,7 @@ import {preparePayload} from './payload.js';
 import {remoteCompose, remoteFetch} from '../adapters/remote-artifacts.js';
 import {sshHost} from '../adapters/ssh-host.js';
 import {connectionError, sshArgv, type SshDestination} from '../core/ssh-destination.js';
-import {RUNTIME} from '../core/boot-contract.js';
+import {isDeployEnvironment, RUNTIME} from '../core/boot-contract.js';
 import {draftDeploy, newDeploymentId, preflightError, type DeployPlan} from '../core/deploy-plan.js';
 import {renderPlan} from '../core/plan-render.js';
 import {AnemosError, usageError} from '../shared/errors.js';
@@ -207,7 +207,7 @@ export function sshWatch(d: SshDestination, logsDir: string): WatchIO {
         const r = await ssh(user, 'cat /proc/sys/kernel/random/boot_id /proc/sys/kernel/hostname /proc/cmdline', 30_000);
         if (r.exitCode === 0) {
           const [bootId, hostname, cmdline] = r.stdout.split('\n');
-          return {bootId: bootId.trim(), hostname: hostname.trim(), deployEnv: /(^|\s)anemos\.mode=/.test(cmdline ?? '')};
+          return {bootId: bootId.trim(), hostname: hostname.trim(), deployEnv: isDeployEnvironment(cmdline ?? '')};
         }
         error = connectionError({...d, user}, r.stderr);
         if (error?.code !== 'ssh-permission') break;
