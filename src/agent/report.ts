@@ -9,6 +9,7 @@
 
 import type {ReportTarget} from '../core/boot-contract.js';
 import type {HardwareInventory} from '../core/inventory.js';
+import type {Report} from '../core/registry/lifecycle.js';
 import type {Runner} from '../shared/command.js';
 import type {AgentLog, LogEvent} from './log.js';
 import {now, sleep, writeFileSync} from './runtime.js';
@@ -111,7 +112,8 @@ export class Reporter {
     // After a refusal the inventory goes alone, so the events are not held back by it (or it by them).
     const batch = this.inventoryAlone ? [] : this.queue.slice(0, this.batchSize);
     const inventory = this.inventory;
-    const body = {
+    // The registry's own type of a report (core/registry/lifecycle.ts): what it validates is what is sent.
+    const body: Report = {
       machine: {...(this.machine.uuid ? {uuid: this.machine.uuid} : {}), macs: this.machine.macs, ...(this.machine.hostname ? {hostname: this.machine.hostname} : {})},
       ...(inventory ? {inventory} : {}),
       deployment: {id: this.target.deployment, mode: this.mode, source: 'agent'},

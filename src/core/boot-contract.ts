@@ -147,9 +147,10 @@ export function payloadFileName(url: string): string {
 
 /**
  * One line of RUNTIME.events (events.jsonl): what the deploy environment says as it works,
- * numbered, for a driver following it over SSH and for the registry.
+ * numbered, for a driver following it over SSH and for the registry (a type, not an interface,
+ * so that it is a registry ReportEvent as it is).
  */
-export interface LogEvent {
+export type LogEvent = {
   /** 1, 2, 3...: a watcher that reconnects asks for what follows the last one it saw. */
   seq: number;
   t: string;
@@ -166,4 +167,4 @@ export interface LogEvent {
   /** Seconds since the kernel started at each stage of the boot (src/core/boot-timeline.ts). */
   timeline?: BootTimeline;
   msg: string;
-}
+};
