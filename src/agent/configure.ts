@@ -19,9 +19,8 @@ const USAGE = `usage: anemos-configure ROOT --disk DISK [--target auto|${TARGETS
 export function detectTarget(osRelease: string): ImgTarget | undefined {
   const field = (k: string) => new RegExp(`^${k}=["']?([^"'\\n]*)`, 'm').exec(osRelease)?.[1] ?? '';
   for (const id of [field('ID'), ...field('ID_LIKE').split(/\s+/)]) {
-    if (id === 'debian' || id === 'ubuntu') return 'debian';
-    if (id === 'alpine') return 'alpine';
-    if (id === 'arch' || id === 'archlinux') return 'arch';
+    const found = TARGETS.find((t) => TARGET_MODULES[t].osReleaseIds.includes(id));
+    if (found) return found;
   }
   return undefined;
 }

@@ -11,6 +11,7 @@ import {renderTemplate, templateValues, type ImgbuildSpec} from '../core/imgbuil
 import {diskLayout, planImgbuild, stepPrelude, type ImgStep, type PlanContext, type StepPhase} from '../core/imgbuild-plan.js';
 import type {NetworkConfig} from '../core/network.js';
 import {formatSize} from '../core/inventory.js';
+import {TARGET_MODULES} from '../core/targets/index.js';
 import {AgentError} from './errors.js';
 import type {AgentLog} from './log.js';
 import {runInGroup} from './payload.js';
@@ -92,7 +93,7 @@ export async function runImgbuild(o: ImgbuildRun): Promise<ImgbuildResult> {
   for (const w of warnings) o.log.warn(w);
   const efi = existsSync('/sys/firmware/efi');
   const ctx: PlanContext = {root: '/mnt/target', payload: o.payloadDir, work: o.workDir, ...(o.config.disk ? {disk: o.config.disk} : {}), efi, kernelArgs: o.kernelArgs, ...o.paths};
-  o.log.info(`IMGBUILD "${spec.imgname}": target ${spec.target}${spec.target === 'debian' ? ` (${spec.debianSuite})` : ''}, format ${spec.format.kind === 'raw' ? `raw ${spec.format.sizeText} ${spec.format.table} ${spec.format.fs}` : spec.format.kind}, ${efi ? 'UEFI' : 'BIOS'} firmware, ${spec.packages.length} packages, services: ${spec.services.join(' ') || 'none'}`);
+  o.log.info(`IMGBUILD "${spec.imgname}": target ${TARGET_MODULES[spec.target].summary(spec)}, format ${spec.format.kind === 'raw' ? `raw ${spec.format.sizeText} ${spec.format.table} ${spec.format.fs}` : spec.format.kind}, ${efi ? 'UEFI' : 'BIOS'} firmware, ${spec.packages.length} packages, services: ${spec.services.join(' ') || 'none'}`);
 
   const layout = diskLayout(spec, efi);
   if (layout) {

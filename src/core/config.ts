@@ -5,6 +5,7 @@
 import {stringify, parseDocument} from 'yaml';
 import {configError} from '../shared/errors.js';
 import {FAILURE_POLICIES, type FailurePolicy} from './boot-contract.js';
+import {BOOT_METHOD_NAMES} from './boot-methods/method.js';
 import {validate, type Schema, type SchemaProblem} from './json-schema.js';
 import {KERNEL_ARGS_PATTERN, KERNEL_ARGS_HINT} from './kernel-args.js';
 import {NETWORK_SCHEMA, normalizeNetwork, validateNetwork} from './network-schema.js';
@@ -18,8 +19,9 @@ export const DEFAULT_CREDENTIAL = '/etc/anemos/registry-credential';
 export const PIN_PATTERN = '^sha256//[A-Za-z0-9+/]{43}=$';
 import type {NetworkConfig} from './network.js';
 
-export const BOOT_METHODS = ['auto', 'kexec', 'bootloader'] as const;
-export type BootMethod = (typeof BOOT_METHODS)[number];
+/** boot.method: "auto" or a method of the table (core/boot-methods/). */
+export const BOOT_METHOD_CHOICES = ['auto', ...BOOT_METHOD_NAMES] as const;
+export type BootMethodChoice = (typeof BOOT_METHOD_CHOICES)[number];
 // What to do when a deploy fails is part of the boot contract (the agent reads it).
 export {FAILURE_POLICIES, type FailurePolicy};
 
@@ -84,7 +86,7 @@ export const CONFIG_SCHEMA: Schema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        method: {type: 'string', enum: BOOT_METHODS, default: 'auto', description: 'kexec, a one-shot bootloader entry, or auto (kexec when the kernel allows it).'},
+        method: {type: 'string', enum: BOOT_METHOD_CHOICES, default: 'auto', description: `How the deploy environment is booted: ${BOOT_METHOD_NAMES.join(', ')}, or auto (the first of them, in that order, that works on the host).`},
         delay: {type: 'integer', minimum: 0, default: 3, description: 'Seconds between loading and executing, so an SSH session can report success.'},
       },
     },
@@ -161,7 +163,7 @@ export interface Config {
   cmdline: string;
   network: 'auto' | NetworkConfig;
   firmware: 'auto' | 'none' | string[];
-  boot: {method: BootMethod; delay: number};
+  boot: {method: BootMethodChoice; delay: number};
   deploy: {disk?: string; on_failure: FailurePolicy; timeout: number; network_timeout: number; check_url?: string};
   access: {ssh_authorized_keys: 'host' | string[]; host_keys: 'carry' | 'new'};
   cache_dir: string;

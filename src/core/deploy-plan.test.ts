@@ -198,7 +198,7 @@ describe('deploy planner: what the review found', () => {
     expect(planDeploy(bootloader, boot({filesystem: {type: 'ext4', source: '/dev/vda1'}}), opts).method).toBe('bootloader');
     // auto: kexec is unusable and so is GRUB: both reasons, not a silent fallback.
     const neither = fakeFacts({kexec: {loadDisabled: true, tool: '/usr/sbin/kexec', lockdown: 'none', systemd: true}, boot: {...fakeFacts().boot, filesystem: {type: 'btrfs', source: '/dev/sda2'}}});
-    expect(preflight(() => planDeploy(config(), neither, opts)).details).toEqual([expect.stringMatching(/kexec_load_disabled/), expect.stringMatching(/Neither is the one-shot GRUB entry: \/boot is btrfs/)]);
+    expect(preflight(() => planDeploy(config(), neither, opts)).details).toEqual([expect.stringMatching(/kexec_load_disabled/), expect.stringMatching(/A one-shot GRUB entry cannot be used either: \/boot is btrfs/)]);
   });
 
   it('drops carried kernel arguments a bootloader configuration cannot hold, and quotes GRUB words', () => {

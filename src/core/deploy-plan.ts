@@ -11,7 +11,7 @@ import type {HostFacts} from './host-facts.js';
 import {diskLayout} from './imgbuild-plan.js';
 import {formatSize} from './inventory.js';
 import type {PayloadFindings} from './payload-check.js';
-import {BOOT_METHODS, type BootMethodName, type PreflightProblem} from './boot-methods/index.js';
+import {BOOT_METHOD_NAMES, BOOT_METHODS, type BootMethodName, type PreflightProblem} from './boot-methods/index.js';
 import {carriedKernelArgs, droppedKernelArgs} from './kernel-args.js';
 import {installKexecCommands} from './install-kexec.js';
 import {chooseKeeper, describeKeeper} from './last-deploy.js';
@@ -126,6 +126,10 @@ export function firmwarePath(p: string): string | undefined {
   return rel && !rel.startsWith('/') && !rel.split('/').includes('..') ? rel : undefined;
 }
 
+/** A method's description without its parenthesis: "a one-shot GRUB entry". */
+const shortDescription = (name: BootMethodName) => BOOT_METHODS[name].description.replace(/ \(.*\)$/, '');
+const capitalized = (s: string) => `${s[0]!.toUpperCase()}${s.slice(1)}`;
+
 /** The plan and everything that stops it, without throwing: --dry-run shows both. */
 export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions): DeployPlan {
   const problems: PreflightProblem[] = [];
@@ -152,9 +156,12 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
   }
   if (opts.mode === 'deploy' && !config.payload) need('no-payload', 'deploy mode needs a payload, and anemos.conf has none.', 'Add "payload: {url, sha256}" (anemos payload pack prints it), or use "anemos test-boot".');
 
+  // Boot method: the one asked for, or with "auto" the first of the table's order that can work here.
+  const candidates: BootMethodName[] = config.boot.method === 'auto' ? [...BOOT_METHOD_NAMES] : [config.boot.method];
+
   // --install-kexec: kexec-tools is planned as present, and installed before the load.
   let setup: string[][] = [];
-  if (opts.installKexec && !facts.kexec.tool && config.boot.method !== 'bootloader') {
+  if (opts.installKexec && !facts.kexec.tool && candidates.some((n) => BOOT_METHODS[n].installable === 'kexec-tools')) {
     const commands = facts.os ? installKexecCommands(facts.os) : undefined;
     if (!commands) need('kexec-install-unknown', `--install-kexec: no package manager known for this host (/etc/os-release ID "${facts.os?.id ?? ''}").`, 'Install kexec-tools yourself, or drop --install-kexec to use the one-shot GRUB entry (boot.method: auto).');
     else {
@@ -164,16 +171,16 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
     }
   }
 
-  // Boot method: kexec unless asked otherwise; "auto" falls back to GRUB when kexec cannot work.
-  let method: BootMethodName = config.boot.method === 'bootloader' ? 'bootloader' : 'kexec';
-  const chosen = willBoot ? BOOT_METHODS[method].problem(facts) : undefined;
-  if (chosen && config.boot.method === 'auto') {
-    const fallback = BOOT_METHODS.bootloader.problem(facts);
-    if (!fallback) {
-      method = 'bootloader';
-      warnings.push(`kexec is not usable (${chosen.message.replace(/\.$/, '')}); using a one-shot GRUB entry instead.`);
-    } else problems.push(chosen, {...fallback, message: `Neither is the one-shot GRUB entry: ${fallback.message}`});
-  } else if (chosen) problems.push(chosen);
+  const refusals = willBoot ? candidates.map((name) => ({name, problem: BOOT_METHODS[name].problem(facts)})) : [];
+  const usable = willBoot ? refusals.find((r) => !r.problem) : undefined;
+  let method: BootMethodName = usable?.name ?? candidates[0]!;
+  if (willBoot && !usable) {
+    refusals.forEach((r, i) => problems.push(i === 0 ? r.problem! : {...r.problem!, message: `${capitalized(shortDescription(r.name))} cannot be used either: ${r.problem!.message}`}));
+  } else if (usable && usable.name !== candidates[0]) {
+    const first = refusals[0]!;
+    warnings.push(`${first.name} is not usable (${first.problem!.message.replace(/\.$/, '')}); using ${shortDescription(usable.name)} instead.`);
+    method = usable.name;
+  }
   const kexecFileLoad = facts.kexec.lockdown === 'integrity';
   warnings.push(...BOOT_METHODS[method].notes(facts, {cmdline: '', kexecFileLoad}));
   const dropped = droppedKernelArgs(facts.cmdline);

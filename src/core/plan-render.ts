@@ -1,12 +1,13 @@
 // The plan as a person reads it before saying yes.
 
+import {BOOT_METHODS} from './boot-methods/index.js';
 import type {DeployPlan} from './deploy-plan.js';
 
 const short = (s?: string) => (s ? `${s.slice(0, 12)}…` : 'NOT VERIFIED');
 
 export function renderPlan(plan: DeployPlan, commands: string[]): string {
   const lines: string[] = [];
-  lines.push(`anemos ${plan.mode === 'deploy' ? 'deploy' : 'test-boot'}: boot the deploy environment by ${plan.method === 'kexec' ? 'kexec' : 'a one-shot GRUB entry and a reboot'}`);
+  lines.push(`anemos ${plan.mode === 'deploy' ? 'deploy' : 'test-boot'}: boot the deploy environment by ${BOOT_METHODS[plan.method].description}`);
   lines.push('', 'Artifacts:');
   for (const a of plan.artifacts) lines.push(`  ${a.name.padEnd(9)} ${a.url}  ${a.dir && !a.sha256 ? 'a directory: packed (and its sha256 taken) when the deploy starts' : `sha256 ${short(a.sha256)}`}`);
   lines.push('', 'Network carried over (by MAC):');

@@ -29,6 +29,7 @@ import {remoteCompose, remoteFetch} from '../adapters/remote-artifacts.js';
 import {sshHost} from '../adapters/ssh-host.js';
 import {connectionError, sshArgv, type SshDestination} from '../core/ssh-destination.js';
 import {isDeployEnvironment, RUNTIME} from '../core/boot-contract.js';
+import {BOOT_METHODS} from '../core/boot-methods/index.js';
 import {draftDeploy, newDeploymentId, preflightError, type DeployPlan} from '../core/deploy-plan.js';
 import {renderPlan} from '../core/plan-render.js';
 import {AnemosError, usageError} from '../shared/errors.js';
@@ -160,7 +161,7 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
   if (!result.executed) return {plan, planText, dryRun: false, result};
 
   const logsDir = logsDirFor(o, t0);
-  o.log(`${o.mode === 'deploy' ? 'The deploy' : 'The test'} environment starts in ${plan.delaySeconds} s${plan.method === 'bootloader' ? ' (a reboot through the one-shot GRUB entry)' : ''}; following it (logs: ${logsDir}).`);
+  o.log(`${o.mode === 'deploy' ? 'The deploy' : 'The test'} environment starts in ${plan.delaySeconds} s (by ${BOOT_METHODS[plan.method].description}); following it (logs: ${logsDir}).`);
   const verdict = await follow(o, {deadline, logsDir, hostname: plan.bootConfig.hostname, bootIdBefore});
   return {plan, planText, dryRun: false, result, verdict, logsDir};
 }

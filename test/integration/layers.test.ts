@@ -3,10 +3,12 @@
 // The agent's closure is type-checked without Node's types (tsconfig.agent.json).
 
 import {execFileSync, spawnSync} from 'node:child_process';
-import {copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
-import {dirname, join, resolve} from 'node:path';
+import {dirname, join, relative, resolve} from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
+import {BOOT_METHOD_NAMES} from '../../src/core/boot-methods/index.js';
+import {TARGETS} from '../../src/core/imgbuild-spec.js';
 
 const root = resolve(__dirname, '../..');
 const depcruise = join(root, 'node_modules/.bin/depcruise');
@@ -54,6 +56,21 @@ describe('layers', () => {
         'portable-core: src/core/plan.ts -> fs',
       ].sort(),
     );
+  });
+
+  it('a boot method and a target are each one file: nothing else branches on their names', () => {
+    const sources = (dir: string): string[] =>
+      readdirSync(dir, {withFileTypes: true}).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [join(dir, e.name)] : []));
+    const names = [...BOOT_METHOD_NAMES, ...TARGETS].join('|');
+    const branch = new RegExp(`(===|!==)\\s*'(${names})'|'(${names})'\\s*(===|!==)|case '(${names})'`);
+    // Not a target: the host's own distribution, which picks the package manager for --install-kexec,
+    // and anemos-netconf's output formats (one of which is named alpine).
+    const elsewhere = new Set(['src/core/install-kexec.ts', 'src/core/network-render.ts']);
+    const found = sources(join(root, 'src'))
+      .map((f) => relative(root, f))
+      .filter((f) => !/^src\/core\/(boot-methods|targets)\//.test(f) && !elsewhere.has(f))
+      .flatMap((f) => readFileSync(join(root, f), 'utf8').split('\n').flatMap((line, i) => (branch.test(line) ? [`${f}:${i + 1}: ${line.trim()}`] : [])));
+    expect(found).toEqual([]);
   });
 
   it('the agent and all it imports type-check without Node\'s types (it runs on QuickJS)', () => {

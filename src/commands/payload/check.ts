@@ -1,5 +1,6 @@
 import {Args} from '@oclif/core';
 import {assertPayloadValid, checkPayload} from '../../services/payload.js';
+import {TARGET_MODULES} from '../../core/targets/index.js';
 import {BaseCommand} from '../base.js';
 
 export default class PayloadCheck extends BaseCommand {
@@ -17,7 +18,7 @@ export default class PayloadCheck extends BaseCommand {
     if (!this.jsonEnabled()) {
       const img = result.imgbuild;
       const what = img
-        ? `IMGBUILD "${img.imgname}": ${img.target}${img.target === 'debian' ? ` ${img.debianSuite}` : ''}, format ${img.format.kind === 'raw' ? `raw ${img.format.sizeText} ${img.format.table} ${img.format.fs}` : img.format.kind}, ` +
+        ? `IMGBUILD "${img.imgname}": ${TARGET_MODULES[img.target].summary(img)}, format ${img.format.kind === 'raw' ? `raw ${img.format.sizeText} ${img.format.table} ${img.format.fs}` : img.format.kind}, ` +
           `${img.packages.length} packages, services: ${img.services.join(' ') || 'none'}, ${img.templates.length} templates, ${img.patches.length} patches${img.functions.provision ? ', provision()' : ''}`
         : result.kind;
       this.out(`${args.source}: OK (${what}; ${result.files} file${result.files === 1 ? '' : 's'})`);

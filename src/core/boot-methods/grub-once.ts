@@ -50,6 +50,7 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export const grubOnce: BootMethod = {
   name: 'bootloader',
+  description: 'a one-shot GRUB entry (grub-reboot, then a normal reboot)',
   problem(facts: HostFacts) {
     const b = facts.boot;
     if (!b.grubReboot) return {code: 'no-grub', message: 'boot.method is bootloader but grub-reboot was not found.', hint: 'Install GRUB 2 (grub-common), or use boot.method: kexec.'};

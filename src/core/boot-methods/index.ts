@@ -7,3 +7,4 @@ import type {BootMethod, BootMethodName} from './method.js';
 export type {Argv, BootMethod, BootMethodName, BootPaths, PreflightProblem, StagedFile} from './method.js';
 
 export const BOOT_METHODS: Record<BootMethodName, BootMethod> = {kexec, bootloader: grubOnce};
+export {BOOT_METHOD_NAMES} from './method.js';

@@ -6,6 +6,8 @@ import type {BootMethod} from './method.js';
 
 export const kexec: BootMethod = {
   name: 'kexec',
+  description: 'kexec (the running kernel loads the deploy kernel and jumps to it)',
+  installable: 'kexec-tools',
   problem(facts) {
     if (!facts.kexec.tool) return {code: 'no-kexec', message: 'kexec-tools is not installed.', hint: 'apt-get install kexec-tools (or set boot.method: bootloader).'};
     if (facts.kexec.loadDisabled) return {code: 'kexec-disabled', message: 'The kernel refuses kexec until the next reboot (/proc/sys/kernel/kexec_load_disabled is 1).', hint: 'Reboot first, or set boot.method: bootloader.'};

@@ -8,6 +8,7 @@ import type {AnemosError} from '../../shared/errors.js';
 
 export type Argv = [string, ...string[]];
 
+/** Every method, in the order boot.method "auto" tries them: the first that can work on the host is used. */
 export const BOOT_METHOD_NAMES = ['kexec', 'bootloader'] as const;
 export type BootMethodName = (typeof BOOT_METHOD_NAMES)[number];
 
@@ -40,6 +41,10 @@ export interface StagedFile {
 
 export interface BootMethod {
   name: BootMethodName;
+  /** What it is, in the plan's and the config reference's words ("a one-shot GRUB entry"). */
+  description: string;
+  /** The package --install-kexec installs when the host lacks it (kexec-tools). */
+  installable?: 'kexec-tools';
   /** Why this method cannot work on this host; undefined when it can. */
   problem(facts: HostFacts): PreflightProblem | undefined;
   /** How it will work here, for the plan's warnings. */

@@ -15,6 +15,8 @@ export const ALPINE_KEYS = '/usr/share/anemos/alpine-keys';
 const RUNLEVELS = 'sysinit:devfs sysinit:dmesg sysinit:mdev sysinit:hwdrivers boot:modules boot:sysctl boot:hostname boot:bootmisc boot:syslog shutdown:mount-ro shutdown:killprocs shutdown:savecache boot:networking';
 
 export const alpine: Target = {
+  osReleaseIds: ['alpine'],
+  summary: (spec) => `alpine ${spec.alpineVersion}`,
   defaultKernel: 'linux-lts',
   network: {
     format: 'alpine',

@@ -14,6 +14,8 @@ export const ARCH_KEYRING = '/usr/share/keyrings/archlinux.gpg';
 const RAM_RESERVE_KIB = 128 * 1024;
 
 export const arch: Target = {
+  osReleaseIds: ['arch', 'archlinux'],
+  summary: () => 'arch',
   defaultKernel: 'linux',
   network: {format: 'networkd', names: 'host', enable: NETWORKD_ENABLE},
   sshService: (packages) => (packages.includes('openssh') ? 'sshd' : null),

@@ -8,6 +8,8 @@ import {NETWORKD_ENABLE, systemctlEnable} from './systemd.js';
 import type {Target} from './target.js';
 
 export const debian: Target = {
+  osReleaseIds: ['debian', 'ubuntu'],
+  summary: (spec) => `debian ${spec.debianSuite}`,
   defaultKernel: 'linux-image-amd64',
   network: {format: 'networkd', names: 'host', enable: NETWORKD_ENABLE},
   // openssh-server enables ssh.service itself when it is installed.

@@ -7,6 +7,10 @@ import type {ImgbuildSpec, ImgStep, PlanContext} from '../imgbuild-spec.js';
 import type {RenderFormat} from '../network-render.js';
 
 export interface Target {
+  /** os-release IDs (ID, then ID_LIKE) of a root this target configures (anemos-configure --target auto). */
+  osReleaseIds: string[];
+  /** The target as the plan and payload check name it ("debian trixie"). */
+  summary: (spec: ImgbuildSpec) => string;
   /** Package of the kernel when the IMGBUILD names none. */
   defaultKernel: string;
   network: {
