@@ -4,37 +4,28 @@
 // here, the artifacts land in its cache (cache_dir), the composed image in cache_dir/work
 // (or /boot/anemos for the one-shot GRUB entry), and the payload is checked here.
 
-import {randomBytes} from 'node:crypto';
-import {hostname, userInfo} from 'node:os';
-import {parseDmiUuid} from '../core/inventory.js';
-import {deploymentRecorder} from './registry/record.js';
-import {loadFromRegistry} from './registry/desired.js';
-import {registryAccess, trustOf} from './registry/access.js';
-import {checkRegistryUrl, type RegistryTrust} from '../adapters/registry-client.js';
-import {DEFAULT_CREDENTIAL} from '../core/config.js';
-import type {MachineIdentity} from '../core/registry/lifecycle.js';
 import {spawn} from 'node:child_process';
 import {appendFileSync, mkdirSync} from 'node:fs';
 import {mkdtemp, rm} from 'node:fs/promises';
 import {homedir, tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {onLines} from '../shared/line-splitter.js';
-import type {LogEvent} from '../core/boot-contract.js';
 import {loadConfig} from '../adapters/config-file.js';
 import {fetchArtifact} from '../adapters/fetch.js';
-import {gatherHostFacts} from '../adapters/host-facts.js';
 import {realRunner} from '../adapters/process.js';
-import {preparePayload} from './payload.js';
+import {checkRegistryUrl} from '../adapters/registry-client.js';
 import {remoteCompose, remoteFetch} from '../adapters/remote-artifacts.js';
 import {sshHost} from '../adapters/ssh-host.js';
-import {connectionError, sshArgv, type SshDestination} from '../core/ssh-destination.js';
-import {isDeployEnvironment, RUNTIME} from '../core/boot-contract.js';
+import {isDeployEnvironment, RUNTIME, type LogEvent} from '../core/boot-contract.js';
 import {BOOT_METHODS} from '../core/boot-methods/index.js';
-import {draftDeploy, newDeploymentId, preflightError, type DeployPlan} from '../core/deploy-plan.js';
-import {renderPlan} from '../core/plan-render.js';
-import {AnemosError, usageError} from '../shared/errors.js';
-import {executeDeploy, type DeployResult} from './deploy.js';
-import {previewCommands, type DeployRequest} from './deploy-run.js';
+import type {DeployPlan} from '../core/deploy-plan.js';
+import {parseDmiUuid} from '../core/inventory.js';
+import type {MachineIdentity} from '../core/registry/lifecycle.js';
+import {connectionError, sshArgv, type SshDestination} from '../core/ssh-destination.js';
+import {onLines} from '../shared/line-splitter.js';
+import {AnemosError} from '../shared/errors.js';
+import type {DeployResult} from './deploy.js';
+import {confirmDeploy, executePrepared, prepareDeploy, type DeployRequest, type DeployTarget} from './deploy-driver.js';
+import {trustOf} from './registry/access.js';
 import {eventLine, watchDeploy, type Observation, type Verdict, type WatchIO} from './watch.js';
 
 export interface RemoteDeployOptions extends DeployRequest {
@@ -100,6 +91,27 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
   }
   const controlDir = await mkdtemp(join(tmpdir(), 'anemos-ssh-'));
   const host = sshHost(o.destination, controlDir);
+  const localCache = workstationCache();
+  // The host over SSH: its facts read with its own tools, its credential read and written
+  // there; the payload checked and packed here; the kernel and base downloaded there (or
+  // sent from here), the composed image made there from its base and a tail made here.
+  const target: DeployTarget = {
+    host,
+    identity: () => remoteIdentity(host),
+    payloadCache: () => localCache,
+    extraAuthorizedKeys: () => userKeys(host, o.destination.user),
+    // We follow it: the deploy environment waits (at most 2 minutes) for us to read its outcome before rebooting.
+    plan: (draft) => ({...draft, bootConfig: {...draft.bootConfig, watch_seconds: WATCH_SECONDS}}),
+    label: `Host: ${host.name}`,
+    previewCommands: true,
+    executor: () => ({
+      runner: host.runner,
+      files: host.files,
+      fetch: remoteFetch(host, {upload: o.upload, localCacheDir: localCache, baseDir: o.cwd, warn: o.log}),
+      here: {runner: realRunner, fetch: fetchArtifact, cacheDir: localCache},
+      compose: remoteCompose(host),
+    }),
+  };
   let plan: DeployPlan;
   let planText: string;
   let result: DeployResult;
@@ -108,52 +120,12 @@ export async function runRemoteDeploy(o: RemoteDeployOptions): Promise<RemoteDep
     await host.connect();
     // Root first (sudo -n for another user): without it nothing below could be read or done.
     await host.isRoot();
-    // The host's own credential (or an enrollment) is read and written over this connection.
-    const access = (url: string, trust: RegistryTrust, credentialPath: string, enrollToken?: string) =>
-      registryAccess({url, trust, operatorToken: o.registryToken, credentialPath, enrollToken, files: host.files, identity: () => remoteIdentity(host), where: host.name, log: o.log});
-    const fromRegistry = o.fromRegistry;
-    const loaded = fromRegistry
-      ? await loadFromRegistry(o.configPath, await access(fromRegistry.url, trustOf(fromRegistry.trust), DEFAULT_CREDENTIAL), fromRegistry.url, fromRegistry.trust, await remoteMacs(host), o)
-      : await loadConfig(o.configPath, {allowUnverified: o.allowUnverified});
-    // A payload directory is packed here, on the workstation, like any payload is checked here.
-    const {config, check: payloadCheck} = await preparePayload(loaded, {mode: o.mode, dryRun: o.dryRun, cacheDir: workstationCache(), log: o.log});
-    const facts = await gatherHostFacts(host, {firmware: Array.isArray(config.firmware) ? config.firmware : [], extraAuthorizedKeys: await userKeys(host, o.destination.user)});
-    const draft = draftDeploy(config, facts, {mode: o.mode, phases: o.phases, allowUnverified: o.allowUnverified, cliVersion: o.cliVersion, installKexec: o.installKexec, deploymentId: newDeploymentId(new Date(), randomBytes(4).toString('hex')), payloadCheck});
-    // We follow it: the deploy environment waits (at most 2 minutes) for us to read its outcome before rebooting.
-    plan = {...draft, bootConfig: {...draft.bootConfig, watch_seconds: WATCH_SECONDS}};
-    planText = `Host: ${host.name}\n${renderPlan(plan, previewCommands(plan, config.cache_dir, facts.kexec.systemd))}`;
+    const prepared = await prepareDeploy(o, target);
+    ({plan, planText} = prepared);
     if (o.dryRun) return {plan, planText, dryRun: true};
-    const stop = preflightError(plan.problems);
-    if (stop) throw stop;
-    o.log(planText);
-    if (plan.phases.includes('exec') && !o.yes) {
-      const what = o.mode === 'deploy' ? `boot ${host.name} into the deploy environment; the payload may erase ${plan.bootConfig.disk ?? 'disks'}` : `boot ${host.name} into the test environment (nothing is written to disks)`;
-      if (!(await o.confirm(`This will ${what}. Continue?`))) throw usageError('not-confirmed', 'Not confirmed; nothing was changed.', 'Pass --yes to skip the question.');
-    }
+    await confirmDeploy(prepared, o, host.name);
     bootIdBefore = (await host.files.read('/proc/sys/kernel/random/boot_id'))?.trim();
-    const localCache = workstationCache();
-    // The registry (config report:) records it from here, the workstation, with the host's credential (or the operator's token).
-    const report = config.report;
-    const trust = report ? trustOf(report) : {};
-    const registry = report
-      ? deploymentRecorder({plan, trust, who: `${userInfo().username}@${hostname()}`, uuid: parseDmiUuid(await host.files.read('/sys/class/dmi/id/product_uuid')), log: o.log, access: () => access(report.url, trust, report.credential, report.enroll_token)})
-      : undefined;
-    result = await executeDeploy(
-      plan,
-      facts,
-      {
-        runner: host.runner,
-        files: host.files,
-        fetch: remoteFetch(host, {upload: o.upload, localCacheDir: localCache, baseDir: o.cwd, warn: o.log}),
-        here: {runner: realRunner, fetch: fetchArtifact, cacheDir: localCache},
-        compose: remoteCompose(host),
-        progress: o.progress,
-        log: o.log,
-        now: () => performance.now(),
-        ...(registry ? {registry} : {}),
-      },
-      {cacheDir: config.cache_dir, allowUnverified: o.allowUnverified, baseDir: o.cwd},
-    );
+    result = await executePrepared(prepared, o, target);
   } finally {
     await host.close();
     await rm(controlDir, {recursive: true, force: true});
