@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 # The VM tests write sparse disk images and cache root filesystems under .cache: stop now,
 # with the figures, rather than with ENOSPC twenty minutes in. Peak use measured on a clean
-# clone: 2.0 GiB of scratch, 2.0 GiB of .cache (README, "Development").
+# clone: 2.0 GiB of scratch, 2.0 GiB of .cache (docs/design.md, "Development").
 scratch=${TMPDIR:-/tmp}
 need_scratch_mib=${ANEMOS_TEST_SCRATCH_MIB:-4096}
 have_cache_mib=$(du -sm .cache 2>/dev/null | cut -f1 || true)

@@ -25,8 +25,10 @@ describe('boot contract', () => {
     expect(checked).toContain(`/${CONTRACT.config}`);
   });
 
-  it("README tells payload authors every variable of a payload's environment", () => {
-    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-    for (const name of Object.keys(PAYLOAD_ENV)) expect(readme, name).toContain(`\`${name}\``);
+  it("docs/payloads.md tells payload authors every variable of a payload's environment, as the contract describes it", () => {
+    const doc = readFileSync(join(REPO, 'docs/payloads.md'), 'utf8');
+    const rows = new Map([...doc.matchAll(/^\| `(ANEMOS_[A-Z_]+)` \| (.+) \|$/gm)].map((m) => [m[1]!, m[2]!.replace(/`/g, '')]));
+    expect([...rows.keys()].sort()).toEqual(Object.keys(PAYLOAD_ENV).sort());
+    for (const [name, what] of Object.entries(PAYLOAD_ENV)) expect(rows.get(name), name).toBe(what);
   });
 });

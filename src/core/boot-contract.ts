@@ -32,7 +32,7 @@ export const isDeployEnvironment = (cmdline: string) => cmdline.split(/\s+/).som
 
 /**
  * The environment of a payload's ./deploy and of an IMGBUILD's steps: what a payload author
- * may rely on (README "Payloads"). PATH and HOME are set too.
+ * may rely on (docs/payloads.md, whose table a test holds to this one). PATH and HOME are set too.
  */
 export const PAYLOAD_ENV = {
   ANEMOS_PAYLOAD_DIR: 'the unpacked payload (the working directory of ./deploy)',

@@ -1,8 +1,8 @@
 // After the host reboots into the deploy environment, the workstation follows it: it
 // reconnects (same address, same host key), tails events.jsonl from the last sequence
 // number it saw, and once the agent states its outcome waits for whichever system
-// must come next, checks it, and returns a verdict with a stable exit code (README,
-// "Exit codes"). Every connection is a fresh one: the machine reboots under them.
+// must come next, checks it, and returns a verdict with a stable exit code (docs/guide.md,
+// "When something fails"). Every connection is a fresh one: the machine reboots under them.
 // The decisions are here; the SSH side is a small interface (WatchIO), faked in tests.
 
 import type {LogEvent} from '../core/boot-contract.js';

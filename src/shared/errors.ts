@@ -13,7 +13,7 @@ export const EXIT = {
   command: 7,
   /** SSH to the host failed (address, host key, keys, sudo): nothing was changed. */
   connect: 8,
-  // The verdicts of a deploy driven from a workstation (anemos deploy --host), README "Exit codes":
+  // The verdicts of a deploy driven from a workstation (anemos deploy --host), docs/guide.md "When something fails":
   /** The deploy environment failed before writing to a disk; the old system is back and answers. */
   rolledBack: 10,
   /** The deploy environment failed after writing; the machine stays in it, reachable over SSH. */

@@ -1,6 +1,6 @@
 // The registry's database, whichever it is: the embedded one in a data directory (PGlite:
 // PostgreSQL compiled to WebAssembly) or a PostgreSQL server. One SQL dialect, so one
-// schema and one set of migrations serve both (README "The registry").
+// schema and one set of migrations serve both (docs/registry.md).
 
 export interface Db {
   readonly kind: 'embedded' | 'postgres';
