@@ -29,6 +29,13 @@ module.exports = {
       from: {path: '^src/(core|shared|agent)/'},
       to: {dependencyTypes: ['core']},
     },
+    {
+      name: 'one-process-door',
+      comment: 'processes start in adapters/process.ts alone (run, stream, detach, pipe): --debug traces them there, and a missing tool is said one way',
+      severity: 'error',
+      from: {path: '^src/', pathNot: '^src/adapters/process\\.ts$'},
+      to: {path: '^(node:)?child_process$|node_modules/execa/'},
+    },
     {name: 'no-circular', comment: 'no import cycles, types included', severity: 'error', from: {}, to: {circular: true}},
     {name: 'not-to-test', comment: 'source never imports a test or a test helper', severity: 'error', from: {path: '^src/', pathNot: '\\.test\\.ts$'}, to: {path: '(\\.test\\.ts$|^test/)'}},
   ],

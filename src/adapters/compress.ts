@@ -2,12 +2,10 @@
 // every Debian kernel unpacks it); zstd and xz use the system tools (Node 20's zlib has
 // neither; both run on every core, -T0, unless told otherwise).
 
-import {spawn} from 'node:child_process';
 import {Readable} from 'node:stream';
 import {createGzip, gunzipSync} from 'node:zlib';
 import type {Compression, Decompressor} from '../core/initramfs-format.js';
-import {realRunner, type Runner} from './process.js';
-import {AnemosError} from '../shared/errors.js';
+import {commandFailed, pipeCommand, realRunner, type Runner} from './process.js';
 
 export interface CompressOptions {
   /** zstd level (default 19) or gzip level (default 9). */
@@ -16,22 +14,11 @@ export interface CompressOptions {
 }
 
 function toolStream(cmd: string, args: string[], source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  const child = spawn(cmd, args, {stdio: ['pipe', 'pipe', 'pipe']});
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise<void>((resolve, reject) => {
-    child.on('error', (err: NodeJS.ErrnoException) =>
-      reject(new AnemosError('precondition', 'tool-missing', err.code === 'ENOENT' ? `The command "${cmd}" is not installed.` : `${cmd}: ${err.message}`, {hint: `Install ${cmd} (Debian package "${cmd}").`})),
-    );
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new AnemosError('command', 'command-failed', `${cmd} ${args.join(' ')} failed with exit code ${code}: ${stderr.trim()}`))));
-  });
-  Readable.from(source).pipe(child.stdin);
-  child.stdin.on('error', () => {
-    // EPIPE when the tool died early; its exit status, reported by `exited`, says why.
-  });
+  const p = pipeCommand(cmd, args, {input: source, missingHint: `Install ${cmd} (Debian package "${cmd}").`});
   return (async function* () {
-    for await (const chunk of child.stdout) yield chunk as Uint8Array;
-    await exited;
+    for await (const chunk of p.output) yield chunk;
+    const end = await p.done;
+    if (end.exitCode !== 0) throw commandFailed(cmd, args, end.exitCode ?? -1, end.stderr || `killed by ${end.signal}`);
   })();
 }
 

@@ -7,19 +7,17 @@
 // The composed image is the host's base followed by a tail built here (config, keys,
 // payload, firmware): `cat base tail > image` on the host, the base never unpacked.
 
-import {spawn} from 'node:child_process';
 import {createReadStream} from 'node:fs';
 import {mkdtemp, rm, stat} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {dirname, join} from 'node:path';
-import {Transform} from 'node:stream';
-import {pipeline} from 'node:stream/promises';
 import type {SegmentSpec} from '../core/segments.js';
 import {AnemosError, fetchError, noRoom} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
 import {composeTail, type ComposeResult} from './compose.js';
 import {fetchArtifact, isRemote, sha256File, type ArtifactSpec, type FetchedArtifact, type FetchOptions} from './fetch.js';
-import type {SshHost} from './ssh-host.js';
+import {pipeCommand} from './process.js';
+import {SSH_MISSING, type SshHost} from './ssh-host.js';
 
 /**
  * On the host: reuse a verified cache entry, else download with curl or wget (printing the
@@ -111,24 +109,21 @@ export async function upload(host: SshHost, local: string, path: string, sha256:
   const have = await host.runner.run('sh', ['-c', '[ -f "$1" ] && sha256sum < "$1" | cut -d" " -f1', 'sh', path], {allowFail: true});
   if (have.stdout.trim() === sha256) return;
   const script = 'umask 077; mkdir -p "$(dirname "$1")" && cat > "$1.part" && [ "$(sha256sum < "$1.part" | cut -d" " -f1)" = "$2" ] && mv "$1.part" "$1" || { rm -f "$1.part"; exit 9; }';
-  const child = spawn('ssh', host.command('sh', ['-c', script, 'sh', path, sha256]), {stdio: ['pipe', 'ignore', 'pipe']});
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   let sent = 0;
   let last = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, done) {
+  async function* counted(): AsyncIterable<Uint8Array> {
+    for await (const chunk of createReadStream(local) as AsyncIterable<Buffer>) {
       sent += chunk.byteLength;
       if (sent - last > 4 << 20 || sent === size) {
         last = sent;
         onProgress?.(sent);
       }
-      done(null, chunk);
-    },
-  });
-  await pipeline(createReadStream(local), count, child.stdin).catch(() => undefined); // a broken pipe: the exit code says why
-  const code = await exited;
+      yield chunk;
+    }
+  }
+  const end = await pipeCommand('ssh', host.command('sh', ['-c', script, 'sh', path, sha256]), {input: counted(), stdout: 'ignore', missingHint: SSH_MISSING}).done;
+  const code = end.exitCode;
+  const stderr = end.stderr;
   if (code !== 0) {
     throw new AnemosError('command', 'upload-failed', `Sending ${local} to ${host.name}:${path} failed (exit ${code}${code === 9 ? ': the sha256 did not match after the transfer, or the disk is full' : ''}).`, {
       hint: `Check the free space in ${dirname(path)} there (df -h), then rerun.`,

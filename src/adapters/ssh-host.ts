@@ -5,12 +5,13 @@
 // master connection (ControlMaster) carries the many short commands of the facts and
 // load phases; it is closed before the machine reboots.
 
-import {spawn} from 'node:child_process';
 import {closeSync, openSync, readFileSync} from 'node:fs';
 import {connectionError, destinationName, remoteLine, sshArgv, type SshDestination} from '../core/ssh-destination.js';
 import {AnemosError, preconditionError} from '../shared/errors.js';
 import type {FileStat, Host, HostFiles} from './host-files.js';
-import {commandFailed, commandLine, realRunner, type RunOptions, type RunResult, type Runner} from './process.js';
+import {commandFailed, commandLine, pipeCommand, realRunner, toolMissing, type RunOptions, type RunResult, type Runner} from './process.js';
+
+export const SSH_MISSING = 'Install the OpenSSH client (Debian: openssh-client).';
 
 /** The host keys a server presents, as "TYPE SHA256:..." (for the host-key error); undefined if it cannot be asked. */
 export async function presentedFingerprints(d: SshDestination): Promise<string | undefined> {
@@ -57,9 +58,7 @@ export function sshHost(d: SshDestination, controlDir: string): SshHost {
     async run(cmd, args, opts: RunOptions = {}) {
       if (opts.cwd !== undefined || opts.uid !== undefined || opts.inherit) throw new Error(`bug: ${cmd} cannot run over SSH with cwd, uid or inherited output`);
       const r = await checked(await realRunner.run('ssh', argv(remoteLine(d, cmd, args, opts.env)), {...opts, env: undefined, allowFail: true}));
-      if (r.exitCode === 127 && /not found|No such file/.test(r.stderr)) {
-        throw new AnemosError('precondition', 'tool-missing', `The command "${cmd}" is not installed on ${name}.`, {hint: `Install the package that provides ${cmd} there (Debian: apt-file search bin/${cmd} names it).`, details: [`command: ${commandLine(cmd, args)}`]});
-      }
+      if (r.exitCode === 127 && /not found|No such file/.test(r.stderr)) throw toolMissing(cmd, args, {where: name});
       if (r.exitCode !== 0 && !opts.allowFail) {
         const f = commandFailed(cmd, args, r.exitCode, r.stderr);
         throw new AnemosError(f.kind, f.code, `${f.message.replace(/\.$/, '')} on ${name}.`, {hint: f.hint, details: f.details});
@@ -88,14 +87,11 @@ export function sshHost(d: SshDestination, controlDir: string): SshHost {
     readRange: async (path, offset, length) =>
       (await runner.run('sh', ['-c', 'tail -c +"$2" "$1" | head -c "$3"', 'sh', path, String(offset + 1), String(length)], {binary: true})).stdoutBytes ?? new Uint8Array(),
     async *openRead(path) {
-      const child = spawn('ssh', argv(remoteLine(d, 'cat', [path])), {stdio: ['ignore', 'pipe', 'pipe']});
-      let stderr = '';
-      child.stderr.on('data', (c) => (stderr += c));
-      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-      for await (const chunk of child.stdout) yield chunk as Uint8Array;
-      const code = await exited;
+      const p = pipeCommand('ssh', argv(remoteLine(d, 'cat', [path])), {missingHint: SSH_MISSING});
+      for await (const chunk of p.output) yield chunk;
+      const end = await p.done;
       // A short read would put a truncated file into the image: fail instead.
-      if (code !== 0) throw commandFailed('cat', [path], code ?? -1, stderr);
+      if (end.exitCode !== 0) throw commandFailed('cat', [path], end.exitCode ?? -1, end.stderr);
     },
     write: async (path, content) => void (await runner.run('sh', ['-c', 'cat > "$1"', 'sh', path], {input: content})),
     writePrivate: async (path, content) => void (await runner.run('sh', ['-c', 'umask 077 && mkdir -p "$(dirname "$1")" && cat > "$1" && chmod 0600 "$1"', 'sh', path], {input: content})),
@@ -135,12 +131,9 @@ export function sshHost(d: SshDestination, controlDir: string): SshHost {
       // the descriptors it was given and a pipe would never reach end of file.
       const log = `${controlDir}/master.log`;
       const fd = openSync(log, 'w', 0o600);
-      const code = await new Promise<number | null>((resolve, reject) => {
-        const child = spawn('ssh', [...sshArgv(d, [...control, '-o', 'ControlMaster=yes', '-o', 'ControlPersist=600', '-o', 'ConnectTimeout=20', '-f', '-N'])], {stdio: ['ignore', 'ignore', fd]});
-        child.on('error', (err) => reject(new AnemosError('precondition', 'tool-missing', `ssh could not start: ${err.message}`, {hint: 'Install the OpenSSH client (Debian: openssh-client).'})));
-        child.on('close', resolve);
-      });
-      closeSync(fd);
+      const code = await pipeCommand('ssh', sshArgv(d, [...control, '-o', 'ControlMaster=yes', '-o', 'ControlPersist=600', '-o', 'ConnectTimeout=20', '-f', '-N']), {stdout: 'ignore', stderrFd: fd, missingHint: SSH_MISSING})
+        .done.then((end) => end.exitCode)
+        .finally(() => closeSync(fd));
       if (code === 0) return;
       const stderr = readFileSync(log, 'utf8');
       throw (

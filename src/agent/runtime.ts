@@ -7,7 +7,7 @@
 // Named like Node's fs where it does the same, so the agent reads as it always did.
 
 import type {Runner, RunOptions, RunResult, StreamOptions, StreamResult} from '../shared/command.js';
-import {commandFailed, commandLine} from '../shared/command.js';
+import {commandFailed, commandLine, toolMissing} from '../shared/command.js';
 import {AnemosError} from '../shared/errors.js';
 import {utf8Decode, utf8Encode} from '../shared/bytes.js';
 
@@ -275,12 +275,8 @@ function which(cmd: string, path: string, cwd?: string): string | undefined {
   return undefined;
 }
 
-function toolMissing(cmd: string, args: readonly string[]): AnemosError {
-  return new AnemosError('precondition', 'tool-missing', `The command "${cmd}" is not installed.`, {
-    hint: `The deploy environment has no ${cmd}; a payload brings its own tools or installs them into the new system.`,
-    details: [`command: ${commandLine(cmd, args)}`],
-  });
-}
+const toolMissingHere = (cmd: string, args: readonly string[]) =>
+  toolMissing(cmd, args, {hint: `The deploy environment has no ${cmd}; a payload brings its own tools or installs them into the new system.`});
 
 interface Spawn {
   cwd?: string;
@@ -299,7 +295,7 @@ function spawn(cmd: string, args: readonly string[], o: Spawn): number {
   const environment = o.env ?? env();
   const path = environment.PATH ?? env().PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
   const program = which(cmd, path, o.cwd);
-  if (!program) throw toolMissing(cmd, args);
+  if (!program) throw toolMissingHere(cmd, args);
   // Debian's busybox runs its own applet for a bare name it knows: its setsid would start
   // busybox's chroot, sh or tar, not the real ones. Programs go by their full path.
   const tool = (name: string) => which(name, path) ?? name;

@@ -1,5 +1,5 @@
 // The one place CLI errors are reported: message, hint, exit code; --json gets
-// {error: {code, message, hint}}; --debug adds stack and causes.
+// {error: {code, message, hint}}; --debug adds stack and causes, and every command run.
 
 import {Command, Flags} from '@oclif/core';
 import {AnemosError, exitCodeOf, formatError} from '../shared/errors.js';
@@ -11,6 +11,12 @@ export abstract class BaseCommand extends Command {
 
   /** Commands that print data set this to support --json. */
   static enableJsonFlag = false;
+
+  async init(): Promise<void> {
+    await super.init();
+    // The Runner prints each command it starts as a line to paste (adapters/process.ts reads it).
+    if (this.debugEnabled()) process.env.ANEMOS_DEBUG = '1';
+  }
 
   protected debugEnabled(): boolean {
     return this.argv.includes('--debug') || process.env.ANEMOS_DEBUG === '1' || process.env.ANEMOS_DEBUG === 'true';

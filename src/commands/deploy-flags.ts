@@ -20,7 +20,7 @@ export const deployFlags = {
   config: Flags.string({char: 'c', description: 'Config file.', env: 'ANEMOS_CONFIG', default: DEFAULT_CONFIG_PATH}),
   yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation.', env: 'ANEMOS_YES'}),
   'dry-run': Flags.boolean({description: 'Print the plan and the exact commands; change nothing, download nothing.'}),
-  phases: Flags.string({description: `Comma-separated phases to run (${PHASES.join(',')}); later phases are skipped.`, default: PHASES.join(','), env: 'ANEMOS_PHASES'}),
+  phases: Flags.string({description: `The phases to run, in order (${PHASES.join(',')}); the last one named is where it stops, and each needs the ones before it ("compose" alone also fetches).`, default: PHASES.join(','), env: 'ANEMOS_PHASES'}),
   'install-kexec': Flags.boolean({description: 'If the host has no kexec-tools, install it with its package manager (apt-get, dnf, apk, pacman, zypper) before the load, instead of using the one-shot GRUB entry.', env: 'ANEMOS_INSTALL_KEXEC'}),
   'allow-unverified': Flags.boolean({description: 'Accept artifacts without sha256 (warns loudly; shown in the plan).', env: 'ANEMOS_ALLOW_UNVERIFIED'}),
   qemu: Flags.boolean({description: 'Run the deploy environment in a local QEMU VM instead of on this host (try a payload on a laptop).', env: 'ANEMOS_QEMU'}),
@@ -28,7 +28,7 @@ export const deployFlags = {
   memory: Flags.integer({description: 'With --qemu: VM memory in MiB (default 1024).', env: 'ANEMOS_QEMU_MEMORY', dependsOn: ['qemu']}),
   'ssh-port': Flags.integer({description: 'With --host: the host\'s SSH port. With --qemu: the loopback port forwarded to the VM\'s SSH (default 2222).', env: 'ANEMOS_SSH_PORT', relationships: [{type: 'some', flags: ['host', 'qemu']}]}),
   accel: Flags.string({description: 'With --qemu: QEMU accelerator (default kvm:tcg: KVM first, else TCG).', env: 'ANEMOS_QEMU_ACCEL', dependsOn: ['qemu']}),
-  host: Flags.string({description: 'Deploy [USER@]HOST over SSH from here, and follow it to a verdict (README, "Deploy from a workstation or CI"). The config is read here; network: auto means the host\'s network.', env: 'ANEMOS_HOST', exclusive: ['qemu']}),
+  host: Flags.string({description: 'Deploy [USER@]HOST over SSH from here, and follow it to a verdict (docs/guide.md, "From a workstation or a CI job"). The config is read here; network: auto means the host\'s network.', env: 'ANEMOS_HOST', exclusive: ['qemu']}),
   identity: Flags.string({char: 'i', description: 'With --host: SSH private key (ssh -i).', env: 'ANEMOS_SSH_IDENTITY', dependsOn: ['host']}),
   'ssh-option': Flags.string({description: 'With --host: an ssh -o option (repeatable), e.g. UserKnownHostsFile=./known_hosts.', multiple: true, dependsOn: ['host']}),
   upload: Flags.boolean({description: 'With --host: fetch kernel and base initramfs here and send them over SSH (for hosts without outbound access).', dependsOn: ['host']}),
@@ -72,9 +72,15 @@ export function parsePhases(text: string): Phase[] {
   const phases = text.split(',').map((p) => p.trim()).filter(Boolean);
   const bad = phases.filter((p) => !PHASES.includes(p as Phase));
   if (bad.length || !phases.length) throw usageError('bad-phase', `Unknown phase "${bad.join(', ') || text}".`, `Phases are ${PHASES.join(', ')}.`);
-  // A phase needs the ones before it: "compose" alone still fetches.
+  // A phase needs the ones before it: "compose" alone still fetches. A list that skips one
+  // ("fetch,exec") would run phases it does not name: refused, not silently widened.
   const last = Math.max(...phases.map((p) => PHASES.indexOf(p as Phase)));
-  return PHASES.slice(0, last + 1);
+  const run = PHASES.slice(0, last + 1);
+  const skipped = phases.length > 1 ? run.filter((p) => !phases.includes(p)) : [];
+  if (skipped.length) {
+    throw usageError('phase-gap', `--phases ${text} skips ${skipped.join(', ')}, which ${run[last]} needs (phases run in order).`, `Pass --phases ${run.join(',')}, or the last phase alone: --phases ${run[last]}.`);
+  }
+  return run;
 }
 
 async function askYesNo(question: string): Promise<boolean> {

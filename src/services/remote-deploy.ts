@@ -4,14 +4,13 @@
 // here, the artifacts land in its cache (cache_dir), the composed image in cache_dir/work
 // (or /boot/anemos for the one-shot GRUB entry), and the payload is checked here.
 
-import {spawn} from 'node:child_process';
 import {appendFileSync, mkdirSync} from 'node:fs';
 import {mkdtemp, rm} from 'node:fs/promises';
 import {homedir, tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {loadConfig} from '../adapters/config-file.js';
 import {fetchArtifact} from '../adapters/fetch.js';
-import {realRunner} from '../adapters/process.js';
+import {pipeCommand, realRunner} from '../adapters/process.js';
 import {checkRegistryUrl} from '../adapters/registry-client.js';
 import {remoteCompose, remoteFetch} from '../adapters/remote-artifacts.js';
 import {sshHost} from '../adapters/ssh-host.js';
@@ -21,7 +20,7 @@ import type {DeployPlan} from '../core/deploy-plan.js';
 import {parseDmiUuid} from '../core/inventory.js';
 import type {MachineIdentity} from '../core/registry/lifecycle.js';
 import {connectionError, sshArgv, type SshDestination} from '../core/ssh-destination.js';
-import {onLines} from '../shared/line-splitter.js';
+import {LineSplitter} from '../shared/line-splitter.js';
 import {AnemosError} from '../shared/errors.js';
 import type {DeployResult} from './deploy.js';
 import {confirmDeploy, executePrepared, prepareDeploy, type DeployRequest, type DeployTarget} from './deploy-driver.js';
@@ -187,20 +186,25 @@ export function sshWatch(d: SshDestination, logsDir: string): WatchIO {
       }
       return error;
     },
-    follow(afterSeq, onEvent, signal) {
-      return new Promise((resolve) => {
-        const child = spawn('ssh', as('root', `tail -n +${afterSeq + 1} -f ${RUNTIME.events}`), {stdio: ['ignore', 'pipe', 'ignore']});
-        onLines(child.stdout, (line) => {
-          try {
-            onEvent(JSON.parse(line) as LogEvent);
-          } catch {
-            // a line cut by the reboot: the next connection reads it again from its seq
+    async follow(afterSeq, onEvent, signal) {
+      const p = pipeCommand('ssh', as('root', `tail -n +${afterSeq + 1} -f ${RUNTIME.events}`), {signal});
+      const lines = new LineSplitter();
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of p.output) {
+          for (const line of lines.push(decoder.decode(chunk, {stream: true}))) {
+            try {
+              onEvent(JSON.parse(line) as LogEvent);
+            } catch {
+              // a line cut by the reboot: the next connection reads it again from its seq
+            }
           }
-        });
-        signal.addEventListener('abort', () => child.kill('SIGTERM'));
-        child.on('close', () => resolve());
-        child.on('error', () => resolve());
-      });
+        }
+      } catch {
+        // the connection cut under the stream: the same as its end
+      }
+      // However it ended (the reboot, the abort, ssh refused), the watcher connects again.
+      await p.done.catch(() => undefined);
     },
     async ack() {
       await ssh('root', `touch ${RUNTIME.outcomeSeen}`, 30_000);

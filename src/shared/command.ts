@@ -68,3 +68,14 @@ export function commandFailed(cmd: string, args: readonly string[], exitCode: nu
   });
 }
 
+
+/**
+ * A command that is not there, wherever it was looked for: the one way anemos says so.
+ * `where` names another machine ("on root@web1"); `hint` replaces the default (the package to install).
+ */
+export function toolMissing(cmd: string, args: readonly string[], o: {where?: string; hint?: string} = {}): AnemosError {
+  return new AnemosError('precondition', 'tool-missing', `The command "${cmd}" is not installed${o.where ? ` on ${o.where}` : ''}.`, {
+    hint: o.hint ?? `Install the package that provides ${cmd}${o.where ? ' there' : ''} (Debian: apt-file search bin/${cmd} names it).`,
+    details: [`command: ${commandLine(cmd, args)}`],
+  });
+}

@@ -281,10 +281,31 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     expect(readdirSync(join(cache, 'partial'))).toEqual([]);
   });
 
+  it('--debug prints every command it runs as a line a shell takes back as it is', async () => {
+    const r = await anemos(['network', 'detect', '--json', '--debug']);
+    expect(r.code).toBe(0);
+    const traced = r.stderr.split('\n').filter((l) => l.startsWith('+ ')).map((l) => l.slice(2));
+    expect(traced).toContain('ip -j -d addr show');
+    // Pasted into sh, each runs and says what anemos read (the addresses it printed).
+    const addr = execFileSync('sh', ['-c', traced.find((l) => l.startsWith('ip -j -d addr'))!], {encoding: 'utf8'});
+    const macs = (JSON.parse(addr) as {address?: string}[]).map((l) => l.address);
+    const detected = Object.keys((JSON.parse(r.stdout) as {interfaces: Record<string, unknown>}).interfaces);
+    expect(detected.length).toBeGreaterThan(0);
+    for (const mac of detected) expect(macs).toContain(mac);
+    const quiet = await anemos(['network', 'detect', '--json']);
+    expect(quiet.stderr).not.toMatch(/^\+ /m);
+  });
+
   it('usage errors exit 2 with the command to get help', async () => {
     const r = await anemos(['deploy', '--phases', 'fetch,explode', '--config', conf('usage')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Unknown phase "explode"/);
+    // A list that skips a phase would run more than it names: refused with the list that runs.
+    const gap = await anemos(['deploy', '--phases', 'fetch,exec', '--config', conf('usage'), '--dry-run']);
+    expect(gap.code).toBe(2);
+    expect(gap.stderr).toMatch(/skips compose, load, which exec needs/);
+    expect(gap.stderr).toMatch(/--phases fetch,compose,load,exec/);
+    expect(gap.stdout).not.toMatch(/Phases:/);
     const u = await anemos(['initramfs', 'list']);
     expect(u.code).toBe(2);
   });

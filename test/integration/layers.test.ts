@@ -25,7 +25,7 @@ describe('layers', () => {
     expect(violations(r.stdout)).toEqual([]);
   });
 
-  it('refuses an upward import, an agent reaching an adapter, a Node built-in in core, a cycle and a test import', () => {
+  it('refuses an upward import, an agent reaching an adapter, a Node built-in in core, a process started outside the Runner, a cycle and a test import', () => {
     const files: Record<string, string> = {
       'src/shared/errors.ts': 'export const e = 1;\n',
       'src/core/plan.ts': "import {readFileSync} from 'node:fs';\nimport {e} from '../shared/errors.js';\nexport const plan = () => readFileSync(String(e));\n",
@@ -35,6 +35,8 @@ describe('layers', () => {
       'src/services/deploy.ts': "import {plan} from '../core/plan.js';\nimport {h} from '../../test/helpers/h.js';\nexport const run = () => [plan, h];\n",
       'src/agent/main.ts': "import {disk} from '../adapters/disk.js';\nexport const main = disk;\n",
       'src/commands/go.ts': "import {disk} from '../adapters/disk.js';\nexport const go = disk;\n",
+      'src/adapters/ssh.ts': "import {spawn} from 'node:child_process';\nexport const ssh = () => spawn('ssh', []);\n",
+      'src/adapters/process.ts': "import {spawn} from 'node:child_process';\nexport const run = () => spawn('true', []);\n",
       'test/helpers/h.ts': 'export const h = 1;\n',
     };
     for (const [path, text] of Object.entries(files)) {
@@ -53,6 +55,7 @@ describe('layers', () => {
         'commands-layer: src/commands/go.ts -> src/adapters/disk.ts',
         'no-circular: src/core/a.ts -> src/core/b.ts',
         'not-to-test: src/services/deploy.ts -> test/helpers/h.ts',
+        'one-process-door: src/adapters/ssh.ts -> child_process',
         'portable-core: src/core/plan.ts -> fs',
       ].sort(),
     );
