@@ -3,7 +3,7 @@
 // knows either library.
 
 import {chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
-import {join} from 'node:path';
+import {dirname, join} from 'node:path';
 import type {Db} from '../core/registry/db.js';
 import {AnemosError, preconditionError} from '../shared/errors.js';
 
@@ -32,26 +32,37 @@ function tighten(path: string): void {
 }
 
 /**
- * The one-file CLI copied on its own (README said /usr/local/bin/anemos) has no embedded
- * database beside it: PGlite's ENOENT on pglite.data, as an error that says what to do.
+ * The one-file CLI copied on its own (an older README said /usr/local/bin/anemos) has no
+ * embedded database beside it: the require of pglite.cjs, or PGlite's ENOENT on its
+ * pglite.data, as an error that says what to do.
  */
 export function missingDatabaseFile(err: unknown): AnemosError | undefined {
-  const m = /ENOENT[^']*'([^']*\/((?:pglite|initdb)\.(?:data|wasm)))'/.exec((err as Error)?.message ?? '');
-  if (!m) return undefined;
-  const dir = m[1]!.slice(0, -m[2]!.length - 1) || '/';
+  const message = (err as Error)?.message ?? '';
+  const file = /ENOENT[^']*'([^']*\/((?:pglite|initdb)\.(?:data|wasm)))'/.exec(message);
+  // "Cannot find module './pglite.cjs'" names the file that required it first in its stack.
+  const module = /Cannot find module '\.\/pglite\.cjs'[\s\S]*?\n- (\/[^\n]+)/.exec(message);
+  if (!file && !module) return undefined;
+  const name = file ? file[2]! : 'pglite.cjs';
+  const dir = file ? file[1]!.slice(0, -name.length - 1) || '/' : dirname(module![1]!);
   return preconditionError(
     'registry-files-missing',
-    `The embedded database needs ${m[2]} beside the anemos file, in ${dir}, and it is not there.`,
-    `Install anemos with npm (npm install -g anemos-VERSION.tgz), or copy pglite.wasm, pglite.data and initdb.wasm from the release's dist/ into ${dir}; or run the registry on PostgreSQL (--database postgres://...), which needs none of them.`,
+    `The embedded database needs ${name} beside the anemos file, in ${dir}, and it is not there.`,
+    `Install anemos with npm (npm install -g anemos-VERSION.tgz), or copy pglite.cjs, pglite.wasm, pglite.data and initdb.wasm from the release's dist/ into ${dir}; or run the registry on PostgreSQL (--database postgres://...), which needs none of them.`,
   );
 }
 
 /** The embedded database in DIR/pgdata; one process at a time owns it. */
 export async function openEmbedded(dataDir: string): Promise<Db> {
   // Its CommonJS build: it finds pglite.wasm and pglite.data beside the file its code is
-  // in (__filename), which in the bundle is dist/anemos.cjs (scripts/build.mjs copies them).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const {PGlite} = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
+  // in (__filename): in the one-file CLI, dist/pglite.cjs beside dist/anemos.cjs
+  // (scripts/build.mjs puts it there, and turns this require into one of ./pglite.cjs).
+  let PGlite: typeof import('@electric-sql/pglite').PGlite;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    ({PGlite} = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite'));
+  } catch (err) {
+    throw missingDatabaseFile(err) ?? err;
+  }
   privateDir(dataDir);
   const dir = join(dataDir, 'pgdata');
   mkdirSync(dir, {recursive: true, mode: 0o700});

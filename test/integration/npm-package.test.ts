@@ -46,6 +46,11 @@ describe('npm package', () => {
     expect((await exec(NODE18, [join(lone, 'anemos'), '--version'])).stdout).toMatch(/^anemos\//);
     const missing = await exec(NODE18, [join(lone, 'anemos'), 'serve', 'token', 'create', '--data', join(dir, 'registry2'), '--role', 'reader']).then(() => undefined, (err: {code: number; stderr: string}) => err);
     expect(missing?.code).toBe(4);
-    expect(missing?.stderr).toContain(`The embedded database needs pglite.data beside the anemos file, in ${lone}`);
+    expect(missing?.stderr).toContain(`The embedded database needs pglite.cjs beside the anemos file, in ${lone}`);
+    // Its code beside it, but not its data: that is named next.
+    copyFileSync(join(prefix, 'lib', 'node_modules', 'anemos', 'dist', 'pglite.cjs'), join(lone, 'pglite.cjs'));
+    const noData = await exec(NODE18, [join(lone, 'anemos'), 'serve', 'token', 'create', '--data', join(dir, 'registry3'), '--role', 'reader']).then(() => undefined, (err: {code: number; stderr: string}) => err);
+    expect(noData?.code).toBe(4);
+    expect(noData?.stderr).toMatch(new RegExp(`The embedded database needs (pglite|initdb)\\.(data|wasm) beside the anemos file, in ${lone}`));
   }, 120_000);
 });
