@@ -5,7 +5,7 @@
 // for payloads. It runs on QuickJS (qjs --std); ./runtime.ts is all it knows of that.
 
 import type {Runner} from '../shared/command.js';
-import type {BootConfig, PayloadEnv} from '../core/boot-contract.js';
+import {RAM_KEEP_KIB, type BootConfig, type PayloadEnv} from '../core/boot-contract.js';
 import {CONTRACT, RUNTIME} from '../core/boot-contract.js';
 import {carriedKernelArgs} from '../core/kernel-args.js';
 import {keepOutcome, lastLogLines} from './keep.js';
@@ -259,6 +259,7 @@ async function run(): Promise<void> {
       ANEMOS_NETWORK: `${ROOT}${CONTRACT.network}`,
       ANEMOS_HOSTNAME: config.hostname,
       ANEMOS_LOG: log.logPath,
+      ANEMOS_RAM_KEEP_KIB: String(RAM_KEEP_KIB),
       ...(config.disk ? {ANEMOS_DISK: config.disk} : {}),
     };
     const env: Record<string, string> = {PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', ...payloadEnv};

@@ -41,7 +41,16 @@ export const PAYLOAD_ENV = {
   ANEMOS_HOSTNAME: "the new system's hostname",
   ANEMOS_LOG: "the deploy log (the payload's output goes there too)",
   ANEMOS_DISK: 'deploy.disk, when anemos.conf sets it: the disk the payload may erase',
+  ANEMOS_RAM_KEEP_KIB: 'KiB of RAM a payload leaves free when it holds a download in memory (what the deploy environment needs to go on)',
 } as const;
+/**
+ * RAM a payload leaves free when it holds a download in memory: the agent, dropbear, the
+ * tools and their page cache. One figure for every payload (payloads/image reads it from
+ * ANEMOS_RAM_KEEP_KIB, an IMGBUILD's Arch target bakes it into its step); a 256 MB machine
+ * streams a 133 MiB image with it (test/e2e/ipv6-only.test.ts).
+ */
+export const RAM_KEEP_KIB = 64 * 1024;
+
 export type PayloadEnv = Record<Exclude<keyof typeof PAYLOAD_ENV, 'ANEMOS_DISK'>, string> & {ANEMOS_DISK?: string};
 
 export const FAILURE_POLICIES = ['auto', 'reboot', 'stay'] as const;

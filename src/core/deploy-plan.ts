@@ -3,7 +3,7 @@
 // (RAM) are judged by checkMemory after the fetch phase. The executor walks the plan.
 
 import type {BootConfig, BootMode} from './boot-contract.js';
-import {KERNEL_KEYS, payloadFileName} from './boot-contract.js';
+import {KERNEL_KEYS, payloadFileName, RAM_KEEP_KIB} from './boot-contract.js';
 import type {ArtifactRef, Config} from './config.js';
 import {missingChecksums} from './config.js';
 import {registryUrlProblem} from './registry/trust.js';
@@ -290,9 +290,9 @@ export function checkMemory(facts: HostFacts, sizes: {kernel: number; initramfs:
   const MiB = 1048576;
   // The agent on QuickJS, dropbear and the tools at work, plus the payload's own working
   // memory. bench/deploy-env.ts finds the smallest -m at which a tiny payload completes
-  // (112 MiB since /usr is a squashfs image; 160 before); payloads/image streams an image
-  // that does not fit.
-  const runtime = 64 * MiB;
+  // (112 MiB since /usr is a squashfs image; 160 before). The same figure a payload leaves
+  // free when it holds a download in RAM (payloads/image streams an image that does not fit).
+  const runtime = RAM_KEEP_KIB * 1024;
   const needTotal = sizes.unpacked + sizes.initramfs + sizes.kernel + runtime;
   if (facts.memory.totalBytes < needTotal) {
     return `This machine has ${Math.round(facts.memory.totalBytes / MiB)} MiB of RAM; the deploy environment needs about ${Math.round(needTotal / MiB)} MiB (${Math.round(sizes.unpacked / MiB)} MiB unpacked initramfs + ${Math.round(runtime / MiB)} MiB to run).`;

@@ -5,13 +5,12 @@
 // from inside it. systemd-networkd by MAC, GRUB from the grub package.
 
 import {shellQuote as q} from '../../shared/shell.js';
+import {RAM_KEEP_KIB} from '../boot-contract.js';
 import {unique} from '../list.js';
 import {NETWORKD_ENABLE, systemctlEnable} from './systemd.js';
 import type {Target} from './target.js';
 
 export const ARCH_KEYRING = '/usr/share/keyrings/archlinux.gpg';
-/** RAM left to the deploy environment while the tarball waits in it. */
-const RAM_RESERVE_KIB = 128 * 1024;
 
 export const arch: Target = {
   osReleaseIds: ['arch', 'archlinux'],
@@ -32,8 +31,8 @@ url=${q(url)}
 wget -q -O "$bs/sha256sums.txt" ${q(`${spec.archMirror}/iso/latest/sha256sums.txt`)}
 need_kb=$(wget -q --spider -S "$url" 2>&1 | awk 'tolower($1) == "content-length:" {print int($2 / 1024)}' | tail -1)
 avail_kb=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
-if [ -n "$need_kb" ] && [ "$need_kb" -gt $((avail_kb - ${RAM_RESERVE_KIB})) ]; then
-  echo "the Arch bootstrap tarball ($need_kb KiB) does not fit in free RAM ($avail_kb KiB, of which ${RAM_RESERVE_KIB} KiB stay free for the deploy environment): use a machine with more RAM" >&2
+if [ -n "$need_kb" ] && [ "$need_kb" -gt $((avail_kb - ${RAM_KEEP_KIB})) ]; then
+  echo "the Arch bootstrap tarball ($need_kb KiB) does not fit in free RAM ($avail_kb KiB, of which ${RAM_KEEP_KIB} KiB stay free for the deploy environment): use a machine with more RAM" >&2
   exit 1
 fi
 wget -q -O "$bs/bootstrap.tar.zst" "$url"
