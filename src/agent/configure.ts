@@ -9,7 +9,7 @@ import {CONTRACT} from '../core/boot-contract.js';
 import {TARGETS, type ImgbuildSpec, type ImgTarget} from '../core/imgbuild.js';
 import {planImgbuild, stepPrelude, type PlanContext} from '../core/imgbuild-plan.js';
 import {carriedKernelArgs, KERNEL_ARG} from '../core/kernel-args.js';
-import {TARGET_MODULES} from '../core/targets/index.js';
+import {defaultOptions, TARGET_MODULES} from '../core/targets/index.js';
 import {env, existsSync, join, mkdirSync, readFileSync, runner, stderr, stdout, writeFileSync} from './runtime.js';
 
 export const CONFIGURE_STEPS = ['system', 'bootloader'] as const;
@@ -31,13 +31,8 @@ export function configureSpec(target: ImgTarget, hostname: string): ImgbuildSpec
     imgname: hostname.split('.')[0] || 'anemos',
     target,
     format: {kind: 'raw', size: null, sizeText: 'max', table: 'msdos', fs: 'ext4'},
-    debianSuite: 'stable',
-    debianMirror: '',
-    kernel: TARGET_MODULES[target].defaultKernel,
-    alpineVersion: '',
-    alpineMirror: '',
-    alpineUnverified: false,
-    archMirror: '',
+    kernel: TARGET_MODULES[target]!.defaultKernel,
+    options: defaultOptions(TARGET_MODULES[target]!),
     hostconf: [],
     packages: [],
     services: [],
@@ -69,7 +64,7 @@ export async function configure(args: string[]): Promise<number> {
   if (unknown.length) return fail(`unknown step ${unknown.join(', ')}`);
   const osRelease = [`${root}/etc/os-release`, `${root}/usr/lib/os-release`].find((p) => existsSync(p));
   const target = values.target === 'auto' ? (osRelease ? detectTarget(readFileSync(osRelease, 'utf8')) : undefined) : (values.target as ImgTarget);
-  if (!target || !(TARGETS as readonly string[]).includes(target)) return fail(`cannot tell which distribution ${root} holds (its os-release names none of ${TARGETS.join(', ')}); pass --target`);
+  if (!target || !TARGETS.includes(target)) return fail(`cannot tell which distribution ${root} holds (its os-release names none of ${TARGETS.join(', ')}); pass --target`);
   const extraArgs = values.cmdline!.split(/\s+/).filter(Boolean);
   const unsafe = extraArgs.filter((a) => !KERNEL_ARG.test(a));
   if (unsafe.length) return fail(`--cmdline: ${unsafe.join(' ')}: kernel arguments may use letters, digits and _ . , : / = @ + % ~ - only (they are written into GRUB's configuration)`);

@@ -2,8 +2,8 @@
 // and their context): the types every target module (core/targets/) and the planner share.
 // It imports nothing, so a target can name them without an import cycle.
 
-export const TARGETS = ['debian', 'alpine', 'arch'] as const;
-export type ImgTarget = (typeof TARGETS)[number];
+/** A target's name, as an IMGBUILD's "target" gives it: one of core/targets/index.ts's TARGETS. */
+export type ImgTarget = string;
 
 export const ROOT_FILESYSTEMS = ['ext4', 'ext3', 'ext2'] as const;
 export const PARTITION_TABLES = ['msdos', 'gpt'] as const;
@@ -17,14 +17,9 @@ export interface ImgbuildSpec {
   imgname: string;
   target: ImgTarget;
   format: ImgFormat;
-  debianSuite: string;
-  debianMirror: string;
   kernel: string;
-  alpineVersion: string;
-  alpineMirror: string;
-  /** alpine_unverified=yes: apk.static, the index and the packages unchecked (said as a warning). */
-  alpineUnverified: boolean;
-  archMirror: string;
+  /** The target's own directives (its Target.options), checked, with their defaults: debian_suite, alpine_mirror, ... */
+  options: Record<string, string>;
   hostconf: string[];
   packages: string[];
   services: string[];

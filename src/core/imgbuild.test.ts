@@ -3,9 +3,10 @@ import {mkdtempSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {evaluatorScript, parseEvaluation, parseFormat, parseSize, renderTemplate, templateValues, validateImgbuild, type Evaluation} from './imgbuild.js';
+import {DIRECTIVES, evaluatorScript, parseEvaluation, parseFormat, parseSize, renderTemplate, templateValues, validateImgbuild, type Evaluation} from './imgbuild.js';
 import {qemuNetwork} from './qemu-target.js';
 import type {PayloadFile} from './payload-check.js';
+import {TARGET_MODULES} from './targets/index.js';
 
 /** Source an IMGBUILD with the real sh, as the agent and `payload check` do. */
 function evaluate(imgbuild: string): {status: number | null; evaluation: Evaluation; stderr: string} {
@@ -46,7 +47,7 @@ cleanup() { :; }
     const r = evaluate('imgname=db\ntarget=debian\nsuite=trixie\ndebian_suite=$suite\npackages="$(printf "%s\\n" postgresql-17 pgbackrest)"\n');
     const v = validateImgbuild(r.evaluation, IMGBUILD_FILE);
     expect(v.errors).toEqual([]);
-    expect(v.spec!.debianSuite).toBe('trixie');
+    expect(v.spec!.options.debian_suite).toBe('trixie');
     expect(v.spec!.packages).toEqual(['postgresql-17', 'pgbackrest']);
   });
 
@@ -62,9 +63,21 @@ describe('IMGBUILD validation', () => {
   it('fills in the documented defaults', () => {
     const v = ok({});
     expect(v.errors).toEqual([]);
-    expect(v.spec).toMatchObject({debianSuite: 'stable', kernel: 'linux-image-amd64', debianMirror: 'http://deb.debian.org/debian', format: {kind: 'raw', size: 8 * 2 ** 30, table: 'msdos', fs: 'ext4'}});
+    expect(v.spec).toMatchObject({options: {debian_suite: 'stable', debian_mirror: 'http://deb.debian.org/debian'}, kernel: 'linux-image-amd64', format: {kind: 'raw', size: 8 * 2 ** 30, table: 'msdos', fs: 'ext4'}});
     expect(ok({target: 'alpine'}).spec!.kernel).toBe('linux-lts');
     expect(ok({target: 'arch'}).spec!.kernel).toBe('linux');
+  });
+
+  it("each target's own directives come from its table: read by sh, checked by its form, and another target's said to be ignored", () => {
+    // Every option of every target is a directive the evaluator prints.
+    for (const [name, t] of Object.entries(TARGET_MODULES)) for (const o of Object.keys(t.options)) expect(DIRECTIVES, `${name}: ${o}`).toContain(o);
+    const r = evaluate('imgname=x\ntarget=alpine\nalpine_version=v3.20\nalpine_mirror=https://mirror.example/alpine//\ndebian_suite=trixie\n');
+    const v = validateImgbuild(r.evaluation, IMGBUILD_FILE);
+    expect(v.errors).toEqual([]);
+    expect(v.spec!.options).toEqual({alpine_version: 'v3.20', alpine_mirror: 'https://mirror.example/alpine', alpine_unverified: 'no'});
+    expect(v.warnings).toEqual(['IMGBUILD: debian_suite is read by target "debian" only; target "alpine" ignores it.']);
+    expect(ok({target: 'arch', arch_mirror: 'ftp://mirror'}).errors).toEqual(['IMGBUILD: arch_mirror "ftp://mirror" is not an http(s) URL.']);
+    expect(ok({target: 'alpine', alpine_unverified: 'maybe'}).errors).toEqual(['IMGBUILD: alpine_unverified "maybe" is not yes or no.']);
   });
 
   it('names every problem: missing and unknown target, malformed format, shell characters in packages', () => {
@@ -101,9 +114,9 @@ describe('IMGBUILD validation', () => {
     expect(v.spec!.patches).toEqual(['files/etc/ssh/sshd_config.makeimg.patch']);
     expect(v.spec!.templates).toEqual(['files/etc/motd.makeimg.template']);
     expect(v.warnings).toEqual([]);
-    expect(v.spec!.alpineUnverified).toBe(false);
+    expect(v.spec!.options.alpine_unverified).toBe('no');
     const unverified = ok({target: 'alpine', alpine_unverified: 'yes'}, files);
-    expect(unverified.spec!.alpineUnverified).toBe(true);
+    expect(unverified.spec!.options.alpine_unverified).toBe('yes');
     expect(unverified.warnings).toEqual([expect.stringMatching(/^UNVERIFIED: alpine_unverified=yes: .*--allow-untrusted/)]);
     expect(ok({target: 'alpine', alpine_unverified: 'maybe'}, files).errors).toEqual(['IMGBUILD: alpine_unverified "maybe" is not yes or no.']);
   });

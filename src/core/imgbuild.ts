@@ -5,16 +5,19 @@
 
 import type {PayloadFile} from './payload-check.js';
 import type {NetworkConfig} from './network.js';
-import {PARTITION_TABLES, ROOT_FILESYSTEMS, TARGETS, type ImgbuildSpec, type ImgFormat, type ImgTarget} from './imgbuild-spec.js';
-import {TARGET_MODULES} from './targets/index.js';
+import {PARTITION_TABLES, ROOT_FILESYSTEMS, type ImgbuildSpec, type ImgFormat, type ImgTarget} from './imgbuild-spec.js';
+import {TARGET_MODULES, TARGETS} from './targets/index.js';
 
 export {PARTITION_TABLES, ROOT_FILESYSTEMS, TARGETS, type ImgbuildSpec, type ImgFormat, type ImgTarget};
 
-/** Scalar and list directives read from the IMGBUILD; lists hold one value per line (or word). */
-export const DIRECTIVES = [
-  'imgname', 'target', 'format', 'debian_suite', 'debian_mirror', 'kernel', 'alpine_version', 'alpine_mirror', 'alpine_unverified', 'arch_mirror',
-  'hostconf', 'packages', 'services', 'required_files',
-] as const;
+/** The directives every target reads; lists hold one value per line (or word). */
+const COMMON_DIRECTIVES = ['imgname', 'target', 'format', 'kernel', 'hostconf', 'packages', 'services', 'required_files'];
+
+/** Which target reads each of the targets' own directives (debian_suite: debian). */
+const OPTION_OWNERS = new Map(Object.entries(TARGET_MODULES).flatMap(([name, t]) => Object.keys(t.options).map((o) => [o, name] as const)));
+
+/** Every directive read from an IMGBUILD: the common ones, then each target's own (from the target table). */
+export const DIRECTIVES: readonly string[] = [...COMMON_DIRECTIVES, ...OPTION_OWNERS.keys()];
 export const FUNCTIONS = ['provision', 'setup', 'cleanup'] as const;
 
 export const DEFAULT_FORMAT = 'raw 8G msdos ext4';
@@ -97,8 +100,6 @@ export function parseFormat(text: string): ImgFormat | string {
 // quotes, version pins) would reach a shell or a resolver with a meaning of its own.
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+._-]*$/;
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9@:._-]*$/;
-const SUITE = /^[a-z0-9][a-z0-9.-]*$/;
-const MIRROR = /^https?:\/\/[^\s'"`$\\]+$/;
 
 export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): ImgbuildFindings {
   const errors: string[] = [];
@@ -116,16 +117,6 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): 
   const format = parseFormat((v.format ?? '').trim() || DEFAULT_FORMAT);
   if (typeof format === 'string') errors.push(`IMGBUILD: ${format}`);
 
-  const suite = (v.debian_suite ?? '').trim() || 'stable';
-  if (!SUITE.test(suite)) errors.push(`IMGBUILD: debian_suite "${suite}" is not a suite name (stable, trixie, bookworm, ...).`);
-  const mirrors = {debian_mirror: 'http://deb.debian.org/debian', alpine_mirror: 'https://dl-cdn.alpinelinux.org/alpine', arch_mirror: 'https://geo.mirror.pkgbuild.com'};
-  const mirror = (k: keyof typeof mirrors) => {
-    const m = (v[k] ?? '').trim() || mirrors[k];
-    if (!MIRROR.test(m)) errors.push(`IMGBUILD: ${k} "${m}" is not an http(s) URL.`);
-    return m.replace(/\/+$/, '');
-  };
-  const alpineVersion = (v.alpine_version ?? '').trim() || 'latest-stable';
-  if (!/^(latest-stable|edge|v\d+\.\d+)$/.test(alpineVersion)) errors.push(`IMGBUILD: alpine_version "${alpineVersion}" is not like v3.20, latest-stable or edge.`);
 
   const packages = splitList(v.packages);
   const badPackages = packages.filter((p) => !PACKAGE_NAME.test(p));
@@ -135,9 +126,20 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): 
         '(letters, digits, + . _ - only; no shell characters, quotes or version pins: pin versions with files/etc/apt/preferences.d or in provision()).',
     );
   }
-  const module = (TARGETS as readonly string[]).includes(target) ? TARGET_MODULES[target as ImgTarget] : undefined;
-  const kernel = (v.kernel ?? '').trim() || (module ?? TARGET_MODULES.debian).defaultKernel;
-  if (!PACKAGE_NAME.test(kernel)) errors.push(`IMGBUILD: kernel "${kernel}" is not a package name.`);
+  const module = TARGETS.includes(target) ? TARGET_MODULES[target] : undefined;
+  const kernel = (v.kernel ?? '').trim() || (module?.defaultKernel ?? '');
+  if (module && !PACKAGE_NAME.test(kernel)) errors.push(`IMGBUILD: kernel "${kernel}" is not a package name.`);
+
+  // The target's own directives, by its table; another target's, set here, are said to be ignored.
+  const options: Record<string, string> = {};
+  for (const [name, o] of Object.entries(module?.options ?? {})) {
+    const value = (v[name] ?? '').trim() || o.default;
+    if (!o.form.test(value)) errors.push(`IMGBUILD: ${name} "${value}" is not ${o.expected}.`);
+    options[name] = o.url ? value.replace(/\/+$/, '') : value;
+  }
+  for (const [name, owner] of OPTION_OWNERS) {
+    if (module && !(name in module.options) && (v[name] ?? '').trim()) warnings.push(`IMGBUILD: ${name} is read by target "${owner}" only; target "${target}" ignores it.`);
+  }
   const services = splitList(v.services);
   const badServices = services.filter((s) => !SERVICE_NAME.test(s));
   if (badServices.length) errors.push(`IMGBUILD: services ${badServices.map((s) => `"${s}"`).join(', ')}: not a service name.`);
@@ -164,8 +166,6 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): 
   }
   const has = (p: string) => byPath.has(p);
   const project = {files: has('files'), secrets: has('secrets'), repositories: has('repositories'), keys: has('keys'), pacmanConf: has('pacman.conf')};
-  const alpineUnverified = (v.alpine_unverified ?? '').trim();
-  if (!['', 'yes', 'no'].includes(alpineUnverified)) errors.push(`IMGBUILD: alpine_unverified "${alpineUnverified}" is not yes or no.`);
   if (module) warnings.push(...module.warnings(project, v));
 
   if (errors.length || typeof format === 'string') return {errors, warnings};
@@ -176,13 +176,8 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): 
       imgname,
       target: target as ImgTarget,
       format,
-      debianSuite: suite,
-      debianMirror: mirror('debian_mirror'),
       kernel,
-      alpineVersion,
-      alpineMirror: mirror('alpine_mirror'),
-      alpineUnverified: alpineUnverified === 'yes',
-      archMirror: mirror('arch_mirror'),
+      options,
       hostconf,
       packages,
       services,

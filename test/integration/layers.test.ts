@@ -8,7 +8,7 @@ import {tmpdir} from 'node:os';
 import {dirname, join, relative, resolve} from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
 import {BOOT_METHOD_NAMES} from '../../src/core/boot-methods/index.js';
-import {TARGETS} from '../../src/core/imgbuild-spec.js';
+import {TARGETS} from '../../src/core/targets/index.js';
 
 const root = resolve(__dirname, '../..');
 const depcruise = join(root, 'node_modules/.bin/depcruise');

@@ -6,7 +6,7 @@
 
 import {shellQuote as q} from '../../shared/shell.js';
 import {unique} from '../list.js';
-import type {Target} from './target.js';
+import {MIRROR_FORM, type Target} from './target.js';
 
 /** Alpine's signing keys in the deploy environment (initramfs/build.sh takes them from Debian's alpine-chroot-install). */
 export const ALPINE_KEYS = '/usr/share/anemos/alpine-keys';
@@ -16,7 +16,13 @@ const RUNLEVELS = 'sysinit:devfs sysinit:dmesg sysinit:mdev sysinit:hwdrivers bo
 
 export const alpine: Target = {
   osReleaseIds: ['alpine'],
-  summary: (spec) => `alpine ${spec.alpineVersion}`,
+  options: {
+    alpine_version: {default: 'latest-stable', form: /^(latest-stable|edge|v\d+\.\d+)$/, expected: 'like v3.20, latest-stable or edge'},
+    alpine_mirror: {default: 'https://dl-cdn.alpinelinux.org/alpine', form: MIRROR_FORM, expected: 'an http(s) URL', url: true},
+    // yes: apk.static, the index and the packages unchecked (said as a warning).
+    alpine_unverified: {default: 'no', form: /^(yes|no)$/, expected: 'yes or no'},
+  },
+  summary: (spec) => `alpine ${spec.options.alpine_version}`,
   defaultKernel: 'linux-lts',
   network: {
     format: 'alpine',
@@ -30,10 +36,10 @@ done
   },
   sshService: (packages) => (packages.includes('openssh') || packages.includes('openssh-server') ? 'sshd' : null),
   bootstrap(spec, _ctx, bootloaderPackages) {
-    const repo = `${spec.alpineMirror}/${spec.alpineVersion}`;
+    const repo = `${spec.options.alpine_mirror}/${spec.options.alpine_version}`;
     const pkgs = unique(['alpine-base', ...bootloaderPackages, ...spec.packages]);
     const keys = spec.project.keys ? '"$payload/keys"' : ALPINE_KEYS;
-    const unverified = spec.alpineUnverified;
+    const unverified = spec.options.alpine_unverified === 'yes';
     return {
       id: 'bootstrap',
       phase: 'bootstrap',

@@ -8,18 +8,21 @@ import {shellQuote as q} from '../../shared/shell.js';
 import {RAM_KEEP_KIB} from '../boot-contract.js';
 import {unique} from '../list.js';
 import {NETWORKD_ENABLE, systemctlEnable} from './systemd.js';
-import type {Target} from './target.js';
+import {MIRROR_FORM, type Target} from './target.js';
 
 export const ARCH_KEYRING = '/usr/share/keyrings/archlinux.gpg';
 
 export const arch: Target = {
   osReleaseIds: ['arch', 'archlinux'],
+  options: {
+    arch_mirror: {default: 'https://geo.mirror.pkgbuild.com', form: MIRROR_FORM, expected: 'an http(s) URL', url: true},
+  },
   summary: () => 'arch',
   defaultKernel: 'linux',
   network: {format: 'networkd', names: 'host', enable: NETWORKD_ENABLE},
   sshService: (packages) => (packages.includes('openssh') ? 'sshd' : null),
   prepare(spec) {
-    const url = `${spec.archMirror}/iso/latest/archlinux-bootstrap-x86_64.tar.zst`;
+    const url = `${spec.options.arch_mirror!}/iso/latest/archlinux-bootstrap-x86_64.tar.zst`;
     return [
       {
         id: 'fetch-bootstrap',
@@ -28,7 +31,7 @@ export const arch: Target = {
         script: `bs="$work/arch"
 mkdir -p "$bs"
 url=${q(url)}
-wget -q -O "$bs/sha256sums.txt" ${q(`${spec.archMirror}/iso/latest/sha256sums.txt`)}
+wget -q -O "$bs/sha256sums.txt" ${q(`${spec.options.arch_mirror!}/iso/latest/sha256sums.txt`)}
 need_kb=$(wget -q --spider -S "$url" 2>&1 | awk 'tolower($1) == "content-length:" {print int($2 / 1024)}' | tail -1)
 avail_kb=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
 if [ -n "$need_kb" ] && [ "$need_kb" -gt $((avail_kb - ${RAM_KEEP_KIB})) ]; then
@@ -58,13 +61,13 @@ echo "Arch bootstrap tarball: signature good, sha256 $got"
     return {
       id: 'bootstrap',
       phase: 'bootstrap',
-      title: `Arch bootstrap tarball (verified) unpacked on the new root, then pacstrap ${pkgs.length} packages from ${spec.archMirror}`,
+      title: `Arch bootstrap tarball (verified) unpacked on the new root, then pacstrap ${pkgs.length} packages from ${spec.options.arch_mirror!}`,
       script: `bs="$root/.anemos-bootstrap"
 mkdir -p "$bs"
 tar --zstd -xpf "$work/arch/bootstrap.tar.zst" -C "$bs" --numeric-owner
 rm -f "$work/arch/bootstrap.tar.zst"
 br="$bs/root.x86_64"
-${spec.project.pacmanConf ? 'cp "$payload/pacman.conf" "$br/etc/pacman.conf"\n' : ''}printf 'Server = %s/$repo/os/$arch\\n' ${q(spec.archMirror)} > "$br/etc/pacman.d/mirrorlist"
+${spec.project.pacmanConf ? 'cp "$payload/pacman.conf" "$br/etc/pacman.conf"\n' : ''}printf 'Server = %s/$repo/os/$arch\\n' ${q(spec.options.arch_mirror!)} > "$br/etc/pacman.d/mirrorlist"
 cp -L /etc/resolv.conf "$br/etc/resolv.conf"
 mount --bind "$br" "$br"
 for d in dev dev/pts proc sys; do mount --bind "/$d" "$br/$d"; done

@@ -5,11 +5,15 @@
 import {shellQuote as q} from '../../shared/shell.js';
 import {unique} from '../list.js';
 import {NETWORKD_ENABLE, systemctlEnable} from './systemd.js';
-import type {Target} from './target.js';
+import {MIRROR_FORM, type Target} from './target.js';
 
 export const debian: Target = {
   osReleaseIds: ['debian', 'ubuntu'],
-  summary: (spec) => `debian ${spec.debianSuite}`,
+  options: {
+    debian_suite: {default: 'stable', form: /^[a-z0-9][a-z0-9.-]*$/, expected: 'a suite name (stable, trixie, bookworm, ...)'},
+    debian_mirror: {default: 'http://deb.debian.org/debian', form: MIRROR_FORM, expected: 'an http(s) URL', url: true},
+  },
+  summary: (spec) => `debian ${spec.options.debian_suite}`,
   defaultKernel: 'linux-image-amd64',
   network: {format: 'networkd', names: 'host', enable: NETWORKD_ENABLE},
   // openssh-server enables ssh.service itself when it is installed.
@@ -21,9 +25,9 @@ export const debian: Target = {
     return {
       id: 'bootstrap',
       phase: 'bootstrap',
-      title: `debootstrap ${spec.debianSuite} from ${spec.debianMirror} (${include.length} packages asked for, with their dependencies)`,
+      title: `debootstrap ${spec.options.debian_suite} from ${spec.options.debian_mirror} (${include.length} packages asked for, with their dependencies)`,
       script: `debootstrap --arch=amd64 --variant=minbase --components=main --keyring=${keyring} \\
-  --include=${include.join(',')} ${q(spec.debianSuite)} "$root" ${q(spec.debianMirror)}
+  --include=${include.join(',')} ${q(spec.options.debian_suite!)} "$root" ${q(spec.options.debian_mirror!)}
 ${spec.project.repositories ? `mkdir -p "$root/etc/apt/sources.list.d"\ncp "$payload/repositories" "$root/etc/apt/sources.list.d/anemos.list"\n` : ''}${spec.project.keys ? `mkdir -p "$root/etc/apt/keyrings"\ncp -R "$payload/keys/." "$root/etc/apt/keyrings/"\n` : ''}`,
     };
   },

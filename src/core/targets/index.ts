@@ -1,6 +1,5 @@
 // Every target anemos can install, by the name an IMGBUILD's "target" gives.
 
-import type {ImgTarget} from '../imgbuild-spec.js';
 import {alpine} from './alpine.js';
 import {arch} from './arch.js';
 import {debian} from './debian.js';
@@ -8,4 +7,10 @@ import type {Target} from './target.js';
 
 export type {Target};
 
-export const TARGET_MODULES: Record<ImgTarget, Target> = {debian, alpine, arch};
+export const TARGET_MODULES: Record<string, Target> = {debian, alpine, arch};
+
+/** The names an IMGBUILD's "target" may give. */
+export const TARGETS = Object.keys(TARGET_MODULES);
+
+/** A target's options at their defaults (a root configured after the fact: anemos-configure). */
+export const defaultOptions = (t: Target): Record<string, string> => Object.fromEntries(Object.entries(t.options).map(([k, o]) => [k, o.default]));

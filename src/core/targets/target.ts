@@ -6,11 +6,27 @@
 import type {ImgbuildSpec, ImgStep, PlanContext} from '../imgbuild-spec.js';
 import type {RenderFormat} from '../network-render.js';
 
+/** A directive of the IMGBUILD that one target reads (debian_suite, alpine_mirror, ...). */
+export interface TargetOption {
+  /** When the IMGBUILD does not set it. */
+  default: string;
+  /** The form a value must have, and how the error says it. */
+  form: RegExp;
+  expected: string;
+  /** A mirror: trailing slashes dropped. */
+  url?: boolean;
+}
+
+/** An http(s) URL with nothing a shell would read a meaning into. */
+export const MIRROR_FORM = /^https?:\/\/[^\s'"`$\\]+$/;
+
 export interface Target {
   /** os-release IDs (ID, then ID_LIKE) of a root this target configures (anemos-configure --target auto). */
   osReleaseIds: string[];
   /** The target as the plan and payload check name it ("debian trixie"). */
   summary: (spec: ImgbuildSpec) => string;
+  /** The IMGBUILD directives only this target reads, with their defaults and forms (IMGBUILD's directives are the common ones and these). */
+  options: Record<string, TargetOption>;
   /** Package of the kernel when the IMGBUILD names none. */
   defaultKernel: string;
   network: {
