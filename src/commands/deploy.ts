@@ -1,5 +1,6 @@
 import {BaseCommand} from './base.js';
-import {deployFlags, runDeployCommand} from './deploy-flags.js';
+import {runDeployCommand} from './deploy-command.js';
+import {deployFlags} from './deploy-flags.js';
 
 export default class Deploy extends BaseCommand {
   static summary = 'Re-image this server: boot the deploy environment, which runs the payload.';

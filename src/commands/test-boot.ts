@@ -1,5 +1,6 @@
 import {BaseCommand} from './base.js';
-import {deployFlags, runDeployCommand} from './deploy-flags.js';
+import {runDeployCommand} from './deploy-command.js';
+import {deployFlags} from './deploy-flags.js';
 
 export default class TestBoot extends BaseCommand {
   static summary = 'Boot the deploy environment without a payload, to look around over SSH.';
