@@ -2,7 +2,7 @@
 // so the single file works with no node_modules and no package.json beside it.
 
 import {basename, dirname} from 'node:path';
-import {flush, handle, Plugin, run} from '@oclif/core';
+import type * as Oclif from '@oclif/core';
 import pkg from '../package.json' with {type: 'json'};
 import {COMMAND_IDS, COMMANDS} from './commands/index.js';
 import {closest} from './core/json-schema.js';
@@ -13,24 +13,34 @@ export {COMMANDS};
 /** The command manifest (ids, flags, descriptions) that scripts/build.mjs embeds, so that
  * start-up, help and parsing need no command module (undefined in the first build pass). */
 declare const ANEMOS_MANIFEST: string | undefined;
-const EMBEDDED: {version: string; commands: Record<string, unknown>} | undefined =
-  typeof ANEMOS_MANIFEST === 'undefined' ? undefined : JSON.parse(ANEMOS_MANIFEST);
+const embedded = (): {version: string; commands: Record<string, unknown>} | undefined => (typeof ANEMOS_MANIFEST === 'undefined' ? undefined : JSON.parse(ANEMOS_MANIFEST));
 
-// oclif reads a plugin's manifest from oclif.manifest.json beside it; a one-file CLI has
-// none, so the root plugin gets the embedded one. Any other plugin is left alone.
-type ManifestHook = {_manifest(): Promise<unknown>; isRoot: boolean; hasManifest: boolean; commandIDs: string[]};
-const proto = Plugin.prototype as unknown as ManifestHook;
-const readManifest = proto._manifest;
-proto._manifest = async function (this: ManifestHook) {
-  if (!this.isRoot || !EMBEDDED) return readManifest.call(this);
-  this.hasManifest = true;
-  this.commandIDs = Object.keys(EMBEDDED.commands);
-  return EMBEDDED;
-};
+/**
+ * oclif, loaded when a command runs rather than at every start (it is most of what the
+ * one-file CLI evaluates). Its root plugin gets the embedded manifest: oclif reads a
+ * plugin's manifest from oclif.manifest.json beside it, which a one-file CLI has none of.
+ */
+let loaded: typeof Oclif | undefined;
+function oclif(): typeof Oclif {
+  if (loaded) return loaded;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded = require('@oclif/core') as typeof Oclif;
+  type ManifestHook = {_manifest(): Promise<unknown>; isRoot: boolean; hasManifest: boolean; commandIDs: string[]};
+  const proto = loaded.Plugin.prototype as unknown as ManifestHook;
+  const readManifest = proto._manifest;
+  proto._manifest = async function (this: ManifestHook) {
+    const manifest = this.isRoot ? embedded() : undefined;
+    if (!manifest) return readManifest.call(this);
+    this.hasManifest = true;
+    this.commandIDs = Object.keys(manifest.commands);
+    return manifest;
+  };
+  return loaded;
+}
 
 /** Build step: the manifest oclif makes by loading every command class. */
 export async function buildManifest(bundleFile: string): Promise<unknown> {
-  const plugin = new Plugin({root: dirname(bundleFile), pjson: makePjson(bundleFile) as never, isRoot: true, ignoreManifest: true});
+  const plugin = new (oclif().Plugin)({root: dirname(bundleFile), pjson: makePjson(bundleFile) as never, isRoot: true, ignoreManifest: true});
   await plugin.load();
   return plugin.manifest;
 }
@@ -80,8 +90,16 @@ export function conventionalArgv(argv: string[]): string[] {
   return argv;
 }
 
+/** What oclif prints for --version (its user agent): needs nothing of oclif to say. */
+export const versionLine = () => `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}`;
+
 export function main(argv: string[], bundleFile: string): Promise<void> {
   argv = conventionalArgv(argv);
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+    process.stdout.write(`${versionLine()}\n`);
+    return Promise.resolve();
+  }
+  const {run, flush, handle} = oclif();
   return run(argv, {root: dirname(bundleFile), pjson: makePjson(bundleFile) as never, isRoot: true})
     .then(() => flush())
     .catch((err) => {

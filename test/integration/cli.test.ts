@@ -96,6 +96,8 @@ describe('anemos CLI (bundled dist/anemos.cjs)', () => {
     }
     const version = await anemos(['--version']);
     for (const argv of [['version'], ['-v']]) expect((await anemos(argv)).stdout, argv.join(' ')).toBe(version.stdout);
+    // --version alone is answered before oclif loads; with another flag oclif answers: the same line.
+    expect((await anemos(['--version', '--debug'])).stdout).toBe(version.stdout);
     expect(version.stdout).toMatch(/^anemos\/\d+\.\d+\.\d+ /);
   });
 
