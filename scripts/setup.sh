@@ -22,6 +22,7 @@ PACKAGES=(
   iproute2 openssh-client       # network capture, SSH into VMs
   gnupg gpgv wget               # the Arch target's signature check, tested against a key made for the test
   zsh                           # the generated zsh completion, run by zsh itself
+  tcpdump                       # an independent decoder of the DHCP answers the boot service writes
   bubblewrap                    # a payload's own code (./check, an IMGBUILD's top level) confined when anemos runs as a user
   ca-certificates curl
   ansible-core                  # examples/ansible, run against the --host e2e's provider VM
