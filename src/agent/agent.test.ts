@@ -8,6 +8,7 @@ import {parseCmdline} from './cmdline.js';
 import {diskWrites, parseBlockStat} from './disk-writes.js';
 import {planImgbuild} from '../core/imgbuild-plan.js';
 import {configureSpec, detectTarget} from './configure.js';
+import {parseFormat} from '../core/imgbuild.js';
 import {checkBootConfig} from './main-checks.js';
 import {planNetwork} from './net-setup.js';
 import {decideOnFailure} from './policy.js';
@@ -144,6 +145,22 @@ describe('anemos-configure: the IMGBUILD steps for a root a payload wrote', () =
     expect(boot).toContain('in_root grub-install --target=i386-pc "$disk"');
     expect(boot).toContain('in_root update-grub');
     expect(planImgbuild(configureSpec('alpine', 'ns1'), ctx).find((s) => s.id === 'system')!.script).toContain('anemos-netconf render --format alpine --names kernel');
+  });
+
+  it("lays the disk out as an IMGBUILD's raw format does, the ESP mounted by a step of its own (payloads/image unpacks between them)", () => {
+    const ctx = {root: '/mnt/target', payload: '/run/x', work: '/run/x', disk: '/dev/nvme0n1', efi: true, kernelArgs: [], networkJson: '/anemos/network.json', authorizedKeys: '/anemos/ssh/authorized_keys', hostKeysDir: '/anemos/ssh/host_keys'};
+    const format = parseFormat('raw max gpt ext4');
+    if (typeof format === 'string' || format.kind !== 'raw') throw new Error(`not a raw format: ${JSON.stringify(format)}`);
+    const steps = planImgbuild(configureSpec('debian', 'web1', format), ctx);
+    const partition = steps.find((s) => s.id === 'partition')!.script;
+    expect(partition).toContain('label: gpt\nstart=2048, size=524288, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\ntype=0FC63DAF-8483-4772-8E79-3D69D8477DE4');
+    expect(partition).toContain('mkfs.ext4 -q -F -L root "$(part 2)"');
+    expect(partition).toContain('mount "$(part 2)" "$root"');
+    expect(steps.find((s) => s.id === 'esp')!.script).toContain('mount "$(part 1)" "$root/boot/efi"');
+    // BIOS: one bootable MBR partition, no ESP step.
+    const bios = planImgbuild(configureSpec('debian', 'web1', {...format, table: 'msdos'}), {...ctx, efi: false});
+    expect(bios.find((s) => s.id === 'partition')!.script).toContain('label: dos\nstart=2048, type=83, bootable');
+    expect(bios.some((s) => s.id === 'esp')).toBe(false);
   });
 });
 

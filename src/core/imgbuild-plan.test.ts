@@ -100,7 +100,10 @@ describe('IMGBUILD step plan', () => {
     const c = {...ctx, efi: true};
     const s = spec({target: 'debian', format: 'raw 4G gpt ext4'});
     expect(sfdiskScript(diskLayout(s, true)!)).toBe(`label: gpt\nstart=2048, size=524288, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\nsize=${(4 * 2 ** 30) / 512}, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n`);
-    expect(script(s, 'partition', c)).toContain('mount "$(part 1)" "$root/boot/efi"');
+    // The ESP is mounted by a step of its own, right after the root's (payloads/image mounts it after unpacking).
+    expect(ids(s, c).slice(0, 3)).toEqual(['partition', 'esp', 'bootstrap']);
+    expect(script(s, 'partition', c)).not.toContain('boot/efi');
+    expect(script(s, 'esp', c)).toContain('mount "$(part 1)" "$root/boot/efi"');
     // Secure Boot ready: shim (signed by Microsoft) and Debian's signed GRUB, which grub-install uses when present.
     expect(script(s, 'bootstrap', c)).toMatch(/--include=\S*grub-efi-amd64,grub-efi-amd64-signed,shim-signed,efibootmgr/);
     const boot = script(s, 'bootloader', c);

@@ -100,10 +100,10 @@ function diskSteps(spec: ImgbuildSpec, ctx: PlanContext): ImgStep[] {
   const layout = diskLayout(spec, ctx.efi)!;
   const rootN = layout.partitions.find((p) => p.role === 'root')!.n;
   const esp = layout.partitions.find((p) => p.role === 'esp');
-  return [
+  const steps: ImgStep[] = [
     {
       id: 'partition',
-      title: `partition ${ctx.disk} (${layout.table}, root ${f.sizeText}${esp ? ', EFI system partition 256 MiB' : ''}) and make file systems`,
+      title: `partition ${ctx.disk} (${layout.table}, root ${f.sizeText}${esp ? ', EFI system partition 256 MiB' : ''}), make file systems, mount the root`,
       phase: 'disk',
       script: `wipefs -a -q "$disk"
 sfdisk -q --wipe always "$disk" <<'SFDISK'
@@ -115,9 +115,13 @@ i=0; while [ ! -b "$(part ${rootN})" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i +
 mkfs.${f.fs} -q -F -L root "$(part ${rootN})"
 ${esp ? `mkfs.vfat -F 32 -n EFI "$(part ${esp.n})" >/dev/null\n` : ''}mkdir -p "$root"
 mount "$(part ${rootN})" "$root"
-${esp ? `mkdir -p "$root/boot/efi"\nmount "$(part ${esp.n})" "$root/boot/efi"\n` : ''}`,
+`,
     },
   ];
+  // A step of its own: a payload that unpacks a tree onto the root (payloads/image) mounts
+  // the ESP after it, since tar cannot give FAT's mount point an owner.
+  if (esp) steps.push({id: 'esp', title: `mount the EFI system partition at /boot/efi`, phase: 'disk', script: `mkdir -p "$root/boot/efi"\nis_mounted "$root/boot/efi" || mount "$(part ${esp.n})" "$root/boot/efi"\n`});
+  return steps;
 }
 
 function bootstrapStep(spec: ImgbuildSpec, ctx: PlanContext): ImgStep {
