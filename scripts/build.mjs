@@ -65,17 +65,22 @@ await build(cli);
 const {buildManifest} = createRequire(import.meta.url)(resolve('dist/anemos.cjs'));
 const manifest = await buildManifest(resolve('dist/anemos.cjs'));
 await build({...cli, define: {...cli.define, ANEMOS_MANIFEST: JSON.stringify(JSON.stringify(manifest))}});
-// Last, the file users run: scripts/cli-loader.cjs and the bundle as a string it compiles
-// with a code cache (a string costs V8 almost nothing to scan; the code itself would be
-// parsed at every start). The cache key is the bundle's hash.
-// Pure ASCII: Node reads and V8 scans a one-byte file and string much faster.
+// Last, the file users run: scripts/cli-loader.cjs, then the bundle in a comment it reads
+// back and compiles with a code cache (V8 skips a comment faster than it reads a string:
+// the code itself would be parsed at every start). The cache key is the bundle's hash.
+// Pure ASCII (non-ASCII written \uXXXX: esbuild leaves it only in strings, templates and
+// regular expressions, where the escape means the same; no template's raw text is read):
+// the loader reads the file as latin1.
 const ascii = (text) => text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-const bundle = readFileSync('dist/anemos.cjs', 'utf8').replace(/^#!.*\n/, '');
+const bundle = ascii(readFileSync('dist/anemos.cjs', 'utf8').replace(/^#!.*\n/, ''));
+// A comment ends at "*/": the bundle's own are written "*\0/" (it holds no NUL of its own).
+if (bundle.includes('\0')) throw new Error('the bundle holds a NUL byte: it cannot travel in a comment');
 const key = createHash('sha256').update(bundle).digest('hex').slice(0, 16);
 writeFileSync(
   'dist/anemos.cjs',
   `#!/usr/bin/env node\n'use strict';\n${readFileSync('scripts/cli-loader.cjs', 'utf8')}\n` +
-    `loadBundle(${ascii(JSON.stringify(bundle))}, ${JSON.stringify(key)}, module, require, __filename, __dirname);\n`,
+    `loadBundle(bundleSource(require, __filename), ${JSON.stringify(key)}, module, require, __filename, __dirname);\n` +
+    `/*BUNDLE\n${bundle.replaceAll('*/', '*\0/')}*/`,
 );
 chmodSync('dist/anemos.cjs', 0o755);
 // The registry's embedded database (PGlite) loads PostgreSQL's WebAssembly and its file
