@@ -87,7 +87,8 @@ describe('TFTP server (read-only, one directory)', () => {
       seed = (seed * 1103515245 + 12345) >>> 0;
       await send(Uint8Array.from({length: seed % 700}, (_, k) => (seed >>> (k % 24)) & 0xff));
     }
-    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 250 && replies.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
     sock.close();
     expect(replies[0]!.subarray(0, 4)).toEqual(Buffer.from([0, 5, 0, 2]));
     expect(replies[0]!.toString('latin1')).toContain('read-only');
@@ -99,17 +100,28 @@ describe('TFTP server (read-only, one directory)', () => {
   });
 
   it('gives up on a client that stops answering: its transfer ends after a few tries', async () => {
+    // A server of its own, with a second between tries: the checks below hold under a loaded machine.
+    const slow = await startTftpServer({root, address: '127.0.0.1', port: 0, timeoutMs: 1000, tries: 3});
     const sock = createSocket('udp4');
     await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
     let blocks = 0;
     sock.on('message', () => blocks++);
-    sock.send(Uint8Array.from([0, 1, ...Buffer.from('undionly.kpxe\0octet\0')]), server.port, '127.0.0.1');
-    await new Promise((r) => setTimeout(r, 100));
-    expect(server.active()).toBe(1);
-    // 3 tries of 200 ms each, then the transfer is dropped.
-    await new Promise((r) => setTimeout(r, 900));
-    expect(server.active()).toBe(0);
+    const until = async (what: string, ok: () => boolean, ms: number) => {
+      const end = Date.now() + ms;
+      while (!ok()) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const t0 = Date.now();
+    sock.send(Uint8Array.from([0, 1, ...Buffer.from('undionly.kpxe\0octet\0')]), slow.port, '127.0.0.1');
+    await until('the first block', () => blocks === 1, 5000);
+    expect(slow.active()).toBe(1);
+    // 3 sends of block 1, a second apart, then the transfer is dropped.
+    await until('the transfer to be given up', () => slow.active() === 0, 15_000);
     expect(blocks).toBe(3);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2900);
     sock.close();
+    await slow.close();
   });
 });
