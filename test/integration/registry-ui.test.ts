@@ -79,7 +79,13 @@ describe('registry web UI in Chromium', () => {
   }, 120_000);
   afterAll(async () => close?.());
 
-  const rows = async () => page.locator('#machines tbody tr[data-machine]').evaluateAll((trs) => trs.map((tr) => tr.querySelector('td a')!.textContent));
+  // A click that navigates returns once the next page starts loading; reads that do not wait
+  // for an element (evaluateAll, count, allInnerTexts) wait for it to have loaded.
+  const loaded = () => page.waitForLoadState('load');
+  const rows = async () => {
+    await loaded();
+    return page.locator('#machines tbody tr[data-machine]').evaluateAll((trs) => trs.map((tr) => tr.querySelector('td a')!.textContent));
+  };
   const text = (sel: string) => page.locator(sel).innerText();
 
   it('asks for a token first, refuses a wrong one, says who is signed in, and pages the list with a total', async () => {
@@ -154,6 +160,7 @@ describe('registry web UI in Chromium', () => {
     await page.click('#desired summary');
     await page.fill('textarea[name=desired]', `payload: {url: https://images.example.net/web.tar.gz, sha256: ${sha('a')}}\nkernel: {url: https://images.example.net/vmlinuz}\nconfig:\n  deploy: {dsik: /dev/sda}\n`);
     await page.click('#save-desired');
+    await loaded();
     await screenshot(page, 'registry-desired-problems');
     expect(await page.locator('#desired ul.problems li').allInnerTexts()).toEqual([expect.stringMatching(/^desired\.kernel\.sha256: is required but missing/), expect.stringMatching(/^desired\.config\.deploy\.dsik: is not a known key — Did you mean "disk"\?/)]);
     expect(await page.inputValue('textarea[name=desired]')).toMatch(/dsik/);
@@ -179,20 +186,24 @@ describe('registry web UI in Chromium', () => {
     await page.goto(`${url}/machines/${uuid(1)}`);
     await page.selectOption('select[name=state]', 'maintenance');
     await page.click('button:text("Change state")');
+    await loaded();
     await screenshot(page, 'registry-confirm');
     expect(await page.locator('h1').innerText()).toMatch(/Change web1 from deployed to maintenance\?/);
     await page.click('#confirm');
     expect(page.url()).toBe(`${url}/machines/${uuid(1)}`);
     expect(await page.locator('h1 .state').innerText()).toBe('maintenance');
     await page.click('header a:text("Deployments")');
+    await loaded();
     await screenshot(page, 'registry-deployments');
     expect(await page.locator('#deployment-list tbody tr[data-deployment]').count()).toBe(2);
     await page.selectOption('select[name=outcome]', 'failed');
     await page.click('button.filter');
+    await loaded();
     expect(await page.locator('#deployment-list tbody tr[data-deployment] td a').allInnerTexts()).toEqual([uuid(2)]);
     await page.click('header a:text("Audit log")');
     await page.selectOption('select[name=action]', 'state changed');
     await page.click('button.filter');
+    await loaded();
     await screenshot(page, 'registry-audit');
     const actions = await page.locator('#audit-list tbody tr td:nth-child(4)').allInnerTexts();
     expect(actions.length).toBeGreaterThanOrEqual(3);
