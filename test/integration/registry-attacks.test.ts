@@ -10,6 +10,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {loadInventoryFixture} from '../helpers/inventory.js';
+import {prng} from '../helpers/prng.js';
 import {makeToken, startServe, type RunningServe} from '../helpers/registry.js';
 
 const {inventory: INVENTORY} = loadInventoryFixture('cloud-vm-virtio');
@@ -27,17 +28,6 @@ function raw(port: number, bytes: Buffer | string, timeoutMs = 5000): Promise<st
     s.on('error', () => undefined); // a reset is an answer too: what was read is returned
     s.setTimeout(timeoutMs, () => s.destroy());
   });
-}
-
-/** mulberry32: the same "random" requests on every run, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('anemos serve against hostile peers', () => {

@@ -11,6 +11,7 @@ import {join} from 'node:path';
 import {promisify} from 'node:util';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {startTftpServer, type TftpServer} from '../../src/adapters/tftp-server.js';
+import {prng} from '../helpers/prng.js';
 
 const run = promisify(execFile);
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -82,11 +83,8 @@ describe('TFTP server (read-only, one directory)', () => {
     await send(Uint8Array.from([0, 2, ...Buffer.from('x\0octet\0')]));
     // curl tidies "../" out of a URL; a raw request keeps it, and is refused for it.
     await send(Uint8Array.from([0, 1, ...Buffer.from('../secret\0octet\0')]));
-    let seed = 7;
-    for (let i = 0; i < 500; i++) {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      await send(Uint8Array.from({length: seed % 700}, (_, k) => (seed >>> (k % 24)) & 0xff));
-    }
+    const rand = prng(7).int;
+    for (let i = 0; i < 500; i++) await send(Uint8Array.from({length: rand(700)}, () => rand(256)));
     for (let i = 0; i < 250 && replies.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 200));
     sock.close();

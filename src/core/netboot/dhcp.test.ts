@@ -3,6 +3,7 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
+import {prng} from '../../../test/helpers/prng.js';
 import {encodeDhcp, OPTION, parseDhcp, text, type DhcpMessage} from './dhcp.js';
 import {bootDecision, type BootRecord} from './boot-decision.js';
 import {classifyRequest, ipxeBinary, proxyAnswer, type BootRequest} from './pxe.js';
@@ -66,14 +67,7 @@ describe('DHCP messages', () => {
   });
 
   it('survives thousands of mutated and random datagrams: an error value each time, never an exception', () => {
-    // A seeded generator (xorshift), so that a failure can be replayed.
-    let seed = 0x2545f491;
-    const rand = (n: number) => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
+    const rand = prng(0x2545f491).int;
     const base = request({options: PXE_BIOS});
     let ok = 0;
     for (let i = 0; i < 5000; i++) {

@@ -1,4 +1,5 @@
 import {describe, expect, it} from 'vitest';
+import {prng} from '../../../test/helpers/prng.js';
 import {ackBlock, dataPacket, errorPacket, MAX_BLOCK, oackPacket, parseRequest, safePath, TFTP_ERROR} from './tftp.js';
 
 /** A request as a client writes it: opcode, then NUL-terminated fields. */
@@ -28,13 +29,7 @@ describe('TFTP read requests', () => {
   });
 
   it('survives random and mutated packets: an error value each time, never an exception, never a path with ".."', () => {
-    let seed = 0x9e3779b9;
-    const rand = (n: number) => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
+    const rand = prng(0x9e3779b9).int;
     const base = packet(1, 'undionly.kpxe', 'octet', 'blksize', '1468');
     for (let i = 0; i < 5000; i++) {
       const b = i % 3 === 0 ? Uint8Array.from({length: rand(700)}, () => rand(256)) : base.map((x) => (rand(10) === 0 ? [0, 46, 47, rand(256)][rand(4)]! : x));
