@@ -23,10 +23,9 @@ export async function runDeployCommand(cmd: BaseCommand & {jsonEnabled(): boolea
     ...request,
     ...(flags.qemu ? {qemu: {disk: flags.disk, memoryMb: flags.memory ?? 1024, sshPort: flags['ssh-port'] ?? 2222, accel: flags.accel ?? 'kvm:tcg'}} : {}),
   });
-  if (outcome.dryRun) dryRunProblems(outcome.plan, outcome.planText, json, say);
-  if (!json) {
-    if (outcome.dryRun) say(outcome.planText + '\n\n(dry run: nothing was downloaded or changed)');
-    else if (flags.qemu) say('Done.');
+  if (outcome.dryRun) showDryRun(outcome.plan, outcome.planText, json, say);
+  else if (!json) {
+    if (flags.qemu) say('Done.');
     else if (outcome.result?.executed) {
       say(
         mode === 'deploy'
@@ -38,11 +37,11 @@ export async function runDeployCommand(cmd: BaseCommand & {jsonEnabled(): boolea
   return {plan: outcome.plan, result: outcome.result ?? null};
 }
 
-/** A dry run with problems: the plan was shown with every problem in it; the exit code says it would not run. */
-function dryRunProblems(plan: DeployPlan, planText: string, json: boolean, say: (l: string) => void): void {
+/** A dry run: the plan with every problem in it (--json: the returned plan); with a problem, the exit code says it would not run. */
+function showDryRun(plan: DeployPlan, planText: string, json: boolean, say: (l: string) => void): void {
+  if (!json) say(planText + '\n\n(dry run: nothing was downloaded or changed)');
   const err = preflightError(plan.problems);
   if (!err) return;
-  if (!json) say(planText + '\n\n(dry run: nothing was downloaded or changed)');
   throw new AnemosError('precondition', err.code, json ? err.message : `${err.message}${plan.problems.length > 1 ? ' (listed above)' : ''}`, {hint: err.hint, details: json ? err.details : []});
 }
 
@@ -66,8 +65,7 @@ async function runHostCommand(flags: DeployFlagValues, request: DeployRequest, j
     onEvent: (e) => (json ? process.stdout.write(JSON.stringify({event: e}) + '\n') : say(`  ${eventLine(e)}`)),
   });
   if (outcome.dryRun && outcome.plan) {
-    dryRunProblems(outcome.plan, outcome.planText, json, say);
-    if (!json) say(outcome.planText + '\n\n(dry run: nothing was downloaded or changed)');
+    showDryRun(outcome.plan, outcome.planText, json, say);
     return json ? {plan: outcome.plan} : undefined;
   }
   const v = outcome.verdict;
