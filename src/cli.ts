@@ -91,7 +91,7 @@ export function conventionalArgv(argv: string[]): string[] {
 }
 
 /** What oclif prints for --version (its user agent): needs nothing of oclif to say. */
-export const versionLine = () => `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}`;
+const versionLine = () => `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}`;
 
 export function main(argv: string[], bundleFile: string): Promise<void> {
   argv = conventionalArgv(argv);

@@ -138,7 +138,7 @@ export async function startTftpServer(o: TftpServerOptions): Promise<TftpServer>
       // an ACK of an earlier block is a duplicate and is not answered (the Sorcerer's Apprentice bug).
       const onMessage = (msg: Buffer, from: RemoteInfo) => {
         if (from.address !== peer.address || from.port !== peer.port) {
-          sock.send(errorPacket(5, 'unknown transfer ID'), from.port, from.address);
+          sock.send(errorPacket(TFTP_ERROR.unknownTransfer, 'unknown transfer ID'), from.port, from.address);
           return;
         }
         if (ackBlock(msg) === block) done(true);

@@ -9,7 +9,7 @@ export const TFTP_PORT = 69;
 export const OPCODE = {rrq: 1, wrq: 2, data: 3, ack: 4, error: 5, oack: 6} as const;
 
 /** TFTP's error codes (RFC 1350, RFC 2347's 8). */
-export const TFTP_ERROR = {undefined: 0, notFound: 1, accessViolation: 2, illegalOperation: 4, optionRefused: 8} as const;
+export const TFTP_ERROR = {undefined: 0, notFound: 1, accessViolation: 2, illegalOperation: 4, unknownTransfer: 5, optionRefused: 8} as const;
 
 /** The largest block a packet of ours carries: an Ethernet frame's payload less the IPv4, UDP and TFTP headers. */
 export const MAX_BLOCK = 1468;
