@@ -23,6 +23,8 @@ PACKAGES=(
   gnupg gpgv wget               # the Arch target's signature check, tested against a key made for the test
   zsh                           # the generated zsh completion, run by zsh itself
   tcpdump                       # an independent decoder of the DHCP answers the boot service writes
+  ipxe                          # network boot: undionly.kpxe and snponly.efi, chainloaded by PXE clients
+  dnsmasq-base                  # network boot tests: the site's own DHCP server beside anemos' proxyDHCP
   bubblewrap                    # a payload's own code (./check, an IMGBUILD's top level) confined when anemos runs as a user
   ca-certificates curl
   ansible-core                  # examples/ansible, run against the --host e2e's provider VM

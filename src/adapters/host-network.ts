@@ -1,6 +1,8 @@
 // Probe the host's live network with iproute2 and read the resolver configuration,
 // following systemd-resolved's stub to the file that names the real upstream servers.
 
+import {networkInterfaces} from 'node:os';
+import {usageError} from '../shared/errors.js';
 import {isResolvedStub, parseResolvConf, type IpCaptures} from '../core/network.js';
 import {localHost, type Host} from './host-files.js';
 
@@ -18,4 +20,15 @@ export async function gatherNetworkCaptures(host: Host = localHost, paths = {res
   let resolvConf = await readOr(paths.resolvConf, '');
   if (isResolvedStub(parseResolvConf(resolvConf).servers)) resolvConf = await readOr(paths.resolvedUpstream, '');
   return {addr: addr.stdout, route4: route4.stdout, route6: route6.stdout, resolvConf, hostname: await host.hostname()};
+}
+
+/** The IPv4 address of one of this machine's interfaces (the boot services listen there). */
+export function interfaceAddress(name: string): string {
+  const all = networkInterfaces();
+  const v4 = all[name]?.find((a) => a.family === 'IPv4');
+  if (!v4) {
+    const here = Object.entries(all).map(([n, as]) => `${n} ${as?.find((a) => a.family === 'IPv4')?.address ?? '(no IPv4)'}`).join(', ');
+    throw usageError('boot-interface', all[name] ? `Interface ${name} has no IPv4 address: the boot services need one to answer from.` : `There is no interface ${name} here.`, `Interfaces here: ${here}. Pass --boot-interface with the one on the boot network.`);
+  }
+  return v4.address;
 }

@@ -5,7 +5,7 @@
 // for payloads. It runs on QuickJS (qjs --std); ./runtime.ts is all it knows of that.
 
 import type {Runner} from '../shared/command.js';
-import {RAM_KEEP_KIB, type BootConfig, type PayloadEnv} from '../core/boot-contract.js';
+import {RAM_KEEP_KIB, type BootConfig, type NextBoot, type PayloadEnv} from '../core/boot-contract.js';
 import {CONTRACT, RUNTIME} from '../core/boot-contract.js';
 import {carriedKernelArgs} from '../core/kernel-args.js';
 import {keepOutcome, lastLogLines} from './keep.js';
@@ -98,7 +98,9 @@ async function bringUpNetwork(runner: Runner, net: NetworkConfig, log: AgentLog)
   }
   if (plan.resolvConf.trim()) writeFileSync('/etc/resolv.conf', plan.resolvConf);
   const addrs = await runner.run('ip', ['addr'], {allowFail: true});
-  for (const l of addrs.stdout.split('\n').filter((l) => /^\s+inet6? /.test(l) && !/ scope (host|link)/.test(l))) log.info(`  ${l.trim()}`);
+  const global = addrs.stdout.split('\n').filter((l) => /^\s+inet6? /.test(l) && !/ scope (host|link)/.test(l));
+  for (const l of global) log.info(`  ${l.trim()}`);
+  leased = global.map((l) => l.match(/^\s+inet (\d+\.\d+\.\d+\.\d+)\//)?.[1]).find(Boolean);
   return plan;
 }
 
@@ -137,8 +139,12 @@ async function networkGate(runner: Runner, plan: NetworkPlan, config: BootConfig
   }
 }
 
+/** The address to reach this machine at: the first IPv4 of network.json, or the one DHCP gave. */
+let leased: string | undefined;
+
 function primaryAddress(net: NetworkConfig): string {
   for (const i of Object.values(net.interfaces)) for (const a of i.addresses) if (a.family === 4) return a.address;
+  if (leased) return leased;
   for (const i of Object.values(net.interfaces)) for (const a of i.addresses) return a.address;
   return '<address>';
 }
@@ -160,6 +166,35 @@ async function waitForWatcher(config: BootConfig | undefined, log: AgentLog): Pr
   const t0 = now();
   while (!existsSync(RUNTIME.outcomeSeen) && now() - t0 < limit * 1000) await sleep(500);
   log.info(existsSync(RUNTIME.outcomeSeen) ? 'the driver has read the outcome' : `no driver read the outcome within ${limit} s; going on`);
+}
+
+/**
+ * Network boot: a machine waiting in the deploy environment (discovered, or failed and being
+ * looked at) asks the boot service what it would boot now, until the answer is another:
+ * then it reboots, and its network boot takes it (the deploy environment composed for it).
+ */
+async function waitForNextBoot(runner: Runner, next: NextBoot, log: AgentLog): Promise<string> {
+  log.info(`waiting for a deployment: asking the registry every ${next.seconds} s`);
+  let failing = '';
+  for (;;) {
+    await sleep(next.seconds * 1000);
+    const r = await runner.run('wget', ['-q', '-T', '10', '-O', '-', next.url], {allowFail: true});
+    let answer: {boot?: unknown; mode?: unknown; rule?: unknown} | undefined;
+    try {
+      answer = r.exitCode === 0 ? (JSON.parse(r.stdout) as typeof answer) : undefined;
+    } catch {
+      answer = undefined;
+    }
+    if (!answer || typeof answer.boot !== 'string') {
+      const why = r.exitCode === 0 ? 'an answer that is not the boot service\'s' : `wget exit ${r.exitCode}`;
+      if (why !== failing) log.warn(`the registry did not say what this machine boots (${why}); asking again`);
+      failing = why;
+      continue;
+    }
+    failing = '';
+    const now = `${answer.boot}${typeof answer.mode === 'string' ? ` ${answer.mode}` : ''}`;
+    if (now !== next.current) return `${now}: ${String(answer.rule ?? '')}`;
+  }
 }
 
 /** The registry's reporter, when config.json names a registry. */
@@ -245,6 +280,10 @@ async function run(): Promise<void> {
 
     if (mode === 'test') {
       log.emit({level: 'info', outcome: 'test-ready', msg: `TEST MODE READY: nothing will be written to disks. Connect with: ssh root@${primaryAddress(net)} ; "reboot" returns to the old system.`});
+      if (config.next_boot) {
+        const next = await waitForNextBoot(runner, config.next_boot, log);
+        await reboot(runner, log, `the registry has another boot for this machine now (${next})`, 2);
+      }
       await forever();
     }
 

@@ -82,6 +82,20 @@ export interface BootConfig {
    * the deployment with this id, with that deployment's own token; the deploy never waits for it.
    */
   report?: ReportTarget;
+  /**
+   * Network boot: the boot service's answer for this machine (GET, JSON {boot, mode, rule}),
+   * asked every `seconds` while the deploy environment waits in test mode. When it is no
+   * longer `current` (an operator made a deployment ready), the machine reboots and its
+   * network boot takes the new answer.
+   */
+  next_boot?: NextBoot;
+}
+
+export interface NextBoot {
+  url: string;
+  seconds: number;
+  /** This boot's answer, "environment register" or "environment test". */
+  current: string;
 }
 
 export interface ReportTarget {
@@ -132,6 +146,12 @@ export const BOOT_CONFIG_SCHEMA: Schema = {
         pin: {type: 'string', pattern: '^sha256//[A-Za-z0-9+/]{43}=$'},
         deployment: {type: 'string', pattern: '^[A-Za-z0-9._-]{8,64}$'},
       },
+    },
+    next_boot: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url', 'seconds', 'current'],
+      properties: {url: {type: 'string', pattern: '^https?://'}, seconds: {type: 'integer', minimum: 1, maximum: 3600}, current: {type: 'string'}},
     },
   },
 };

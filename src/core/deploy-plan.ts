@@ -237,18 +237,7 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
     artifacts,
     network: {...(network ?? {version: 1, interfaces: {}, dns: {servers: [], search: []}, skipped: []}), hostname},
     cmdline: planCmdline(facts.cmdline, opts.mode, extra),
-    bootConfig: {
-      version: 1,
-      mode: opts.mode,
-      cli_version: opts.cliVersion,
-      hostname,
-      ...(payload ? {payload} : {}),
-      ...(config.deploy.disk ? {disk: config.deploy.disk} : {}),
-      on_failure: config.deploy.on_failure,
-      timeout: config.deploy.timeout,
-      network_timeout: config.deploy.network_timeout,
-      ...(config.deploy.check_url ? {check_url: config.deploy.check_url} : {}),
-    },
+    bootConfig: bootConfigOf(config, {mode: opts.mode, cliVersion: opts.cliVersion, hostname, payload}),
     authorizedKeys,
     hostKeys,
     firmware,
@@ -261,6 +250,26 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
     setup,
     problems,
     ...(config.report && opts.deploymentId ? {registry: {url: config.report.url, deployment: opts.deploymentId}} : {}),
+  };
+}
+
+/**
+ * config.json from a config: what the deploy environment does. One function for every way a
+ * deploy starts (the host's plan here, a network boot in services/netboot), so that a
+ * record gives the same config.json whichever way its machine boots.
+ */
+export function bootConfigOf(config: Config, o: {mode: BootMode; cliVersion: string; hostname: string; payload?: {file: string; sha256: string}}): BootConfig {
+  return {
+    version: 1,
+    mode: o.mode,
+    cli_version: o.cliVersion,
+    hostname: o.hostname,
+    ...(o.payload ? {payload: o.payload} : {}),
+    ...(config.deploy.disk ? {disk: config.deploy.disk} : {}),
+    on_failure: config.deploy.on_failure,
+    timeout: config.deploy.timeout,
+    network_timeout: config.deploy.network_timeout,
+    ...(config.deploy.check_url ? {check_url: config.deploy.check_url} : {}),
   };
 }
 

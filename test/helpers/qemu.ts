@@ -44,6 +44,14 @@ export interface QemuOptions {
   secureBoot?: boolean;
   /** A QEMU monitor (HMP) on this Unix socket, for Vm.monitor (a cable pulled with set_link). */
   monitor?: string;
+  /**
+   * The NIC on a tap device of a network namespace the test made (test/helpers/netlab.ts),
+   * instead of user networking: QEMU runs inside that namespace. Firmware boots from it
+   * (network first), with the NIC's iPXE ROM (ipxe-qemu) unless romfile is "" (OVMF's own PXE).
+   */
+  tap?: {netns: string; ifname: string; romfile?: string};
+  /** SMBIOS type 1 serial number (what the inventory reads as the system serial). */
+  serial?: string;
 }
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
@@ -59,8 +67,20 @@ export function qemuArgs(o: QemuOptions): string[] {
   (o.disks ?? []).forEach((d, i) => args.push('-drive', `file=${d},format=raw,if=virtio,index=${i},cache=unsafe`));
   const fwd = (o.hostfwd ?? []).map((f) => `,hostfwd=${f}`).join('');
   const more = (o.netOptions ?? []).map((x) => `,${x}`).join('');
-  args.push('-netdev', `user,id=n0${more}${fwd}`);
-  if (o.hubMacs?.length) {
+  if (o.serial) args.push('-smbios', `type=1,serial=${o.serial}`);
+  if (o.tap) {
+    // QEMU 7.2's virtio-net-pci presents 1af4:1000 and Debian's ROM declares 1af4:1041: without
+    // disable-legacy SeaBIOS skips the ROM silently (DESIGN.md §6). SeaBIOS and iPXE print on
+    // the serial console only without graphics.
+    if (!o.uefiVars) args.push('-machine', 'pc,graphics=off');
+    // Network first (bootindex), then the disk: as a rack's machines are set up to boot.
+    args.push('-netdev', `tap,id=n0,ifname=${o.tap.ifname},script=no,downscript=no`, '-device', `virtio-net-pci,id=nic0,netdev=n0,disable-legacy=on,bootindex=1${o.mac ? `,mac=${o.mac}` : ''}${o.tap.romfile !== undefined ? `,romfile=${o.tap.romfile}` : ''}`);
+  } else {
+    args.push('-netdev', `user,id=n0${more}${fwd}`);
+  }
+  if (o.tap) {
+    // its NIC is the tap's, above
+  } else if (o.hubMacs?.length) {
     args.push('-netdev', 'hubport,id=hub-up,hubid=0,netdev=n0');
     [o.mac, ...o.hubMacs].forEach((mac, i) => args.push('-netdev', `hubport,id=hub${i},hubid=0`, '-device', `virtio-net-pci,id=nic${i},netdev=hub${i}${mac ? `,mac=${mac}` : ''}`));
   } else {
@@ -90,7 +110,9 @@ export class Vm {
   readonly proc: ChildProcess;
   readonly exited: Promise<number | null>;
   constructor(readonly opts: QemuOptions) {
-    this.proc = spawn('qemu-system-x86_64', qemuArgs(opts), {stdio: ['ignore', 'ignore', 'pipe']});
+    const argv = ['qemu-system-x86_64', ...qemuArgs(opts)];
+    if (opts.tap) argv.unshift('ip', 'netns', 'exec', opts.tap.netns);
+    this.proc = spawn(argv[0]!, argv.slice(1), {stdio: ['ignore', 'ignore', 'pipe']});
     let stderr = '';
     this.proc.stderr!.on('data', (d) => (stderr += d));
     this.exited = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)));

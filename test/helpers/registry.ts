@@ -22,9 +22,10 @@ export interface RunningServe {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startServe(args: string[], o: {port?: number; env?: Record<string, string>; nodeFlags?: string[]} = {}): Promise<RunningServe> {
+export async function startServe(args: string[], o: {port?: number; env?: Record<string, string>; nodeFlags?: string[]; /** argv before node's (ip netns exec NS) */ wrap?: string[]} = {}): Promise<RunningServe> {
   const port = o.port ?? (await freePort());
-  const child = spawn(process.execPath, [...(o.nodeFlags ?? []), CLI, 'serve', '--listen', `127.0.0.1:${port}`, ...args], {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, ...o.env}});
+  const argv = [...(o.wrap ?? []), process.execPath, ...(o.nodeFlags ?? []), CLI, 'serve', '--listen', `127.0.0.1:${port}`, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, ...o.env}});
   let out = '';
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`anemos serve did not start: ${out}`)), 60_000);

@@ -1,6 +1,8 @@
 import {Flags} from '@oclif/core';
 import {parseTlsFlags, serveRegistry} from '../../services/registry/serve.js';
 import {BaseCommand} from '../base.js';
+import {usageError} from '../../shared/errors.js';
+import type {DhcpMode} from '../../services/netboot/boot-serve.js';
 
 export const registryDbFlags = {
   data: Flags.string({description: 'Directory of the embedded database (default /var/lib/anemos/registry as root, ~/.local/share/anemos/registry otherwise), and of the --tls auto key and certificate; kept 0700, its files 0600. With --database it holds only the TLS files.', env: 'ANEMOS_REGISTRY_DATA'}),
@@ -20,13 +22,30 @@ export default class Serve extends BaseCommand {
     'tls-key': Flags.string({description: 'PEM private key of --tls-cert.', env: 'ANEMOS_TLS_KEY'}),
     'tls-name': Flags.string({multiple: true, description: 'With --tls auto: another name or address the certificate is for (repeatable); this machine\'s name and addresses are in it already.'}),
     quiet: Flags.boolean({description: 'Do not print a line per request.'}),
+    boot: Flags.boolean({description: 'Boot machines from the network too: proxyDHCP, TFTP of iPXE and HTTP on --boot-interface, deciding from each machine\'s record (docs/network-boot.md).', env: 'ANEMOS_BOOT'}),
+    'boot-interface': Flags.string({description: 'The interface on the boot network; the boot services answer from its IPv4 address.', env: 'ANEMOS_BOOT_INTERFACE', dependsOn: ['boot']}),
+    'boot-environment': Flags.string({description: 'The deploy environment machines boot: a directory made by "anemos initramfs build -o DIR" (vmlinuz, initramfs.cpio.zst, SHA256SUMS; checked at start).', env: 'ANEMOS_BOOT_ENVIRONMENT', dependsOn: ['boot']}),
+    dhcp: Flags.string({options: ['proxy', 'off'], default: 'proxy', description: 'proxy: answer PXE and iPXE clients with boot information only, beside the site\'s DHCP (which gives the addresses); off: no DHCP (the site\'s DHCP points at this server itself).', env: 'ANEMOS_DHCP'}),
+    discover: Flags.boolean({description: 'Answer machines the registry does not know: they boot the deploy environment, report their hardware, appear as new (discovered), and wait for a deployment.', env: 'ANEMOS_DISCOVER', dependsOn: ['boot']}),
+    'boot-http-port': Flags.integer({description: 'Port of the boot listener (iPXE scripts, the deploy environment, agents\' reports) on the boot interface.', default: 8067, min: 1, max: 65535, env: 'ANEMOS_BOOT_HTTP_PORT'}),
+    'ipxe-dir': Flags.string({description: 'Where undionly.kpxe and snponly.efi are (Debian\'s ipxe package).', default: '/usr/lib/ipxe', env: 'ANEMOS_IPXE_DIR'}),
+    'boot-ssh-keys': Flags.string({description: 'A file of SSH public keys let into network-booted deploy environments (authorized_keys format).', env: 'ANEMOS_BOOT_SSH_KEYS', dependsOn: ['boot']}),
+    'boot-cache': Flags.string({description: 'Where the payloads desired deployments name are fetched to, checked and kept for network boots (default: boot-cache in --data).', env: 'ANEMOS_BOOT_CACHE', dependsOn: ['boot']}),
+    'boot-cmdline': Flags.string({description: 'Kernel arguments of network-booted deploy environments, before anemos\' own.', default: 'console=tty0 console=ttyS0,115200', env: 'ANEMOS_BOOT_CMDLINE'}),
   };
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Serve);
     const tls = parseTlsFlags({tls: flags.tls, cert: flags['tls-cert'], key: flags['tls-key'], names: flags['tls-name']});
-    const running = await serveRegistry({data: flags.data, database: flags.database, listen: flags.listen, version: this.config.version, tls, log: flags.quiet ? (l) => (l.startsWith('error') ? this.progress(l) : undefined) : (l) => this.progress(l)});
+    if (flags.boot && (!flags['boot-interface'] || !flags['boot-environment'])) {
+      throw usageError('boot-flags', `--boot needs ${[!flags['boot-interface'] && '--boot-interface IF', !flags['boot-environment'] && '--boot-environment DIR'].filter(Boolean).join(' and ')}.`, 'For example: anemos serve --boot --boot-interface eth1 --boot-environment /var/lib/anemos/environment (made by anemos initramfs build -o DIR).');
+    }
+    const boot = flags.boot
+      ? {interface: flags['boot-interface']!, environment: flags['boot-environment']!, dhcp: flags.dhcp as DhcpMode, discover: flags.discover, httpPort: flags['boot-http-port'], ipxeDir: flags['ipxe-dir'], sshKeys: flags['boot-ssh-keys'], cmdline: flags['boot-cmdline'], ...(flags['boot-cache'] ? {cacheDir: flags['boot-cache']} : {})}
+      : undefined;
+    const running = await serveRegistry({boot, data: flags.data, database: flags.database, listen: flags.listen, version: this.config.version, tls, log: flags.quiet ? (l) => (l.startsWith('error') ? this.progress(l) : undefined) : (l) => this.progress(l)});
     this.out(`anemos registry: ${running.url} (${running.kind === 'embedded' ? 'embedded database in' : 'PostgreSQL at'} ${running.where}); the API at ${running.url}/api/v1, its description at ${running.url}/api/v1/openapi.json`);
+    if (running.boot) this.out(`network boot: on ${flags['boot-interface']} (${running.boot.address}), scripts and files at ${running.boot.httpBase}/boot/; discovery ${flags.discover ? 'on' : 'off'}`);
     if (running.tls) {
       this.out(`TLS: certificate ${running.tls.made ? 'made now in' : 'from'} ${running.tls.source}`);
       this.out(`fingerprint: ${running.tls.pin}`);

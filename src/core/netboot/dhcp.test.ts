@@ -136,8 +136,10 @@ describe('PXE clients and the proxyDHCP answer', () => {
 
   it('iPXE gets the script URL for its MAC; a UEFI HTTP Boot client gets iPXE over HTTP, with its own vendor class', () => {
     const ipxe = answer([...PXE_BIOS, [OPTION.userClass, ascii('iPXE')]]);
-    expect(new TextDecoder().decode(ipxe.options.get(OPTION.bootfile))).toBe(`http://192.0.2.1:8080/boot/ipxe?mac=${MAC}`);
+    expect(new TextDecoder().decode(ipxe.options.get(OPTION.bootfile))).toBe(`http://192.0.2.1:8080/boot/ipxe?mac=${MAC}&firmware=bios`);
     expect(ipxe.options.has(OPTION.vendorSpecific)).toBe(false);
+    // iPXE drops a proxy answer without a next server (dhcp_has_pxeopts), whatever its boot file.
+    expect(ipxe.siaddr).toBe('192.0.2.1');
     const http = answer([[OPTION.vendorClass, ascii('HTTPClient:Arch:00016')], [OPTION.clientArch, [0, 16]]]);
     expect(new TextDecoder().decode(http.options.get(OPTION.bootfile))).toBe('http://192.0.2.1:8080/boot/snponly.efi');
     expect(new TextDecoder().decode(http.options.get(OPTION.vendorClass))).toBe('HTTPClient');

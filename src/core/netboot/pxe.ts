@@ -83,7 +83,7 @@ export interface ProxyServer {
 export function proxyAnswer(req: BootRequest, to: DhcpMessage, server: ProxyServer): DhcpReply {
   const type = req.type === 'discover' ? 'offer' : 'ack';
   const file =
-    req.client === 'ipxe' ? `${server.httpBase}/boot/ipxe?mac=${req.mac}` : req.client === 'http-boot' ? `${server.httpBase}/boot/${ipxeBinary('uefi')}` : ipxeBinary(req.firmware);
+    req.client === 'ipxe' ? `${server.httpBase}/boot/ipxe?mac=${req.mac}&firmware=${req.firmware}` : req.client === 'http-boot' ? `${server.httpBase}/boot/${ipxeBinary('uefi')}` : ipxeBinary(req.firmware);
   const options: DhcpReply['options'] = [
     [OPTION.serverId, ipv4Bytes(server.address)],
     // PXE clients need the vendor class echoed; HTTP Boot clients need theirs.
@@ -96,7 +96,9 @@ export function proxyAnswer(req: BootRequest, to: DhcpMessage, server: ProxyServ
   return {
     type,
     to,
-    siaddr: req.client === 'pxe' ? server.address : '0.0.0.0',
+    // Always this server, also with an HTTP boot file: iPXE takes a proxy answer as one only
+    // when it has a next server and a boot file (its dhcp_has_pxeopts), or it ignores it.
+    siaddr: server.address,
     ...(file.length < 128 ? {file} : {}),
     options,
   };

@@ -96,6 +96,10 @@ export const MIGRATIONS: string[] = [
    CREATE INDEX deployments_recorded ON deployments (started_at, id);
    CREATE INDEX audit_action ON audit (action, id);
    CREATE INDEX machines_state ON machines (state, id);`,
+  // Network boot: a machine first seen by a network boot (it waits in RAM for a deployment),
+  // and the last boot request the boot service answered for it (for the operator's page).
+  `ALTER TABLE machines ADD COLUMN discovered_at timestamptz;
+   ALTER TABLE machines ADD COLUMN last_boot jsonb;`,
 ];
 
 export async function migrate(db: Db): Promise<{from: number; to: number}> {

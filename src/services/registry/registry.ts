@@ -27,6 +27,7 @@ import {
 } from '../../core/registry/lifecycle.js';
 import {applyMergePatch} from '../../core/registry/merge-patch.js';
 import {migrate, type Db} from '../../core/registry/db.js';
+import type {BootRecord} from '../../core/netboot/boot-decision.js';
 
 /** A refusal the API answers with its status and a stable code: bad input, unknown record, a transition not allowed. */
 export class RegistryError extends Error {
@@ -72,6 +73,18 @@ export interface NewToken {
   expiresAt: string | null;
 }
 
+/** A network boot request as the machine's record keeps it. */
+export interface NetworkBootSighting {
+  at: string;
+  mac: string;
+  /** pxe, ipxe or http-boot, and bios or uefi. */
+  client: string;
+  firmware: string;
+  /** What it was given (environment register/test/deploy, local-disk, none) and the rule that decided it. */
+  boot: string;
+  rule: string;
+}
+
 export interface MachineSummary {
   id: string;
   uuid: string | null;
@@ -95,6 +108,10 @@ export interface MachineRecord extends MachineSummary {
   createdAt: string;
   /** Whether the machine holds a live credential (it enrolled). */
   enrolled: boolean;
+  /** When a network boot first found it (anemos serve --boot --discover), if it did. */
+  discoveredAt: string | null;
+  /** The last network boot the boot service answered for it: when, who asked, and what it was given. */
+  lastBoot: NetworkBootSighting | null;
 }
 
 /** What a machine should run: the same keys as anemos.conf's artifacts, plus config overrides. */
@@ -688,7 +705,7 @@ export class Registry {
       [ref],
     );
     if (!r) throw new RegistryError(404, 'no-machine', `No machine ${ref} in the registry.`, {hint: 'Name it by its id, its UUID or one of its MACs (anemos machines list).'});
-    return {...this.summary(r), attributes: (r.attributes as Record<string, unknown>) ?? {}, desired: (r.desired as DesiredDeployment | null) ?? null, inventory: (r.inventory as HardwareInventory | null) ?? null, createdAt: iso(r.created_at)!, enrolled: Boolean(r.enrolled)};
+    return {...this.summary(r), attributes: (r.attributes as Record<string, unknown>) ?? {}, desired: (r.desired as DesiredDeployment | null) ?? null, inventory: (r.inventory as HardwareInventory | null) ?? null, createdAt: iso(r.created_at)!, enrolled: Boolean(r.enrolled), discoveredAt: iso(r.discovered_at), lastBoot: (r.last_boot as NetworkBootSighting | null) ?? null};
   }
 
   /**
@@ -752,6 +769,49 @@ export class Registry {
       await this.auditIn(tx, actor, id, 'desired deployment changed', {from: m?.desired ?? null, to: desired});
     });
     return this.getMachine(id);
+  }
+
+  // ---------------------------------------------------------------- network boot
+
+  /** What a network boot decides with, of the machine that has this MAC; undefined when no machine has it. */
+  async bootRecord(mac: string): Promise<BootRecord | undefined> {
+    const [r] = await this.db.query<{id: string; state: MachineState; desired: boolean; discovered: boolean}>(
+      'SELECT m.id, m.state, m.desired IS NOT NULL AS desired, m.discovered_at IS NOT NULL AS discovered FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = $1',
+      [mac.toLowerCase()],
+      'anemos_boot_record',
+    );
+    return r ? {id: r.id, state: r.state, desired: Boolean(r.desired), discovered: Boolean(r.discovered)} : undefined;
+  }
+
+  /** The boot service answered this machine's request: kept on its record (a machine the registry does not know: nothing kept). */
+  async sawBoot(sighting: NetworkBootSighting): Promise<void> {
+    await this.db.query('UPDATE machines SET last_boot = $2 WHERE id = (SELECT machine_id FROM machine_macs WHERE mac = $1)', [sighting.mac.toLowerCase(), json(sighting)], 'anemos_saw_boot');
+  }
+
+  /**
+   * The deploy environment is about to be served to a machine by network boot: the machine
+   * (registered as discovered when no machine has this MAC), this boot recorded as a
+   * deployment, and the token its agent reports with, bound to both. A register or test
+   * boot writes nothing to disks: it is recorded in test mode; a deploy in deploy mode.
+   */
+  async networkBoot(o: {mac: string; deployment: string; mode: 'deploy' | 'test'; purpose: 'register' | 'test' | 'deploy'; artifacts?: unknown[]; hours: number; actor: string}, now = new Date()): Promise<{machine: string; deployment: string; token: NewToken; discovered: boolean}> {
+    const mac = o.mac.toLowerCase();
+    return this.db.transaction(async (tx) => {
+      const [known] = await tx.query<{machine_id: string; state: MachineState}>('SELECT x.machine_id, m.state FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = $1 FOR UPDATE OF m', [mac]);
+      let id = known?.machine_id;
+      const discovered = !id;
+      if (!id) {
+        id = await this.createMachine(tx, {macs: [mac]}, o.actor);
+        await tx.query('INSERT INTO machine_macs (mac, machine_id) VALUES ($1, $2)', [mac, id]);
+        await tx.query('UPDATE machines SET discovered_at = $2 WHERE id = $1', [id, now]);
+        await this.auditIn(tx, o.actor, id, 'machine discovered', {mac});
+      }
+      if (known?.state === 'retired') throw new RegistryError(409, 'machine-retired', `Machine ${id} is retired: it is not booted.`);
+      await tx.query('INSERT INTO deployments (id, machine_id, mode, who, source, artifacts, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [o.deployment, id, o.mode, o.actor, `network boot (${o.purpose})`, json(o.artifacts ?? []), now], 'anemos_deployment_insert');
+      const token = await this.mintToken(tx, {kind: 'deployment', machineId: id, deploymentId: o.deployment, expiresAt: new Date(now.getTime() + o.hours * 3600_000), createdBy: o.actor});
+      await this.auditIn(tx, o.actor, id, 'deployment recorded', {deployment: o.deployment, mode: o.mode, who: o.actor, token: token.id, source: `network boot (${o.purpose})`});
+      return {machine: id, deployment: o.deployment, token, discovered};
+    });
   }
 
   /** The desired deployment of the machine that has this MAC (how a machine asks what to run). */

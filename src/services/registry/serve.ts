@@ -11,6 +11,7 @@ import {usageError} from '../../shared/errors.js';
 import type {Role, TokenKind} from '../../core/registry/lifecycle.js';
 import {Registry, type NewToken, type Page, type TokenInfo} from './registry.js';
 import {createRegistryServer, type Limits} from './server.js';
+import {startBootServices, type BootServeOptions, type RunningBoot} from '../netboot/boot-serve.js';
 
 export interface RegistryDbOptions {
   data?: string;
@@ -49,10 +50,12 @@ export interface RunningRegistry {
   where: string;
   kind: 'embedded' | 'postgres';
   tls?: ServerTls;
+  /** The boot services (--boot). */
+  boot?: RunningBoot;
   close(): Promise<void>;
 }
 
-export async function serveRegistry(o: RegistryDbOptions & {listen: string; version: string; tls?: TlsChoice; limits?: Partial<Limits>; log?: (line: string) => void}): Promise<RunningRegistry> {
+export async function serveRegistry(o: RegistryDbOptions & {listen: string; version: string; tls?: TlsChoice; limits?: Partial<Limits>; log?: (line: string) => void; boot?: Omit<BootServeOptions, 'cacheDir'> & {cacheDir?: string}}): Promise<RunningRegistry> {
   const {host, port} = parseListen(o.listen);
   const tlsChoice = o.tls ?? {kind: 'none'};
   // Before the database opens: a wrong certificate stops the start without touching the data.
@@ -68,13 +71,27 @@ export async function serveRegistry(o: RegistryDbOptions & {listen: string; vers
     await registry.db.close();
     throw err;
   }
+  let boot: RunningBoot | undefined;
+  if (o.boot) {
+    try {
+      // The server's own cache of what machines boot: in the data directory unless named.
+      const cacheDir = o.boot.cacheDir ?? join(privateDir(o.data ?? defaultDataDir()), 'boot-cache');
+      boot = await startBootServices(registry, {...o.boot, cacheDir, version: o.version, limits: o.limits, log: o.log ?? (() => undefined)});
+    } catch (err) {
+      server.close();
+      await registry.db.close();
+      throw err;
+    }
+  }
   const addr = server.address() as AddressInfo;
   return {
+    ...(boot ? {boot} : {}),
     url: `${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
     where: registry.db.where,
     kind: registry.db.kind,
     ...(tls ? {tls} : {}),
     async close() {
+      await boot?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections?.();

@@ -54,7 +54,16 @@ export interface ServeOptions {
   tls?: {key: string; cert: string};
   limits?: Partial<Limits>;
   now?: () => Date;
+  /** Network boot's HTTP side (/boot/...), answered on this server. */
+  boot?: {handle: (req: IncomingMessage, res: ServerResponse, url: URL, setLabel: (l: string) => void) => Promise<void>};
+  /**
+   * The boot listener on the boot segment: /boot/..., the agents' reports and /healthz, and
+   * nothing else (not the web UI, not the rest of the API: those stay where --listen puts them).
+   */
+  bootOnly?: boolean;
 }
+
+const BOOT_LISTENER_PATHS = ['/api/v1/reports', '/healthz'];
 
 const TOKEN_COOKIE = 'anemos_token';
 const REALM = 'Bearer realm="anemos registry"';
@@ -367,6 +376,8 @@ export function createRegistryServer(registry: Registry, o: ServeOptions): Serve
       } catch {
         throw new RegistryError(400, 'bad-url', 'The request line names no path this server can read.');
       }
+      if (url.pathname.startsWith('/boot/') && o.boot) return o.boot.handle(req, res, url, (l) => (label = l));
+      if (o.bootOnly && !BOOT_LISTENER_PATHS.includes(url.pathname)) throw new RegistryError(404, 'not-found', `Nothing at ${url.pathname} on the boot listener.`, {hint: 'The API and the web UI are on the address anemos serve --listen names.'});
       isApi = url.pathname.startsWith('/api/') || API_PATHS.includes(url.pathname.replace(/\/$/, ''));
       return isApi ? api(req, res, url, (l) => (label = l)) : ui(req, res, url, (l) => (label = l));
     };
@@ -387,7 +398,8 @@ export function createRegistryServer(registry: Registry, o: ServeOptions): Serve
       .finally(() => {
         metrics.request(label, res.statusCode);
         if (label === 'POST /api/v1/reports') metrics.count(res.statusCode === 200 ? 'reports_stored' : 'reports_refused');
-        log(`${req.method} ${req.url?.slice(0, 200)} ${res.statusCode} ${(performance.now() - t0).toFixed(0)} ms`);
+        // A boot link's signature lets its holder fetch a machine's segment (and its token): not in the log.
+        log(`${req.method} ${req.url?.slice(0, 200).replace(/^(\/boot\/(?:m|next)\/.*\/)[A-Za-z0-9_-]{43}/, '$1<signature>')} ${res.statusCode} ${(performance.now() - t0).toFixed(0)} ms`);
       });
   };
 

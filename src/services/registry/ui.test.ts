@@ -38,6 +38,8 @@ const machine: MachineRecord = {
   inventory,
   createdAt: '2026-12-06T10:00:00.000Z',
   enrolled: true,
+  discoveredAt: '2026-12-01T10:00:00.000Z',
+  lastBoot: {at: '2026-12-01T10:00:00.000Z', mac: EVIL, client: EVIL, firmware: EVIL, boot: EVIL, rule: EVIL},
 };
 
 const deployment: Deployment = {

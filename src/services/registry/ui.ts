@@ -161,6 +161,7 @@ export function renderMachine(viewer: Viewer, m: MachineRecord, deployments: Dep
     m.hostname ?? m.id,
     html`<h1>${m.hostname ?? m.id} ${state(m.state)}</h1><p class="muted">${m.id}${m.uuid && m.uuid !== m.id ? ` · UUID ${m.uuid}` : ''} · MACs ${m.macs.join(', ') || 'none'} · addresses <span id="addresses">${m.addresses.join(', ') || 'none reported'}</span> · last seen ${when(m.lastSeen)} · ${m.enrolled ? 'enrolled' : 'not enrolled'} · ${m.tags.length ? m.tags.map((t) => html`<span class="tag">${t}</span>`) : 'no tags'}</p>
 <p>${stateForm}</p>
+<p id="network-boot" class="muted">${m.discoveredAt ? html`Found by a network boot ${when(m.discoveredAt)}. ` : ''}${m.lastBoot ? html`Last network boot ${when(m.lastBoot.at)}: ${m.lastBoot.client} (${m.lastBoot.firmware}) with ${m.lastBoot.mac}, given ${m.lastBoot.boot}: ${m.lastBoot.rule}.` : 'No network boot seen.'}</p>
 ${inventorySection(m.inventory)}
 <section id="changes"><h2>Hardware changes</h2>${changes.length ? html`<ul>${changes.map((h) => html`<li>${when(h.receivedAt)}: ${h.changes.join('; ')}</li>`)}</ul>` : html`<p class="muted">No change in ${history.length} report(s).</p>`}</section>
 <section id="attributes"><h2>Attributes</h2>${attributes.length ? html`<table>${attributes.map(([k, v]) => html`<tr><th>${k}</th><td><code>${JSON.stringify(v)}</code></td></tr>`)}</table>` : html`<p class="muted">None.</p>`}

@@ -1,0 +1,53 @@
+// The iPXE script a machine is given (GET /boot/ipxe?mac=...): what bootDecision decided,
+// in iPXE's own words. The deploy environment is the kernel and two initrds, the shared
+// base (never rewritten) and the machine's own segment; a fetch that fails is tried again
+// after a pause (a registry or database that is away for a moment does not end the boot).
+
+import type {BootDecision} from './boot-decision.js';
+import type {BootRequest} from './pxe.js';
+
+export interface EnvironmentFiles {
+  kernel: string;
+  /** The shared base first, then the machine's segment: loaded in this order, named as they are here. */
+  initrds: {name: string; url: string}[];
+  /** The kernel command line after the initrd= arguments. */
+  cmdline: string;
+}
+
+/** Seconds between tries when a fetch fails. */
+export const RETRY_SECONDS = 10;
+
+/** iPXE takes a line as it is, apart from its own ${...} expansions: what comes from a record must not carry one. */
+const said = (text: string) => text.replace(/[\r\n]+/g, ' ').replace(/\$\{/g, '$ {').slice(0, 300);
+
+export function ipxeScript(decision: BootDecision, firmware: BootRequest['firmware'], env?: EnvironmentFiles): string {
+  const lines = ['#!ipxe', `echo anemos: ${said(decision.rule)}`];
+  if (decision.boot === 'environment') {
+    if (!env) throw new Error('ipxeScript: the environment decision needs its files');
+    // UEFI's iPXE hands the kernel its initrds by name (initrd=NAME); BIOS' loads them all, in order.
+    const names = env.initrds.map((i) => `initrd=${i.name}`).join(' ');
+    lines.push(
+      ':load',
+      `kernel ${env.kernel} ${names} ${env.cmdline} || goto retry`,
+      ...env.initrds.map((i) => `initrd --name ${i.name} ${i.url} || goto retry`),
+      'boot || goto retry',
+      ':retry',
+      `echo anemos: a download failed; trying again in ${RETRY_SECONDS} s`,
+      'imgfree',
+      `sleep ${RETRY_SECONDS}`,
+      'goto load',
+    );
+  } else if (decision.boot === 'local-disk') {
+    // BIOS: the first disk's boot sector, as the firmware would have; UEFI: back to the
+    // firmware's boot order with an error, so that it goes on to its next entry.
+    lines.push(firmware === 'bios' ? 'sanboot --no-describe --drive 0x80 || exit 1' : 'exit 1');
+  } else {
+    lines.push('exit 1');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** An iPXE script that waits and asks again: the registry could not decide now (its database away). */
+export function ipxeRetryScript(reason: string, again: string): string {
+  return ['#!ipxe', `echo anemos: ${said(reason)}; asking again in ${RETRY_SECONDS} s`, `sleep ${RETRY_SECONDS}`, `chain --replace ${again} || exit 1`, ''].join('\n');
+}

@@ -1,0 +1,114 @@
+// anemos serve --boot: the boot services beside the registry, in its process and on its
+// database. proxyDHCP on the boot interface (the site's DHCP keeps giving the addresses),
+// TFTP of the iPXE binaries, and the boot listener (HTTP: the iPXE scripts, the deploy
+// environment, the machines' segments and the agents' reports) on the interface's address.
+
+import {readFile, stat} from 'node:fs/promises';
+import {join} from 'node:path';
+import type {AddressInfo} from 'node:net';
+import {startDhcpServer, type DhcpServer} from '../../adapters/dhcp-server.js';
+import {sha256File} from '../../adapters/fetch.js';
+import {interfaceAddress} from '../../adapters/host-network.js';
+import {startTftpServer, type TftpServer} from '../../adapters/tftp-server.js';
+import {TFTP_PORT} from '../../core/netboot/tftp.js';
+import {ipxeBinary} from '../../core/netboot/pxe.js';
+import {artifactError, usageError} from '../../shared/errors.js';
+import type {Registry} from '../registry/registry.js';
+import {createRegistryServer, type Limits} from '../registry/server.js';
+import {BootService, type BootFile} from './boot-service.js';
+
+export const DHCP_MODES = ['proxy', 'off'] as const;
+export type DhcpMode = (typeof DHCP_MODES)[number];
+
+export interface BootServeOptions {
+  /** --boot-interface: the boot segment's interface; the services listen on its IPv4 address. */
+  interface: string;
+  dhcp: DhcpMode;
+  discover: boolean;
+  /** --boot-http-port: the boot listener's port on that address. */
+  httpPort: number;
+  /** --boot-environment: a directory of anemos initramfs build (vmlinuz, initramfs.cpio.zst, SHA256SUMS). */
+  environment: string;
+  /** --ipxe-dir: Debian's ipxe package's files. */
+  ipxeDir: string;
+  /** --boot-ssh-keys: a file of public keys let into network-booted deploy environments. */
+  sshKeys?: string;
+  /** --boot-cmdline: kernel arguments (the console). */
+  cmdline: string;
+  /** Where payloads a desired deployment names are fetched to, checked and kept (by sha256). */
+  cacheDir: string;
+  /** Ports for a test that cannot bind the real ones; 67, 4011 and 69 otherwise. */
+  ports?: {dhcp?: number; pxe?: number; tftp?: number};
+}
+
+export interface RunningBoot {
+  address: string;
+  httpBase: string;
+  service: BootService;
+  close(): Promise<void>;
+}
+
+/** The environment's files, each checked against the SHA256SUMS beside them before anything is served. */
+async function environmentFiles(dir: string): Promise<{kernel: BootFile; base: BootFile}> {
+  let sums: string;
+  try {
+    sums = await readFile(join(dir, 'SHA256SUMS'), 'utf8');
+  } catch {
+    throw usageError('boot-environment', `--boot-environment ${dir} has no SHA256SUMS: it is not a directory made by anemos initramfs build.`, `Build one: anemos initramfs build -o ${dir}`);
+  }
+  const file = async (name: string): Promise<BootFile> => {
+    const want = sums.match(new RegExp(`^([0-9a-f]{64})\\s+\\*?${name.replace('.', '\\.')}$`, 'm'))?.[1];
+    const path = join(dir, name);
+    if (!want) throw usageError('boot-environment', `${join(dir, 'SHA256SUMS')} has no line for ${name}.`, `Build the directory again: anemos initramfs build -o ${dir}`);
+    const size = await stat(path).then((s) => s.size, () => undefined);
+    if (size === undefined) throw usageError('boot-environment', `${path} is missing.`, `Build the directory again: anemos initramfs build -o ${dir}`);
+    const got = await sha256File(path);
+    if (got !== want) throw artifactError('boot-environment-sha256', `${path} has sha256 ${got}, not the ${want} its SHA256SUMS says: it is not served.`, `Build the directory again: anemos initramfs build -o ${dir}`);
+    return {path, size, sha256: got};
+  };
+  return {kernel: await file('vmlinuz'), base: await file('initramfs.cpio.zst')};
+}
+
+async function ipxeFiles(dir: string): Promise<{efi: BootFile}> {
+  for (const name of [ipxeBinary('bios'), ipxeBinary('uefi')]) {
+    const ok = await stat(join(dir, name)).then((s) => s.isFile(), () => false);
+    if (!ok) throw usageError('boot-ipxe-missing', `${join(dir, name)} is missing: network boot chainloads iPXE from there.`, dir === '/usr/lib/ipxe' ? 'Install Debian\'s ipxe package (apt-get install ipxe), or pass --ipxe-dir DIR.' : 'Pass the directory of undionly.kpxe and snponly.efi (Debian\'s ipxe package puts them in /usr/lib/ipxe).');
+  }
+  const path = join(dir, ipxeBinary('uefi'));
+  return {efi: {path, size: (await stat(path)).size, sha256: await sha256File(path)}};
+}
+
+export async function startBootServices(registry: Registry, o: BootServeOptions & {version: string; limits?: Partial<Limits>; log: (line: string) => void}): Promise<RunningBoot> {
+  const address = interfaceAddress(o.interface);
+  const env = await environmentFiles(o.environment);
+  const ipxe = await ipxeFiles(o.ipxeDir);
+  const keys = o.sshKeys ? (await readFile(o.sshKeys, 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')) : [];
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    // The boot listener first: its address is in every answer.
+    let service: BootService | undefined;
+    const http = createRegistryServer(registry, {version: o.version, log: o.log, limits: o.limits, bootOnly: true, boot: {handle: (req, res, url, setLabel) => service!.handle(req, res, url, setLabel)}});
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? usageError('boot-listen', `${address}:${o.httpPort} is in use by another process.`, 'Stop it, or pass another --boot-http-port.') : err));
+      http.listen(o.httpPort, address, resolve);
+    });
+    closers.push(() => new Promise<void>((r) => (http.close(() => r()), http.closeAllConnections?.())));
+    const httpBase = `http://${address}:${(http.address() as AddressInfo).port}`;
+    service = new BootService({registry, address, httpBase, discover: o.discover, kernel: env.kernel, base: env.base, efi: ipxe.efi, cacheDir: o.cacheDir, cmdline: o.cmdline, authorizedKeys: keys, cliVersion: o.version, log: o.log});
+    const tftp: TftpServer = await startTftpServer({root: o.ipxeDir, address, port: o.ports?.tftp ?? TFTP_PORT, log: o.log});
+    closers.push(() => tftp.close());
+    let dhcp: DhcpServer | undefined;
+    if (o.dhcp === 'proxy') {
+      dhcp = await startDhcpServer({address, port: o.ports?.dhcp, pxePort: o.ports?.pxe, answer: (m, from, via) => service!.answerDhcp(m, from, via), log: o.log});
+      closers.push(() => dhcp!.close());
+    }
+    o.log(`boot: on ${o.interface} (${address}): ${o.dhcp === 'proxy' ? 'proxyDHCP, ' : 'no DHCP (--dhcp off), '}TFTP of ${o.ipxeDir}, HTTP ${httpBase}/boot/; discovery ${o.discover ? 'on' : 'off'}; deploy environment ${env.kernel.sha256.slice(0, 12)}… + ${env.base.sha256.slice(0, 12)}… (${o.environment})`);
+    return {address, httpBase, service, close};
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,332 @@
+// Network boot in anemos serve: what a DHCP request is answered with, and the HTTP side
+// (/boot/...): the iPXE script bootDecision calls for, the deploy environment's kernel and
+// base (the same bytes for every machine), and each machine's own segment, composed at
+// request time from its record and served once per boot under a signed URL that expires.
+// The boot path is unauthenticated by nature (firmware holds no token): it reveals nothing
+// a machine could not learn by booting, and a segment, which carries its boot's token,
+// only to the holder of the URL its script gave.
+
+import {createHmac, randomBytes, timingSafeEqual} from 'node:crypto';
+import {createReadStream, createWriteStream} from 'node:fs';
+import {mkdir, rename, stat} from 'node:fs/promises';
+import {dirname, join} from 'node:path';
+import {Readable} from 'node:stream';
+import {pipeline} from 'node:stream/promises';
+import type {IncomingMessage, ServerResponse} from 'node:http';
+import {createGzip, gzipSync} from 'node:zlib';
+import {stringify} from 'yaml';
+import {fetchArtifact} from '../../adapters/fetch.js';
+import {payloadFileName, type BootConfig} from '../../core/boot-contract.js';
+import {applyDesired, parseConfig, type Config, type DesiredConfig} from '../../core/config.js';
+import {buildCpio, writeCpio} from '../../core/cpio.js';
+import {bootDecision, type BootDecision, type BootRecord} from '../../core/netboot/boot-decision.js';
+import type {DhcpMessage, DhcpReply} from '../../core/netboot/dhcp.js';
+import {ipxeRetryScript, ipxeScript, type EnvironmentFiles} from '../../core/netboot/ipxe-script.js';
+import {classifyRequest, proxyAnswer, type BootRequest} from '../../core/netboot/pxe.js';
+import {bootConfigOf, newDeploymentId} from '../../core/deploy-plan.js';
+import {AnemosError, configError} from '../../shared/errors.js';
+import type {NetworkConfig} from '../../core/network.js';
+import {planSegments} from '../../core/segments.js';
+import {sendJson, sendText} from '../registry/http.js';
+import {RegistryError, type Registry} from '../registry/registry.js';
+
+export interface BootFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+export interface BootServiceOptions {
+  registry: Registry;
+  /** This server's address on the boot segment. */
+  address: string;
+  /** http://ADDRESS:PORT of the boot listener (the scripts, the files, the agents' reports). */
+  httpBase: string;
+  /** --discover: machines no record has boot the deploy environment and register. */
+  discover: boolean;
+  /** The deploy environment: kernel and base initramfs (anemos initramfs build's output). */
+  kernel: BootFile;
+  base: BootFile;
+  /** iPXE for UEFI, which a UEFI HTTP Boot client is given by HTTP. */
+  efi?: BootFile;
+  /** Where payloads are fetched to and kept (by sha256), with their initrds. */
+  cacheDir: string;
+  /** Kernel arguments before anemos' own (the console). */
+  cmdline: string;
+  /** Who may SSH into a network-booted deploy environment. */
+  authorizedKeys: string[];
+  cliVersion: string;
+  log: (line: string) => void;
+  now?: () => Date;
+  /** How long a boot's URLs and its token's use by iPXE last. */
+  urlSeconds?: number;
+  /** How often a waiting machine asks whether it has something else to boot. */
+  pollSeconds?: number;
+  /** How long a register or test boot's token reports (the machine waits in RAM that long at most). */
+  tokenHours?: number;
+}
+
+/** Segments made for a script and not fetched yet, by deployment: at most this many kept. */
+const MAX_PENDING = 1024;
+
+const hexMac = (mac: string) => mac.replace(/:/g, '');
+const macOf = (hex: string) => (/^[0-9a-f]{12}$/.test(hex) ? hex.match(/../g)!.join(':') : undefined);
+
+export class BootService {
+  private readonly secret = randomBytes(32);
+  private readonly pending = new Map<string, {bytes: Buffer; expires: number}>();
+  /** Payload initrds by sha256, made once (a second machine asking meanwhile waits for the same). */
+  private readonly payloads = new Map<string, Promise<BootFile>>();
+  private readonly now: () => Date;
+
+  constructor(private readonly o: BootServiceOptions) {
+    this.now = o.now ?? (() => new Date());
+  }
+
+  private sign(path: string): string {
+    return createHmac('sha256', this.secret).update(path).digest('base64url');
+  }
+
+  /** A path under /boot/ with an expiry and a signature: /boot/KIND/PARTS.../EXPIRES/SIG. */
+  private signed(kind: string, parts: string[], seconds = this.o.urlSeconds ?? 3600): string {
+    const expires = Math.floor(this.now().getTime() / 1000) + seconds;
+    const path = `/boot/${kind}/${parts.join('/')}/${expires}`;
+    return `${path}/${this.sign(path)}`;
+  }
+
+  /** The parts of a signed path when its signature holds and it has not expired. */
+  private verify(path: string, kind: string, count: number): string[] | undefined {
+    const all = path.split('/').slice(3);
+    if (all.length !== count + 2) return undefined;
+    const sig = Buffer.from(all.pop()!);
+    const expires = Number(all.at(-1));
+    const want = Buffer.from(this.sign(`/boot/${kind}/${all.join('/')}`));
+    if (sig.length !== want.length || !timingSafeEqual(sig, want)) return undefined;
+    if (!Number.isInteger(expires) || expires * 1000 < this.now().getTime()) return undefined;
+    return all.slice(0, count);
+  }
+
+  /** What this MAC would boot now, with the record it was decided from. */
+  async decide(req: Pick<BootRequest, 'mac'>): Promise<{decision: BootDecision; record: BootRecord | undefined}> {
+    const record = await this.o.registry.bootRecord(req.mac);
+    const decision = bootDecision(req, record, {discover: this.o.discover});
+    return {decision, record};
+  }
+
+  // ---------------------------------------------------------------- DHCP
+
+  async answerDhcp(m: DhcpMessage, _from: {address: string; port: number}, via: 'dhcp' | 'pxe'): Promise<DhcpReply | undefined> {
+    const c = classifyRequest(m);
+    if ('ignore' in c) return undefined;
+    const req = c.boot;
+    // A proxy answers a discover on 67 and a request on 4011; a request on 67 is the site DHCP's business.
+    if ((via === 'dhcp') !== (req.type === 'discover')) return undefined;
+    let decision: BootDecision;
+    try {
+      decision = (await this.decide(req)).decision;
+    } catch (err) {
+      // The registry cannot say now: boot iPXE, whose script waits and asks again.
+      decision = {boot: 'environment', mode: 'register', rule: `the registry could not decide (${(err as Error).message})`};
+    }
+    const what = decision.boot === 'environment' ? `environment ${decision.mode}` : decision.boot;
+    this.o.log(`boot: DHCP ${m.type} from ${req.mac} (${req.client}, ${req.firmware}, port ${via === 'pxe' ? 4011 : 67}): ${decision.boot === 'none' ? 'no answer' : req.client === 'ipxe' ? 'the script' : 'iPXE'}; ${what}: ${decision.rule}`);
+    if (decision.boot === 'none') return undefined;
+    return proxyAnswer(req, m, {address: this.o.address, httpBase: this.o.httpBase});
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  /** A /boot/ request (GET or HEAD): answered here, whatever it is. */
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL, setLabel: (l: string) => void): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw Object.assign(new RegistryError(405, 'method-not-allowed', `${req.method} is not allowed on ${url.pathname}.`), {allow: 'GET, HEAD'});
+    const p = url.pathname;
+    if (p === '/boot/ipxe') {
+      setLabel('GET /boot/ipxe');
+      return this.script(res, url);
+    }
+    if (p === '/boot/env/vmlinuz' || p === '/boot/env/base.img') {
+      setLabel(`GET ${p}`);
+      return this.file(req, res, p.endsWith('vmlinuz') ? this.o.kernel : this.o.base);
+    }
+    if (p === '/boot/snponly.efi' && this.o.efi) {
+      setLabel(`GET ${p}`);
+      return this.file(req, res, this.o.efi);
+    }
+    if (p.startsWith('/boot/m/')) {
+      setLabel('GET /boot/m/{deployment}/machine.img');
+      const parts = this.verify(p.replace(/\/machine\.img$/, ''), 'm', 1);
+      const kept = parts && this.pending.get(parts[0]!);
+      if (!kept || !p.endsWith('/machine.img')) throw new RegistryError(404, 'not-found', 'No such boot file, or its link expired.');
+      const bytes = kept.bytes;
+      res.writeHead(200, {'content-type': 'application/octet-stream', 'content-length': String(bytes.length), 'cache-control': 'no-store'});
+      res.end(req.method === 'HEAD' ? undefined : bytes);
+      return;
+    }
+    const payload = p.match(/^\/boot\/payload\/([0-9a-f]{64})\.img$/);
+    if (payload) {
+      setLabel('GET /boot/payload/{sha256}.img');
+      const made = this.payloads.get(payload[1]!);
+      const f = made && (await made.catch(() => undefined));
+      if (!f) throw new RegistryError(404, 'not-found', 'No such payload on this server.');
+      return this.file(req, res, f);
+    }
+    if (p.startsWith('/boot/next/')) {
+      setLabel('GET /boot/next/{mac}');
+      const parts = this.verify(p, 'next', 1);
+      const mac = parts && macOf(parts[0]!);
+      if (!mac) throw new RegistryError(404, 'not-found', 'No such boot link, or it expired.');
+      const {decision} = await this.decide({mac});
+      return sendJson(res, 200, {boot: decision.boot, ...(decision.boot === 'environment' ? {mode: decision.mode} : {}), rule: decision.rule}, {'cache-control': 'no-store'});
+    }
+    setLabel('unmatched');
+    throw new RegistryError(404, 'not-found', `Nothing at ${p}.`);
+  }
+
+  private file(req: IncomingMessage, res: ServerResponse, f: BootFile): void {
+    res.writeHead(200, {'content-type': 'application/octet-stream', 'content-length': String(f.size), 'cache-control': 'no-store'});
+    if (req.method === 'HEAD') return void res.end();
+    const s = createReadStream(f.path);
+    s.on('error', (err) => {
+      this.o.log(`boot: reading ${f.path}: ${err.message}`);
+      res.destroy();
+    });
+    s.pipe(res);
+  }
+
+  private async script(res: ServerResponse, url: URL): Promise<void> {
+    const mac = (url.searchParams.get('mac') ?? '').toLowerCase();
+    const firmware = url.searchParams.get('firmware') === 'uefi' ? 'uefi' : 'bios';
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) throw new RegistryError(400, 'bad-query', 'mac= must be a MAC address (aa:bb:cc:dd:ee:ff).');
+    const send = (text: string) => sendText(res, 200, 'text/plain; charset=utf-8', text, {'cache-control': 'no-store'});
+    const saw = (boot: string, rule: string) => this.o.registry.sawBoot({at: this.now().toISOString(), mac, client: 'ipxe', firmware, boot, rule});
+    let decision: BootDecision;
+    try {
+      ({decision} = await this.decide({mac}));
+      if (decision.boot !== 'environment') {
+        await saw(decision.boot, decision.rule);
+        this.o.log(`boot: ${mac} (${firmware}): ${decision.boot}: ${decision.rule}`);
+        return send(ipxeScript(decision, firmware));
+      }
+      let files: EnvironmentFiles;
+      try {
+        files = await this.environment(mac, decision.mode);
+      } catch (err) {
+        if (!(err instanceof AnemosError)) throw err;
+        // The record cannot be booted as it is (its desired deployment does not hold): said, and not booted.
+        const refused: BootDecision = {boot: 'none', rule: `${decision.rule}, but it cannot be composed: ${err.message}${err.hint ? ` ${err.hint}` : ''}`};
+        await saw('none', refused.rule);
+        this.o.log(`boot: ${mac}: ${refused.rule}`);
+        return send(ipxeScript(refused, firmware));
+      }
+      await saw(`environment ${decision.mode}`, decision.rule);
+      return send(ipxeScript(decision, firmware, files));
+    } catch (err) {
+      if (err instanceof RegistryError && err.status < 500) throw err;
+      this.o.log(`boot: ${mac}: the registry could not decide: ${(err as Error).message}`);
+      return send(ipxeRetryScript('the registry could not decide now', `${this.o.httpBase}/boot/ipxe?mac=${mac}&firmware=${firmware}`));
+    }
+  }
+
+  /**
+   * The deploy environment for this machine, this boot: the boot recorded as a deployment
+   * (the machine registered first when it is new), config.json from its desired deployment
+   * by the planner's own bootConfigOf (or, to register or be looked at, test mode asking for
+   * its next boot), the network it booted with, the keys; the payload, fetched once into
+   * the server's cache and checked, as an initrd of its own.
+   */
+  private async environment(mac: string, purpose: 'deploy' | 'test' | 'register'): Promise<EnvironmentFiles> {
+    const deployment = newDeploymentId(this.now(), randomBytes(4).toString('hex'));
+    const dhcp: NetworkConfig = {version: 1, interfaces: {[mac]: {mac, name: 'eth0', dhcp4: true, slaac: false, addresses: [], routes: []}}, dns: {servers: [], search: []}, skipped: []};
+    let config: Config | undefined;
+    let payload: {file: string; sha256: string; img: BootFile} | undefined;
+    if (purpose === 'deploy') {
+      const machine = await this.o.registry.getMachine(mac);
+      config = this.desiredConfig(machine.id, machine.desired!);
+      if (config.payload && !/^https?:\/\//.test(config.payload.url)) throw configError('boot-payload-url', `Machine ${machine.id}'s desired payload is ${config.payload.url}: a network boot fetches it, so it must be an http(s) URL (with its sha256).`, 'Publish the payload on a web server the registry reaches; the boot network itself needs no route to it.');
+      if (!config.payload) throw configError('boot-no-payload', `Machine ${machine.id}'s desired deployment names no payload: a network boot has nothing to deploy.`, `Set one: anemos machines set ${machine.id} --desired-config FILE with payload: {url, sha256}.`);
+      payload = await this.payload(config.payload.url, config.payload.sha256!);
+    }
+    const booted = await this.o.registry.networkBoot({
+      mac,
+      deployment,
+      mode: purpose === 'deploy' ? 'deploy' : 'test',
+      purpose,
+      artifacts: payload ? [{name: 'payload', url: config!.payload!.url, sha256: payload.sha256}] : [],
+      hours: purpose === 'deploy' ? Math.ceil(config!.deploy.timeout / 3600) + 1 : (this.o.tokenHours ?? 24),
+      actor: 'anemos serve (network boot)',
+    }, this.now());
+    if (booted.discovered) this.o.log(`boot: ${mac} discovered: machine ${booted.machine}`);
+    const hostname = config?.hostname ?? `anemos-${hexMac(mac)}`;
+    const report = {url: this.o.httpBase, token: booted.token.token, deployment};
+    const bootConfig: BootConfig = config
+      ? {...bootConfigOf(config, {mode: 'deploy', cliVersion: this.o.cliVersion, hostname, payload: {file: payload!.file, sha256: payload!.sha256}}), report}
+      : {
+          version: 1,
+          mode: 'test',
+          cli_version: this.o.cliVersion,
+          hostname,
+          on_failure: 'stay',
+          timeout: 3600,
+          network_timeout: 120,
+          report,
+          next_boot: {url: `${this.o.httpBase}${this.signed('next', [hexMac(mac)], (this.o.tokenHours ?? 24) * 3600)}`, seconds: this.o.pollSeconds ?? 10, current: `environment ${purpose}`},
+        };
+    const network = config && config.network !== 'auto' ? config.network : dhcp;
+    const keys = [...(config && config.access.ssh_authorized_keys !== 'host' ? config.access.ssh_authorized_keys : []), ...this.o.authorizedKeys];
+    const bytes = await this.segment({config: bootConfig, network: {...network, hostname}, authorizedKeys: keys});
+    this.keep(deployment, bytes);
+    this.o.log(`boot: ${mac} gets the deploy environment (${purpose}), deployment ${deployment}: a ${bytes.length}-byte segment${payload ? ` and the payload (${payload.img.size} bytes)` : ''}`);
+    return {
+      kernel: `${this.o.httpBase}/boot/env/vmlinuz`,
+      initrds: [
+        {name: 'base.img', url: `${this.o.httpBase}/boot/env/base.img`},
+        {name: 'machine.img', url: `${this.o.httpBase}${this.signed('m', [deployment])}/machine.img`},
+        ...(payload ? [{name: 'payload.img', url: `${this.o.httpBase}/boot/payload/${payload.sha256}.img`}] : []),
+      ],
+      cmdline: `${this.o.cmdline} ${config?.cmdline ?? ''} anemos.mode=${purpose === 'deploy' ? 'deploy' : 'test'}`.replace(/\s+/g, ' ').trim(),
+    };
+  }
+
+  /** The machine's desired deployment as a config (checked as any anemos.conf is), with the server's deploy environment. */
+  private desiredConfig(machine: string, desired: DesiredConfig): Config {
+    const base = stringify({kernel: {url: this.o.kernel.path, sha256: this.o.kernel.sha256}, initramfs: {url: this.o.base.path, sha256: this.o.base.sha256}});
+    return parseConfig(applyDesired(base, desired, {url: this.o.httpBase}), `machine ${machine}'s desired deployment`);
+  }
+
+  /** The payload as an initrd of its own (a gzip'd newc archive of anemos/payload.*): made once per sha256, kept in the cache. */
+  private async payload(url: string, sha256: string): Promise<{file: string; sha256: string; img: BootFile}> {
+    const file = payloadFileName(url);
+    const made = this.payloads.get(sha256) ?? this.makePayload(url, sha256, file);
+    this.payloads.set(sha256, made);
+    made.catch(() => this.payloads.delete(sha256));
+    return {file, sha256, img: await made};
+  }
+
+  private async makePayload(url: string, sha256: string, file: string): Promise<BootFile> {
+    const fetched = await fetchArtifact({name: 'payload', url, sha256}, {cacheDir: this.o.cacheDir});
+    const path = join(this.o.cacheDir, 'boot', `payload-${sha256}.img`);
+    await mkdir(dirname(path), {recursive: true, mode: 0o700});
+    const [, spec] = planSegments({config: {} as BootConfig, network: {} as NetworkConfig, authorizedKeys: [], payload: {file, data: {size: fetched.size, open: () => createReadStream(fetched.path)}}});
+    await pipeline(Readable.from(writeCpio(spec!.entries)), createGzip({level: 1}), createWriteStream(`${path}.part`, {mode: 0o600}));
+    await rename(`${path}.part`, path);
+    const size = (await stat(path)).size;
+    this.o.log(`boot: payload ${sha256.slice(0, 12)}… fetched from ${url} and checked; its initrd is ${size} bytes`);
+    return {path, size, sha256};
+  }
+
+  private keep(deployment: string, bytes: Buffer): void {
+    const t = this.now().getTime();
+    for (const [k, v] of this.pending) if (v.expires < t || this.pending.size >= MAX_PENDING) this.pending.delete(k);
+    this.pending.set(deployment, {bytes, expires: t + (this.o.urlSeconds ?? 3600) * 1000});
+  }
+
+  /**
+   * The machine's segment: config.json, network.json and the keys, laid out by planSegments
+   * as anemos deploy lays out its own, and compressed (UEFI's iPXE joins initrds unpadded: a
+   * compressed archive is found wherever it starts, an uncompressed one only on 4 bytes).
+   */
+  async segment(inp: {config: BootConfig; network: NetworkConfig; authorizedKeys: string[]}): Promise<Buffer> {
+    const [spec] = planSegments(inp);
+    return gzipSync(await buildCpio(spec!.entries));
+  }
+}

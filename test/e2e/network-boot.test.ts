@@ -1,0 +1,147 @@
+// Network boot from anemos serve, in QEMU (TCG) on a private L2 segment this test makes
+// (network namespaces, a bridge, taps: test/helpers/netlab.ts), beside a site DHCP server
+// that is not anemos (dnsmasq, DHCP only). A blank machine boots from the network: the
+// firmware's iPXE gets its address from the site, its boot from anemos' proxyDHCP, and
+// anemos' script; the deploy environment registers it; an operator gives it a deployment.
+
+import {execFileSync, spawn, type ChildProcess} from 'node:child_process';
+import {mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {BASE_DIR, ensureBase, sha256, sshKeypair, tarPayload} from '../helpers/deploy-env.js';
+import {startNetLab, type NetLab} from '../helpers/netlab.js';
+import {Vm} from '../helpers/qemu.js';
+import {makeToken, startServe, type RunningServe} from '../helpers/registry.js';
+
+const MAC = '52:54:00:77:00:01';
+const MARKER = 'ANEMOS-NETWORK-DEPLOY-WAS-HERE';
+const WWW_PORT = 8099;
+
+/**
+ * A 512-byte MBR that prints a line through the BIOS (SeaBIOS sends it to the serial
+ * console) and halts: the disk a deploy leaves, which the next network boot must start.
+ */
+function bootSector(line: string): Buffer {
+  const code = [
+    0x31, 0xc0, // xor ax, ax
+    0x8e, 0xd8, // mov ds, ax
+    0x31, 0xdb, // xor bx, bx
+    0xbe, 0x17, 0x7c, // mov si, 0x7c17 (the text)
+    0xac, // next: lodsb
+    0x08, 0xc0, // or al, al
+    0x74, 0x06, // jz halt
+    0xb4, 0x0e, // mov ah, 0x0e (teletype)
+    0xcd, 0x10, // int 0x10
+    0xeb, 0xf5, // jmp next
+    0xf4, // halt: hlt
+    0xeb, 0xfd, // jmp halt
+  ];
+  const mbr = Buffer.alloc(512);
+  Buffer.from(code).copy(mbr, 0);
+  Buffer.from(`${line}\r\n\0`, 'latin1').copy(mbr, code.length);
+  mbr[510] = 0x55;
+  mbr[511] = 0xaa;
+  return mbr;
+}
+const SERIAL = 'ANEMOS-NB-0001';
+
+describe('network boot from anemos serve', {timeout: 600_000}, () => {
+  let work: string;
+  let lab: NetLab;
+  let serve: RunningServe;
+  let admin: string;
+  let www: ChildProcess | undefined;
+  const vms: Vm[] = [];
+
+  /** The registry's API, from inside the lab (anemos serve listens on the namespace's loopback). */
+  const api = (method: string, path: string, body?: unknown): {status: number; json: any} => {
+    const args = ['curl', '-s', '-o', '-', '-w', '\n%{http_code}', '-X', method, '-H', `authorization: Bearer ${admin}`, ...(body ? ['-H', 'content-type: application/json', '--data-binary', JSON.stringify(body)] : []), `${serve.url}${path}`];
+    const out = execFileSync(lab.exec(args)[0]!, lab.exec(args).slice(1)).toString();
+    const status = Number(out.slice(out.lastIndexOf('\n') + 1));
+    const text = out.slice(0, out.lastIndexOf('\n'));
+    return {status, json: text ? JSON.parse(text) : undefined};
+  };
+
+  const waitFor = async <T>(what: string, fn: () => T | undefined, ms: number): Promise<T> => {
+    const t0 = Date.now();
+    for (;;) {
+      const v = fn();
+      if (v !== undefined) return v;
+      if (Date.now() - t0 > ms) throw new Error(`timeout waiting for ${what}; anemos serve said:\n${serve.output().slice(-4000)}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  };
+
+  beforeAll(async () => {
+    await ensureBase();
+    work = mkdtempSync(join(tmpdir(), 'anemos-netboot-'));
+    lab = startNetLab(work, String(process.pid));
+    const operator = sshKeypair(work, 'operator');
+    writeFileSync(join(work, "boot-keys"), operator.pub);
+    const data = join(work, 'registry');
+    admin = makeToken(data, 'admin');
+    // A web server the payload is published on, beside the registry (the boot network reaches only anemos).
+    mkdirSync(join(work, 'www'));
+    const site = `require('http').createServer((q, s) => require('fs').createReadStream(require('path').join(process.argv[1], require('path').basename(q.url))).on('error', () => (s.statusCode = 404, s.end())).pipe(s)).listen(${WWW_PORT}, '${lab.address}')`;
+    const argv = lab.exec([process.execPath, '-e', site, join(work, 'www')]);
+    www = spawn(argv[0]!, argv.slice(1), {stdio: 'ignore'});
+    serve = await startServe(['--data', data, '--boot', '--boot-interface', lab.bridge, '--boot-environment', BASE_DIR, '--discover', '--boot-ssh-keys', join(work, 'boot-keys'), '--boot-cmdline', 'console=ttyS0,115200'], {wrap: lab.exec([])});
+  }, 600_000);
+
+  afterAll(async () => {
+    vms.forEach((v) => v.kill());
+    await serve?.stop();
+    www?.kill();
+    lab?.close();
+  });
+
+  it('BIOS: a blank machine boots by PXE beside the site DHCP, registers itself (new, discovered, its hardware), waits, deploys when made ready, then boots its disk', async () => {
+    const t0 = Date.now();
+    const disk = join(work, 'bios.raw');
+    execFileSync('truncate', ['-s', '1G', disk]);
+    const vm = new Vm({memoryMb: 512, serialLog: join(work, 'bios.serial.log'), disks: [disk], mac: MAC, tap: {netns: lab.ns, ifname: lab.tap('bios')}, serial: SERIAL, noReboot: false});
+    vms.push(vm);
+    await vm.waitFor(/TEST MODE READY/, 240_000);
+    const ready = (Date.now() - t0) / 1000;
+    const machine = await waitFor('the machine in the registry with its inventory', () => {
+      const r = api('GET', `/api/v1/machines/${MAC}`);
+      return r.status === 200 && r.json.inventory ? r.json : undefined;
+    }, 60_000);
+    expect(machine.state).toBe('new');
+    expect(machine.discoveredAt).toEqual(expect.any(String));
+    expect(machine.inventory.system.serial).toBe(SERIAL);
+    expect(machine.inventory.disks.map((d: {name: string; sizeBytes: number}) => [d.name, d.sizeBytes])).toContainEqual(['vda', 1024 ** 3]);
+    expect(machine.inventory.nics.map((n: {mac: string}) => n.mac)).toEqual([MAC]);
+    expect(machine.lastBoot).toMatchObject({mac: MAC, client: 'ipxe', firmware: 'bios', boot: 'environment register'});
+    // The site's DHCP gave the address; anemos gave none.
+    expect(readFileSync(lab.site.log, 'utf8')).toMatch(new RegExp(`DHCPACK\\(site0\\) 10\\.77\\.0\\.1\\d\\d ${MAC}`));
+    expect(serve.output()).toMatch(new RegExp(`boot: DHCP discover from ${MAC} \\(pxe|ipxe`));
+    console.log(`network boot (BIOS): power-on to the registered deploy environment ${ready.toFixed(1)} s`);
+
+    // The operator gives it a deployment and makes it ready; nobody touches the machine.
+    const payload = tarPayload(work, {
+      deploy: {content: `#!/bin/sh\nset -e\ndd if=mbr.bin of="$ANEMOS_DISK" bs=512 count=1 conv=fsync\nprintf '${MARKER}' | dd of="$ANEMOS_DISK" bs=1M seek=1 conv=fsync\n`, mode: 0o755},
+      'mbr.bin': {content: bootSector('ANEMOS DISK BOOTED')},
+    });
+    writeFileSync(join(work, 'www', 'payload.tar.gz'), payload);
+    const desired = {payload: {url: `http://${lab.address}:${WWW_PORT}/payload.tar.gz`, sha256: sha256(payload)}, config: {hostname: 'nb-one', deploy: {disk: '/dev/vda'}}};
+    expect(api('PUT', `/api/v1/machines/${machine.id}/desired`, desired).status).toBe(200);
+    const t1 = Date.now();
+    expect(api('PATCH', `/api/v1/machines/${machine.id}`, {state: 'ready'}).status).toBe(200);
+    // It asks every 10 s, reboots into its network boot, deploys, reboots, and boots its disk.
+    await vm.waitFor(/the registry has another boot for this machine now \(environment deploy/, 60_000);
+    await vm.waitFor(/DEPLOY SUCCEEDED/, 300_000);
+    const deployed = (Date.now() - t1) / 1000;
+    await vm.waitFor(/ANEMOS DISK BOOTED/, 180_000);
+    const onDisk = (Date.now() - t1) / 1000;
+    const after = api('GET', `/api/v1/machines/${machine.id}`).json;
+    expect(after.state).toBe('deployed');
+    expect(after.hostname).toBe('nb-one');
+    expect(after.lastBoot).toMatchObject({boot: 'local-disk'});
+    const deps = api('GET', `/api/v1/deployments?machine=${machine.id}`).json.deployments;
+    expect(deps.map((d: {mode: string; outcome: string | null}) => [d.mode, d.outcome])).toContainEqual(['deploy', 'succeeded']);
+    expect(readFileSync(disk).subarray(1024 * 1024, 1024 * 1024 + MARKER.length).toString()).toBe(MARKER);
+    console.log(`network boot (BIOS): ready to deployed ${deployed.toFixed(1)} s, to its own disk booting ${onDisk.toFixed(1)} s`);
+  });
+});
