@@ -15,6 +15,7 @@ import {Vm} from '../helpers/qemu.js';
 import {makeToken, startServe, type RunningServe} from '../helpers/registry.js';
 
 const MAC = '52:54:00:77:00:01';
+const UEFI_MAC = '52:54:00:77:00:02';
 const MARKER = 'ANEMOS-NETWORK-DEPLOY-WAS-HERE';
 const WWW_PORT = 8099;
 
@@ -143,5 +144,26 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     expect(deps.map((d: {mode: string; outcome: string | null}) => [d.mode, d.outcome])).toContainEqual(['deploy', 'succeeded']);
     expect(readFileSync(disk).subarray(1024 * 1024, 1024 * 1024 + MARKER.length).toString()).toBe(MARKER);
     console.log(`network boot (BIOS): ready to deployed ${deployed.toFixed(1)} s, to its own disk booting ${onDisk.toFixed(1)} s`);
+  });
+
+  it("UEFI: OVMF's own PXE chainloads iPXE by TFTP, which boots the deploy environment from two initrds, and the machine registers", async () => {
+    const t0 = Date.now();
+    const disk = join(work, 'uefi.raw');
+    execFileSync('truncate', ['-s', '1G', disk]);
+    // romfile= (none): the NIC has no iPXE ROM, so OVMF's PXE asks, and is sent snponly.efi by TFTP.
+    const vm = new Vm({memoryMb: 512, serialLog: join(work, 'uefi.serial.log'), disks: [disk], mac: UEFI_MAC, tap: {netns: lab.ns, ifname: lab.tap('uefi'), romfile: ''}, serial: `${SERIAL}-U`, uefiVars: join(work, 'uefi.vars'), noReboot: true});
+    vms.push(vm);
+    await vm.waitFor(/TEST MODE READY/, 240_000);
+    const ready = (Date.now() - t0) / 1000;
+    const machine = await waitFor('the UEFI machine in the registry with its inventory', () => {
+      const r = api('GET', `/api/v1/machines/${UEFI_MAC}`);
+      return r.status === 200 && r.json.inventory ? r.json : undefined;
+    }, 60_000);
+    expect(machine).toMatchObject({state: 'new', lastBoot: {mac: UEFI_MAC, client: 'ipxe', firmware: 'uefi', boot: 'environment register'}});
+    expect(machine.inventory.system).toMatchObject({serial: `${SERIAL}-U`, firmware: 'uefi'});
+    // The firmware's PXE asked first (architecture 7), and got iPXE by TFTP from anemos.
+    expect(serve.output()).toMatch(new RegExp(`boot: DHCP discover from ${UEFI_MAC} \\(pxe, uefi, port 67\\): iPXE`));
+    expect(serve.output()).toMatch(/^tftp: \S+ snponly\.efi: \d+ bytes sent$/m);
+    console.log(`network boot (UEFI, OVMF PXE -> TFTP -> iPXE): power-on to the registered deploy environment ${ready.toFixed(1)} s`);
   });
 });
