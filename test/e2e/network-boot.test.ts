@@ -12,7 +12,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {BASE_DIR, ensureBase, sha256, sshKeypair, tarPayload} from '../helpers/deploy-env.js';
 import {startNetLab, type NetLab} from '../helpers/netlab.js';
 import {Vm} from '../helpers/qemu.js';
-import {makeToken, startServe, type RunningServe} from '../helpers/registry.js';
+import {CLI, makeToken, startServe, type RunningServe} from '../helpers/registry.js';
 
 const MAC = '52:54:00:77:00:01';
 const UEFI_MAC = '52:54:00:77:00:02';
@@ -62,6 +62,12 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     const status = Number(out.slice(out.lastIndexOf('\n') + 1));
     const text = out.slice(0, out.lastIndexOf('\n'));
     return {status, json: text ? JSON.parse(text) : undefined};
+  };
+
+  /** anemos machines explain, as an operator runs it (inside the lab, where the registry listens). */
+  const explain = (ref: string): any => {
+    const argv = lab.exec([process.execPath, CLI, 'machines', 'explain', ref, '--registry', serve.url, '--json']);
+    return JSON.parse(execFileSync(argv[0]!, argv.slice(1), {env: {...process.env, ANEMOS_REGISTRY_TOKEN: admin}}).toString());
   };
 
   const waitFor = async <T>(what: string, fn: () => T | undefined, ms: number): Promise<T> => {
@@ -120,6 +126,10 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     expect(serve.output()).toMatch(new RegExp(`boot: DHCP discover from ${MAC} \\(pxe|ipxe`));
     console.log(`network boot (BIOS): power-on to the registered deploy environment ${ready.toFixed(1)} s`);
 
+    // What it would boot now, and why, as the operator asks; and a MAC nobody has.
+    expect(explain(MAC)).toMatchObject({served: true, discover: true, boot: 'environment', mode: 'register', machine: {id: machine.id, state: 'new', discovered: true, desired: false}});
+    expect(explain('52:54:00:77:00:99')).toMatchObject({boot: 'environment', mode: 'register', machine: null, rule: expect.stringContaining('not in the registry and discovery is on')});
+
     // The operator gives it a deployment and makes it ready; nobody touches the machine.
     const payload = tarPayload(work, {
       deploy: {content: `#!/bin/sh\nset -e\ndd if=mbr.bin of="$ANEMOS_DISK" bs=512 count=1 conv=fsync\nprintf '${MARKER}' | dd of="$ANEMOS_DISK" bs=1M seek=1 conv=fsync\n`, mode: 0o755},
@@ -140,6 +150,7 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     expect(after.state).toBe('deployed');
     expect(after.hostname).toBe('nb-one');
     expect(after.lastBoot).toMatchObject({boot: 'local-disk'});
+    expect(explain(machine.id)).toMatchObject({boot: 'local-disk', rule: `${machine.id} (${MAC}) is deployed: it boots its disk`});
     const deps = api('GET', `/api/v1/deployments?machine=${machine.id}`).json.deployments;
     expect(deps.map((d: {mode: string; outcome: string | null}) => [d.mode, d.outcome])).toContainEqual(['deploy', 'succeeded']);
     expect(readFileSync(disk).subarray(1024 * 1024, 1024 * 1024 + MARKER.length).toString()).toBe(MARKER);

@@ -3,6 +3,7 @@
 // from this table, checks permissions and validates requests from it, and the OpenAPI
 // document (openapi.ts) is generated from it, so the description cannot drift from the code.
 
+import {bootDecision} from '../../core/netboot/boot-decision.js';
 import {DESIRED_SCHEMA, validateDesired} from '../../core/config.js';
 import {INVENTORY_SCHEMA} from '../../core/inventory.js';
 import type {Schema} from '../../core/json-schema.js';
@@ -40,6 +41,8 @@ export interface ApiEnv {
   metrics: Metrics;
   connections: () => number;
   now: () => Date;
+  /** Network boot, when this server runs it (anemos serve --boot): whether unknown machines are answered. */
+  boot?: {discover: boolean};
 }
 
 export interface QueryParam {
@@ -316,6 +319,24 @@ export const ROUTES: ApiRoute[] = [
       const d = await env.registry.desiredByMac(r.params.mac!);
       own(r, d.machine);
       return d;
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/boot/explain',
+    permission: 'read',
+    summary: 'What a machine would boot from the network now, and why: the record, its state and the rule that decided',
+    query: {mac: str('The MAC the machine boots with', {pattern: '^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$'})},
+    response: {description: 'The decision', schema: {type: 'object', properties: {mac: {type: 'string'}, served: {type: 'boolean'}, discover: {type: 'boolean'}, machine: {type: ['object', 'null']}, boot: {type: 'string'}, mode: {type: 'string'}, rule: {type: 'string'}, lastBoot: {type: ['object', 'null']}}}},
+    errors: [400, 401, 403],
+    handle: async (r, env) => {
+      const mac = (r.query as {mac?: string}).mac?.toLowerCase();
+      if (!mac) throw new RegistryError(400, 'bad-query', 'mac= is required: the MAC the machine boots with.', {hint: 'GET /api/v1/boot/explain?mac=52:54:00:12:34:56'});
+      const record = await env.registry.bootRecord(mac);
+      const discover = env.boot?.discover ?? false;
+      const d = bootDecision({mac}, record, {discover});
+      const lastBoot = record ? (await env.registry.getMachine(record.id)).lastBoot : null;
+      return {mac, served: Boolean(env.boot), discover, machine: record ?? null, boot: d.boot, ...(d.boot === 'environment' ? {mode: d.mode} : {}), rule: env.boot ? d.rule : `${d.rule} (if this server booted machines: network boot is off here, anemos serve --boot)`, lastBoot};
     },
   },
   {

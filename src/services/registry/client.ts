@@ -84,6 +84,19 @@ export async function listMachines(t: RegistryTarget, o: MachineListOptions): Pr
 
 export const showMachine = (t: RegistryTarget, ref: string) => registryCall<MachineRecord>(t, 'GET', `/api/v1/machines/${encodeURIComponent(ref)}`);
 
+export interface BootExplanation {
+  mac: string;
+  served: boolean;
+  discover: boolean;
+  machine: {id: string; state: string; desired: boolean; discovered: boolean} | null;
+  boot: 'environment' | 'local-disk' | 'none';
+  mode?: string;
+  rule: string;
+  lastBoot: {at: string; client: string; firmware: string; boot: string; rule: string} | null;
+}
+
+export const explainBoot = (t: RegistryTarget, mac: string) => registryCall<BootExplanation>(t, 'GET', `/api/v1/boot/explain?mac=${encodeURIComponent(mac)}`);
+
 export async function machineDeployments(t: RegistryTarget, ref: string, limit = 10): Promise<Deployment[]> {
   return (await registryCall<{deployments: Deployment[]}>(t, 'GET', `/api/v1/deployments?machine=${encodeURIComponent(ref)}&limit=${limit}`)).deployments;
 }

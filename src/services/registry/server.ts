@@ -61,6 +61,8 @@ export interface ServeOptions {
    * nothing else (not the web UI, not the rest of the API: those stay where --listen puts them).
    */
   bootOnly?: boolean;
+  /** Network boot runs in this process (--boot): with discovery (--discover) or not, for /api/v1/boot/explain. */
+  discover?: boolean;
 }
 
 const BOOT_LISTENER_PATHS = ['/api/v1/reports', '/healthz'];
@@ -135,7 +137,7 @@ export function createRegistryServer(registry: Registry, o: ServeOptions): Serve
   const secure = Boolean(o.tls);
   const guard = new ConnectionGuard(limits.unauthenticatedPerAddress, () => metrics.count('connections_shed'));
   let open = 0;
-  const env: ApiEnv = {registry, version: o.version, metrics, connections: () => open, now};
+  const env: ApiEnv = {registry, version: o.version, metrics, connections: () => open, now, ...(o.discover !== undefined ? {boot: {discover: o.discover}} : {})};
   const log = (line: string) => o.log?.(terminalLine(line));
 
   async function authenticate(req: IncomingMessage, token: string | undefined): Promise<Caller | undefined> {
