@@ -123,7 +123,7 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     expect(machine.lastBoot).toMatchObject({mac: MAC, client: 'ipxe', firmware: 'bios', boot: 'environment register'});
     // The site's DHCP gave the address; anemos gave none.
     expect(readFileSync(lab.site.log, 'utf8')).toMatch(new RegExp(`DHCPACK\\(site0\\) 10\\.77\\.0\\.1\\d\\d ${MAC}`));
-    expect(serve.output()).toMatch(new RegExp(`boot: DHCP discover from ${MAC} \\(pxe|ipxe`));
+    expect(serve.output()).toMatch(new RegExp(`boot: DHCP discover from ${MAC} \\(ipxe, bios, port 67\\): the script; environment register`));
     console.log(`network boot (BIOS): power-on to the registered deploy environment ${ready.toFixed(1)} s`);
 
     // What it would boot now, and why, as the operator asks; and a MAC nobody has.

@@ -20,6 +20,11 @@ export interface NetLab {
   tap(name: string): string;
   /** A command inside the switch namespace (argv). */
   exec(argv: string[]): string[];
+  /**
+   * A namespace of its own for a client on the segment (a veth on the bridge, this address,
+   * and a default route through it so that 255.255.255.255 can be sent to): a command there (argv).
+   */
+  client(address: string): (argv: string[]) => string[];
   close(): void;
 }
 
@@ -33,9 +38,10 @@ export function startNetLab(work: string, id: string): NetLab {
   const siteAddress = '10.77.0.2';
   const log = join(work, 'site-dhcp.log');
   let dnsmasq: ChildProcess | undefined;
+  const clients: string[] = [];
   const close = () => {
     dnsmasq?.kill('SIGKILL');
-    for (const n of [ns, siteNs]) {
+    for (const n of [ns, siteNs, ...clients]) {
       try {
         ip('netns', 'del', n);
       } catch {
@@ -61,7 +67,7 @@ export function startNetLab(work: string, id: string): NetLab {
       'ip',
       [
         'netns', 'exec', siteNs,
-        'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--interface=site0', '--bind-interfaces',
+        'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--interface=site0', '--bind-interfaces', '--no-ping',
         `--dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,1h`, '--dhcp-range=fd77::,ra-only', '--enable-ra',
         `--dhcp-option=option:router,${siteAddress}`, `--dhcp-leasefile=${join(work, 'site.leases')}`, '--log-dhcp', `--log-facility=${log}`, '--pid-file=',
       ],
@@ -84,6 +90,19 @@ export function startNetLab(work: string, id: string): NetLab {
       return tap;
     },
     exec: (argv) => ['ip', 'netns', 'exec', ns, ...argv],
+    client(addr: string) {
+      const n = clients.length;
+      const cns = `anemos-cl${n}-${id}`;
+      ip('netns', 'add', cns);
+      clients.push(cns);
+      ip('-n', cns, 'link', 'set', 'lo', 'up');
+      ip('-n', ns, 'link', 'add', `to-cl${n}`, 'type', 'veth', 'peer', 'name', 'cl0', 'netns', cns);
+      ip('-n', ns, 'link', 'set', `to-cl${n}`, 'master', bridge, 'up');
+      ip('-n', cns, 'addr', 'add', `${addr}/24`, 'dev', 'cl0');
+      ip('-n', cns, 'link', 'set', 'cl0', 'up');
+      ip('-n', cns, 'route', 'add', 'default', 'dev', 'cl0');
+      return (argv) => ['ip', 'netns', 'exec', cns, ...argv];
+    },
     close,
   };
 }

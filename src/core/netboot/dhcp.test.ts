@@ -4,26 +4,14 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {prng} from '../../../test/helpers/prng.js';
+import {ascii, dhcpRequest} from '../../../test/helpers/dhcp-request.js';
 import {encodeDhcp, OPTION, parseDhcp, text, type DhcpMessage} from './dhcp.js';
 import {bootDecision, type BootRecord} from './boot-decision.js';
 import {classifyRequest, ipxeBinary, proxyAnswer, type BootRequest} from './pxe.js';
 
 const MAC = '52:54:00:12:34:56';
 
-/** A client's request as firmware writes it: the fixed header, the cookie, the options (test-only writer). */
-function request(o: {type?: number; options?: [number, number[]][]; op?: number; overloadFile?: number[]; tail?: number[]} = {}): Uint8Array {
-  const b = new Uint8Array(236);
-  b[0] = o.op ?? 1;
-  b[1] = 1;
-  b[2] = 6;
-  new DataView(b.buffer).setUint32(4, 0xdeadbeef);
-  new DataView(b.buffer).setUint16(10, 0x8000);
-  b.set(MAC.split(':').map((x) => parseInt(x, 16)), 28);
-  if (o.overloadFile) b.set(o.overloadFile, 108);
-  const opts = [53, 1, o.type ?? 1, ...(o.options ?? []).flatMap(([c, v]) => [c, v.length, ...v]), ...(o.tail ?? [255])];
-  return Uint8Array.from([...b, 0x63, 0x82, 0x53, 0x63, ...opts]);
-}
-const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
+const request = (o: Parameters<typeof dhcpRequest>[0] = {}) => dhcpRequest({mac: MAC, ...o});
 const PXE_BIOS: [number, number[]][] = [
   [OPTION.vendorClass, ascii('PXEClient:Arch:00000:UNDI:002001')],
   [OPTION.clientArch, [0, 0]],
