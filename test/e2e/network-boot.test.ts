@@ -5,7 +5,7 @@
 // anemos' script; the deploy environment registers it; an operator gives it a deployment.
 
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process';
-import {mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
+import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
@@ -136,13 +136,19 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
       'mbr.bin': {content: bootSector('ANEMOS DISK BOOTED')},
     });
     writeFileSync(join(work, 'www', 'payload.tar.gz'), payload);
-    const desired = {payload: {url: `http://${lab.address}:${WWW_PORT}/payload.tar.gz`, sha256: sha256(payload)}, config: {hostname: 'nb-one', deploy: {disk: '/dev/vda'}}};
+    // The deploy environment too comes from where the desired deployment says (the server fetches it once and serves it).
+    for (const f of ['vmlinuz', 'initramfs.cpio.zst']) copyFileSync(join(BASE_DIR, f), join(work, 'www', f));
+    const www = (f: string) => ({url: `http://${lab.address}:${WWW_PORT}/${f}`, sha256: sha256(readFileSync(join(work, 'www', f)))});
+    const desired = {kernel: www('vmlinuz'), initramfs: www('initramfs.cpio.zst'), payload: {url: `http://${lab.address}:${WWW_PORT}/payload.tar.gz`, sha256: sha256(payload)}, config: {hostname: 'nb-one', deploy: {disk: '/dev/vda'}}};
     expect(api('PUT', `/api/v1/machines/${machine.id}/desired`, desired).status).toBe(200);
     const t1 = Date.now();
     expect(api('PATCH', `/api/v1/machines/${machine.id}`, {state: 'ready'}).status).toBe(200);
     // It asks every 10 s, reboots into its network boot, deploys, reboots, and boots its disk.
     await vm.waitFor(/the registry has another boot for this machine now \(environment deploy/, 60_000);
     await vm.waitFor(/DEPLOY SUCCEEDED/, 300_000);
+    // (iPXE's console wraps at 80 columns: the start of the address is enough.)
+    expect(vm.log()).toContain(`http://${lab.address}:8067/boot/sha256/${desired.kernel.sha256.slice(0, 32)}`);
+    expect(vm.log()).toContain(`http://${lab.address}:8067/boot/sha256/${desired.initramfs.sha256.slice(0, 32)}`);
     const deployed = (Date.now() - t1) / 1000;
     await vm.waitFor(/ANEMOS DISK BOOTED/, 180_000);
     const onDisk = (Date.now() - t1) / 1000;

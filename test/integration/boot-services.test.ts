@@ -144,6 +144,7 @@ describe('anemos serve --boot on a lab segment', {timeout: 180_000}, () => {
     expect(curl(`${base}/boot/m/dep-x/9999999999/${'A'.repeat(43)}/machine.img`).status).toBe(404);
     expect(curl(`${base}/boot/next/525400880001/9999999999/${'A'.repeat(43)}`).status).toBe(404);
     expect(curl(`${base}/boot/payload/${'0'.repeat(64)}.img`).status).toBe(404);
+    expect(curl(`${base}/boot/sha256/${'0'.repeat(64)}`).status).toBe(404);
     expect(curl(`${base}/boot/env/../../../../etc/passwd`).status).toBe(404);
     expect(curl(`${base}/boot/ipxe?mac=../../x`).status).toBe(400);
     expect(curl(`${base}/boot/env/vmlinuz`, ['-X', 'POST']).status).toBe(405);

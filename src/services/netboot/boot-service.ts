@@ -75,6 +75,8 @@ const macOf = (hex: string) => (/^[0-9a-f]{12}$/.test(hex) ? hex.match(/../g)!.j
 export class BootService {
   private readonly secret = randomBytes(32);
   private readonly pending = new Map<string, {bytes: Buffer; expires: number}>();
+  /** Kernels and initramfs images desired deployments name, by sha256, fetched once. */
+  private readonly artifacts = new Map<string, Promise<BootFile>>();
   /** Payload initrds by sha256, made once (a second machine asking meanwhile waits for the same). */
   private readonly payloads = new Map<string, Promise<BootFile>>();
   private readonly now: () => Date;
@@ -161,6 +163,14 @@ export class BootService {
       res.writeHead(200, {'content-type': 'application/octet-stream', 'content-length': String(bytes.length), 'cache-control': 'no-store'});
       res.end(req.method === 'HEAD' ? undefined : bytes);
       return;
+    }
+    const artifact = p.match(/^\/boot\/sha256\/([0-9a-f]{64})$/);
+    if (artifact) {
+      setLabel('GET /boot/sha256/{sha256}');
+      const made = this.artifacts.get(artifact[1]!);
+      const f = made && (await made.catch(() => undefined));
+      if (!f) throw new RegistryError(404, 'not-found', 'No such file on this server.');
+      return this.file(req, res, f);
     }
     const payload = p.match(/^\/boot\/payload\/([0-9a-f]{64})\.img$/);
     if (payload) {
@@ -276,10 +286,13 @@ export class BootService {
     const bytes = await this.segment({config: bootConfig, network: {...network, hostname}, authorizedKeys: keys});
     this.keep(deployment, bytes);
     this.o.log(`boot: ${mac} gets the deploy environment (${purpose}), deployment ${deployment}: a ${bytes.length}-byte segment${payload ? ` and the payload (${payload.img.size} bytes)` : ''}`);
+    // The deploy environment the desired deployment names (fetched once, checked), or the server's own.
+    const kernel = config && config.kernel.url !== this.o.kernel.path ? `/boot/sha256/${(await this.artifact('kernel', config.kernel.url, config.kernel.sha256!)).sha256}` : '/boot/env/vmlinuz';
+    const base = config && config.initramfs.url !== this.o.base.path ? `/boot/sha256/${(await this.artifact('initramfs', config.initramfs.url, config.initramfs.sha256!)).sha256}` : '/boot/env/base.img';
     return {
-      kernel: `${this.o.httpBase}/boot/env/vmlinuz`,
+      kernel: `${this.o.httpBase}${kernel}`,
       initrds: [
-        {name: 'base.img', url: `${this.o.httpBase}/boot/env/base.img`},
+        {name: 'base.img', url: `${this.o.httpBase}${base}`},
         {name: 'machine.img', url: `${this.o.httpBase}${this.signed('m', [deployment])}/machine.img`},
         ...(payload ? [{name: 'payload.img', url: `${this.o.httpBase}/boot/payload/${payload.sha256}.img`}] : []),
       ],
@@ -291,6 +304,17 @@ export class BootService {
   private desiredConfig(machine: string, desired: DesiredConfig): Config {
     const base = stringify({kernel: {url: this.o.kernel.path, sha256: this.o.kernel.sha256}, initramfs: {url: this.o.base.path, sha256: this.o.base.sha256}});
     return parseConfig(applyDesired(base, desired, {url: this.o.httpBase}), `machine ${machine}'s desired deployment`);
+  }
+
+  /** A kernel or initramfs a desired deployment names: fetched once into the cache, its sha256 checked, then served by it. */
+  private artifact(name: string, url: string, sha256: string): Promise<BootFile> {
+    if (!/^https?:\/\//.test(url)) return Promise.reject(configError('boot-artifact-url', `The desired ${name} is ${url}: a network boot fetches it, so it must be an http(s) URL (with its sha256).`, `Publish it on a web server the registry reaches, or leave ${name} out to boot the server's own deploy environment (--boot-environment).`));
+    const known = this.artifacts.get(sha256);
+    if (known) return known;
+    const made = fetchArtifact({name, url, sha256}, {cacheDir: this.o.cacheDir}).then((f) => ({path: f.path, size: f.size, sha256: f.sha256}));
+    this.artifacts.set(sha256, made);
+    made.catch(() => this.artifacts.delete(sha256));
+    return made;
   }
 
   /** The payload as an initrd of its own (a gzip'd newc archive of anemos/payload.*): made once per sha256, kept in the cache. */
