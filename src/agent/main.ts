@@ -282,7 +282,9 @@ async function run(): Promise<void> {
       log.emit({level: 'info', outcome: 'test-ready', msg: `TEST MODE READY: nothing will be written to disks. Connect with: ssh root@${primaryAddress(net)} ; "reboot" returns to the old system.`});
       if (config.next_boot) {
         const next = await waitForNextBoot(runner, config.next_boot, log);
-        await reboot(runner, log, `the registry has another boot for this machine now (${next})`, 2);
+        // This boot has done its part: its record ends here (the next boot is a deployment of its own).
+        log.emit({level: 'info', outcome: 'succeeded', msg: `TEST BOOT ENDED: the registry has another boot for this machine now (${next})`});
+        await reboot(runner, log, 'rebooting into its network boot', 2);
       }
       await forever();
     }

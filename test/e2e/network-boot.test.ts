@@ -143,6 +143,13 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     expect(api('PUT', `/api/v1/machines/${machine.id}/desired`, desired).status).toBe(200);
     const t1 = Date.now();
     expect(api('PATCH', `/api/v1/machines/${machine.id}`, {state: 'ready'}).status).toBe(200);
+    // A CI job waits on it as on a --host deploy: anemos machines watch, to its verdict.
+    const watchArgv = lab.exec([process.execPath, CLI, 'machines', 'watch', machine.id, '--registry', serve.url, '--timeout', '10m']);
+    const watch = spawn(watchArgv[0]!, watchArgv.slice(1), {env: {...process.env, ANEMOS_REGISTRY_TOKEN: admin}});
+    let watched = '';
+    watch.stdout.on('data', (d) => (watched += d));
+    watch.stderr.on('data', (d) => (watched += d));
+    const watchExit = new Promise<number | null>((r) => watch.on('exit', r));
     // It asks every 10 s, reboots into its network boot, deploys, reboots, and boots its disk.
     await vm.waitFor(/the registry has another boot for this machine now \(environment deploy/, 60_000);
     await vm.waitFor(/DEPLOY SUCCEEDED/, 300_000);
@@ -152,6 +159,9 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     const deployed = (Date.now() - t1) / 1000;
     await vm.waitFor(/ANEMOS DISK BOOTED/, 180_000);
     const onDisk = (Date.now() - t1) / 1000;
+    expect(await watchExit).toBe(0);
+    expect(watched).toMatch(/Following deployment dep-/);
+    expect(watched).toMatch(/DEPLOY SUCCEEDED/);
     const after = api('GET', `/api/v1/machines/${machine.id}`).json;
     expect(after.state).toBe('deployed');
     expect(after.hostname).toBe('nb-one');

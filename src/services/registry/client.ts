@@ -168,15 +168,17 @@ export async function watchMachine(
   const poll = o.pollMs ?? 1000;
   const machine = await showMachine(t, ref);
   let id = o.deployment;
+  // A deploy, not a test boot (test-boot, a failed machine looked at, a discovered one waiting): those end when it reboots.
+  const lastDeploy = async () => (await registryCall<{deployments: Deployment[]}>(t, 'GET', `/api/v1/deployments?machine=${encodeURIComponent(machine.id)}&mode=deploy&limit=1`)).deployments[0];
   if (!id) {
-    const [last] = await machineDeployments(t, machine.id, 1);
+    const last = await lastDeploy();
     if (last && last.outcome === null) id = last.id;
     else {
       o.say(`Waiting for a deployment of ${machine.hostname ?? machine.id} to start${last ? ` (the last one, ${last.id}, ${last.outcome})` : ''}.`);
       while (!id) {
         if (o.now() > o.deadline) return undefined;
         await o.sleep(poll);
-        const [d] = await machineDeployments(t, machine.id, 1);
+        const d = await lastDeploy();
         if (d && d.id !== last?.id) id = d.id;
       }
     }
