@@ -72,9 +72,16 @@ bind_system() {
   for d in dev dev/pts proc sys run; do mkdir -p "$root/$d"; is_mounted "$root/$d" || mount --bind "/$d" "$root/$d"; done
   # The firmware's variables (a mount of their own under /sys): grub-install's efibootmgr writes the boot entry there.
   [ ! -d /sys/firmware/efi/efivars ] || is_mounted "$root/sys/firmware/efi/efivars" || ! is_mounted /sys/firmware/efi/efivars || mount --bind /sys/firmware/efi/efivars "$root/sys/firmware/efi/efivars"
+  carry_resolver
+}
+# The deploy environment's resolver into the chroot, the new system's own kept aside. A boot
+# network whose DHCP names no DNS server leaves the deploy environment none: the chroot then
+# gets an empty one (a deploy must not need a resolver it was not given).
+carry_resolver() {
+  resolv=\${ANEMOS_RESOLV_CONF:-/etc/resolv.conf}
   if [ ! -e "$root/etc/.resolv.conf.anemos" ] && [ ! -L "$root/etc/.resolv.conf.anemos" ]; then
     if [ -e "$root/etc/resolv.conf" ] || [ -L "$root/etc/resolv.conf" ]; then mv "$root/etc/resolv.conf" "$root/etc/.resolv.conf.anemos"; else : > "$root/etc/.resolv.conf.anemos.none"; fi
-    cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+    if [ -e "$resolv" ]; then cp -L "$resolv" "$root/etc/resolv.conf"; else : > "$root/etc/resolv.conf"; fi
   fi
 }
 unbind_system() {

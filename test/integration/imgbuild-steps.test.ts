@@ -125,6 +125,20 @@ describe('IMGBUILD steps without a mirror, on a scratch root', () => {
     });
   }
 
+  it("a boot network whose DHCP named no DNS server (the deploy environment has no resolv.conf): the chroot gets an empty one, and the new system's own comes back", async () => {
+    const {spec} = await project('debian');
+    const s = scratch();
+    writeFileSync(join(s.root, 'etc/resolv.conf'), 'nameserver 192.0.2.53\n');
+    const ctx = {root: s.root, payload: s.work, work: s.work, disk: '/dev/vda', efi: false, kernelArgs: [], networkJson: '', authorizedKeys: '', hostKeysDir: ''};
+    const sh = (body: string) => spawnSync('sh', ['-c', `${stepPrelude(spec, ctx)}\n${body}`], {encoding: 'utf8', env: {...process.env, ANEMOS_RESOLV_CONF: join(s.work, 'no-resolv.conf')}});
+    const carried = sh('carry_resolver');
+    expect(carried.stderr).toBe('');
+    expect(carried.status).toBe(0);
+    expect(readFileSync(join(s.root, 'etc/resolv.conf'), 'utf8')).toBe('');
+    expect(sh('unbind_system').status).toBe(0);
+    expect(readFileSync(join(s.root, 'etc/resolv.conf'), 'utf8')).toBe('nameserver 192.0.2.53\n');
+  });
+
   it('a patch that does not apply stops the step before any patch is applied', async () => {
     const {dir, spec} = await project('debian');
     mkdirSync(join(dir, 'files/etc/ssh'), {recursive: true});
