@@ -37,8 +37,8 @@ describe('anemos serve --boot on a lab segment', {timeout: 180_000}, () => {
   const run = (argv: string[], input?: string) => execFileSync(argv[0]!, argv.slice(1), {input, maxBuffer: 64 * 1024 * 1024});
 
   /** Datagrams sent from the client's namespace; what came back from anemos' address (the site's DHCP answers too). */
-  const exchange = (send: {to: string; port: number; data: Uint8Array; pauseMs?: number}[], waitMs = 1500): {from: string; message?: DhcpMessage}[] => {
-    const job = JSON.stringify({send: send.map((p) => ({...p, data: Buffer.from(p.data).toString('base64')})), waitMs});
+  const exchange = (send: {to: string; port: number; data: Uint8Array; pauseMs?: number}[], waitMs = 1500, listen = 68): {from: string; message?: DhcpMessage}[] => {
+    const job = JSON.stringify({send: send.map((p) => ({...p, data: Buffer.from(p.data).toString('base64')})), waitMs, listen});
     const got = JSON.parse(run(client([process.execPath, join(REPO, 'test', 'helpers', 'dhcp-probe.cjs')]), job).toString()) as {from: string; data: string}[];
     return got.map((g) => {
       const r = parseDhcp(Buffer.from(g.data, 'base64'));
@@ -93,6 +93,12 @@ describe('anemos serve --boot on a lab segment', {timeout: 180_000}, () => {
     // TFTP serves iPXE itself, on the boot address, and only from its directory.
     expect(createHash('sha256').update(run(client(['curl', '-s', `tftp://${lab.address}/undionly.kpxe`]))).digest('hex')).toBe(createHash('sha256').update(readFileSync('/usr/lib/ipxe/undionly.kpxe')).digest('hex'));
     expect(() => run(client(['curl', '-sf', `tftp://${lab.address}/../../etc/passwd`]))).toThrow();
+  });
+
+  it('answers through a DHCP relay: a request a relay forwards (giaddr) is answered to the relay, on 67', () => {
+    // The client namespace plays the relay agent of another segment: it forwards from 67 to the boot address.
+    const relayed = fromAnemos(exchange([{to: lab.address, port: 67, data: dhcpRequest({mac: KNOWN, options: PXE, giaddr: [10, 77, 0, 50], xid: 0x4242})}], 1500, 67));
+    expect(relayed.map((a) => [a.message?.type, a.message?.xid, a.message?.giaddr, a.message?.file])).toEqual([['offer', 0x4242, '10.77.0.50', 'undionly.kpxe']]);
   });
 
   it('says nothing to a DHCP client that is not booting from the network, nor to a PXE client it does not know (discovery off); the site DHCP answers both', async () => {
