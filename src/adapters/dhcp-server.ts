@@ -7,6 +7,7 @@
 // a broadcast).
 
 import {createSocket, type Socket} from 'node:dgram';
+import {magicPacket, WOL_PORT} from '../core/netboot/wol.js';
 import {DHCP_CLIENT_PORT, DHCP_SERVER_PORT, encodeDhcp, parseDhcp, PXE_BOOT_SERVER_PORT, type DhcpMessage, type DhcpReply} from '../core/netboot/dhcp.js';
 
 export interface DhcpServerOptions {
@@ -96,4 +97,23 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     counts: () => ({...counts}),
     close: () => Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => undefined),
   };
+}
+
+/** Wake-on-LAN: each MAC's magic packet, broadcast on the boot segment from the server's address (three times: it is UDP). */
+export async function sendMagicPackets(address: string, macs: string[]): Promise<number> {
+  const s = createSocket({type: 'udp4'});
+  try {
+    await bind(s, 0, address);
+    s.setBroadcast(true);
+    let sent = 0;
+    for (let round = 0; round < 3; round++) {
+      for (const mac of macs) {
+        await new Promise<void>((resolve, reject) => s.send(magicPacket(mac), WOL_PORT, '255.255.255.255', (err) => (err ? reject(err) : resolve())));
+        sent++;
+      }
+    }
+    return sent;
+  } finally {
+    s.close();
+  }
 }

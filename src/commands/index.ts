@@ -22,6 +22,7 @@ const LOADERS: Record<string, () => Command.Class> = {
   'machines:retire': () => require('./machines/retire.js').default,
   'machines:set': () => require('./machines/set.js').default,
   'machines:show': () => require('./machines/show.js').default,
+  'machines:wake': () => require('./machines/wake.js').default,
   'machines:watch': () => require('./machines/watch.js').default,
   'network:detect': () => require('./network/detect.js').default,
   'network:render': () => require('./network/render.js').default,

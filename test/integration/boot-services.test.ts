@@ -3,7 +3,7 @@
 // on the machine's own interfaces): clients in a namespace of their own send real DHCP,
 // TFTP and HTTP to the boot interface's address; the site's DHCP (dnsmasq) is on the segment.
 
-import {execFileSync} from 'node:child_process';
+import {execFileSync, spawn} from 'node:child_process';
 import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -14,7 +14,8 @@ import {ascii, dhcpRequest} from '../helpers/dhcp-request.js';
 import {startNetLab, type NetLab} from '../helpers/netlab.js';
 import {prng} from '../helpers/prng.js';
 import {REPO} from '../helpers/kernel.js';
-import {makeToken, startServe, type RunningServe} from '../helpers/registry.js';
+import {CLI, makeToken, startServe, type RunningServe} from '../helpers/registry.js';
+import {magicPacket} from '../../src/core/netboot/wol.js';
 import {openEmbedded} from '../../src/adapters/db.js';
 import {Registry} from '../../src/services/registry/registry.js';
 import {BootService} from '../../src/services/netboot/boot-service.js';
@@ -34,7 +35,7 @@ describe('anemos serve --boot on a lab segment', {timeout: 180_000}, () => {
   let serve: RunningServe;
   let admin: string;
 
-  const run = (argv: string[], input?: string) => execFileSync(argv[0]!, argv.slice(1), {input, maxBuffer: 64 * 1024 * 1024});
+  const run = (argv: string[], input?: string, env?: Record<string, string>) => execFileSync(argv[0]!, argv.slice(1), {input, maxBuffer: 64 * 1024 * 1024, env: {...process.env, ...env}});
 
   /** Datagrams sent from the client's namespace; what came back from anemos' address (the site's DHCP answers too). */
   const exchange = (send: {to: string; port: number; data: Uint8Array; pauseMs?: number}[], waitMs = 1500, listen = 68): {from: string; message?: DhcpMessage}[] => {
@@ -73,6 +74,9 @@ describe('anemos serve --boot on a lab segment', {timeout: 180_000}, () => {
     serve = await startServe(['--data', data, '--boot', '--boot-interface', lab.bridge, '--boot-environment', env], {wrap: lab.exec([])});
     // A machine registered from its own system (an operator's report): it boots its disk.
     const report = JSON.stringify({machine: {macs: [KNOWN]}});
+    // explain on a server that boots machines without discovery says so.
+    const explained = JSON.parse(run(lab.exec([process.execPath, CLI, 'machines', 'explain', UNKNOWN, '--registry', serve.url, '--json']), undefined, {ANEMOS_REGISTRY_TOKEN: admin}).toString());
+    expect(explained).toMatchObject({served: true, discover: false, boot: 'none', rule: `${UNKNOWN} is not in the registry and discovery is off (anemos serve --discover): no answer`});
     const reported = run(lab.exec(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `authorization: Bearer ${admin}`, '-H', 'content-type: application/json', '--data-binary', report, `${serve.url}/api/v1/reports`])).toString();
     expect(reported).toBe('200');
   }, 180_000);
@@ -99,6 +103,25 @@ describe('anemos serve --boot on a lab segment', {timeout: 180_000}, () => {
     // The client namespace plays the relay agent of another segment: it forwards from 67 to the boot address.
     const relayed = fromAnemos(exchange([{to: lab.address, port: 67, data: dhcpRequest({mac: KNOWN, options: PXE, giaddr: [10, 77, 0, 50], xid: 0x4242})}], 1500, 67));
     expect(relayed.map((a) => [a.message?.type, a.message?.xid, a.message?.giaddr, a.message?.file])).toEqual([['offer', 0x4242, '10.77.0.50', 'undionly.kpxe']]);
+  });
+
+  it('wakes a machine: anemos machines wake has the registry broadcast its magic packet on the boot segment, and audits it', async () => {
+    // A NIC armed for Wake-on-LAN, as the client namespace hears the segment (port 9).
+    const probe = spawn(client([process.execPath, join(REPO, 'test', 'helpers', 'dhcp-probe.cjs')])[0]!, client([process.execPath, join(REPO, 'test', 'helpers', 'dhcp-probe.cjs')]).slice(1));
+    let heard = '';
+    probe.stdout.on('data', (d) => (heard += d));
+    probe.stdin.end(JSON.stringify({send: [], waitMs: 4000, listen: 9}));
+    const done = new Promise((r) => probe.on('exit', r));
+    await new Promise((r) => setTimeout(r, 1000));
+    const argv = lab.exec([process.execPath, CLI, 'machines', 'wake', KNOWN, '--registry', serve.url, '--json']);
+    const said = JSON.parse(run(argv.slice(0), undefined, {ANEMOS_REGISTRY_TOKEN: admin}).toString());
+    expect(said).toMatchObject({macs: [KNOWN], packets: 3});
+    await done;
+    const packets = (JSON.parse(heard) as {from: string; data: string}[]).filter((p) => p.from === lab.address).map((p) => Buffer.from(p.data, 'base64'));
+    expect(packets).toHaveLength(3);
+    for (const p of packets) expect(p).toEqual(Buffer.from(magicPacket(KNOWN)));
+    const audit = run(lab.exec(['curl', '-s', '-H', `authorization: Bearer ${admin}`, `${serve.url}/api/v1/audit?action=machine%20woken`])).toString();
+    expect(JSON.parse(audit).audit.map((e: {detail: {macs: string[]}}) => e.detail.macs)).toEqual([[KNOWN]]);
   });
 
   it('says nothing to a DHCP client that is not booting from the network, nor to a PXE client it does not know (discovery off); the site DHCP answers both', async () => {

@@ -41,7 +41,7 @@ export default class Serve extends BaseCommand {
       throw usageError('boot-flags', `--boot needs ${[!flags['boot-interface'] && '--boot-interface IF', !flags['boot-environment'] && '--boot-environment DIR'].filter(Boolean).join(' and ')}.`, 'For example: anemos serve --boot --boot-interface eth1 --boot-environment /var/lib/anemos/environment (made by anemos initramfs build -o DIR).');
     }
     const boot = flags.boot
-      ? {interface: flags['boot-interface']!, environment: flags['boot-environment']!, dhcp: flags.dhcp as DhcpMode, discover: flags.discover, httpPort: flags['boot-http-port'], ipxeDir: flags['ipxe-dir'], sshKeys: flags['boot-ssh-keys'], cmdline: flags['boot-cmdline'], ...(flags['boot-cache'] ? {cacheDir: flags['boot-cache']} : {})}
+      ? {interface: flags['boot-interface']!, environment: flags['boot-environment']!, dhcp: flags.dhcp as DhcpMode, discover: Boolean(flags.discover), httpPort: flags['boot-http-port'], ipxeDir: flags['ipxe-dir'], sshKeys: flags['boot-ssh-keys'], cmdline: flags['boot-cmdline'], ...(flags['boot-cache'] ? {cacheDir: flags['boot-cache']} : {})}
       : undefined;
     const running = await serveRegistry({boot, data: flags.data, database: flags.database, listen: flags.listen, version: this.config.version, tls, log: flags.quiet ? (l) => (l.startsWith('error') ? this.progress(l) : undefined) : (l) => this.progress(l)});
     this.out(`anemos registry: ${running.url} (${running.kind === 'embedded' ? 'embedded database in' : 'PostgreSQL at'} ${running.where}); the API at ${running.url}/api/v1, its description at ${running.url}/api/v1/openapi.json`);

@@ -6,7 +6,7 @@
 import {readFile, stat} from 'node:fs/promises';
 import {join} from 'node:path';
 import type {AddressInfo} from 'node:net';
-import {startDhcpServer, type DhcpServer} from '../../adapters/dhcp-server.js';
+import {sendMagicPackets, startDhcpServer, type DhcpServer} from '../../adapters/dhcp-server.js';
 import {sha256File} from '../../adapters/fetch.js';
 import {interfaceAddress} from '../../adapters/host-network.js';
 import {startTftpServer, type TftpServer} from '../../adapters/tftp-server.js';
@@ -45,6 +45,8 @@ export interface RunningBoot {
   address: string;
   httpBase: string;
   service: BootService;
+  /** Wake-on-LAN for these MACs on the boot segment; the number of packets sent. */
+  wake(macs: string[]): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -106,7 +108,7 @@ export async function startBootServices(registry: Registry, o: BootServeOptions 
       closers.push(() => dhcp!.close());
     }
     o.log(`boot: on ${o.interface} (${address}): ${o.dhcp === 'proxy' ? 'proxyDHCP, ' : 'no DHCP (--dhcp off), '}TFTP of ${o.ipxeDir}, HTTP ${httpBase}/boot/; discovery ${o.discover ? 'on' : 'off'}; deploy environment ${env.kernel.sha256.slice(0, 12)}… + ${env.base.sha256.slice(0, 12)}… (${o.environment})`);
-    return {address, httpBase, service, close};
+    return {address, httpBase, service, wake: (macs) => sendMagicPackets(address, macs), close};
   } catch (err) {
     await close();
     throw err;

@@ -42,7 +42,7 @@ export interface ApiEnv {
   connections: () => number;
   now: () => Date;
   /** Network boot, when this server runs it (anemos serve --boot): whether unknown machines are answered. */
-  boot?: {discover: boolean};
+  boot?: {discover: boolean; wake?: (macs: string[]) => Promise<number>};
 }
 
 export interface QueryParam {
@@ -319,6 +319,22 @@ export const ROUTES: ApiRoute[] = [
       const d = await env.registry.desiredByMac(r.params.mac!);
       own(r, d.machine);
       return d;
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/machines/{id}/wake',
+    permission: 'write',
+    summary: "Wake a machine: Wake-on-LAN magic packets for each of its MACs, broadcast on the boot segment (anemos serve --boot)",
+    response: {description: 'What was sent', schema: {type: 'object', properties: {machine: {type: 'string'}, macs: {type: 'array', items: {type: 'string'}}, packets: {type: 'integer'}}}},
+    errors: [401, 403, 404, 409],
+    handle: async (r, env) => {
+      const m = await env.registry.getMachine(r.params.id!);
+      if (!env.boot?.wake) throw new RegistryError(409, 'boot-off', 'This registry does not run network boot: it has no boot segment to send Wake-on-LAN on.', {hint: 'Run anemos serve with --boot --boot-interface IF (the segment the machine is on).'});
+      if (!m.macs.length) throw new RegistryError(409, 'no-mac', `Machine ${m.id} has no MAC on record to wake.`);
+      const packets = await env.boot.wake(m.macs);
+      await env.registry.auditEntry(r.caller!.actor, m.id, 'machine woken', {macs: m.macs, packets});
+      return {machine: m.id, macs: m.macs, packets};
     },
   },
   {

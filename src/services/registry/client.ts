@@ -95,6 +95,8 @@ export interface BootExplanation {
   lastBoot: {at: string; client: string; firmware: string; boot: string; rule: string} | null;
 }
 
+export const wakeMachine = (t: RegistryTarget, ref: string) => registryCall<{machine: string; macs: string[]; packets: number}>(t, 'POST', `/api/v1/machines/${encodeURIComponent(ref)}/wake`);
+
 export const explainBoot = (t: RegistryTarget, mac: string) => registryCall<BootExplanation>(t, 'GET', `/api/v1/boot/explain?mac=${encodeURIComponent(mac)}`);
 
 export async function machineDeployments(t: RegistryTarget, ref: string, limit = 10): Promise<Deployment[]> {

@@ -61,7 +61,8 @@ export async function serveRegistry(o: RegistryDbOptions & {listen: string; vers
   // Before the database opens: a wrong certificate stops the start without touching the data.
   const tls = tlsChoice.kind === 'files' ? loadServerTls(tlsChoice.cert, tlsChoice.key) : tlsChoice.kind === 'auto' ? autoServerTls(privateDir(o.data ?? defaultDataDir()), tlsChoice.names) : undefined;
   const registry = await openRegistry(o);
-  const server = createRegistryServer(registry, {version: o.version, log: o.log, limits: o.limits, ...(o.boot ? {discover: o.boot.discover} : {}), ...(tls ? {tls: {key: tls.key, cert: tls.cert}} : {})});
+  let boot: RunningBoot | undefined;
+  const server = createRegistryServer(registry, {version: o.version, log: o.log, limits: o.limits, ...(o.boot ? {discover: o.boot.discover, wake: (macs: string[]) => boot!.wake(macs)} : {}), ...(tls ? {tls: {key: tls.key, cert: tls.cert}} : {})});
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? usageError('registry-listen', `${o.listen} is in use by another process.`, 'Stop it, or pass another --listen.') : err));
@@ -71,7 +72,6 @@ export async function serveRegistry(o: RegistryDbOptions & {listen: string; vers
     await registry.db.close();
     throw err;
   }
-  let boot: RunningBoot | undefined;
   if (o.boot) {
     try {
       // The server's own cache of what machines boot: in the data directory unless named.

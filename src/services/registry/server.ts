@@ -63,6 +63,8 @@ export interface ServeOptions {
   bootOnly?: boolean;
   /** Network boot runs in this process (--boot): with discovery (--discover) or not, for /api/v1/boot/explain. */
   discover?: boolean;
+  /** Wake-on-LAN on the boot segment (--boot). */
+  wake?: (macs: string[]) => Promise<number>;
 }
 
 const BOOT_LISTENER_PATHS = ['/api/v1/reports', '/healthz'];
@@ -137,7 +139,7 @@ export function createRegistryServer(registry: Registry, o: ServeOptions): Serve
   const secure = Boolean(o.tls);
   const guard = new ConnectionGuard(limits.unauthenticatedPerAddress, () => metrics.count('connections_shed'));
   let open = 0;
-  const env: ApiEnv = {registry, version: o.version, metrics, connections: () => open, now, ...(o.discover !== undefined ? {boot: {discover: o.discover}} : {})};
+  const env: ApiEnv = {registry, version: o.version, metrics, connections: () => open, now, ...(o.discover !== undefined ? {boot: {discover: o.discover, ...(o.wake ? {wake: o.wake} : {})}} : {})};
   const log = (line: string) => o.log?.(terminalLine(line));
 
   async function authenticate(req: IncomingMessage, token: string | undefined): Promise<Caller | undefined> {
