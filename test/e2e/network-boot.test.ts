@@ -5,47 +5,22 @@
 // anemos' script; the deploy environment registers it; an operator gives it a deployment.
 
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process';
-import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
+import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {BASE_DIR, ensureBase, sha256, sshKeypair, tarPayload} from '../helpers/deploy-env.js';
+import {BASE_DIR, ensureBase, sha256, sshKeypair} from '../helpers/deploy-env.js';
+import {imagePayload, rootfsTarball, TARGET_PACKAGES, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {sshArgs} from '../helpers/ssh.js';
 import {startNetLab, type NetLab} from '../helpers/netlab.js';
 import {Vm} from '../helpers/qemu.js';
 import {CLI, makeToken, startServe, type RunningServe} from '../helpers/registry.js';
 
 const MAC = '52:54:00:77:00:01';
 const UEFI_MAC = '52:54:00:77:00:02';
-const MARKER = 'ANEMOS-NETWORK-DEPLOY-WAS-HERE';
-const WWW_PORT = 8099;
-
-/**
- * A 512-byte MBR that prints a line through the BIOS (SeaBIOS sends it to the serial
- * console) and halts: the disk a deploy leaves, which the next network boot must start.
- */
-function bootSector(line: string): Buffer {
-  const code = [
-    0x31, 0xc0, // xor ax, ax
-    0x8e, 0xd8, // mov ds, ax
-    0x31, 0xdb, // xor bx, bx
-    0xbe, 0x17, 0x7c, // mov si, 0x7c17 (the text)
-    0xac, // next: lodsb
-    0x08, 0xc0, // or al, al
-    0x74, 0x06, // jz halt
-    0xb4, 0x0e, // mov ah, 0x0e (teletype)
-    0xcd, 0x10, // int 0x10
-    0xeb, 0xf5, // jmp next
-    0xf4, // halt: hlt
-    0xeb, 0xfd, // jmp halt
-  ];
-  const mbr = Buffer.alloc(512);
-  Buffer.from(code).copy(mbr, 0);
-  Buffer.from(`${line}\r\n\0`, 'latin1').copy(mbr, code.length);
-  mbr[510] = 0x55;
-  mbr[511] = 0xaa;
-  return mbr;
-}
 const SERIAL = 'ANEMOS-NB-0001';
+const WWW_PORT = 8099;
+const BUILD_ID = 'network-boot-e2e';
 
 describe('network boot from anemos serve', {timeout: 600_000}, () => {
   let work: string;
@@ -53,6 +28,8 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
   let serve: RunningServe;
   let admin: string;
   let www: ChildProcess | undefined;
+  let operator: {priv: string; pub: string};
+  let target: string;
   const vms: Vm[] = [];
 
   /** The registry's API, from inside the lab (anemos serve listens on the namespace's loopback). */
@@ -84,7 +61,8 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     await ensureBase();
     work = mkdtempSync(join(tmpdir(), 'anemos-netboot-'));
     lab = startNetLab(work, String(process.pid));
-    const operator = sshKeypair(work, 'operator');
+    operator = sshKeypair(work, 'operator');
+    target = await rootfsTarball(TARGET_SUITE, TARGET_PACKAGES, 'tar.zst');
     writeFileSync(join(work, "boot-keys"), operator.pub);
     const data = join(work, 'registry');
     admin = makeToken(data, 'admin');
@@ -94,7 +72,7 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     const argv = lab.exec([process.execPath, '-e', site, join(work, 'www')]);
     www = spawn(argv[0]!, argv.slice(1), {stdio: 'ignore'});
     serve = await startServe(['--data', data, '--boot', '--boot-interface', lab.bridge, '--boot-environment', BASE_DIR, '--discover', '--boot-ssh-keys', join(work, 'boot-keys'), '--boot-cmdline', 'console=ttyS0,115200'], {wrap: lab.exec([])});
-  }, 600_000);
+  }, 1_800_000);
 
   afterAll(async () => {
     vms.forEach((v) => v.kill());
@@ -106,7 +84,7 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
   it('BIOS: a blank machine boots by PXE beside the site DHCP, registers itself (new, discovered, its hardware), waits, deploys when made ready, then boots its disk', async () => {
     const t0 = Date.now();
     const disk = join(work, 'bios.raw');
-    execFileSync('truncate', ['-s', '1G', disk]);
+    execFileSync('truncate', ['-s', '3G', disk]);
     const vm = new Vm({memoryMb: 512, serialLog: join(work, 'bios.serial.log'), disks: [disk], mac: MAC, tap: {netns: lab.ns, ifname: lab.tap('bios')}, serial: SERIAL, noReboot: false});
     vms.push(vm);
     await vm.waitFor(/TEST MODE READY/, 240_000);
@@ -118,7 +96,7 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     expect(machine.state).toBe('new');
     expect(machine.discoveredAt).toEqual(expect.any(String));
     expect(machine.inventory.system.serial).toBe(SERIAL);
-    expect(machine.inventory.disks.map((d: {name: string; sizeBytes: number}) => [d.name, d.sizeBytes])).toContainEqual(['vda', 1024 ** 3]);
+    expect(machine.inventory.disks.map((d: {name: string; sizeBytes: number}) => [d.name, d.sizeBytes])).toContainEqual(['vda', 3 * 1024 ** 3]);
     expect(machine.inventory.nics.map((n: {mac: string}) => n.mac)).toEqual([MAC]);
     expect(machine.lastBoot).toMatchObject({mac: MAC, client: 'ipxe', firmware: 'bios', boot: 'environment register'});
     // The site's DHCP gave the address; anemos gave none.
@@ -131,11 +109,11 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     expect(explain('52:54:00:77:00:99')).toMatchObject({boot: 'environment', mode: 'register', machine: null, rule: expect.stringContaining('not in the registry and discovery is on')});
 
     // The operator gives it a deployment and makes it ready; nobody touches the machine.
-    const payload = tarPayload(work, {
-      deploy: {content: `#!/bin/sh\nset -e\ndd if=mbr.bin of="$ANEMOS_DISK" bs=512 count=1 conv=fsync\nprintf '${MARKER}' | dd of="$ANEMOS_DISK" bs=1M seek=1 conv=fsync\n`, mode: 0o755},
-      'mbr.bin': {content: bootSector('ANEMOS DISK BOOTED')},
-    });
-    writeFileSync(join(work, 'www', 'payload.tar.gz'), payload);
+    // payloads/image with Debian 13, the image published beside it: the boot network reaches no mirror.
+    symlinkSync(target, join(work, 'www', 'target.tar.zst'));
+    const payloadDir = imagePayload(work, `http://${lab.address}:${WWW_PORT}/target.tar.zst`, target, BUILD_ID);
+    execFileSync(process.execPath, [CLI, 'payload', 'pack', payloadDir, '-o', join(work, 'www', 'payload.tar.gz')]);
+    const payload = readFileSync(join(work, 'www', 'payload.tar.gz'));
     // The deploy environment too comes from where the desired deployment says (the server fetches it once and serves it).
     for (const f of ['vmlinuz', 'initramfs.cpio.zst']) copyFileSync(join(BASE_DIR, f), join(work, 'www', f));
     const www = (f: string) => ({url: `http://${lab.address}:${WWW_PORT}/${f}`, sha256: sha256(readFileSync(join(work, 'www', f)))});
@@ -157,7 +135,9 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     expect(vm.log()).toContain(`http://${lab.address}:8067/boot/sha256/${desired.kernel.sha256.slice(0, 32)}`);
     expect(vm.log()).toContain(`http://${lab.address}:8067/boot/sha256/${desired.initramfs.sha256.slice(0, 32)}`);
     const deployed = (Date.now() - t1) / 1000;
-    await vm.waitFor(/ANEMOS DISK BOOTED/, 180_000);
+    // Its next network boot is sent to its disk: GRUB, then Debian 13.
+    await vm.waitFor(/Booting from SAN device 0x80/, 180_000, vm.log().lastIndexOf('DEPLOY SUCCEEDED'));
+    await vm.waitFor(/nb-one login:/, 300_000);
     const onDisk = (Date.now() - t1) / 1000;
     expect(await watchExit).toBe(0);
     expect(watched).toMatch(/Following deployment dep-/);
@@ -169,8 +149,12 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     expect(explain(machine.id)).toMatchObject({boot: 'local-disk', rule: `${machine.id} (${MAC}) is deployed: it boots its disk`});
     const deps = api('GET', `/api/v1/deployments?machine=${machine.id}`).json.deployments;
     expect(deps.map((d: {mode: string; outcome: string | null}) => [d.mode, d.outcome])).toContainEqual(['deploy', 'succeeded']);
-    expect(readFileSync(disk).subarray(1024 * 1024, 1024 * 1024 + MARKER.length).toString()).toBe(MARKER);
-    console.log(`network boot (BIOS): ready to deployed ${deployed.toFixed(1)} s, to its own disk booting ${onDisk.toFixed(1)} s`);
+    // What the operator checks: the address the site's DHCP gave Debian 13, SSH with the key the registry let in, its name, its release, the build.
+    const address = await waitFor('the deployed system\'s lease', () => readFileSync(join(work, 'site.leases'), 'utf8').match(new RegExp(`^\\d+ ${MAC} (\\S+) nb-one `, 'm'))?.[1], 120_000);
+    const argv = lab.exec(['ssh', ...sshArgs(operator.priv, 22).slice(0, -1), `root@${address}`, 'hostname; . /etc/os-release; echo $VERSION_CODENAME; cat /etc/anemos-deployed']);
+    const seen = execFileSync(argv[0]!, argv.slice(1), {timeout: 60_000}).toString();
+    expect(seen).toMatch(new RegExp(`^nb-one\n${TARGET_SUITE}\n[^]*${BUILD_ID}`));
+    console.log(`network boot (BIOS): ready to deployed (Debian 13 image) ${deployed.toFixed(1)} s, to Debian 13's login from its own disk ${onDisk.toFixed(1)} s`);
   });
 
   it("UEFI: OVMF's own PXE chainloads iPXE by TFTP, which boots the deploy environment from two initrds, and the machine registers", async () => {
