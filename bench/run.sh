@@ -11,6 +11,8 @@ npx vite-node bench/compose.ts
 echo "## machine registry (anemos serve --tls auto: the embedded database, then PostgreSQL; a connection per request as the agent makes them, then connections kept)"
 npx vite-node bench/registry.ts 1000 both
 BENCH_KEEPALIVE=1 npx vite-node bench/registry.ts 1000 postgres
+echo "## network boot (bench/netboot.ts: a swarm of PXE clients in a lab of network namespaces; root only)"
+if [ "$(id -u)" = 0 ]; then npx vite-node bench/netboot.ts "${BENCH_NETBOOT_CLIENTS:-500}"; else echo "(skipped: it makes network namespaces, which needs root)"; fi
 echo "## deploy environment"
 npx vite-node bench/deploy-env.ts
 echo "## end-to-end deploy phases (from the last run of test/e2e/deploy.test.ts, seconds)"
