@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core';
-import {parseTlsFlags, serveRegistry} from '../../services/registry/serve.js';
+import {DEFAULT_SETTINGS, parseTlsFlags, serveRegistry, serveSettings, settingsFile} from '../../services/registry/serve.js';
 import {BaseCommand} from '../base.js';
 import {usageError} from '../../shared/errors.js';
 import type {DhcpMode} from '../../services/netboot/boot-serve.js';
@@ -22,6 +22,7 @@ export default class Serve extends BaseCommand {
     'tls-key': Flags.string({description: 'PEM private key of --tls-cert.', env: 'ANEMOS_TLS_KEY'}),
     'tls-name': Flags.string({multiple: true, description: 'With --tls auto: another name or address the certificate is for (repeatable); this machine\'s name and addresses are in it already.'}),
     quiet: Flags.boolean({description: 'Do not print a line per request.'}),
+    settings: Flags.string({description: `A YAML file of these settings, by long flag name (listen: 0.0.0.0:8443, boot: true, boot-interface: eth1, ...): a flag or its environment variable wins over it. Default: ${DEFAULT_SETTINGS}, when it exists.`, env: 'ANEMOS_SERVE_SETTINGS'}),
     boot: Flags.boolean({description: 'Boot machines from the network too: proxyDHCP, TFTP of iPXE and HTTP on --boot-interface, deciding from each machine\'s record (docs/network-boot.md).', env: 'ANEMOS_BOOT'}),
     'boot-interface': Flags.string({description: 'The interface on the boot network; the boot services answer from its IPv4 address.', env: 'ANEMOS_BOOT_INTERFACE', dependsOn: ['boot']}),
     'boot-environment': Flags.string({description: 'The deploy environment machines boot: a directory made by "anemos initramfs build -o DIR" (vmlinuz, initramfs.cpio.zst, SHA256SUMS; checked at start).', env: 'ANEMOS_BOOT_ENVIRONMENT', dependsOn: ['boot']}),
@@ -35,6 +36,12 @@ export default class Serve extends BaseCommand {
   };
 
   async run(): Promise<void> {
+    // The settings file's keys become flags the command line and the environment did not set.
+    const settings = settingsFile(this.argv, process.env);
+    if (settings) {
+      const specs = Object.fromEntries(Object.entries(Serve.flags).filter(([name]) => name !== 'settings').map(([name, f]) => [name, {type: f.type === 'boolean' ? 'boolean' : 'option', env: f.env, multiple: Boolean((f as {multiple?: boolean}).multiple)} as const]));
+      this.argv = [...serveSettings(settings, specs, this.argv, process.env), ...this.argv];
+    }
     const {flags} = await this.parse(Serve);
     const tls = parseTlsFlags({tls: flags.tls, cert: flags['tls-cert'], key: flags['tls-key'], names: flags['tls-name']});
     if (flags.boot && (!flags['boot-interface'] || !flags['boot-environment'])) {

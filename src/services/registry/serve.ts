@@ -7,7 +7,10 @@ import {homedir, hostname, userInfo} from 'node:os';
 import {join} from 'node:path';
 import {openEmbedded, openPostgres, privateDir} from '../../adapters/db.js';
 import {autoServerTls, loadServerTls, type ServerTls} from '../../adapters/tls.js';
-import {usageError} from '../../shared/errors.js';
+import {configError, usageError} from '../../shared/errors.js';
+import {existsSync, readFileSync} from 'node:fs';
+import {parseDocument} from 'yaml';
+import {settingsArgs, type FlagSpec} from '../../core/settings-file.js';
 import type {Role, TokenKind} from '../../core/registry/lifecycle.js';
 import {Registry, type NewToken, type Page, type TokenInfo} from './registry.js';
 import {createRegistryServer, type Limits} from './server.js';
@@ -119,3 +122,28 @@ export const createRegistryToken = (o: RegistryDbOptions & {role: Role; note?: s
 export const listRegistryTokens = (o: RegistryDbOptions & {kind?: TokenKind; live?: boolean}): Promise<Page<TokenInfo>> => withRegistry(o, (r) => r.listTokens({kind: o.kind, live: o.live}, {limit: 500}));
 
 export const revokeRegistryToken = (o: RegistryDbOptions & {id: string}): Promise<TokenInfo> => withRegistry(o, (r) => r.revokeToken(o.id, localActor()));
+
+/** Where anemos serve's settings file is, when there is one to read: --settings, ANEMOS_SERVE_SETTINGS, or /etc/anemos/serve.yaml if it exists. */
+export function settingsFile(argv: string[], env: Record<string, string | undefined>): string | undefined {
+  const i = argv.findIndex((a) => a === '--settings' || a.startsWith('--settings='));
+  if (i >= 0) return argv[i]!.includes('=') ? argv[i]!.slice('--settings='.length) : argv[i + 1];
+  if (env.ANEMOS_SERVE_SETTINGS) return env.ANEMOS_SERVE_SETTINGS;
+  return existsSync(DEFAULT_SETTINGS) ? DEFAULT_SETTINGS : undefined;
+}
+
+export const DEFAULT_SETTINGS = '/etc/anemos/serve.yaml';
+
+/** The flags a settings file adds (flag > environment > file), or every problem of the file. */
+export function serveSettings(path: string, flags: Record<string, FlagSpec>, argv: string[], env: Record<string, string | undefined>): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw configError('serve-settings-missing', `Cannot read the settings file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, 'Name a YAML file of anemos serve\'s long flags (listen: 0.0.0.0:8443), or leave --settings out.');
+  }
+  const doc = parseDocument(text, {prettyErrors: true, uniqueKeys: true});
+  if (doc.errors.length) throw configError('serve-settings-yaml', `${path} is not valid YAML.`, 'Fix the YAML syntax at the line shown.', doc.errors.map((e) => e.message.trimEnd()));
+  const {args, problems} = settingsArgs(doc.toJS(), flags, argv, env);
+  if (problems.length) throw configError('serve-settings-invalid', `${path} has ${problems.length} problem${problems.length > 1 ? 's' : ''}: anemos serve did not start.`, 'Each key is one of anemos serve\'s long flags, with the value that flag takes (anemos serve --help).', problems.map((p) => `${p.key}: ${p.message}`));
+  return args;
+}
