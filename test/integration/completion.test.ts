@@ -23,7 +23,7 @@ function offered(shell: 'bash' | 'zsh', words: string[]): string[] {
 describe.each(['bash', 'zsh'] as const)('completion under %s', (shell) => {
   it('completes commands, topics and subcommands', () => {
     expect(offered(shell, ['de'])).toEqual(['deploy']);
-    expect(offered(shell, ['machines', ''])).toEqual(['list', 'retire', 'set', 'show', 'watch']);
+    expect(offered(shell, ['machines', ''])).toEqual(['explain', 'list', 'retire', 'set', 'show', 'wake', 'watch']);
     expect(offered(shell, ['serve', 't'])).toEqual(['token']);
     expect(offered(shell, [''])).toEqual(expect.arrayContaining(['deploy', 'test-boot', 'completion', 'help', 'version']));
   });
