@@ -65,25 +65,33 @@ async function dhcp(job) {
   return {clients: job.clients, offered: offers.length, acked: acks.length, offer_p50_ms: pct(offers, 50), offer_p99_ms: pct(offers, 99), ack_p50_ms: pct(acks, 50), ack_p99_ms: pct(acks, 99)};
 }
 
-/** One TFTP read (blksize 1468) to the end; "busy" is tried again. */
+/** One TFTP read (blksize 1468) to the end; an error answer ("busy") or silence rejects, and the caller starts again, as firmware does. */
 function tftp(server, file) {
   return new Promise((resolve, reject) => {
     const s = dgram.createSocket('udp4');
     let bytes = 0;
+    let next = 1;
     let timer;
+    const fail = (err) => (clearTimeout(timer), s.close(), reject(err));
     const arm = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => (s.close(), reject(new Error('tftp timeout'))), 10000);
+      timer = setTimeout(() => fail(Object.assign(new Error('tftp timeout'), {retry: true})), 3000);
     };
     s.on('message', (m, r) => {
       const op = m.readUInt16BE(0);
       if (op === 6) s.send(Buffer.from([0, 4, 0, 0]), r.port, r.address);
       else if (op === 3) {
         const block = m.readUInt16BE(2);
-        bytes += m.length - 4;
-        s.send(Buffer.from([0, 4, block >> 8, block & 0xff]), r.port, r.address);
-        if (m.length - 4 < 1468) return clearTimeout(timer), s.close(), resolve(bytes);
-      } else if (op === 5) return clearTimeout(timer), s.close(), reject(Object.assign(new Error(m.subarray(4).toString()), {busy: true}));
+        // A block sent again (our ACK was late or lost) is acknowledged again, counted once.
+        if (block === (next & 0xffff)) {
+          bytes += m.length - 4;
+          next++;
+        }
+        const last = m.length - 4 < 1468 && block === ((next - 1) & 0xffff);
+        // The last ACK must leave before the socket closes (a send is asynchronous), or the server waits for it.
+        s.send(Buffer.from([0, 4, block >> 8, block & 0xff]), r.port, r.address, () => last && (s.close(), resolve(bytes)));
+        if (last) return clearTimeout(timer);
+      } else if (op === 5) return fail(Object.assign(new Error(m.subarray(4).toString()), {retry: true}));
       arm();
     });
     s.send(Buffer.concat([Buffer.from([0, 1]), Buffer.from(`${file}\0octet\0blksize\x001468\0tsize\x000\0`)]), 69, server);
@@ -119,20 +127,23 @@ async function main(job) {
   const out = {dhcp: await dhcp(job)};
   let t = Date.now();
   let retries = 0;
-  const sizes = await pool(job.clients, job.clients, async () => {
-    for (;;) {
+  // The clients start within spreadMs, as their firmware comes to TFTP.
+  const sizes = await Promise.all(Array.from({length: job.clients}, async (_, i) => {
+    await new Promise((r) => setTimeout(r, (i * job.spreadMs) / job.clients));
+    for (let tries = 1; ; tries++) {
       try {
         return await tftp(job.server, 'undionly.kpxe');
       } catch (err) {
-        if (!err.busy) throw err;
+        if (!err.retry || tries >= 60) throw err;
         retries++;
-        await new Promise((r) => setTimeout(r, 50));
+        // As firmware does: a second or so, then the whole transfer again.
+        await new Promise((r) => setTimeout(r, 500 + Math.random() * 1000));
       }
     }
-  });
+  }));
   let s = (Date.now() - t) / 1000;
   const tftpBytes = sizes.reduce((a, b) => a + b, 0);
-  out.tftp = {transfers: sizes.filter(Boolean).length, seconds: s, mib_per_s: tftpBytes / 1048576 / s, busy_retries: retries};
+  out.tftp = {transfers: sizes.filter(Boolean).length, seconds: s, mib_per_s: tftpBytes / 1048576 / s, retries};
   const base = `http://${job.server}:${job.httpPort}`;
   const scripts = await pool(job.clients, job.httpConcurrency, (i) => get(`${base}/boot/ipxe?mac=${macText(i)}&firmware=bios`));
   out.script = {ok: scripts.filter((r) => r.status === 200).length, p50_ms: pct(scripts.map((r) => r.ms), 50), p99_ms: pct(scripts.map((r) => r.ms), 99)};

@@ -41,7 +41,7 @@ try {
   const f = (n: number, digits = 1) => n.toFixed(digits);
   console.log(`network boot: ${clients} PXE clients starting within 10 s, ${f(seconds, 0)} s in all (anemos serve --boot --discover, embedded database; 2 cores shared with the swarm)`);
   console.log(`DHCP: ${d.offered}/${d.clients} offered, ${d.acked}/${d.clients} acked on 4011; offer p50 ${f(d.offer_p50_ms)} ms, p99 ${f(d.offer_p99_ms)} ms (goal ≤ 100); ack p50 ${f(d.ack_p50_ms)} ms, p99 ${f(d.ack_p99_ms)} ms`);
-  console.log(`TFTP: ${out.tftp.transfers}/${clients} of undionly.kpxe in ${f(out.tftp.seconds)} s, ${f(out.tftp.mib_per_s, 2)} MiB/s (at most 64 at a time; ${out.tftp.busy_retries} "busy" answers tried again)`);
+  console.log(`TFTP: ${out.tftp.transfers}/${clients} of undionly.kpxe, starting within 10 s, done in ${f(out.tftp.seconds)} s, ${f(out.tftp.mib_per_s, 2)} MiB/s (the server takes 64 at a time; ${out.tftp.retries} transfers started again after a "busy" or 3 s of silence, as firmware does)`);
   console.log(`iPXE scripts: ${out.script.ok}/${clients} (each a discovered machine and its boot recorded), p50 ${f(out.script.p50_ms)} ms, p99 ${f(out.script.p99_ms)} ms, 50 at a time`);
   console.log(`kernel + base: ${out.files.clients}/${clients} clients in ${f(out.files.seconds)} s, ${f(out.files.mib_per_s, 0)} MiB/s, 20 at a time; curl alone: ${f(curlMiB, 0)} MiB/s (${f((out.files.mib_per_s / curlMiB) * 100, 0)}%, goal ≥ 80%)`);
   console.log(`anemos serve's peak RSS: ${f(rss, 0)} MiB`);
