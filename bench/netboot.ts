@@ -24,10 +24,11 @@ const work = mkdtempSync(join(tmpdir(), 'anemos-bench-netboot-'));
 const lab = startNetLab(work, `b${process.pid}`);
 const client = lab.client('10.77.0.50');
 
+let serve: Awaited<ReturnType<typeof startServe>> | undefined;
 try {
   const data = join(work, 'registry');
   makeToken(data, 'admin');
-  const serve = await startServe(['--data', data, '--quiet', '--boot', '--boot-interface', lab.bridge, '--boot-environment', base, '--discover'], {wrap: lab.exec([])});
+  serve = await startServe(['--data', data, '--quiet', '--boot', '--boot-interface', lab.bridge, '--boot-environment', base, '--discover'], {wrap: lab.exec([])});
   const job = {server: lab.address, httpPort: 8067, clients, spreadMs: 10_000, httpConcurrency: 50, fileConcurrency: 20};
   const swarm = client([process.execPath, join(repo, 'bench', 'netboot-swarm.cjs')]);
   const t0 = Date.now();
@@ -45,8 +46,9 @@ try {
   console.log(`iPXE scripts: ${out.script.ok}/${clients} (each a discovered machine and its boot recorded), p50 ${f(out.script.p50_ms)} ms, p99 ${f(out.script.p99_ms)} ms, 50 at a time`);
   console.log(`kernel + base: ${out.files.clients}/${clients} clients in ${f(out.files.seconds)} s, ${f(out.files.mib_per_s, 0)} MiB/s, 20 at a time; curl alone: ${f(curlMiB, 0)} MiB/s (${f((out.files.mib_per_s / curlMiB) * 100, 0)}%, goal ≥ 80%)`);
   console.log(`anemos serve's peak RSS: ${f(rss, 0)} MiB`);
-  await serve.stop();
 } finally {
+  // Stopped whether the swarm succeeded or not.
+  await serve?.stop();
   lab.close();
   rmSync(work, {recursive: true, force: true});
 }

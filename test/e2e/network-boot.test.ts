@@ -57,6 +57,13 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     }
   };
 
+  /** The machine with this MAC once the registry has its inventory (its deploy environment reported). */
+  const registered = (mac: string) =>
+    waitFor(`${mac} in the registry with its inventory`, () => {
+      const r = api('GET', `/api/v1/machines/${mac}`);
+      return r.status === 200 && r.json.inventory ? r.json : undefined;
+    }, 60_000);
+
   beforeAll(async () => {
     await ensureBase();
     work = mkdtempSync(join(tmpdir(), 'anemos-netboot-'));
@@ -89,10 +96,7 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     vms.push(vm);
     await vm.waitFor(/TEST MODE READY/, 240_000);
     const ready = (Date.now() - t0) / 1000;
-    const machine = await waitFor('the machine in the registry with its inventory', () => {
-      const r = api('GET', `/api/v1/machines/${MAC}`);
-      return r.status === 200 && r.json.inventory ? r.json : undefined;
-    }, 60_000);
+    const machine = await registered(MAC);
     expect(machine.state).toBe('new');
     expect(machine.discoveredAt).toEqual(expect.any(String));
     expect(machine.inventory.system.serial).toBe(SERIAL);
@@ -166,10 +170,7 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     vms.push(vm);
     await vm.waitFor(/TEST MODE READY/, 240_000);
     const ready = (Date.now() - t0) / 1000;
-    const machine = await waitFor('the UEFI machine in the registry with its inventory', () => {
-      const r = api('GET', `/api/v1/machines/${UEFI_MAC}`);
-      return r.status === 200 && r.json.inventory ? r.json : undefined;
-    }, 60_000);
+    const machine = await registered(UEFI_MAC);
     expect(machine).toMatchObject({state: 'new', lastBoot: {mac: UEFI_MAC, client: 'ipxe', firmware: 'uefi', boot: 'environment register'}});
     expect(machine.inventory.system).toMatchObject({serial: `${SERIAL}-U`, firmware: 'uefi'});
     // The firmware's PXE asked first (architecture 7), and got iPXE by TFTP from anemos.

@@ -107,14 +107,15 @@ describe('anemos serve --boot on a lab segment', {timeout: 180_000}, () => {
 
   it('wakes a machine: anemos machines wake has the registry broadcast its magic packet on the boot segment, and audits it', async () => {
     // A NIC armed for Wake-on-LAN, as the client namespace hears the segment (port 9).
-    const probe = spawn(client([process.execPath, join(REPO, 'test', 'helpers', 'dhcp-probe.cjs')])[0]!, client([process.execPath, join(REPO, 'test', 'helpers', 'dhcp-probe.cjs')]).slice(1));
+    const probeArgv = client([process.execPath, join(REPO, 'test', 'helpers', 'dhcp-probe.cjs')]);
+    const probe = spawn(probeArgv[0]!, probeArgv.slice(1));
     let heard = '';
     probe.stdout.on('data', (d) => (heard += d));
     probe.stdin.end(JSON.stringify({send: [], waitMs: 4000, listen: 9}));
     const done = new Promise((r) => probe.on('exit', r));
     await new Promise((r) => setTimeout(r, 1000));
     const argv = lab.exec([process.execPath, CLI, 'machines', 'wake', KNOWN, '--registry', serve.url, '--json']);
-    const said = JSON.parse(run(argv.slice(0), undefined, {ANEMOS_REGISTRY_TOKEN: admin}).toString());
+    const said = JSON.parse(run(argv, undefined, {ANEMOS_REGISTRY_TOKEN: admin}).toString());
     expect(said).toMatchObject({macs: [KNOWN], packets: 3});
     await done;
     const packets = (JSON.parse(heard) as {from: string; data: string}[]).filter((p) => p.from === lab.address).map((p) => Buffer.from(p.data, 'base64'));

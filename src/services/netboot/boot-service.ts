@@ -19,7 +19,7 @@ import {fetchArtifact} from '../../adapters/fetch.js';
 import {payloadFileName, type BootConfig} from '../../core/boot-contract.js';
 import {applyDesired, parseConfig, type Config, type DesiredConfig} from '../../core/config.js';
 import {buildCpio, writeCpio} from '../../core/cpio.js';
-import {bootDecision, type BootDecision, type BootRecord} from '../../core/netboot/boot-decision.js';
+import {bootDecision, type BootDecision} from '../../core/netboot/boot-decision.js';
 import type {DhcpMessage, DhcpReply} from '../../core/netboot/dhcp.js';
 import {ipxeRetryScript, ipxeScript, type EnvironmentFiles} from '../../core/netboot/ipxe-script.js';
 import {classifyRequest, proxyAnswer, type BootRequest} from '../../core/netboot/pxe.js';
@@ -108,11 +108,9 @@ export class BootService {
     return all.slice(0, count);
   }
 
-  /** What this MAC would boot now, with the record it was decided from. */
-  async decide(req: Pick<BootRequest, 'mac'>): Promise<{decision: BootDecision; record: BootRecord | undefined}> {
-    const record = await this.o.registry.bootRecord(req.mac);
-    const decision = bootDecision(req, record, {discover: this.o.discover});
-    return {decision, record};
+  /** What this MAC would boot now, from its record. */
+  async decide(req: Pick<BootRequest, 'mac'>): Promise<BootDecision> {
+    return bootDecision(req, await this.o.registry.bootRecord(req.mac), {discover: this.o.discover});
   }
 
   // ---------------------------------------------------------------- DHCP
@@ -125,7 +123,7 @@ export class BootService {
     if ((via === 'dhcp') !== (req.type === 'discover')) return undefined;
     let decision: BootDecision;
     try {
-      decision = (await this.decide(req)).decision;
+      decision = await this.decide(req);
     } catch (err) {
       // The registry cannot say now: boot iPXE, whose script waits and asks again.
       decision = {boot: 'environment', mode: 'register', rule: `the registry could not decide (${(err as Error).message})`};
@@ -164,20 +162,13 @@ export class BootService {
       res.end(req.method === 'HEAD' ? undefined : bytes);
       return;
     }
-    const artifact = p.match(/^\/boot\/sha256\/([0-9a-f]{64})$/);
-    if (artifact) {
-      setLabel('GET /boot/sha256/{sha256}');
-      const made = this.artifacts.get(artifact[1]!);
+    // What this server fetched (and checked) for a desired deployment, by sha256: a kernel or initramfs, or a payload's initrd.
+    const cached = p.match(/^\/boot\/(?:sha256\/([0-9a-f]{64})|payload\/([0-9a-f]{64})\.img)$/);
+    if (cached) {
+      setLabel(cached[1] ? 'GET /boot/sha256/{sha256}' : 'GET /boot/payload/{sha256}.img');
+      const made = cached[1] ? this.artifacts.get(cached[1]) : this.payloads.get(cached[2]!);
       const f = made && (await made.catch(() => undefined));
       if (!f) throw new RegistryError(404, 'not-found', 'No such file on this server.');
-      return this.file(req, res, f);
-    }
-    const payload = p.match(/^\/boot\/payload\/([0-9a-f]{64})\.img$/);
-    if (payload) {
-      setLabel('GET /boot/payload/{sha256}.img');
-      const made = this.payloads.get(payload[1]!);
-      const f = made && (await made.catch(() => undefined));
-      if (!f) throw new RegistryError(404, 'not-found', 'No such payload on this server.');
       return this.file(req, res, f);
     }
     if (p.startsWith('/boot/next/')) {
@@ -185,7 +176,7 @@ export class BootService {
       const parts = this.verify(p, 'next', 1);
       const mac = parts && macOf(parts[0]!);
       if (!mac) throw new RegistryError(404, 'not-found', 'No such boot link, or it expired.');
-      const {decision} = await this.decide({mac});
+      const decision = await this.decide({mac});
       return sendJson(res, 200, {boot: decision.boot, ...(decision.boot === 'environment' ? {mode: decision.mode} : {}), rule: decision.rule}, {'cache-control': 'no-store'});
     }
     setLabel('unmatched');
@@ -211,7 +202,7 @@ export class BootService {
     const saw = (boot: string, rule: string) => this.o.registry.sawBoot({at: this.now().toISOString(), mac, client: 'ipxe', firmware, boot, rule});
     let decision: BootDecision;
     try {
-      ({decision} = await this.decide({mac}));
+      decision = await this.decide({mac});
       if (decision.boot !== 'environment') {
         await saw(decision.boot, decision.rule);
         this.o.log(`boot: ${mac} (${firmware}): ${decision.boot}: ${decision.rule}`);
