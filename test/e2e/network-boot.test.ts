@@ -22,7 +22,7 @@ const SERIAL = 'ANEMOS-NB-0001';
 const WWW_PORT = 8099;
 const BUILD_ID = 'network-boot-e2e';
 
-describe('network boot from anemos serve', {timeout: 600_000}, () => {
+describe('network boot from anemos serve', {timeout: 900_000}, () => {
   let work: string;
   let lab: NetLab;
   let serve: RunningServe;
@@ -30,6 +30,8 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
   let www: ChildProcess | undefined;
   let operator: {priv: string; pub: string};
   let target: string;
+  /** The desired deployment both machines are given: its kernel, initramfs and payload published beside the registry. */
+  let published: {kernel: {url: string; sha256: string}; initramfs: {url: string; sha256: string}; payload: {url: string; sha256: string}};
   const vms: Vm[] = [];
 
   /** The registry's API, from inside the lab (anemos serve listens on the namespace's loopback). */
@@ -78,6 +80,14 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     const site = `require('http').createServer((q, s) => require('fs').createReadStream(require('path').join(process.argv[1], require('path').basename(q.url))).on('error', () => (s.statusCode = 404, s.end())).pipe(s)).listen(${WWW_PORT}, '${lab.address}')`;
     const argv = lab.exec([process.execPath, '-e', site, join(work, 'www')]);
     www = spawn(argv[0]!, argv.slice(1), {stdio: 'ignore'});
+    // payloads/image with Debian 13, the image published beside the registry: the boot network reaches no mirror.
+    symlinkSync(target, join(work, 'www', 'target.tar.zst'));
+    const payloadDir = imagePayload(work, `http://${lab.address}:${WWW_PORT}/target.tar.zst`, target, BUILD_ID);
+    execFileSync(process.execPath, [CLI, 'payload', 'pack', payloadDir, '-o', join(work, 'www', 'payload.tar.gz')]);
+    // The deploy environment too comes from where the desired deployment says (the server fetches it once and serves it).
+    for (const f of ['vmlinuz', 'initramfs.cpio.zst']) copyFileSync(join(BASE_DIR, f), join(work, 'www', f));
+    const wwwFile = (f: string) => ({url: `http://${lab.address}:${WWW_PORT}/${f}`, sha256: sha256(readFileSync(join(work, 'www', f)))});
+    published = {kernel: wwwFile('vmlinuz'), initramfs: wwwFile('initramfs.cpio.zst'), payload: wwwFile('payload.tar.gz')};
     serve = await startServe(['--data', data, '--boot', '--boot-interface', lab.bridge, '--boot-environment', BASE_DIR, '--discover', '--boot-ssh-keys', join(work, 'boot-keys'), '--boot-cmdline', 'console=ttyS0,115200'], {wrap: lab.exec([])});
   }, 1_800_000);
 
@@ -88,7 +98,55 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     lab?.close();
   });
 
-  it('BIOS: a blank machine boots by PXE beside the site DHCP, registers itself (new, discovered, its hardware), waits, deploys when made ready, then boots its disk', async () => {
+  /**
+   * What an operator does with a discovered machine, and checks afterwards: a desired
+   * deployment and ready (nobody touches the machine), anemos machines watch to its verdict,
+   * then the machine's next network boot sends it to its disk, where Debian 13 takes a lease
+   * from the site's DHCP and answers SSH with the key the registry let in, its name, its
+   * release and the image's build id. Returns seconds from ready to deployed and to the login.
+   */
+  async function deployAndBootDisk(vm: Vm, machine: {id: string}, mac: string, hostname: string, diskBoot: RegExp): Promise<{deployed: number; onDisk: number}> {
+    const desired = {...published, config: {hostname, deploy: {disk: '/dev/vda'}}};
+    expect(api('PUT', `/api/v1/machines/${machine.id}/desired`, desired).status).toBe(200);
+    const t1 = Date.now();
+    expect(api('PATCH', `/api/v1/machines/${machine.id}`, {state: 'ready'}).status).toBe(200);
+    // A CI job waits on it as on a --host deploy: anemos machines watch, to its verdict.
+    const watchArgv = lab.exec([process.execPath, CLI, 'machines', 'watch', machine.id, '--registry', serve.url, '--timeout', '14m']);
+    const watch = spawn(watchArgv[0]!, watchArgv.slice(1), {env: {...process.env, ANEMOS_REGISTRY_TOKEN: admin}});
+    let watched = '';
+    watch.stdout.on('data', (d) => (watched += d));
+    watch.stderr.on('data', (d) => (watched += d));
+    const watchExit = new Promise<number | null>((r) => watch.on('exit', r));
+    // It asks every 10 s, reboots into its network boot, deploys, reboots, and boots its disk.
+    await vm.waitFor(/the registry has another boot for this machine now \(environment deploy/, 60_000);
+    await vm.waitFor(/DEPLOY SUCCEEDED/, 600_000);
+    // (iPXE's console wraps at 80 columns: the start of the address is enough.)
+    expect(vm.log()).toContain(`http://${lab.address}:8067/boot/sha256/${desired.kernel.sha256.slice(0, 32)}`);
+    expect(vm.log()).toContain(`http://${lab.address}:8067/boot/sha256/${desired.initramfs.sha256.slice(0, 32)}`);
+    const deployed = (Date.now() - t1) / 1000;
+    // Its next network boot is sent to its disk: then GRUB, then Debian 13.
+    await vm.waitFor(diskBoot, 240_000, vm.log().lastIndexOf('DEPLOY SUCCEEDED'));
+    await vm.waitFor(new RegExp(`${hostname} login:`), 300_000);
+    const onDisk = (Date.now() - t1) / 1000;
+    expect(await watchExit).toBe(0);
+    expect(watched).toMatch(/Following deployment dep-/);
+    expect(watched).toMatch(/DEPLOY SUCCEEDED/);
+    const after = api('GET', `/api/v1/machines/${machine.id}`).json;
+    expect(after.state).toBe('deployed');
+    expect(after.hostname).toBe(hostname);
+    expect(after.lastBoot).toMatchObject({boot: 'local-disk'});
+    expect(explain(machine.id)).toMatchObject({boot: 'local-disk', rule: `${machine.id} (${mac}) is deployed: it boots its disk`});
+    const deps = api('GET', `/api/v1/deployments?machine=${machine.id}`).json.deployments;
+    expect(deps.map((d: {mode: string; outcome: string | null}) => [d.mode, d.outcome])).toContainEqual(['deploy', 'succeeded']);
+    const address = await waitFor(`${hostname}'s lease`, () => readFileSync(join(work, 'site.leases'), 'utf8').match(new RegExp(`^\\d+ ${mac} (\\S+) ${hostname} `, 'm'))?.[1], 120_000);
+    const argv = lab.exec(['ssh', ...sshArgs(operator.priv, 22).slice(0, -1), `root@${address}`, 'hostname; . /etc/os-release; echo $VERSION_CODENAME; cat /etc/anemos-deployed']);
+    const seen = execFileSync(argv[0]!, argv.slice(1), {timeout: 60_000}).toString();
+    expect(seen).toMatch(new RegExp(`^${hostname}\n${TARGET_SUITE}\n[^]*${BUILD_ID}`));
+    return {deployed, onDisk};
+  }
+
+  // The two machines run side by side (two cores, two TCG guests): each case waits on its own VM.
+  it.concurrent('BIOS: a blank machine boots by PXE beside the site DHCP, registers itself (new, discovered, its hardware), waits, deploys when made ready, then boots its disk', async () => {
     const t0 = Date.now();
     const disk = join(work, 'bios.raw');
     execFileSync('truncate', ['-s', '3G', disk]);
@@ -112,61 +170,17 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     expect(explain(MAC)).toMatchObject({served: true, discover: true, boot: 'environment', mode: 'register', machine: {id: machine.id, state: 'new', discovered: true, desired: false}});
     expect(explain('52:54:00:77:00:99')).toMatchObject({boot: 'environment', mode: 'register', machine: null, rule: expect.stringContaining('not in the registry and discovery is on')});
 
-    // The operator gives it a deployment and makes it ready; nobody touches the machine.
-    // payloads/image with Debian 13, the image published beside it: the boot network reaches no mirror.
-    symlinkSync(target, join(work, 'www', 'target.tar.zst'));
-    const payloadDir = imagePayload(work, `http://${lab.address}:${WWW_PORT}/target.tar.zst`, target, BUILD_ID);
-    execFileSync(process.execPath, [CLI, 'payload', 'pack', payloadDir, '-o', join(work, 'www', 'payload.tar.gz')]);
-    const payload = readFileSync(join(work, 'www', 'payload.tar.gz'));
-    // The deploy environment too comes from where the desired deployment says (the server fetches it once and serves it).
-    for (const f of ['vmlinuz', 'initramfs.cpio.zst']) copyFileSync(join(BASE_DIR, f), join(work, 'www', f));
-    const www = (f: string) => ({url: `http://${lab.address}:${WWW_PORT}/${f}`, sha256: sha256(readFileSync(join(work, 'www', f)))});
-    const desired = {kernel: www('vmlinuz'), initramfs: www('initramfs.cpio.zst'), payload: {url: `http://${lab.address}:${WWW_PORT}/payload.tar.gz`, sha256: sha256(payload)}, config: {hostname: 'nb-one', deploy: {disk: '/dev/vda'}}};
-    expect(api('PUT', `/api/v1/machines/${machine.id}/desired`, desired).status).toBe(200);
-    const t1 = Date.now();
-    expect(api('PATCH', `/api/v1/machines/${machine.id}`, {state: 'ready'}).status).toBe(200);
-    // A CI job waits on it as on a --host deploy: anemos machines watch, to its verdict.
-    const watchArgv = lab.exec([process.execPath, CLI, 'machines', 'watch', machine.id, '--registry', serve.url, '--timeout', '10m']);
-    const watch = spawn(watchArgv[0]!, watchArgv.slice(1), {env: {...process.env, ANEMOS_REGISTRY_TOKEN: admin}});
-    let watched = '';
-    watch.stdout.on('data', (d) => (watched += d));
-    watch.stderr.on('data', (d) => (watched += d));
-    const watchExit = new Promise<number | null>((r) => watch.on('exit', r));
-    // It asks every 10 s, reboots into its network boot, deploys, reboots, and boots its disk.
-    await vm.waitFor(/the registry has another boot for this machine now \(environment deploy/, 60_000);
-    await vm.waitFor(/DEPLOY SUCCEEDED/, 300_000);
-    // (iPXE's console wraps at 80 columns: the start of the address is enough.)
-    expect(vm.log()).toContain(`http://${lab.address}:8067/boot/sha256/${desired.kernel.sha256.slice(0, 32)}`);
-    expect(vm.log()).toContain(`http://${lab.address}:8067/boot/sha256/${desired.initramfs.sha256.slice(0, 32)}`);
-    const deployed = (Date.now() - t1) / 1000;
-    // Its next network boot is sent to its disk: GRUB, then Debian 13.
-    await vm.waitFor(/Booting from SAN device 0x80/, 180_000, vm.log().lastIndexOf('DEPLOY SUCCEEDED'));
-    await vm.waitFor(/nb-one login:/, 300_000);
-    const onDisk = (Date.now() - t1) / 1000;
-    expect(await watchExit).toBe(0);
-    expect(watched).toMatch(/Following deployment dep-/);
-    expect(watched).toMatch(/DEPLOY SUCCEEDED/);
-    const after = api('GET', `/api/v1/machines/${machine.id}`).json;
-    expect(after.state).toBe('deployed');
-    expect(after.hostname).toBe('nb-one');
-    expect(after.lastBoot).toMatchObject({boot: 'local-disk'});
-    expect(explain(machine.id)).toMatchObject({boot: 'local-disk', rule: `${machine.id} (${MAC}) is deployed: it boots its disk`});
-    const deps = api('GET', `/api/v1/deployments?machine=${machine.id}`).json.deployments;
-    expect(deps.map((d: {mode: string; outcome: string | null}) => [d.mode, d.outcome])).toContainEqual(['deploy', 'succeeded']);
-    // What the operator checks: the address the site's DHCP gave Debian 13, SSH with the key the registry let in, its name, its release, the build.
-    const address = await waitFor('the deployed system\'s lease', () => readFileSync(join(work, 'site.leases'), 'utf8').match(new RegExp(`^\\d+ ${MAC} (\\S+) nb-one `, 'm'))?.[1], 120_000);
-    const argv = lab.exec(['ssh', ...sshArgs(operator.priv, 22).slice(0, -1), `root@${address}`, 'hostname; . /etc/os-release; echo $VERSION_CODENAME; cat /etc/anemos-deployed']);
-    const seen = execFileSync(argv[0]!, argv.slice(1), {timeout: 60_000}).toString();
-    expect(seen).toMatch(new RegExp(`^nb-one\n${TARGET_SUITE}\n[^]*${BUILD_ID}`));
-    console.log(`network boot (BIOS): ready to deployed (Debian 13 image) ${deployed.toFixed(1)} s, to Debian 13's login from its own disk ${onDisk.toFixed(1)} s`);
+    // BIOS iPXE hands the disk's boot sector back to the firmware.
+    const t = await deployAndBootDisk(vm, machine, MAC, 'nb-one', /Booting from SAN device 0x80/);
+    console.log(`network boot (BIOS): ready to deployed (Debian 13 image) ${t.deployed.toFixed(1)} s, to Debian 13's login from its own disk ${t.onDisk.toFixed(1)} s`);
   });
 
-  it("UEFI: OVMF's own PXE chainloads iPXE by TFTP, which boots the deploy environment from two initrds, and the machine registers", async () => {
+  it.concurrent("UEFI: OVMF's own PXE chainloads iPXE by TFTP, which boots the deploy environment from two initrds; the machine registers, deploys with an ESP and boots its disk through the GRUB anemos chains", async () => {
     const t0 = Date.now();
     const disk = join(work, 'uefi.raw');
-    execFileSync('truncate', ['-s', '1G', disk]);
+    execFileSync('truncate', ['-s', '3G', disk]);
     // romfile= (none): the NIC has no iPXE ROM, so OVMF's PXE asks, and is sent snponly.efi by TFTP.
-    const vm = new Vm({memoryMb: 512, serialLog: join(work, 'uefi.serial.log'), disks: [disk], mac: UEFI_MAC, tap: {netns: lab.ns, ifname: lab.tap('uefi'), romfile: ''}, serial: `${SERIAL}-U`, uefiVars: join(work, 'uefi.vars'), noReboot: true});
+    const vm = new Vm({memoryMb: 512, serialLog: join(work, 'uefi.serial.log'), disks: [disk], mac: UEFI_MAC, tap: {netns: lab.ns, ifname: lab.tap('uefi'), romfile: ''}, serial: `${SERIAL}-U`, uefiVars: join(work, 'uefi.vars'), noReboot: false});
     vms.push(vm);
     await vm.waitFor(/TEST MODE READY/, 240_000);
     const ready = (Date.now() - t0) / 1000;
@@ -177,5 +191,10 @@ describe('network boot from anemos serve', {timeout: 600_000}, () => {
     expect(serve.output()).toMatch(new RegExp(`boot: DHCP discover from ${UEFI_MAC} \\(pxe, uefi, port 67\\): iPXE`));
     expect(serve.output()).toMatch(/^tftp: \S+ snponly\.efi: \d+ bytes sent$/m);
     console.log(`network boot (UEFI, OVMF PXE -> TFTP -> iPXE): power-on to the registered deploy environment ${ready.toFixed(1)} s`);
+
+    // UEFI iPXE chains anemos' GRUB, which chains the ESP's loader the deploy wrote.
+    const t = await deployAndBootDisk(vm, machine, UEFI_MAC, 'nb-two', /anemos: chaining \(hd0,gpt1\)\/EFI\/BOOT\/BOOTX64\.EFI/);
+    expect(vm.log()).toContain(`${lab.address}:8067/boot/local-disk.efi`);
+    console.log(`network boot (UEFI): ready to deployed (Debian 13 image, GPT with an ESP) ${t.deployed.toFixed(1)} s, to Debian 13's login from its own disk ${t.onDisk.toFixed(1)} s`);
   });
 });

@@ -64,7 +64,11 @@ export function qemuArgs(o: QemuOptions): string[] {
   if (o.kernel) args.push('-kernel', o.kernel);
   if (o.initrd) args.push('-initrd', o.initrd);
   if (o.append) args.push('-append', o.append);
-  (o.disks ?? []).forEach((d, i) => args.push('-drive', `file=${d},format=raw,if=virtio,index=${i},cache=unsafe`));
+  (o.disks ?? []).forEach((d, i) =>
+    // On a boot network the first disk comes after the NIC in the boot order: OVMF connects
+    // only what the order names, and a disk it has not connected cannot be booted after iPXE.
+    o.tap ? args.push('-drive', `file=${d},format=raw,if=none,id=disk${i},cache=unsafe`, '-device', `virtio-blk-pci,drive=disk${i}${i === 0 ? ',bootindex=2' : ''}`) : args.push('-drive', `file=${d},format=raw,if=virtio,index=${i},cache=unsafe`),
+  );
   const fwd = (o.hostfwd ?? []).map((f) => `,hostfwd=${f}`).join('');
   const more = (o.netOptions ?? []).map((x) => `,${x}`).join('');
   if (o.serial) args.push('-smbios', `type=1,serial=${o.serial}`);

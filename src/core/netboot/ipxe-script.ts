@@ -20,7 +20,11 @@ export const RETRY_SECONDS = 10;
 /** iPXE takes a line as it is, apart from its own ${...} expansions: what comes from a record must not carry one. */
 const said = (text: string) => text.replace(/[\r\n]+/g, ' ').replace(/\$\{/g, '$ {').slice(0, 300);
 
-export function ipxeScript(decision: BootDecision, firmware: BootRequest['firmware'], env?: EnvironmentFiles): string {
+/**
+ * @param localDiskEfi the URL of the GRUB that boots a UEFI machine's disk (local-disk.ts);
+ *   without it a UEFI machine told to boot its disk goes back to its firmware's boot order.
+ */
+export function ipxeScript(decision: BootDecision, firmware: BootRequest['firmware'], env?: EnvironmentFiles, localDiskEfi?: string): string {
   const lines = ['#!ipxe', `echo anemos: ${said(decision.rule)}`];
   if (decision.boot === 'environment') {
     if (!env) throw new Error('ipxeScript: the environment decision needs its files');
@@ -38,9 +42,11 @@ export function ipxeScript(decision: BootDecision, firmware: BootRequest['firmwa
       'goto load',
     );
   } else if (decision.boot === 'local-disk') {
-    // BIOS: the first disk's boot sector, as the firmware would have; UEFI: back to the
-    // firmware's boot order with an error, so that it goes on to its next entry.
-    lines.push(firmware === 'bios' ? 'sanboot --no-describe --drive 0x80 || exit 1' : 'exit 1');
+    // BIOS: the first disk's boot sector, as the firmware would have; UEFI: the GRUB that
+    // chains the disk's EFI loader; failing either, back to the firmware's boot order with
+    // an error, so that it goes on to its next entry.
+    if (firmware === 'bios') lines.push('sanboot --no-describe --drive 0x80 || exit 1');
+    else lines.push(localDiskEfi ? `chain ${localDiskEfi} || exit 1` : 'exit 1');
   } else {
     lines.push('exit 1');
   }

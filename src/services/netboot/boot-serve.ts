@@ -3,12 +3,15 @@
 // TFTP of the iPXE binaries, and the boot listener (HTTP: the iPXE scripts, the deploy
 // environment, the machines' segments and the agents' reports) on the interface's address.
 
-import {readFile, stat} from 'node:fs/promises';
+import {mkdir, readFile, rename, stat, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import type {AddressInfo} from 'node:net';
 import {sendMagicPackets, startDhcpServer, type DhcpServer} from '../../adapters/dhcp-server.js';
 import {sha256File} from '../../adapters/fetch.js';
 import {interfaceAddress} from '../../adapters/host-network.js';
+import {commandFailed, realRunner} from '../../adapters/process.js';
+import {which} from '../../adapters/which.js';
+import {GRUB_EFI_MODULES, LOCAL_DISK_EFI, localDiskEfiArgs, localDiskGrubConfig} from '../../core/netboot/local-disk.js';
 import {startTftpServer, type TftpServer} from '../../adapters/tftp-server.js';
 import {TFTP_PORT} from '../../core/netboot/tftp.js';
 import {ipxeBinary} from '../../core/netboot/pxe.js';
@@ -80,10 +83,35 @@ async function ipxeFiles(dir: string): Promise<{efi: BootFile}> {
   return {efi: {path, size: (await stat(path)).size, sha256: await sha256File(path)}};
 }
 
+/**
+ * The GRUB that boots a UEFI machine's disk, built into the cache from Debian's
+ * grub-efi-amd64-bin; without that package, UEFI machines sent to their disk go back to
+ * their firmware, which is said once here.
+ */
+async function localDiskEfi(cacheDir: string, log: (line: string) => void): Promise<BootFile | undefined> {
+  const tool = await which('grub-mkstandalone');
+  const modules = await stat(join(GRUB_EFI_MODULES, 'normal.mod')).then(() => true, () => false);
+  if (!tool || !modules) {
+    log(`boot: no ${!tool ? 'grub-mkstandalone' : GRUB_EFI_MODULES}: a UEFI machine sent to its disk goes back to its firmware's boot order, which may try other network boots first (install grub-efi-amd64-bin for the quick way)`);
+    return undefined;
+  }
+  const dir = join(cacheDir, 'boot');
+  await mkdir(dir, {recursive: true, mode: 0o700});
+  const cfg = join(dir, 'local-disk.cfg');
+  const path = join(dir, LOCAL_DISK_EFI);
+  await writeFile(cfg, localDiskGrubConfig());
+  const args = localDiskEfiArgs(cfg, `${path}.part`);
+  const r = await realRunner.run(tool, args, {timeoutMs: 60_000});
+  if (r.exitCode !== 0) throw commandFailed(tool, args, r.exitCode, r.stderr, 'grub-mkstandalone comes with grub-common and grub-efi-amd64-bin; reinstall them.');
+  await rename(`${path}.part`, path);
+  return {path, size: (await stat(path)).size, sha256: await sha256File(path)};
+}
+
 export async function startBootServices(registry: Registry, o: BootServeOptions & {version: string; limits?: Partial<Limits>; log: (line: string) => void}): Promise<RunningBoot> {
   const address = interfaceAddress(o.interface);
   const env = await environmentFiles(o.environment);
   const ipxe = await ipxeFiles(o.ipxeDir);
+  const localDisk = await localDiskEfi(o.cacheDir, o.log);
   const keys = o.sshKeys ? (await readFile(o.sshKeys, 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')) : [];
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
@@ -99,7 +127,7 @@ export async function startBootServices(registry: Registry, o: BootServeOptions 
     });
     closers.push(() => new Promise<void>((r) => (http.close(() => r()), http.closeAllConnections?.())));
     const httpBase = `http://${address}:${(http.address() as AddressInfo).port}`;
-    service = new BootService({registry, address, httpBase, discover: o.discover, kernel: env.kernel, base: env.base, efi: ipxe.efi, cacheDir: o.cacheDir, cmdline: o.cmdline, authorizedKeys: keys, cliVersion: o.version, log: o.log});
+    service = new BootService({registry, address, httpBase, discover: o.discover, kernel: env.kernel, base: env.base, efi: ipxe.efi, localDiskEfi: localDisk, cacheDir: o.cacheDir, cmdline: o.cmdline, authorizedKeys: keys, cliVersion: o.version, log: o.log});
     const tftp: TftpServer = await startTftpServer({root: o.ipxeDir, address, port: o.ports?.tftp ?? TFTP_PORT, log: o.log});
     closers.push(() => tftp.close());
     let dhcp: DhcpServer | undefined;

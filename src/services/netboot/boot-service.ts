@@ -22,6 +22,7 @@ import {buildCpio, writeCpio} from '../../core/cpio.js';
 import {bootDecision, type BootDecision} from '../../core/netboot/boot-decision.js';
 import type {DhcpMessage, DhcpReply} from '../../core/netboot/dhcp.js';
 import {ipxeRetryScript, ipxeScript, type EnvironmentFiles} from '../../core/netboot/ipxe-script.js';
+import {LOCAL_DISK_EFI} from '../../core/netboot/local-disk.js';
 import {classifyRequest, proxyAnswer, type BootRequest} from '../../core/netboot/pxe.js';
 import {bootConfigOf, newDeploymentId} from '../../core/deploy-plan.js';
 import {AnemosError, configError} from '../../shared/errors.js';
@@ -49,6 +50,8 @@ export interface BootServiceOptions {
   base: BootFile;
   /** iPXE for UEFI, which a UEFI HTTP Boot client is given by HTTP. */
   efi?: BootFile;
+  /** The GRUB that boots a UEFI machine's disk (core/netboot/local-disk.ts); without it, back to the firmware. */
+  localDiskEfi?: BootFile;
   /** Where payloads are fetched to and kept (by sha256), with their initrds. */
   cacheDir: string;
   /** Kernel arguments before anemos' own (the console). */
@@ -152,6 +155,10 @@ export class BootService {
       setLabel(`GET ${p}`);
       return this.file(req, res, this.o.efi);
     }
+    if (p === `/boot/${LOCAL_DISK_EFI}` && this.o.localDiskEfi) {
+      setLabel(`GET ${p}`);
+      return this.file(req, res, this.o.localDiskEfi);
+    }
     if (p.startsWith('/boot/m/')) {
       setLabel('GET /boot/m/{deployment}/machine.img');
       const parts = this.verify(p.replace(/\/machine\.img$/, ''), 'm', 1);
@@ -206,7 +213,7 @@ export class BootService {
       if (decision.boot !== 'environment') {
         await saw(decision.boot, decision.rule);
         this.o.log(`boot: ${mac} (${firmware}): ${decision.boot}: ${decision.rule}`);
-        return send(ipxeScript(decision, firmware));
+        return send(ipxeScript(decision, firmware, undefined, this.o.localDiskEfi && `${this.o.httpBase}/boot/${LOCAL_DISK_EFI}`));
       }
       let files: EnvironmentFiles;
       try {
