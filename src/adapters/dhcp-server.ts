@@ -76,10 +76,10 @@ export async function startDhcpServer(o: DhcpServerOptions): Promise<DhcpServer>
     o.answer(m, rinfo, via)
       .then((reply) => {
         if (!reply) return;
-        // RFC 2131 4.1: through the relay that forwarded it; to a client that has an address; else a broadcast.
+        // RFC 2131 4.1: through the relay that forwarded it; to a client that has an address; else (and a NAK always) a broadcast.
         // A request to 4011 is answered where it came from.
         const to =
-          via === 'pxe' ? rinfo : m.giaddr !== '0.0.0.0' ? {address: m.giaddr, port: DHCP_SERVER_PORT} : m.ciaddr !== '0.0.0.0' ? {address: m.ciaddr, port: DHCP_CLIENT_PORT} : {address: '255.255.255.255', port: DHCP_CLIENT_PORT};
+          via === 'pxe' ? rinfo : m.giaddr !== '0.0.0.0' ? {address: m.giaddr, port: DHCP_SERVER_PORT} : m.ciaddr !== '0.0.0.0' && reply.type !== 'nak' ? {address: m.ciaddr, port: DHCP_CLIENT_PORT} : {address: '255.255.255.255', port: DHCP_CLIENT_PORT};
         (via === 'pxe' ? from : send).send(encodeDhcp(reply), to.port, to.address, (err) => {
           if (err) log(`boot: DHCP answer to ${m.chaddr} (${to.address}:${to.port}) not sent: ${err.message}`);
           else counts.answers++;

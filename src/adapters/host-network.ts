@@ -22,13 +22,13 @@ export async function gatherNetworkCaptures(host: Host = localHost, paths = {res
   return {addr: addr.stdout, route4: route4.stdout, route6: route6.stdout, resolvConf, hostname: await host.hostname()};
 }
 
-/** The IPv4 address of one of this machine's interfaces (the boot services listen there). */
-export function interfaceAddress(name: string): string {
+/** The IPv4 address of one of this machine's interfaces (the boot services listen there), and its prefix length. */
+export function interfaceAddress(name: string): {address: string; prefix: number} {
   const all = networkInterfaces();
   const v4 = all[name]?.find((a) => a.family === 'IPv4');
   if (!v4) {
     const here = Object.entries(all).map(([n, as]) => `${n} ${as?.find((a) => a.family === 'IPv4')?.address ?? '(no IPv4)'}`).join(', ');
     throw usageError('boot-interface', all[name] ? `Interface ${name} has no IPv4 address: the boot services need one to answer from.` : `There is no interface ${name} here.`, `Interfaces here: ${here}. Pass --boot-interface with the one on the boot network.`);
   }
-  return v4.address;
+  return {address: v4.address, prefix: Number(v4.cidr?.split('/')[1] ?? 32)};
 }

@@ -173,8 +173,13 @@ async function waitForWatcher(config: BootConfig | undefined, log: AgentLog): Pr
  * looked at) asks the boot service what it would boot now, until the answer is another:
  * then it reboots, and its network boot takes it (the deploy environment composed for it).
  */
-async function waitForNextBoot(runner: Runner, next: NextBoot, log: AgentLog): Promise<string> {
-  log.info(`waiting for a deployment: asking the registry every ${next.seconds} s`);
+/**
+ * Asks the registry what this machine boots until the answer changes (returned, with its
+ * rule); with next.idle poweroff, returns undefined at the first answer that has not
+ * changed: the machine is registered and has nothing else to do.
+ */
+async function waitForNextBoot(runner: Runner, next: NextBoot, log: AgentLog): Promise<string | undefined> {
+  log.info(next.idle === 'poweroff' ? 'asking the registry once whether a deployment is ready; if not, powering off until woken' : `waiting for a deployment: asking the registry every ${next.seconds} s`);
   let failing = '';
   for (;;) {
     await sleep(next.seconds * 1000);
@@ -194,6 +199,7 @@ async function waitForNextBoot(runner: Runner, next: NextBoot, log: AgentLog): P
     failing = '';
     const now = `${answer.boot}${typeof answer.mode === 'string' ? ` ${answer.mode}` : ''}`;
     if (now !== next.current) return `${now}: ${String(answer.rule ?? '')}`;
+    if (next.idle === 'poweroff') return undefined;
   }
 }
 
@@ -207,6 +213,15 @@ async function reboot(runner: Runner, log: AgentLog, why: string, delaySeconds: 
   await runner.run('sync', [], {allowFail: true});
   await runner.run('reboot', ['-f'], {allowFail: true});
   // reboot -f does not return; if it did, stay up rather than exit.
+  return forever();
+}
+
+/** Off until woken (Wake-on-LAN): what the registry has had of this boot is delivered first. */
+async function powerOff(runner: Runner, log: AgentLog, drainSeconds: number): Promise<never> {
+  await reporter?.drain(drainSeconds);
+  log.info('powering off');
+  await runner.run('sync', [], {allowFail: true});
+  await runner.run('poweroff', ['-f'], {allowFail: true});
   return forever();
 }
 
@@ -282,6 +297,10 @@ async function run(): Promise<void> {
       log.emit({level: 'info', outcome: 'test-ready', msg: `TEST MODE READY: nothing will be written to disks. Connect with: ssh root@${primaryAddress(net)} ; "reboot" returns to the old system.`});
       if (config.next_boot) {
         const next = await waitForNextBoot(runner, config.next_boot, log);
+        if (next === undefined) {
+          log.emit({level: 'info', outcome: 'succeeded', msg: 'TEST BOOT ENDED: registered, nothing to deploy yet: powering off until woken (anemos machines wake)'});
+          await powerOff(runner, log, 10);
+        }
         // This boot has done its part: its record ends here (the next boot is a deployment of its own).
         log.emit({level: 'info', outcome: 'succeeded', msg: `TEST BOOT ENDED: the registry has another boot for this machine now (${next})`});
         await reboot(runner, log, 'rebooting into its network boot', 2);

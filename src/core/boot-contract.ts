@@ -96,6 +96,8 @@ export interface NextBoot {
   seconds: number;
   /** This boot's answer, "environment register" or "environment test". */
   current: string;
+  /** poweroff: once registered (its inventory delivered) and with nothing else to boot, the machine powers off until it is woken. */
+  idle?: 'poweroff';
 }
 
 export interface ReportTarget {
@@ -151,7 +153,7 @@ export const BOOT_CONFIG_SCHEMA: Schema = {
       type: 'object',
       additionalProperties: false,
       required: ['url', 'seconds', 'current'],
-      properties: {url: {type: 'string', pattern: '^https?://'}, seconds: {type: 'integer', minimum: 1, maximum: 3600}, current: {type: 'string'}},
+      properties: {url: {type: 'string', pattern: '^https?://'}, seconds: {type: 'integer', minimum: 1, maximum: 3600}, current: {type: 'string'}, idle: {enum: ['poweroff']}},
     },
   },
 };

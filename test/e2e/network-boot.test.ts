@@ -18,6 +18,7 @@ import {CLI, makeToken, startServe, type RunningServe} from '../helpers/registry
 
 const MAC = '52:54:00:77:00:01';
 const UEFI_MAC = '52:54:00:77:00:02';
+const ISOLATED_MAC = '52:54:00:77:00:03';
 const SERIAL = 'ANEMOS-NB-0001';
 const WWW_PORT = 8099;
 const BUILD_ID = 'network-boot-e2e';
@@ -196,5 +197,61 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
     const t = await deployAndBootDisk(vm, machine, UEFI_MAC, 'nb-two', /anemos: chaining \(hd0,gpt1\)\/EFI\/BOOT\/BOOTX64\.EFI/);
     expect(vm.log()).toContain(`${lab.address}:8067/boot/local-disk.efi`);
     console.log(`network boot (UEFI): ready to deployed (Debian 13 image, GPT with an ESP) ${t.deployed.toFixed(1)} s, to Debian 13's login from its own disk ${t.onDisk.toFixed(1)} s`);
+  });
+
+  it.concurrent('Isolated network (--dhcp full, no other DHCP on the segment, --discover-idle poweroff): a blank machine gets its address and its boot from anemos alone, registers and powers off; woken, it boots again and, its record saying so, waits', async () => {
+    // A segment of its own, without the site's DHCP, and a registry of its own serving it.
+    const dir = join(work, 'isolated');
+    mkdirSync(dir);
+    const isolated = startNetLab(dir, `i${process.pid}`, {siteDhcp: false});
+    const data = join(dir, 'registry');
+    const token = makeToken(data, 'admin');
+    let vm: Vm | undefined;
+    const own = await startServe(['--data', data, '--boot', '--boot-interface', isolated.bridge, '--boot-environment', BASE_DIR, '--discover', '--discover-idle', 'poweroff', '--dhcp', 'full', '--dhcp-range', '10.77.0.50-10.77.0.59', '--boot-cmdline', 'console=ttyS0,115200'], {wrap: isolated.exec([])});
+    const ownApi = (method: string, path: string, body?: unknown) => {
+      const argv = isolated.exec(['curl', '-s', '-X', method, '-H', `authorization: Bearer ${token}`, ...(body ? ['-H', 'content-type: application/json', '--data-binary', JSON.stringify(body)] : []), `${own.url}${path}`]);
+      return JSON.parse(execFileSync(argv[0]!, argv.slice(1)).toString());
+    };
+    try {
+      const t0 = Date.now();
+      const disk = join(dir, 'blank.raw');
+      execFileSync('truncate', ['-s', '1G', disk]);
+      const boot = (log: string) => new Vm({memoryMb: 512, serialLog: join(work, log), disks: [disk], mac: ISOLATED_MAC, tap: {netns: isolated.ns, ifname: isolated.tap('iso')}, serial: `${SERIAL}-I`});
+      vm = boot('isolated.serial.log');
+      vms.push(vm);
+      await vm.waitFor(/TEST MODE READY/, 240_000);
+      const ready = (Date.now() - t0) / 1000;
+      // Registered, nothing to deploy: it powers off by itself (QEMU ends with the machine).
+      await vm.waitFor(/TEST BOOT ENDED: registered, nothing to deploy yet: powering off until woken/, 60_000);
+      expect(await Promise.race([vm.exited, new Promise((r) => setTimeout(() => r('still running'), 60_000))])).toBe(0);
+      const off = (Date.now() - t0) / 1000;
+      const machine = ownApi('GET', `/api/v1/machines/${ISOLATED_MAC}`);
+      expect(machine).toMatchObject({state: 'new', lastBoot: {mac: ISOLATED_MAC, client: 'ipxe', boot: 'environment register'}, inventory: {system: {serial: `${SERIAL}-I`}}});
+      expect(ownApi('GET', `/api/v1/boot/explain?mac=${ISOLATED_MAC}`)).toMatchObject({boot: 'environment', mode: 'register', rule: expect.stringMatching(/once registered it powers off until it is woken \(anemos machines wake\), as --discover-idle says$/)});
+      // The firmware's iPXE and then the deploy environment took their address from anemos, and kept it.
+      expect(own.output()).toMatch(new RegExp(`boot: DHCP discover from ${ISOLATED_MAC}: offer 10\\.77\\.0\\.50; \\(ipxe, bios, port 67\\): the script; environment register`));
+      expect(own.output()).toMatch(new RegExp(`boot: DHCP request from ${ISOLATED_MAC}: ack 10\\.77\\.0\\.50 for 3600 s\n`));
+      const leases = JSON.parse(readFileSync(join(data, 'boot-cache', 'dhcp-leases.json'), 'utf8'));
+      expect(leases.map((l: {mac: string; address: string}) => [l.mac, l.address])).toEqual([[ISOLATED_MAC, '10.77.0.50']]);
+
+      // Its record now says it waits; it is woken (the magic packet is sent and audited; QEMU
+      // has no Wake-on-LAN, so the test powers it on as the NIC would) and boots again.
+      ownApi('PATCH', `/api/v1/machines/${machine.id}`, {attributes: {idle: 'wait'}});
+      const woken = isolated.exec([process.execPath, CLI, 'machines', 'wake', machine.id, '--registry', own.url, '--json']);
+      expect(JSON.parse(execFileSync(woken[0]!, woken.slice(1), {env: {...process.env, ANEMOS_REGISTRY_TOKEN: token}}).toString())).toMatchObject({macs: [ISOLATED_MAC], packets: 3});
+      vm = boot('isolated-woken.serial.log');
+      vms.push(vm);
+      await vm.waitFor(/TEST MODE READY/, 240_000);
+      await vm.waitFor(/waiting for a deployment: asking the registry every 10 s/, 30_000);
+      expect(ownApi('GET', `/api/v1/boot/explain?mac=${ISOLATED_MAC}`).rule).toMatch(/found by a network boot, it waits in the deploy environment for a deployment$/);
+      // Same machine, same address.
+      expect(ownApi('GET', '/api/v1/machines').machines).toHaveLength(1);
+      expect(JSON.parse(readFileSync(join(data, 'boot-cache', 'dhcp-leases.json'), 'utf8')).map((l: {address: string}) => l.address)).toEqual(['10.77.0.50']);
+      console.log(`network boot (isolated, --dhcp full): power-on to the registered deploy environment ${ready.toFixed(1)} s, to powered off ${off.toFixed(1)} s`);
+    } finally {
+      vm?.kill();
+      await own.stop();
+      isolated.close();
+    }
   });
 });

@@ -6,7 +6,19 @@
 // advertisements of a ULA prefix come from there too, so iPXE does not wait 13 s for one.
 
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process';
+import {createHash} from 'node:crypto';
+import {mkdirSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
+
+/** A deploy environment of two small files with their SHA256SUMS (what --boot-environment checks), for tests that boot nothing: its directory. */
+export function fakeEnvironment(work: string): string {
+  const env = join(work, 'environment');
+  mkdirSync(env);
+  const files: [string, Buffer][] = [['vmlinuz', Buffer.from('kernel')], ['initramfs.cpio.zst', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0])]];
+  for (const [name, bytes] of files) writeFileSync(join(env, name), bytes);
+  writeFileSync(join(env, 'SHA256SUMS'), files.map(([name, bytes]) => `${createHash('sha256').update(bytes).digest('hex')}  ${name}\n`).join(''));
+  return env;
+}
 
 export interface NetLab {
   /** The namespace of the bridge, the taps and anemos serve. */
@@ -21,16 +33,18 @@ export interface NetLab {
   /** A command inside the switch namespace (argv). */
   exec(argv: string[]): string[];
   /**
-   * A namespace of its own for a client on the segment (a veth on the bridge, this address,
-   * and a default route through it so that 255.255.255.255 can be sent to): a command there (argv).
+   * A namespace of its own for a client on the segment (a veth cl0 on the bridge, this address,
+   * and a default route through it so that 255.255.255.255 can be sent to): a command there
+   * (argv). Without an address, cl0 is up and bare, for a DHCP client to configure.
    */
-  client(address: string): (argv: string[]) => string[];
+  client(address?: string, mac?: string): (argv: string[]) => string[];
   close(): void;
 }
 
 const ip = (...args: string[]) => execFileSync('ip', args, {stdio: ['ignore', 'pipe', 'pipe']}).toString();
 
-export function startNetLab(work: string, id: string): NetLab {
+/** siteDhcp false: the segment has no DHCP server but anemos' own (--dhcp full). */
+export function startNetLab(work: string, id: string, o: {siteDhcp?: boolean} = {}): NetLab {
   const ns = `anemos-nb-${id}`;
   const siteNs = `anemos-site-${id}`;
   const bridge = 'br0';
@@ -63,7 +77,7 @@ export function startNetLab(work: string, id: string): NetLab {
     ip('-n', siteNs, 'addr', 'add', `${siteAddress}/24`, 'dev', 'site0');
     ip('-n', siteNs, 'addr', 'add', 'fd77::2/64', 'dev', 'site0', 'nodad');
     ip('-n', siteNs, 'link', 'set', 'site0', 'up');
-    dnsmasq = spawn(
+    if (o.siteDhcp !== false) dnsmasq = spawn(
       'ip',
       [
         'netns', 'exec', siteNs,
@@ -90,7 +104,7 @@ export function startNetLab(work: string, id: string): NetLab {
       return tap;
     },
     exec: (argv) => ['ip', 'netns', 'exec', ns, ...argv],
-    client(addr: string) {
+    client(addr?: string, mac?: string) {
       const n = clients.length;
       const cns = `anemos-cl${n}-${id}`;
       ip('netns', 'add', cns);
@@ -98,9 +112,10 @@ export function startNetLab(work: string, id: string): NetLab {
       ip('-n', cns, 'link', 'set', 'lo', 'up');
       ip('-n', ns, 'link', 'add', `to-cl${n}`, 'type', 'veth', 'peer', 'name', 'cl0', 'netns', cns);
       ip('-n', ns, 'link', 'set', `to-cl${n}`, 'master', bridge, 'up');
-      ip('-n', cns, 'addr', 'add', `${addr}/24`, 'dev', 'cl0');
+      if (mac) ip('-n', cns, 'link', 'set', 'cl0', 'address', mac);
+      if (addr) ip('-n', cns, 'addr', 'add', `${addr}/24`, 'dev', 'cl0');
       ip('-n', cns, 'link', 'set', 'cl0', 'up');
-      ip('-n', cns, 'route', 'add', 'default', 'dev', 'cl0');
+      if (addr) ip('-n', cns, 'route', 'add', 'default', 'dev', 'cl0');
       return (argv) => ['ip', 'netns', 'exec', cns, ...argv];
     },
     close,

@@ -4,14 +4,14 @@
 // TFTP and HTTP to the boot interface's address; the site's DHCP (dnsmasq) is on the segment.
 
 import {execFileSync, spawn} from 'node:child_process';
-import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
+import {mkdtempSync, readFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {createHash} from 'node:crypto';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {OPTION, parseDhcp, type DhcpMessage} from '../../src/core/netboot/dhcp.js';
 import {ascii, dhcpRequest} from '../helpers/dhcp-request.js';
-import {startNetLab, type NetLab} from '../helpers/netlab.js';
+import {fakeEnvironment, startNetLab, type NetLab} from '../helpers/netlab.js';
 import {prng} from '../helpers/prng.js';
 import {REPO} from '../helpers/kernel.js';
 import {CLI, makeToken, startServe, type RunningServe} from '../helpers/registry.js';
@@ -63,12 +63,7 @@ describe('anemos serve --boot on a lab segment', {timeout: 180_000}, () => {
     lab = startNetLab(work, `s${process.pid}`);
     client = lab.client('10.77.0.50');
     // A deploy environment of two small files: this test boots nothing.
-    const env = join(work, 'environment');
-    execFileSync('mkdir', [env]);
-    writeFileSync(join(env, 'vmlinuz'), 'kernel');
-    writeFileSync(join(env, 'initramfs.cpio.zst'), Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]));
-    const sum = (f: string) => createHash('sha256').update(readFileSync(join(env, f))).digest('hex');
-    writeFileSync(join(env, 'SHA256SUMS'), `${sum('vmlinuz')}  vmlinuz\n${sum('initramfs.cpio.zst')}  initramfs.cpio.zst\n`);
+    const env = fakeEnvironment(work);
     const data = join(work, 'registry');
     admin = makeToken(data, 'admin');
     serve = await startServe(['--data', data, '--boot', '--boot-interface', lab.bridge, '--boot-environment', env], {wrap: lab.exec([])});

@@ -3,6 +3,7 @@ import {DEFAULT_SETTINGS, parseTlsFlags, serveRegistry, serveSettings, settingsF
 import {BaseCommand} from '../base.js';
 import {usageError} from '../../shared/errors.js';
 import type {DhcpMode} from '../../services/netboot/boot-serve.js';
+import type {Idle} from '../../core/netboot/boot-decision.js';
 
 export const registryDbFlags = {
   data: Flags.string({description: 'Directory of the embedded database (default /var/lib/anemos/registry as root, ~/.local/share/anemos/registry otherwise), and of the --tls auto key and certificate; kept 0700, its files 0600. With --database it holds only the TLS files.', env: 'ANEMOS_REGISTRY_DATA'}),
@@ -26,8 +27,11 @@ export default class Serve extends BaseCommand {
     boot: Flags.boolean({description: 'Boot machines from the network too: proxyDHCP, TFTP of iPXE and HTTP on --boot-interface, deciding from each machine\'s record (docs/network-boot.md).', env: 'ANEMOS_BOOT'}),
     'boot-interface': Flags.string({description: 'The interface on the boot network; the boot services answer from its IPv4 address.', env: 'ANEMOS_BOOT_INTERFACE', dependsOn: ['boot']}),
     'boot-environment': Flags.string({description: 'The deploy environment machines boot: a directory made by "anemos initramfs build -o DIR" (vmlinuz, initramfs.cpio.zst, SHA256SUMS; checked at start).', env: 'ANEMOS_BOOT_ENVIRONMENT', dependsOn: ['boot']}),
-    dhcp: Flags.string({options: ['proxy', 'off'], default: 'proxy', description: 'proxy: answer PXE and iPXE clients with boot information only, beside the site\'s DHCP (which gives the addresses); off: no DHCP (the site\'s DHCP points at this server itself).', env: 'ANEMOS_DHCP'}),
+    dhcp: Flags.string({options: ['proxy', 'full', 'off'], default: 'proxy', description: 'proxy: answer PXE and iPXE clients with boot information only, beside the site\'s DHCP (which gives the addresses); full: be the DHCP server of an isolated boot network, giving every client an address from --dhcp-range (and boot information to those it boots); off: no DHCP (the site\'s DHCP points at this server itself).', env: 'ANEMOS_DHCP'}),
+    'dhcp-range': Flags.string({description: 'With --dhcp full: START-END, the addresses it gives (inside the boot interface\'s subnet, without its own address).', env: 'ANEMOS_DHCP_RANGE'}),
+    'dhcp-lease': Flags.integer({description: 'With --dhcp full: seconds a lease lasts.', default: 3600, min: 60, max: 7 * 86400, env: 'ANEMOS_DHCP_LEASE'}),
     discover: Flags.boolean({description: 'Answer machines the registry does not know: they boot the deploy environment, report their hardware, appear as new (discovered), and wait for a deployment.', env: 'ANEMOS_DISCOVER', dependsOn: ['boot']}),
+    'discover-idle': Flags.string({options: ['wait', 'poweroff'], default: 'wait', description: 'What a discovered machine does once registered, while it has nothing to deploy: wait in the deploy environment (SSH in, it asks every 10 s), or power off until "anemos machines wake" (a machine\'s own attribute idle: wait|poweroff wins).', env: 'ANEMOS_DISCOVER_IDLE'}),
     'boot-http-port': Flags.integer({description: 'Port of the boot listener (iPXE scripts, the deploy environment, agents\' reports) on the boot interface.', default: 8067, min: 1, max: 65535, env: 'ANEMOS_BOOT_HTTP_PORT'}),
     'ipxe-dir': Flags.string({description: 'Where undionly.kpxe and snponly.efi are (Debian\'s ipxe package).', default: '/usr/lib/ipxe', env: 'ANEMOS_IPXE_DIR'}),
     'boot-ssh-keys': Flags.string({description: 'A file of SSH public keys let into network-booted deploy environments (authorized_keys format).', env: 'ANEMOS_BOOT_SSH_KEYS', dependsOn: ['boot']}),
@@ -47,8 +51,9 @@ export default class Serve extends BaseCommand {
     if (flags.boot && (!flags['boot-interface'] || !flags['boot-environment'])) {
       throw usageError('boot-flags', `--boot needs ${[!flags['boot-interface'] && '--boot-interface IF', !flags['boot-environment'] && '--boot-environment DIR'].filter(Boolean).join(' and ')}.`, 'For example: anemos serve --boot --boot-interface eth1 --boot-environment /var/lib/anemos/environment (made by anemos initramfs build -o DIR).');
     }
+    if (flags['dhcp-range'] && flags.dhcp !== 'full') throw usageError('dhcp-range', `--dhcp-range is for --dhcp full; with --dhcp ${flags.dhcp} the site's DHCP gives the addresses.`, 'Add --dhcp full on an isolated boot network, or leave --dhcp-range out.');
     const boot = flags.boot
-      ? {interface: flags['boot-interface']!, environment: flags['boot-environment']!, dhcp: flags.dhcp as DhcpMode, discover: Boolean(flags.discover), httpPort: flags['boot-http-port'], ipxeDir: flags['ipxe-dir'], sshKeys: flags['boot-ssh-keys'], cmdline: flags['boot-cmdline'], ...(flags['boot-cache'] ? {cacheDir: flags['boot-cache']} : {})}
+      ? {interface: flags['boot-interface']!, environment: flags['boot-environment']!, dhcp: flags.dhcp as DhcpMode, ...(flags['dhcp-range'] ? {dhcpRange: flags['dhcp-range']} : {}), leaseSeconds: flags['dhcp-lease'], discover: Boolean(flags.discover), idle: flags['discover-idle'] as Idle, httpPort: flags['boot-http-port'], ipxeDir: flags['ipxe-dir'], sshKeys: flags['boot-ssh-keys'], cmdline: flags['boot-cmdline'], ...(flags['boot-cache'] ? {cacheDir: flags['boot-cache']} : {})}
       : undefined;
     const running = await serveRegistry({boot, data: flags.data, database: flags.database, listen: flags.listen, version: this.config.version, tls, log: flags.quiet ? (l) => (l.startsWith('error') ? this.progress(l) : undefined) : (l) => this.progress(l)});
     this.out(`anemos registry: ${running.url} (${running.kind === 'embedded' ? 'embedded database in' : 'PostgreSQL at'} ${running.where}); the API at ${running.url}/api/v1, its description at ${running.url}/api/v1/openapi.json`);

@@ -5,6 +5,9 @@
 import type {MachineState} from '../registry/lifecycle.js';
 import type {BootRequest} from './pxe.js';
 
+/** What a discovered machine does while it waits for a deployment: stay up in RAM (SSH in), or power off until it is woken. */
+export type Idle = 'wait' | 'poweroff';
+
 /** What the registry knows of the asking machine (found by the MAC it asks with). */
 export interface BootRecord {
   id: string;
@@ -13,11 +16,13 @@ export interface BootRecord {
   desired: boolean;
   /** Whether it was first registered by a network boot (it waits in RAM for a deployment), not from its own system. */
   discovered: boolean;
+  /** The record's own say (attribute idle: wait|poweroff), over the server's --discover-idle. */
+  idle?: Idle;
 }
 
 export type BootDecision =
   /** The deploy environment: deploy (run the desired deployment), test (SSH in to look), register (report the inventory, then wait for a deployment). */
-  | {boot: 'environment'; mode: 'deploy' | 'test' | 'register'; rule: string}
+  | {boot: 'environment'; mode: 'deploy' | 'test' | 'register'; rule: string; /** register: power off once registered, until woken. */ idle?: 'poweroff'}
   | {boot: 'local-disk'; rule: string}
   /** No answer: the client goes on to its next boot device. */
   | {boot: 'none'; rule: string};
@@ -25,12 +30,14 @@ export type BootDecision =
 export interface DecisionOptions {
   /** --discover: unknown machines boot the deploy environment in register mode. */
   discover: boolean;
+  /** --discover-idle: what a registered machine does while it waits (default wait). */
+  idle?: Idle;
 }
 
 export function bootDecision(req: Pick<BootRequest, 'mac'>, record: BootRecord | undefined, o: DecisionOptions): BootDecision {
   if (!record) {
     return o.discover
-      ? {boot: 'environment', mode: 'register', rule: `${req.mac} is not in the registry and discovery is on: it registers itself and waits for a deployment`}
+      ? idling({boot: 'environment', mode: 'register', rule: `${req.mac} is not in the registry and discovery is on: it registers itself and waits for a deployment`}, o.idle)
       : {boot: 'none', rule: `${req.mac} is not in the registry and discovery is off (anemos serve --discover): no answer`};
   }
   const who = `${record.id} (${req.mac}) is ${record.state}`;
@@ -45,15 +52,21 @@ export function bootDecision(req: Pick<BootRequest, 'mac'>, record: BootRecord |
     case 'ready':
     case 'provisioning':
       if (record.desired) return {boot: 'environment', mode: 'deploy', rule: `${who} with a desired deployment: the deploy environment runs it`};
-      return waitOrDisk(record, `${who} without a desired deployment`);
+      return waitOrDisk(record, `${who} without a desired deployment`, o);
     case 'new':
-      return waitOrDisk(record, who);
+      return waitOrDisk(record, who, o);
   }
 }
 
-/** A machine with nothing to run yet: one found by a network boot waits in RAM; one that runs its own system boots it. */
-function waitOrDisk(record: BootRecord, why: string): BootDecision {
+/** A machine with nothing to run yet: one found by a network boot waits in RAM (or powers off); one that runs its own system boots it. */
+function waitOrDisk(record: BootRecord, why: string, o: DecisionOptions = {discover: false}): BootDecision {
   return record.discovered
-    ? {boot: 'environment', mode: 'register', rule: `${why}; found by a network boot, it waits in the deploy environment for a deployment`}
+    ? idling({boot: 'environment', mode: 'register', rule: `${why}; found by a network boot, it waits in the deploy environment for a deployment`}, record.idle ?? o.idle, record.idle ? 'its record' : '--discover-idle')
     : {boot: 'local-disk', rule: `${why}; registered from its own system, it boots its disk until it is ready with a desired deployment`};
+}
+
+/** Register mode, powering off once registered when the record (or the server) says so. */
+function idling(d: BootDecision & {boot: 'environment'}, idle: Idle | undefined, who = '--discover-idle'): BootDecision {
+  if (idle !== 'poweroff') return d;
+  return {...d, idle: 'poweroff', rule: `${d.rule}; once registered it powers off until it is woken (anemos machines wake), as ${who} says`};
 }

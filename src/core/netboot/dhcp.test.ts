@@ -210,4 +210,17 @@ describe('what a machine boots', () => {
     expect(decide(rec('ready', {discovered: true}))).toMatchObject({boot: 'environment', mode: 'register'});
     expect(decide(rec('new'))).toMatchObject({boot: 'local-disk', rule: expect.stringMatching(/registered from its own system/)});
   });
+
+  it('a discovered machine with nothing to run powers off once registered when the server or its record says so, the record winning', () => {
+    const off = (r: BootRecord | undefined, idle?: 'wait' | 'poweroff') => bootDecision({mac: MAC}, r, {discover: true, ...(idle ? {idle} : {})});
+    expect(off(undefined)).not.toHaveProperty('idle');
+    expect(off(undefined, 'poweroff')).toMatchObject({boot: 'environment', mode: 'register', idle: 'poweroff', rule: expect.stringMatching(/once registered it powers off until it is woken \(anemos machines wake\), as --discover-idle says$/)});
+    expect(off(rec('new', {discovered: true}), 'poweroff')).toMatchObject({idle: 'poweroff'});
+    expect(off(rec('new', {discovered: true, idle: 'wait'}), 'poweroff')).not.toHaveProperty('idle');
+    expect(off(rec('new', {discovered: true, idle: 'poweroff'}))).toMatchObject({idle: 'poweroff', rule: expect.stringMatching(/as its record says$/)});
+    // Only a machine that waits: one with a deployment to run, or one that runs its own system, is not told to power off.
+    expect(off(rec('ready', {discovered: true, desired: true, idle: 'poweroff'}), 'poweroff')).toEqual(expect.objectContaining({mode: 'deploy'}));
+    expect(off(rec('ready', {discovered: true, desired: true, idle: 'poweroff'}), 'poweroff')).not.toHaveProperty('idle');
+    expect(off(rec('new', {idle: 'poweroff'}), 'poweroff')).toMatchObject({boot: 'local-disk'});
+  });
 });

@@ -1,7 +1,8 @@
 // The iPXE script a machine is given (GET /boot/ipxe?mac=...): what bootDecision decided,
 // in iPXE's own words. The deploy environment is the kernel and two initrds, the shared
-// base (never rewritten) and the machine's own segment; a fetch that fails is tried again
-// after a pause (a registry or database that is away for a moment does not end the boot).
+// base (never rewritten) and the machine's own segment; after a fetch that fails, the
+// script is asked for again after a pause (a registry or database away for a moment, or a
+// restarted one that no longer holds the segment it made, does not end the boot).
 
 import type {BootDecision} from './boot-decision.js';
 import type {BootRequest} from './pxe.js';
@@ -12,6 +13,8 @@ export interface EnvironmentFiles {
   initrds: {name: string; url: string}[];
   /** The kernel command line after the initrd= arguments. */
   cmdline: string;
+  /** This machine's script URL: asked again after a failed download (the decision, and fresh links, made anew). */
+  again: string;
 }
 
 /** Seconds between tries when a fetch fails. */
@@ -36,10 +39,10 @@ export function ipxeScript(decision: BootDecision, firmware: BootRequest['firmwa
       ...env.initrds.map((i) => `initrd --name ${i.name} ${i.url} || goto retry`),
       'boot || goto retry',
       ':retry',
-      `echo anemos: a download failed; trying again in ${RETRY_SECONDS} s`,
+      `echo anemos: a download failed; asking again in ${RETRY_SECONDS} s`,
       'imgfree',
       `sleep ${RETRY_SECONDS}`,
-      'goto load',
+      `chain --replace ${env.again} || goto retry`,
     );
   } else if (decision.boot === 'local-disk') {
     // BIOS: the first disk's boot sector, as the firmware would have; UEFI: the GRUB that

@@ -100,6 +100,9 @@ export const MIGRATIONS: string[] = [
   // and the last boot request the boot service answered for it (for the operator's page).
   `ALTER TABLE machines ADD COLUMN discovered_at timestamptz;
    ALTER TABLE machines ADD COLUMN last_boot jsonb;`,
+  // Keys every process on this database shares: the one that signs network boot links, so
+  // that a link one anemos serve --boot gave is good at another and after a restart.
+  `CREATE TABLE secrets (name text PRIMARY KEY, value text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());`,
 ];
 
 export async function migrate(db: Db): Promise<{from: number; to: number}> {

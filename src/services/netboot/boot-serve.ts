@@ -3,6 +3,7 @@
 // TFTP of the iPXE binaries, and the boot listener (HTTP: the iPXE scripts, the deploy
 // environment, the machines' segments and the agents' reports) on the interface's address.
 
+import {renameSync, writeFileSync} from 'node:fs';
 import {mkdir, readFile, rename, stat, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import type {AddressInfo} from 'node:net';
@@ -15,19 +16,28 @@ import {GRUB_EFI_MODULES, LOCAL_DISK_EFI, localDiskEfiArgs, localDiskGrubConfig}
 import {startTftpServer, type TftpServer} from '../../adapters/tftp-server.js';
 import {TFTP_PORT} from '../../core/netboot/tftp.js';
 import {ipxeBinary} from '../../core/netboot/pxe.js';
+import type {FullDhcp} from '../../core/netboot/full-dhcp.js';
+import type {Idle} from '../../core/netboot/boot-decision.js';
+import {Leases, parseRange, type Lease} from '../../core/netboot/leases.js';
 import {artifactError, usageError} from '../../shared/errors.js';
 import type {Registry} from '../registry/registry.js';
 import {createRegistryServer, type Limits} from '../registry/server.js';
 import {BootService, type BootFile} from './boot-service.js';
 
-export const DHCP_MODES = ['proxy', 'off'] as const;
+export const DHCP_MODES = ['proxy', 'full', 'off'] as const;
 export type DhcpMode = (typeof DHCP_MODES)[number];
 
 export interface BootServeOptions {
   /** --boot-interface: the boot segment's interface; the services listen on its IPv4 address. */
   interface: string;
   dhcp: DhcpMode;
+  /** --dhcp-range START-END: the addresses --dhcp full gives (required with it, refused without it). */
+  dhcpRange?: string;
+  /** --dhcp-lease: seconds a full DHCP lease lasts. */
+  leaseSeconds?: number;
   discover: boolean;
+  /** --discover-idle: what a discovered machine does while it waits for a deployment (its record's attributes.idle wins). */
+  idle?: Idle;
   /** --boot-http-port: the boot listener's port on that address. */
   httpPort: number;
   /** --boot-environment: a directory of anemos initramfs build (vmlinuz, initramfs.cpio.zst, SHA256SUMS). */
@@ -107,8 +117,41 @@ async function localDiskEfi(cacheDir: string, log: (line: string) => void): Prom
   return {path, size: (await stat(path)).size, sha256: await sha256File(path)};
 }
 
+/** The lease table of --dhcp full, from the range and the leases kept in the cache (written again at each change). */
+async function fullDhcp(o: BootServeOptions, address: string, prefix: number, log: (line: string) => void): Promise<FullDhcp & {kept: (leases: Lease[]) => void}> {
+  if (!o.dhcpRange) throw usageError('dhcp-range', '--dhcp full needs --dhcp-range START-END: the addresses it may give on the boot network.', `For example --dhcp-range ${address.replace(/\.\d+$/, '.100')}-${address.replace(/\.\d+$/, '.199')} (inside ${address}/${prefix}, without this server's address).`);
+  const r = parseRange(o.dhcpRange, {address, prefix});
+  if (!r.ok) throw usageError('dhcp-range', `${r.error}.`, `Name addresses inside ${address}/${prefix} on --boot-interface ${o.interface}, without ${address}.`);
+  const file = join(o.cacheDir, 'dhcp-leases.json');
+  const kept = await readFile(file, 'utf8').then(
+    (t) => {
+      try {
+        const v = JSON.parse(t) as unknown;
+        if (Array.isArray(v)) return v.filter((l): l is Lease => typeof l?.mac === 'string' && typeof l?.address === 'string' && typeof l?.expires === 'number');
+      } catch {
+        // said below
+      }
+      log(`boot: ${file} is not a lease table anemos wrote: starting with no leases (clients renewing others' addresses are refused and ask again)`);
+      return [];
+    },
+    () => [],
+  );
+  await mkdir(o.cacheDir, {recursive: true, mode: 0o700});
+  return {
+    leases: new Leases(r.range, kept),
+    server: address,
+    leaseSeconds: o.leaseSeconds ?? 3600,
+    // Written whole and renamed into place: a crash leaves the old table or the new one.
+    kept: (leases) => {
+      writeFileSync(`${file}.part`, `${JSON.stringify(leases, null, 1)}\n`, {mode: 0o600});
+      renameSync(`${file}.part`, file);
+    },
+  };
+}
+
 export async function startBootServices(registry: Registry, o: BootServeOptions & {version: string; limits?: Partial<Limits>; log: (line: string) => void}): Promise<RunningBoot> {
-  const address = interfaceAddress(o.interface);
+  const {address, prefix} = interfaceAddress(o.interface);
+  const full = o.dhcp === 'full' ? await fullDhcp(o, address, prefix, o.log) : undefined;
   const env = await environmentFiles(o.environment);
   const ipxe = await ipxeFiles(o.ipxeDir);
   const localDisk = await localDiskEfi(o.cacheDir, o.log);
@@ -127,15 +170,16 @@ export async function startBootServices(registry: Registry, o: BootServeOptions 
     });
     closers.push(() => new Promise<void>((r) => (http.close(() => r()), http.closeAllConnections?.())));
     const httpBase = `http://${address}:${(http.address() as AddressInfo).port}`;
-    service = new BootService({registry, address, httpBase, discover: o.discover, kernel: env.kernel, base: env.base, efi: ipxe.efi, localDiskEfi: localDisk, cacheDir: o.cacheDir, cmdline: o.cmdline, authorizedKeys: keys, cliVersion: o.version, log: o.log});
+    service = new BootService({registry, address, httpBase, discover: o.discover, ...(o.idle ? {idle: o.idle} : {}), kernel: env.kernel, base: env.base, efi: ipxe.efi, localDiskEfi: localDisk, secret: await registry.secret('boot-links'), cacheDir: o.cacheDir, cmdline: o.cmdline, authorizedKeys: keys, cliVersion: o.version, log: o.log, ...(full ? {dhcpFull: full} : {})});
     const tftp: TftpServer = await startTftpServer({root: o.ipxeDir, address, port: o.ports?.tftp ?? TFTP_PORT, log: o.log});
     closers.push(() => tftp.close());
     let dhcp: DhcpServer | undefined;
-    if (o.dhcp === 'proxy') {
+    if (o.dhcp !== 'off') {
       dhcp = await startDhcpServer({address, port: o.ports?.dhcp, pxePort: o.ports?.pxe, answer: (m, from, via) => service!.answerDhcp(m, from, via), log: o.log});
       closers.push(() => dhcp!.close());
     }
-    o.log(`boot: on ${o.interface} (${address}): ${o.dhcp === 'proxy' ? 'proxyDHCP, ' : 'no DHCP (--dhcp off), '}TFTP of ${o.ipxeDir}, HTTP ${httpBase}/boot/; discovery ${o.discover ? 'on' : 'off'}; deploy environment ${env.kernel.sha256.slice(0, 12)}… + ${env.base.sha256.slice(0, 12)}… (${o.environment})`);
+    const dhcpSaid = o.dhcp === 'proxy' ? 'proxyDHCP, ' : o.dhcp === 'full' ? `DHCP for every client in ${o.dhcpRange} (--dhcp full; ${full!.leases.bound().length} leases kept), ` : 'no DHCP (--dhcp off), ';
+    o.log(`boot: on ${o.interface} (${address}): ${dhcpSaid}TFTP of ${o.ipxeDir}, HTTP ${httpBase}/boot/; discovery ${o.discover ? 'on' : 'off'}; deploy environment ${env.kernel.sha256.slice(0, 12)}… + ${env.base.sha256.slice(0, 12)}… (${o.environment})`);
     return {address, httpBase, service, wake: (macs) => sendMagicPackets(address, macs), close};
   } catch (err) {
     await close();

@@ -19,10 +19,12 @@ import {fetchArtifact} from '../../adapters/fetch.js';
 import {payloadFileName, type BootConfig} from '../../core/boot-contract.js';
 import {applyDesired, parseConfig, type Config, type DesiredConfig} from '../../core/config.js';
 import {buildCpio, writeCpio} from '../../core/cpio.js';
-import {bootDecision, type BootDecision} from '../../core/netboot/boot-decision.js';
+import {bootDecision, type BootDecision, type Idle} from '../../core/netboot/boot-decision.js';
 import type {DhcpMessage, DhcpReply} from '../../core/netboot/dhcp.js';
 import {ipxeRetryScript, ipxeScript, type EnvironmentFiles} from '../../core/netboot/ipxe-script.js';
 import {LOCAL_DISK_EFI} from '../../core/netboot/local-disk.js';
+import {fullAnswer, type FullDhcp} from '../../core/netboot/full-dhcp.js';
+import type {Lease} from '../../core/netboot/leases.js';
 import {classifyRequest, proxyAnswer, type BootRequest} from '../../core/netboot/pxe.js';
 import {bootConfigOf, newDeploymentId} from '../../core/deploy-plan.js';
 import {AnemosError, configError} from '../../shared/errors.js';
@@ -45,6 +47,8 @@ export interface BootServiceOptions {
   httpBase: string;
   /** --discover: machines no record has boot the deploy environment and register. */
   discover: boolean;
+  /** --discover-idle: what a registered machine does while it waits (its record's attributes.idle wins). */
+  idle?: Idle;
   /** The deploy environment: kernel and base initramfs (anemos initramfs build's output). */
   kernel: BootFile;
   base: BootFile;
@@ -67,6 +71,10 @@ export interface BootServiceOptions {
   pollSeconds?: number;
   /** How long a register or test boot's token reports (the machine waits in RAM that long at most). */
   tokenHours?: number;
+  /** The key that signs this service's links: shared by every process on the database (Registry.secret); one of its own otherwise. */
+  secret?: Buffer;
+  /** --dhcp full: this server gives every client on the boot network its address, from this table; `kept` is called when it changes. */
+  dhcpFull?: FullDhcp & {kept: (leases: Lease[]) => void};
 }
 
 /** Segments made for a script and not fetched yet, by deployment: at most this many kept. */
@@ -76,7 +84,7 @@ const hexMac = (mac: string) => mac.replace(/:/g, '');
 const macOf = (hex: string) => (/^[0-9a-f]{12}$/.test(hex) ? hex.match(/../g)!.join(':') : undefined);
 
 export class BootService {
-  private readonly secret = randomBytes(32);
+  private readonly secret: Buffer;
   private readonly pending = new Map<string, {bytes: Buffer; expires: number}>();
   /** Kernels and initramfs images desired deployments name, by sha256, fetched once. */
   private readonly artifacts = new Map<string, Promise<BootFile>>();
@@ -86,6 +94,7 @@ export class BootService {
 
   constructor(private readonly o: BootServiceOptions) {
     this.now = o.now ?? (() => new Date());
+    this.secret = o.secret ?? randomBytes(32);
   }
 
   private sign(path: string): string {
@@ -113,17 +122,37 @@ export class BootService {
 
   /** What this MAC would boot now, from its record. */
   async decide(req: Pick<BootRequest, 'mac'>): Promise<BootDecision> {
-    return bootDecision(req, await this.o.registry.bootRecord(req.mac), {discover: this.o.discover});
+    return bootDecision(req, await this.o.registry.bootRecord(req.mac), {discover: this.o.discover, ...(this.o.idle ? {idle: this.o.idle} : {})});
   }
 
   // ---------------------------------------------------------------- DHCP
 
   async answerDhcp(m: DhcpMessage, _from: {address: string; port: number}, via: 'dhcp' | 'pxe'): Promise<DhcpReply | undefined> {
+    const full = this.o.dhcpFull;
+    if (full && via === 'dhcp') {
+      // The network's DHCP server: an address for every client, and the boot part for those anemos boots.
+      const boot = m.type === 'discover' || m.type === 'request' ? await this.bootAnswer(m, via, true) : undefined;
+      const a = fullAnswer(m, full, boot?.reply, this.now().getTime());
+      if (a.changed) full.kept(full.leases.bound());
+      this.o.log(`boot: DHCP ${m.type} from ${m.chaddr}: ${a.said}${boot ? `; ${boot.said}` : ''}`);
+      return a.reply;
+    }
+    const boot = await this.bootAnswer(m, via, false);
+    if (boot) this.o.log(`boot: DHCP ${boot.said}`);
+    return boot?.reply;
+  }
+
+  /**
+   * The boot part of an answer (a proxy answer: no address), and what was decided, for a
+   * PXE or iPXE client; undefined for any other client. A proxy answers a discover on 67
+   * and a request on 4011 (a request on 67 is the site DHCP's business); the full server
+   * answers both on 67.
+   */
+  private async bootAnswer(m: DhcpMessage, via: 'dhcp' | 'pxe', full: boolean): Promise<{reply?: DhcpReply; said: string} | undefined> {
     const c = classifyRequest(m);
     if ('ignore' in c) return undefined;
     const req = c.boot;
-    // A proxy answers a discover on 67 and a request on 4011; a request on 67 is the site DHCP's business.
-    if ((via === 'dhcp') !== (req.type === 'discover')) return undefined;
+    if (!full && (via === 'dhcp') !== (req.type === 'discover')) return undefined;
     let decision: BootDecision;
     try {
       decision = await this.decide(req);
@@ -132,9 +161,9 @@ export class BootService {
       decision = {boot: 'environment', mode: 'register', rule: `the registry could not decide (${(err as Error).message})`};
     }
     const what = decision.boot === 'environment' ? `environment ${decision.mode}` : decision.boot;
-    this.o.log(`boot: DHCP ${m.type} from ${req.mac} (${req.client}, ${req.firmware}, port ${via === 'pxe' ? 4011 : 67}): ${decision.boot === 'none' ? 'no answer' : req.client === 'ipxe' ? 'the script' : 'iPXE'}; ${what}: ${decision.rule}`);
-    if (decision.boot === 'none') return undefined;
-    return proxyAnswer(req, m, {address: this.o.address, httpBase: this.o.httpBase});
+    const said = `${full ? '' : `${m.type} from ${req.mac} `}(${req.client}, ${req.firmware}, port ${via === 'pxe' ? 4011 : 67}): ${decision.boot === 'none' ? 'no answer' : req.client === 'ipxe' ? 'the script' : 'iPXE'}; ${what}: ${decision.rule}`;
+    if (decision.boot === 'none') return {said};
+    return {reply: proxyAnswer(req, m, {address: this.o.address, httpBase: this.o.httpBase}), said};
   }
 
   // ---------------------------------------------------------------- HTTP
@@ -217,7 +246,7 @@ export class BootService {
       }
       let files: EnvironmentFiles;
       try {
-        files = await this.environment(mac, decision.mode);
+        files = {...(await this.environment(mac, decision.mode, decision.idle)), again: `${this.o.httpBase}/boot/ipxe?mac=${mac}&firmware=${firmware}`};
       } catch (err) {
         if (!(err instanceof AnemosError)) throw err;
         // The record cannot be booted as it is (its desired deployment does not hold): said, and not booted.
@@ -242,7 +271,7 @@ export class BootService {
    * its next boot), the network it booted with, the keys; the payload, fetched once into
    * the server's cache and checked, as an initrd of its own.
    */
-  private async environment(mac: string, purpose: 'deploy' | 'test' | 'register'): Promise<EnvironmentFiles> {
+  private async environment(mac: string, purpose: 'deploy' | 'test' | 'register', idle?: 'poweroff'): Promise<Omit<EnvironmentFiles, 'again'>> {
     const deployment = newDeploymentId(this.now(), randomBytes(4).toString('hex'));
     const dhcp: NetworkConfig = {version: 1, interfaces: {[mac]: {mac, name: 'eth0', dhcp4: true, slaac: false, addresses: [], routes: []}}, dns: {servers: [], search: []}, skipped: []};
     let config: Config | undefined;
@@ -277,7 +306,7 @@ export class BootService {
           timeout: 3600,
           network_timeout: 120,
           report,
-          next_boot: {url: `${this.o.httpBase}${this.signed('next', [hexMac(mac)], (this.o.tokenHours ?? 24) * 3600)}`, seconds: this.o.pollSeconds ?? 10, current: `environment ${purpose}`},
+          next_boot: {url: `${this.o.httpBase}${this.signed('next', [hexMac(mac)], (this.o.tokenHours ?? 24) * 3600)}`, seconds: this.o.pollSeconds ?? 10, current: `environment ${purpose}`, ...(idle && purpose === 'register' ? {idle} : {})},
         };
     const network = config && config.network !== 'auto' ? config.network : dhcp;
     const keys = [...(config && config.access.ssh_authorized_keys !== 'host' ? config.access.ssh_authorized_keys : []), ...this.o.authorizedKeys];

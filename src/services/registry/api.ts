@@ -3,7 +3,7 @@
 // from this table, checks permissions and validates requests from it, and the OpenAPI
 // document (openapi.ts) is generated from it, so the description cannot drift from the code.
 
-import {bootDecision} from '../../core/netboot/boot-decision.js';
+import {bootDecision, type Idle} from '../../core/netboot/boot-decision.js';
 import {DESIRED_SCHEMA, validateDesired} from '../../core/config.js';
 import {INVENTORY_SCHEMA} from '../../core/inventory.js';
 import type {Schema} from '../../core/json-schema.js';
@@ -42,7 +42,7 @@ export interface ApiEnv {
   connections: () => number;
   now: () => Date;
   /** Network boot, when this server runs it (anemos serve --boot): whether unknown machines are answered. */
-  boot?: {discover: boolean; wake?: (macs: string[]) => Promise<number>};
+  boot?: {discover: boolean; idle?: Idle; wake?: (macs: string[]) => Promise<number>};
 }
 
 export interface QueryParam {
@@ -350,7 +350,7 @@ export const ROUTES: ApiRoute[] = [
       if (!mac) throw new RegistryError(400, 'bad-query', 'mac= is required: the MAC the machine boots with.', {hint: 'GET /api/v1/boot/explain?mac=52:54:00:12:34:56'});
       const record = await env.registry.bootRecord(mac);
       const discover = env.boot?.discover ?? false;
-      const d = bootDecision({mac}, record, {discover});
+      const d = bootDecision({mac}, record, {discover, idle: env.boot?.idle});
       const lastBoot = record ? (await env.registry.getMachine(record.id)).lastBoot : null;
       return {mac, served: Boolean(env.boot), discover, machine: record ?? null, boot: d.boot, ...(d.boot === 'environment' ? {mode: d.mode} : {}), rule: env.boot ? d.rule : `${d.rule} (if this server booted machines: network boot is off here, anemos serve --boot)`, lastBoot};
     },

@@ -27,7 +27,7 @@ import {
 } from '../../core/registry/lifecycle.js';
 import {applyMergePatch} from '../../core/registry/merge-patch.js';
 import {migrate, type Db} from '../../core/registry/db.js';
-import type {BootRecord} from '../../core/netboot/boot-decision.js';
+import type {BootRecord, Idle} from '../../core/netboot/boot-decision.js';
 
 /** A refusal the API answers with its status and a stable code: bad input, unknown record, a transition not allowed. */
 export class RegistryError extends Error {
@@ -773,14 +773,26 @@ export class Registry {
 
   // ---------------------------------------------------------------- network boot
 
+  /**
+   * A key shared by every process on this database, made by the first that asks (32 random
+   * bytes; a second process asking at the same moment gets the same one).
+   */
+  async secret(name: string): Promise<Buffer> {
+    await this.db.query('INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, randomBytes(32).toString('base64')]);
+    const [row] = await this.db.query<{value: string}>('SELECT value FROM secrets WHERE name = $1', [name]);
+    return Buffer.from(row!.value, 'base64');
+  }
+
   /** What a network boot decides with, of the machine that has this MAC; undefined when no machine has it. */
   async bootRecord(mac: string): Promise<BootRecord | undefined> {
-    const [r] = await this.db.query<{id: string; state: MachineState; desired: boolean; discovered: boolean}>(
-      'SELECT m.id, m.state, m.desired IS NOT NULL AS desired, m.discovered_at IS NOT NULL AS discovered FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = $1',
+    const [r] = await this.db.query<{id: string; state: MachineState; desired: boolean; discovered: boolean; idle: string | null}>(
+      "SELECT m.id, m.state, m.desired IS NOT NULL AS desired, m.discovered_at IS NOT NULL AS discovered, m.attributes->>'idle' AS idle FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = $1",
       [mac.toLowerCase()],
-      'anemos_boot_record',
+      'anemos_boot_record_2',
     );
-    return r ? {id: r.id, state: r.state, desired: Boolean(r.desired), discovered: Boolean(r.discovered)} : undefined;
+    // attributes.idle (wait or poweroff): the record's say in what a discovered machine does while it waits.
+    const idle = r?.idle === 'wait' || r?.idle === 'poweroff' ? {idle: r.idle as Idle} : {};
+    return r ? {id: r.id, state: r.state, desired: Boolean(r.desired), discovered: Boolean(r.discovered), ...idle} : undefined;
   }
 
   /** The boot service answered this machine's request: kept on its record (a machine the registry does not know: nothing kept). */

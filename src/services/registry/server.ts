@@ -9,6 +9,7 @@ import {createServer as createHttpsServer} from 'node:https';
 import type {Socket} from 'node:net';
 import {parseDocument} from 'yaml';
 import {validateDesired} from '../../core/config.js';
+import type {Idle} from '../../core/netboot/boot-decision.js';
 import {validate} from '../../core/json-schema.js';
 import {MACHINE_STATES, roleMay, whoMay, type MachineState} from '../../core/registry/lifecycle.js';
 import {terminalLine} from '../../shared/terminal-text.js';
@@ -63,6 +64,8 @@ export interface ServeOptions {
   bootOnly?: boolean;
   /** Network boot runs in this process (--boot): with discovery (--discover) or not, for /api/v1/boot/explain. */
   discover?: boolean;
+  /** --discover-idle, for the same. */
+  idle?: Idle;
   /** Wake-on-LAN on the boot segment (--boot). */
   wake?: (macs: string[]) => Promise<number>;
 }
@@ -139,7 +142,7 @@ export function createRegistryServer(registry: Registry, o: ServeOptions): Serve
   const secure = Boolean(o.tls);
   const guard = new ConnectionGuard(limits.unauthenticatedPerAddress, () => metrics.count('connections_shed'));
   let open = 0;
-  const env: ApiEnv = {registry, version: o.version, metrics, connections: () => open, now, ...(o.discover !== undefined ? {boot: {discover: o.discover, ...(o.wake ? {wake: o.wake} : {})}} : {})};
+  const env: ApiEnv = {registry, version: o.version, metrics, connections: () => open, now, ...(o.discover !== undefined ? {boot: {discover: o.discover, ...(o.idle ? {idle: o.idle} : {}), ...(o.wake ? {wake: o.wake} : {})}} : {})};
   const log = (line: string) => o.log?.(terminalLine(line));
 
   async function authenticate(req: IncomingMessage, token: string | undefined): Promise<Caller | undefined> {
