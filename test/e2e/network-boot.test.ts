@@ -19,6 +19,7 @@ import {CLI, makeToken, startServe, type RunningServe} from '../helpers/registry
 const MAC = '52:54:00:77:00:01';
 const UEFI_MAC = '52:54:00:77:00:02';
 const ISOLATED_MAC = '52:54:00:77:00:03';
+const HTTP_BOOT_MAC = '52:54:00:77:00:04';
 const SERIAL = 'ANEMOS-NB-0001';
 const WWW_PORT = 8099;
 const BUILD_ID = 'network-boot-e2e';
@@ -197,6 +198,24 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
     const t = await deployAndBootDisk(vm, machine, UEFI_MAC, 'nb-two', /anemos: chaining \(hd0,gpt1\)\/EFI\/BOOT\/BOOTX64\.EFI/);
     expect(vm.log()).toContain(`${lab.address}:8067/boot/local-disk.efi`);
     console.log(`network boot (UEFI): ready to deployed (Debian 13 image, GPT with an ESP) ${t.deployed.toFixed(1)} s, to Debian 13's login from its own disk ${t.onDisk.toFixed(1)} s`);
+  });
+
+  it.concurrent("UEFI HTTP Boot: firmware with PXE turned off asks as an HTTPClient, is given iPXE's URL (no TFTP at all), and the machine registers", async () => {
+    const t0 = Date.now();
+    const disk = join(work, 'http-boot.raw');
+    execFileSync('truncate', ['-s', '1G', disk]);
+    // OVMF's PXE off (fw_cfg): its HTTP Boot over IPv4 is the network boot it has left.
+    const noPxe = ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=no', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=no'];
+    const vm = new Vm({memoryMb: 512, serialLog: join(work, 'http-boot.serial.log'), disks: [disk], mac: HTTP_BOOT_MAC, tap: {netns: lab.ns, ifname: lab.tap('http'), romfile: ''}, serial: `${SERIAL}-H`, uefiVars: join(work, 'http-boot.vars'), extra: noPxe});
+    vms.push(vm);
+    await vm.waitFor(/TEST MODE READY/, 240_000);
+    const ready = (Date.now() - t0) / 1000;
+    const machine = await registered(HTTP_BOOT_MAC);
+    expect(machine).toMatchObject({state: 'new', lastBoot: {mac: HTTP_BOOT_MAC, client: 'ipxe', firmware: 'uefi', boot: 'environment register'}});
+    // The firmware asked as an HTTP Boot client (architecture 16) and fetched iPXE from the boot listener.
+    expect(serve.output()).toMatch(new RegExp(`boot: DHCP discover from ${HTTP_BOOT_MAC} \\(http-boot, uefi, port 67\\): iPXE; environment register`));
+    expect(serve.output()).toMatch(/GET \/boot\/snponly\.efi 200/);
+    console.log(`network boot (UEFI HTTP Boot -> iPXE): power-on to the registered deploy environment ${ready.toFixed(1)} s`);
   });
 
   it.concurrent('Isolated network (--dhcp full, no other DHCP on the segment, --discover-idle poweroff): a blank machine gets its address and its boot from anemos alone, registers and powers off; woken, it boots again and, its record saying so, waits', async () => {

@@ -16,6 +16,7 @@ import {prng} from '../helpers/prng.js';
 import {REPO} from '../helpers/kernel.js';
 import {CLI, makeToken, startServe, type RunningServe} from '../helpers/registry.js';
 import {magicPacket} from '../../src/core/netboot/wol.js';
+import {Vm} from '../helpers/qemu.js';
 import {openEmbedded} from '../../src/adapters/db.js';
 import {Registry} from '../../src/services/registry/registry.js';
 import {BootService} from '../../src/services/netboot/boot-service.js';
@@ -129,6 +130,24 @@ describe('anemos serve --boot on a lab segment', {timeout: 180_000}, () => {
     expect(stranger.some((a) => a.from === lab.site.address)).toBe(true);
     await settle();
     expect(serve.output()).toMatch(new RegExp(`boot: DHCP discover from ${UNKNOWN} \\(pxe, bios, port 67\\): no answer; none: ${UNKNOWN} is not in the registry and discovery is off`));
+  });
+
+  it("a machine it does not know (discovery off), booting for real: its firmware's iPXE gets an address from the site and nothing from anemos, and goes on to its disk", async () => {
+    const stranger = '52:54:00:88:00:03';
+    const disk = join(work, 'stranger.raw');
+    execFileSync('truncate', ['-s', '64M', disk]);
+    const vm = new Vm({memoryMb: 256, serialLog: join(work, 'stranger.serial.log'), disks: [disk], mac: stranger, tap: {netns: lab.ns, ifname: lab.tap('stranger')}});
+    try {
+      // SeaBIOS with the NIC's iPXE ROM: network first, then the (blank) disk.
+      await vm.waitFor(/Booting from Hard Disk/, 120_000, 0);
+      expect(vm.log().indexOf('iPXE')).toBeGreaterThanOrEqual(0);
+      expect(vm.log().indexOf('iPXE')).toBeLessThan(vm.log().indexOf('Booting from Hard Disk'));
+    } finally {
+      vm.kill();
+    }
+    expect(readFileSync(lab.site.log, 'utf8')).toMatch(new RegExp(`DHCPACK\\(site0\\) \\S+ ${stranger}`));
+    expect(serve.output()).toMatch(new RegExp(`boot: DHCP discover from ${stranger} \\(ipxe, bios, port 67\\): no answer; none: ${stranger} is not in the registry and discovery is off`));
+    expect(serve.output()).not.toMatch(new RegExp(`GET /boot/ipxe\\?mac=${stranger}`));
   });
 
   it('survives 3000 hostile datagrams on 67, 4011 and 69 and goes on answering', async () => {
