@@ -20,6 +20,7 @@ const MAC = '52:54:00:77:00:01';
 const UEFI_MAC = '52:54:00:77:00:02';
 const ISOLATED_MAC = '52:54:00:77:00:03';
 const HTTP_BOOT_MAC = '52:54:00:77:00:04';
+const RELAYED_MAC = '52:54:00:77:00:05';
 const SERIAL = 'ANEMOS-NB-0001';
 const WWW_PORT = 8099;
 const BUILD_ID = 'network-boot-e2e';
@@ -216,6 +217,23 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
     expect(serve.output()).toMatch(new RegExp(`boot: DHCP discover from ${HTTP_BOOT_MAC} \\(http-boot, uefi, port 67\\): iPXE; environment register`));
     expect(serve.output()).toMatch(/GET \/boot\/snponly\.efi 200/);
     console.log(`network boot (UEFI HTTP Boot -> iPXE): power-on to the registered deploy environment ${ready.toFixed(1)} s`);
+  });
+
+  it.concurrent("Behind a DHCP relay: a blank machine on another segment gets the site's address and anemos' boot through the relay, reaches the boot listener through its router, and registers", async () => {
+    const t0 = Date.now();
+    const far = lab.relayed();
+    const disk = join(work, 'relayed.raw');
+    execFileSync('truncate', ['-s', '1G', disk]);
+    const vm = new Vm({memoryMb: 512, serialLog: join(work, 'relayed.serial.log'), disks: [disk], mac: RELAYED_MAC, tap: {netns: far.ns, ifname: far.tap('far')}, serial: `${SERIAL}-R`});
+    vms.push(vm);
+    await vm.waitFor(/TEST MODE READY/, 240_000);
+    const ready = (Date.now() - t0) / 1000;
+    const machine = await registered(RELAYED_MAC);
+    expect(machine).toMatchObject({state: 'new', lastBoot: {mac: RELAYED_MAC, client: 'ipxe', firmware: 'bios', boot: 'environment register'}});
+    // The site gave an address of the far segment; anemos answered the relay.
+    expect(readFileSync(lab.site.log, 'utf8')).toMatch(new RegExp(`DHCPACK\\(site0\\) 10\\.78\\.0\\.1\\d\\d ${RELAYED_MAC}`));
+    expect(serve.output()).toMatch(new RegExp(`boot: DHCP discover from ${RELAYED_MAC} \\(ipxe, bios, port 67, relayed by ${far.giaddr.replace(/\./g, '\\.')}\\): the script; environment register`));
+    console.log(`network boot (BIOS, behind a DHCP relay): power-on to the registered deploy environment ${ready.toFixed(1)} s`);
   });
 
   it.concurrent('Isolated network (--dhcp full, no other DHCP on the segment, --discover-idle poweroff): a blank machine gets its address and its boot from anemos alone, registers and powers off; woken, it boots again and, its record saying so, waits', async () => {

@@ -38,6 +38,12 @@ export interface NetLab {
    * (argv). Without an address, cl0 is up and bare, for a DHCP client to configure.
    */
   client(address?: string, mac?: string): (argv: string[]) => string[];
+  /**
+   * Another segment behind a router that relays DHCP (dnsmasq as a relay agent, to the site's
+   * DHCP and to anemos, giaddr 10.78.0.1): its namespace, and a tap there for a VM.
+   * The site's DHCP has a range for it (10.78.0.100-199, router 10.78.0.1).
+   */
+  relayed(): {ns: string; giaddr: string; tap(name: string): string};
   close(): void;
 }
 
@@ -52,10 +58,13 @@ export function startNetLab(work: string, id: string, o: {siteDhcp?: boolean} = 
   const siteAddress = '10.77.0.2';
   const log = join(work, 'site-dhcp.log');
   let dnsmasq: ChildProcess | undefined;
+  let relay: ChildProcess | undefined;
   const clients: string[] = [];
+  const relayNs = `anemos-rl-${id}`;
   const close = () => {
     dnsmasq?.kill('SIGKILL');
-    for (const n of [ns, siteNs, ...clients]) {
+    relay?.kill('SIGKILL');
+    for (const n of [ns, siteNs, ...clients, ...(relay ? [relayNs] : [])]) {
       try {
         ip('netns', 'del', n);
       } catch {
@@ -83,6 +92,8 @@ export function startNetLab(work: string, id: string, o: {siteDhcp?: boolean} = 
         'netns', 'exec', siteNs,
         'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--interface=site0', '--bind-interfaces', '--no-ping',
         `--dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,1h`, '--dhcp-range=fd77::,ra-only', '--enable-ra',
+        // The relayed segment's addresses (relay()), its router the relay.
+        '--dhcp-range=set:far,10.78.0.100,10.78.0.199,255.255.255.0,1h', '--dhcp-option=tag:far,option:router,10.78.0.1',
         `--dhcp-option=option:router,${siteAddress}`, `--dhcp-leasefile=${join(work, 'site.leases')}`, '--log-dhcp', `--log-facility=${log}`, '--pid-file=',
       ],
       {stdio: 'ignore'},
@@ -104,6 +115,32 @@ export function startNetLab(work: string, id: string, o: {siteDhcp?: boolean} = 
       return tap;
     },
     exec: (argv) => ['ip', 'netns', 'exec', ns, ...argv],
+    relayed() {
+      const giaddr = '10.78.0.1';
+      let relayTaps = 0;
+      const made = {ns: relayNs, giaddr, tap(name: string) {
+        const tap = `tap${relayTaps++}-${name}`.slice(0, 15);
+        ip('-n', relayNs, 'tuntap', 'add', tap, 'mode', 'tap');
+        ip('-n', relayNs, 'link', 'set', tap, 'master', 'br1', 'up');
+        return tap;
+      }};
+      if (relay) return made;
+      ip('netns', 'add', relayNs);
+      ip('-n', relayNs, 'link', 'set', 'lo', 'up');
+      ip('-n', ns, 'link', 'add', 'to-relay', 'type', 'veth', 'peer', 'name', 'up0', 'netns', relayNs);
+      ip('-n', ns, 'link', 'set', 'to-relay', 'master', bridge, 'up');
+      ip('-n', relayNs, 'addr', 'add', '10.77.0.3/24', 'dev', 'up0');
+      ip('-n', relayNs, 'link', 'set', 'up0', 'up');
+      ip('-n', relayNs, 'link', 'add', 'br1', 'type', 'bridge', 'forward_delay', '0');
+      ip('-n', relayNs, 'addr', 'add', `${giaddr}/24`, 'dev', 'br1');
+      ip('-n', relayNs, 'link', 'set', 'br1', 'up');
+      execFileSync('ip', ['netns', 'exec', relayNs, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      // The boot segment's hosts reach the far segment through the relay.
+      ip('-n', ns, 'route', 'add', '10.78.0.0/24', 'via', '10.77.0.3');
+      ip('-n', siteNs, 'route', 'add', '10.78.0.0/24', 'via', '10.77.0.3');
+      relay = spawn('ip', ['netns', 'exec', relayNs, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--interface=br1', `--dhcp-relay=${giaddr},${siteAddress}`, `--dhcp-relay=${giaddr},${address}`, '--log-dhcp', `--log-facility=${join(work, 'relay.log')}`, '--pid-file='], {stdio: 'ignore'});
+      return made;
+    },
     client(addr?: string, mac?: string) {
       const n = clients.length;
       const cns = `anemos-cl${n}-${id}`;

@@ -97,8 +97,11 @@ describe('anemos serve --boot on a lab segment', {timeout: 180_000}, () => {
 
   it('answers through a DHCP relay: a request a relay forwards (giaddr) is answered to the relay, on 67', () => {
     // The client namespace plays the relay agent of another segment: it forwards from 67 to the boot address.
-    const relayed = fromAnemos(exchange([{to: lab.address, port: 67, data: dhcpRequest({mac: KNOWN, options: PXE, giaddr: [10, 77, 0, 50], xid: 0x4242})}], 1500, 67));
+    const relayed = fromAnemos(exchange([{to: lab.address, port: 67, data: dhcpRequest({mac: KNOWN, options: PXE, giaddr: [10, 77, 0, 50], xid: 0x4242, broadcast: false})}], 1500, 67));
     expect(relayed.map((a) => [a.message?.type, a.message?.xid, a.message?.giaddr, a.message?.file])).toEqual([['offer', 0x4242, '10.77.0.50', 'undionly.kpxe']]);
+    // With the broadcast flag, though the client did not set it: an answer with no address reaches the client only as a
+    // broadcast, and a relay would unicast it to yiaddr (0) otherwise (what a VM behind dnsmasq's relay showed).
+    expect(relayed[0]!.message!.broadcast).toBe(true);
   });
 
   it('wakes a machine: anemos machines wake has the registry broadcast its magic packet on the boot segment, and audits it', async () => {

@@ -95,7 +95,9 @@ export function proxyAnswer(req: BootRequest, to: DhcpMessage, server: ProxyServ
   options.push([OPTION.bootfile, text(file)]);
   return {
     type,
-    to,
+    // The broadcast flag set: an answer with no address can reach the client only as a
+    // broadcast, and a relay (RFC 1542 4.1.2) otherwise unicasts it to yiaddr, which is 0.
+    to: {...to, broadcast: true},
     // Always this server, also with an HTTP boot file: iPXE takes a proxy answer as one only
     // when it has a next server and a boot file (its dhcp_has_pxeopts), or it ignores it.
     siaddr: server.address,

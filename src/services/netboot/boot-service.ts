@@ -161,7 +161,7 @@ export class BootService {
       decision = {boot: 'environment', mode: 'register', rule: `the registry could not decide (${(err as Error).message})`};
     }
     const what = decision.boot === 'environment' ? `environment ${decision.mode}` : decision.boot;
-    const said = `${full ? '' : `${m.type} from ${req.mac} `}(${req.client}, ${req.firmware}, port ${via === 'pxe' ? 4011 : 67}): ${decision.boot === 'none' ? 'no answer' : req.client === 'ipxe' ? 'the script' : 'iPXE'}; ${what}: ${decision.rule}`;
+    const said = `${full ? '' : `${m.type} from ${req.mac} `}(${req.client}, ${req.firmware}, port ${via === 'pxe' ? 4011 : 67}${m.giaddr !== '0.0.0.0' ? `, relayed by ${m.giaddr}` : ''}): ${decision.boot === 'none' ? 'no answer' : req.client === 'ipxe' ? 'the script' : 'iPXE'}; ${what}: ${decision.rule}`;
     if (decision.boot === 'none') return {said};
     return {reply: proxyAnswer(req, m, {address: this.o.address, httpBase: this.o.httpBase}), said};
   }
