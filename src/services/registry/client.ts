@@ -188,19 +188,27 @@ export async function watchMachine(
   o.say(`Following deployment ${id} of ${machine.hostname ?? machine.id}.`);
   let after = -1;
   let outcomeEvent: WatchEnd['event'];
-  for (;;) {
-    const a = await registryRequest(t, 'GET', `/api/v1/deployments/${encodeURIComponent(id)}/events?after=${after}&limit=500`);
-    if (a.status !== 200) throw registryError(t, a);
-    const page = a.body as {events: (ReportEvent & {receivedAt: string})[]; next: number | null};
-    for (const e of page.events) {
-      after = e.seq;
-      if (e.outcome === 'succeeded' || e.outcome === 'failed' || e.outcome === 'aborted') outcomeEvent = e;
-      o.onEvent(e);
+  /** Every event after the last one shown, page by page, shown in order. */
+  const readEvents = async () => {
+    for (;;) {
+      const a = await registryRequest(t, 'GET', `/api/v1/deployments/${encodeURIComponent(id)}/events?after=${after}&limit=500`);
+      if (a.status !== 200) throw registryError(t, a);
+      const page = a.body as {events: (ReportEvent & {receivedAt: string})[]; next: number | null};
+      for (const e of page.events) {
+        after = e.seq;
+        if (e.outcome === 'succeeded' || e.outcome === 'failed' || e.outcome === 'aborted') outcomeEvent = e;
+        o.onEvent(e);
+      }
+      if (page.next === null) return;
     }
-    if (page.next !== null) continue;
+  };
+  for (;;) {
+    await readEvents();
     const d = await registryCall<Deployment>(t, 'GET', `/api/v1/deployments/${encodeURIComponent(id)}`);
     if (d.outcome === 'succeeded' || d.outcome === 'failed' || d.outcome === 'aborted') {
-      // The outcome arrived with the last batch: anything after it was read above.
+      // The outcome may have come in after the events were read (between the two requests):
+      // what came with it is read now, so the verdict follows every event, the outcome's too.
+      await readEvents();
       return {deployment: d, outcome: d.outcome, ...(outcomeEvent ? {event: outcomeEvent} : {})};
     }
     if (o.now() > o.deadline) return undefined;
