@@ -59,7 +59,7 @@ export function bootDecision(req: Pick<BootRequest, 'mac'>, record: BootRecord |
 }
 
 /** A machine with nothing to run yet: one found by a network boot waits in RAM (or powers off); one that runs its own system boots it. */
-function waitOrDisk(record: BootRecord, why: string, o: DecisionOptions = {discover: false}): BootDecision {
+function waitOrDisk(record: BootRecord, why: string, o: DecisionOptions): BootDecision {
   return record.discovered
     ? idling({boot: 'environment', mode: 'register', rule: `${why}; found by a network boot, it waits in the deploy environment for a deployment`}, record.idle ?? o.idle, record.idle ? 'its record' : '--discover-idle')
     : {boot: 'local-disk', rule: `${why}; registered from its own system, it boots its disk until it is ready with a desired deployment`};

@@ -3,6 +3,8 @@
 // the server's own address), one lease per MAC, kept across restarts by the caller. Pure:
 // time comes in as an argument, so expiry and reuse are tested without waiting.
 
+import {ipv4ToInt} from '../network.js';
+
 export interface Lease {
   mac: string;
   address: string;
@@ -24,11 +26,8 @@ export const OFFER_SECONDS = 60;
 /** How long an address a client declined (someone else has it, RFC 2131 3.1.5) is not offered. */
 export const DECLINED_SECONDS = 600;
 
-const toNumber = (a: string): number | undefined => {
-  const p = a.split('.');
-  if (p.length !== 4 || p.some((x) => !/^\d{1,3}$/.test(x) || Number(x) > 255)) return undefined;
-  return p.reduce((n, x) => n * 256 + Number(x), 0);
-};
+/** An address from a peer or a flag: its number when it is dotted-quad IPv4, else undefined. */
+const toNumber = (a: string): number | undefined => (/^(\d{1,3})(\.\d{1,3}){3}$/.test(a) && a.split('.').every((x) => Number(x) <= 255) ? ipv4ToInt(a) : undefined);
 const toText = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 
 /** --dhcp-range START-END, checked against the interface's address and prefix: the range, or what is wrong with it. */
