@@ -25,6 +25,8 @@ PACKAGES=(
   tcpdump                       # an independent decoder of the DHCP answers the boot service writes
   ipxe                          # network boot: undionly.kpxe and snponly.efi, chainloaded by PXE clients
   dnsmasq-base                  # network boot tests: the site's own DHCP server beside anemos' proxyDHCP
+  xorriso libarchive-tools      # installer media: ISO images made in the tests, and bsdtar reading them beside anemos' reader
+  debian-installer-12-netboot-amd64  # the Debian installer a network-boot VM test boots from an ISO
   bubblewrap                    # a payload's own code (./check, an IMGBUILD's top level) confined when anemos runs as a user
   ca-certificates curl
   ansible-core                  # examples/ansible, run against the --host e2e's provider VM

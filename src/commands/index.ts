@@ -29,6 +29,7 @@ const LOADERS: Record<string, () => Command.Class> = {
   'payload:check': () => require('./payload/check.js').default,
   'payload:pack': () => require('./payload/pack.js').default,
   serve: () => require('./serve/index.js').default,
+  'serve:media:list': () => require('./serve/media/list.js').default,
   'serve:token:create': () => require('./serve/token/create.js').default,
   'serve:token:list': () => require('./serve/token/list.js').default,
   'serve:token:revoke': () => require('./serve/token/revoke.js').default,
