@@ -18,6 +18,7 @@ export const DEFAULT_CREDENTIAL = '/etc/anemos/registry-credential';
 /** A pin of a TLS public key, as curl and wget --pinnedpubkey take it. */
 export const PIN_PATTERN = '^sha256//[A-Za-z0-9+/]{43}=$';
 import type {NetworkConfig} from './network.js';
+import {INSTALLER_SCHEMA, type InstallerSpec} from './netboot/installer-media.js';
 
 /** boot.method: "auto" or a method of the table (core/boot-methods/). */
 export const BOOT_METHOD_CHOICES = ['auto', ...BOOT_METHOD_NAMES] as const;
@@ -310,6 +311,8 @@ export interface DesiredConfig {
   initramfs?: {url: string; sha256: string};
   payload?: {url: string; sha256: string};
   config?: Record<string, unknown>;
+  /** Instead of a payload: the distribution's own installer from an ISO of anemos serve --media, with its answer file (network boot only). */
+  installer?: InstallerSpec;
 }
 
 /**
@@ -333,6 +336,7 @@ export const DESIRED_SCHEMA: Schema = (() => {
       initramfs: withSha(props.initramfs!),
       payload: withSha(props.payload!),
       config: {type: 'object', description: 'anemos.conf keys that override the host\'s own (report: and cache_dir: stay the host\'s).', additionalProperties: false, properties: overrides},
+      installer: INSTALLER_SCHEMA as unknown as Schema,
     },
   };
 })();
@@ -343,6 +347,8 @@ export const DESIRED_SCHEMA: Schema = (() => {
  */
 export function validateDesired(desired: unknown): string[] {
   const problems = validate(DESIRED_SCHEMA, desired, 'desired');
+  const d = desired as DesiredConfig | null;
+  if (!problems.length && d?.installer && (d.payload || d.kernel || d.initramfs)) problems.push({path: 'desired.installer', message: "names the distribution's installer: it takes no payload, kernel or initramfs beside it"});
   const config = (desired as {config?: unknown} | null)?.config;
   if (!problems.length && config && typeof config === 'object') {
     const network = (config as Record<string, unknown>).network;

@@ -10,25 +10,9 @@ import {parseDocument} from 'yaml';
 import type {InventoryDisk} from '../inventory.js';
 import {TEMPLATE_VARIABLES, templateValues, unknownTemplateVariables} from '../imgbuild.js';
 import type {NetworkConfig} from '../network.js';
-import type {InstallerKind} from './installer-media.js';
+import type {InstallerKind, InstallerSpec} from './installer-media.js';
 
-/** What a desired deployment says of an installer (installer: in the record). */
-export interface InstallerSpec {
-  /** The id of an ISO in serve --media DIR. */
-  media: string;
-  /** The answer file's kind; the media's own when left out. */
-  kind?: InstallerKind;
-  /** A template of the answer file (its text); the built-in one for the kind when left out. */
-  template?: string;
-  /** {{NAME}} values for the template, over the built-in defaults (MIRROR, TIMEZONE…). */
-  vars?: Record<string, string>;
-  /** The root disk (sda, /dev/nvme0n1); the smallest non-removable disk of its inventory when left out. */
-  disk?: string;
-  /** Packages installed beside the base. */
-  packages?: string[];
-  /** Kernel arguments for the installer, after anemos' own. */
-  cmdline?: string;
-}
+export type {InstallerSpec} from './installer-media.js';
 
 /** The installer's own variables, beside IMGBUILD templates' (HOSTNAME, IPV4, DISK…). */
 export const INSTALLER_VARIABLES = ['SSH_AUTHORIZED_KEYS', 'SSH_AUTHORIZED_KEYS_BASE64', 'SSH_AUTHORIZED_KEYS_JSON', 'PACKAGES', 'REPORT_COMMAND'] as const;

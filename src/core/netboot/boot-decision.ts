@@ -14,6 +14,8 @@ export interface BootRecord {
   state: MachineState;
   /** Whether it has a desired deployment. */
   desired: boolean;
+  /** Whether that deployment is the distribution's installer (installer:), not a payload. */
+  installer?: boolean;
   /** Whether it was first registered by a network boot (it waits in RAM for a deployment), not from its own system. */
   discovered: boolean;
   /** The record's own say (attribute idle: wait|poweroff), over the server's --discover-idle. */
@@ -23,6 +25,8 @@ export interface BootRecord {
 export type BootDecision =
   /** The deploy environment: deploy (run the desired deployment), test (SSH in to look), register (report the inventory, then wait for a deployment). */
   | {boot: 'environment'; mode: 'deploy' | 'test' | 'register'; rule: string; /** register: power off once registered, until woken. */ idle?: 'poweroff'}
+  /** The distribution's installer from an ISO, with the answer file rendered for it. */
+  | {boot: 'installer'; rule: string}
   | {boot: 'local-disk'; rule: string}
   /** No answer: the client goes on to its next boot device. */
   | {boot: 'none'; rule: string};
@@ -51,6 +55,7 @@ export function bootDecision(req: Pick<BootRequest, 'mac'>, record: BootRecord |
       return {boot: 'environment', mode: 'test', rule: `${who}: the deploy environment in test mode, to look at it over SSH (nothing is written)`};
     case 'ready':
     case 'provisioning':
+      if (record.desired && record.installer) return {boot: 'installer', rule: `${who} with a desired deployment that names an installer: the installer boots from its ISO with the answer file rendered for it`};
       if (record.desired) return {boot: 'environment', mode: 'deploy', rule: `${who} with a desired deployment: the deploy environment runs it`};
       return waitOrDisk(record, `${who} without a desired deployment`, o);
     case 'new':
@@ -69,4 +74,9 @@ function waitOrDisk(record: BootRecord, why: string, o: DecisionOptions): BootDe
 function idling(d: BootDecision & {boot: 'environment'}, idle: Idle | undefined, who = '--discover-idle'): BootDecision {
   if (idle !== 'poweroff') return d;
   return {...d, idle: 'poweroff', rule: `${d.rule}; once registered it powers off until it is woken (anemos machines wake), as ${who} says`};
+}
+
+/** An installer decision whose media or answer file does not hold: no answer, and why (the machine is not booted into an installer that would stop at a question). */
+export function installerRefused(d: BootDecision, problem: string): BootDecision {
+  return {boot: 'none', rule: `${d.rule}, but ${problem}: it is not booted into an installer that would stop at a question`};
 }

@@ -6,7 +6,7 @@ import {describe, expect, it} from 'vitest';
 import {prng} from '../../../test/helpers/prng.js';
 import {ascii, dhcpRequest} from '../../../test/helpers/dhcp-request.js';
 import {encodeDhcp, OPTION, parseDhcp, text, type DhcpMessage} from './dhcp.js';
-import {bootDecision, type BootRecord} from './boot-decision.js';
+import {bootDecision, installerRefused, type BootRecord} from './boot-decision.js';
 import {classifyRequest, ipxeBinary, proxyAnswer, type BootRequest} from './pxe.js';
 
 const MAC = '52:54:00:12:34:56';
@@ -201,6 +201,14 @@ describe('what a machine boots', () => {
     expect(decide(rec('maintenance'))).toMatchObject({boot: 'local-disk'});
     expect(decide(rec('failed', {desired: true}))).toMatchObject({boot: 'environment', mode: 'test'});
     expect(decide(rec('retired', {desired: true}), true)).toEqual({boot: 'none', rule: `m1 (${MAC}) is retired: a retired machine gets no answer`});
+  });
+
+  it("a desired deployment that names an installer boots it until the installer reports success; one that cannot hold gets no answer, with why", () => {
+    expect(decide(rec('ready', {desired: true, installer: true}))).toMatchObject({boot: 'installer'});
+    expect(decide(rec('provisioning', {desired: true, installer: true}))).toMatchObject({boot: 'installer'});
+    expect(decide(rec('deployed', {desired: true, installer: true}))).toMatchObject({boot: 'local-disk'});
+    expect(decide(rec('failed', {desired: true, installer: true}))).toMatchObject({boot: 'environment', mode: 'test'});
+    expect(installerRefused(decide(rec('ready', {desired: true, installer: true})), 'no root disk')).toEqual({boot: 'none', rule: expect.stringMatching(/names an installer: .*, but no root disk: it is not booted into an installer that would stop at a question$/)});
   });
 
   it('an unknown machine is answered only with discovery on; one with nothing to run waits if the network found it, else boots its disk', () => {

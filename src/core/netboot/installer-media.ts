@@ -3,8 +3,28 @@
 // the RHEL family), one detector per family, each answering the same questions. An image
 // none of them knows is named with what was looked for.
 
+import {KERNEL_ARGS_HINT, KERNEL_ARGS_PATTERN} from '../kernel-args.js';
+
 export type InstallerKind = 'preseed' | 'kickstart' | 'autoinstall';
 export const INSTALLER_KINDS: readonly InstallerKind[] = ['preseed', 'kickstart', 'autoinstall'];
+
+/** What a desired deployment says of an installer (installer: in the record). */
+export interface InstallerSpec {
+  /** The id of an ISO in serve --media DIR. */
+  media: string;
+  /** The answer file's kind; the media's own when left out. */
+  kind?: InstallerKind;
+  /** A template of the answer file (its text); the built-in one for the kind when left out. */
+  template?: string;
+  /** {{NAME}} values for the template, over the built-in defaults (MIRROR, TIMEZONE…). */
+  vars?: Record<string, string>;
+  /** The root disk (sda, /dev/nvme0n1); the smallest non-removable disk of its inventory when left out. */
+  disk?: string;
+  /** Packages installed beside the base. */
+  packages?: string[];
+  /** Kernel arguments for the installer, after anemos' own. */
+  cmdline?: string;
+}
 
 export interface InstallerMedia {
   /** debian, ubuntu, fedora, rhel, rocky, almalinux, centos… */
@@ -125,3 +145,20 @@ export function parseIni(text: string): Record<string, Record<string, string>> {
   }
   return out;
 }
+
+/** installer: in a desired deployment. */
+export const INSTALLER_SCHEMA = {
+  type: 'object',
+  description: "The distribution's own installer, booted from an ISO of anemos serve --media with an answer file rendered for the machine (network boot only).",
+  additionalProperties: false,
+  required: ['media'],
+  properties: {
+    media: {type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$', description: 'The id of an ISO in serve --media DIR (its file name without .iso).'},
+    kind: {type: 'string', enum: INSTALLER_KINDS, description: "The answer file's kind; the media's own when left out."},
+    template: {type: 'string', maxLength: 262144, description: 'The answer file as a template with {{VARIABLES}}; the built-in one for the kind when left out.'},
+    vars: {type: 'object', additionalProperties: {type: 'string'}, propertyNames: {pattern: '^[A-Z][A-Z0-9_]*$'}, description: '{{NAME}} values for the template (MIRROR, TIMEZONE, LOCALE, KEYMAP, or names of its own).'},
+    disk: {type: 'string', pattern: '^(/dev/)?[A-Za-z0-9._-]+$', description: 'The root disk; the smallest non-removable disk of its inventory when left out.'},
+    packages: {type: 'array', items: {type: 'string', pattern: '^[A-Za-z0-9@][A-Za-z0-9.+:_@-]*$'}, description: 'Packages installed beside the base.'},
+    cmdline: {type: 'string', maxLength: 2048, pattern: KERNEL_ARGS_PATTERN, 'x-hint': KERNEL_ARGS_HINT, description: "Kernel arguments for the installer, after anemos' own."},
+  },
+} as const;

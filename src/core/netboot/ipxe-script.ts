@@ -7,6 +7,7 @@
 import type {BootDecision} from './boot-decision.js';
 import type {BootRequest} from './pxe.js';
 
+/** What iPXE loads: the deploy environment (kernel, base, the machine's segment), or an installer (kernel and initrd from its ISO). */
 export interface EnvironmentFiles {
   kernel: string;
   /** The shared base first, then the machine's segment: loaded in this order, named as they are here. */
@@ -29,8 +30,8 @@ const said = (text: string) => text.replace(/[\r\n]+/g, ' ').replace(/\$\{/g, '$
  */
 export function ipxeScript(decision: BootDecision, firmware: BootRequest['firmware'], env?: EnvironmentFiles, localDiskEfi?: string): string {
   const lines = ['#!ipxe', `echo anemos: ${said(decision.rule)}`];
-  if (decision.boot === 'environment') {
-    if (!env) throw new Error('ipxeScript: the environment decision needs its files');
+  if (decision.boot === 'environment' || decision.boot === 'installer') {
+    if (!env) throw new Error(`ipxeScript: the ${decision.boot} decision needs its files`);
     // UEFI's iPXE hands the kernel its initrds by name (initrd=NAME); BIOS' loads them all, in order.
     const names = env.initrds.map((i) => `initrd=${i.name}`).join(' ');
     lines.push(

@@ -23,6 +23,7 @@ import {artifactError, usageError} from '../../shared/errors.js';
 import type {Registry} from '../registry/registry.js';
 import {createRegistryServer, type Limits} from '../registry/server.js';
 import {BootService, type BootFile} from './boot-service.js';
+import {MediaLibrary} from './media.js';
 
 export const DHCP_MODES = ['proxy', 'full', 'off'] as const;
 export type DhcpMode = (typeof DHCP_MODES)[number];
@@ -44,6 +45,8 @@ export interface BootServeOptions {
   environment: string;
   /** --ipxe-dir: Debian's ipxe package's files. */
   ipxeDir: string;
+  /** --media DIR: installation ISOs for desired deployments that name an installer. */
+  media?: string;
   /** --boot-ssh-keys: a file of public keys let into network-booted deploy environments. */
   sshKeys?: string;
   /** --boot-cmdline: kernel arguments (the console). */
@@ -161,6 +164,11 @@ export async function startBootServices(registry: Registry, o: BootServeOptions 
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
   try {
+    const media = o.media ? await MediaLibrary.load(o.media) : undefined;
+    if (media) {
+      closers.push(() => media.close());
+      for (const m of media.list()) o.log(m.media ? `boot: media ${m.id}: ${m.media.distribution} ${m.media.release} ${m.media.arch} (${m.media.kind}), kernel ${m.media.kernel}, initrd ${m.media.initrd}` : `boot: media ${m.id}: not offered: ${m.problem}`);
+    }
     // The boot listener first: its address is in every answer.
     let service: BootService | undefined;
     const http = createRegistryServer(registry, {version: o.version, log: o.log, limits: o.limits, bootOnly: true, boot: {handle: (req, res, url, setLabel) => service!.handle(req, res, url, setLabel)}});
@@ -170,7 +178,7 @@ export async function startBootServices(registry: Registry, o: BootServeOptions 
     });
     closers.push(() => new Promise<void>((r) => (http.close(() => r()), http.closeAllConnections?.())));
     const httpBase = `http://${address}:${(http.address() as AddressInfo).port}`;
-    service = new BootService({registry, address, httpBase, discover: o.discover, ...(o.idle ? {idle: o.idle} : {}), kernel: env.kernel, base: env.base, efi: ipxe.efi, localDiskEfi: localDisk, secret: await registry.secret('boot-links'), cacheDir: o.cacheDir, cmdline: o.cmdline, authorizedKeys: keys, cliVersion: o.version, log: o.log, ...(full ? {dhcpFull: full} : {})});
+    service = new BootService({registry, address, httpBase, discover: o.discover, ...(o.idle ? {idle: o.idle} : {}), kernel: env.kernel, base: env.base, efi: ipxe.efi, localDiskEfi: localDisk, secret: await registry.secret('boot-links'), cacheDir: o.cacheDir, cmdline: o.cmdline, authorizedKeys: keys, cliVersion: o.version, log: o.log, ...(full ? {dhcpFull: full} : {}), ...(media ? {media} : {})});
     const tftp: TftpServer = await startTftpServer({root: o.ipxeDir, address, port: o.ports?.tftp ?? TFTP_PORT, log: o.log});
     closers.push(() => tftp.close());
     let dhcp: DhcpServer | undefined;

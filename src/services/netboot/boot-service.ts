@@ -19,7 +19,11 @@ import {fetchArtifact} from '../../adapters/fetch.js';
 import {payloadFileName, type BootConfig} from '../../core/boot-contract.js';
 import {applyDesired, parseConfig, type Config, type DesiredConfig} from '../../core/config.js';
 import {buildCpio, writeCpio} from '../../core/cpio.js';
-import {bootDecision, type BootDecision, type Idle} from '../../core/netboot/boot-decision.js';
+import {ANSWER_FILE_NAME, AnswerError, renderAnswer, type ReportTo} from '../../core/netboot/answer-file.js';
+import {bootDecision, installerRefused, type BootDecision, type Idle} from '../../core/netboot/boot-decision.js';
+import type {InstallerKind} from '../../core/netboot/installer-media.js';
+import {IsoError} from '../../core/iso9660.js';
+import {rangeOf} from '../../core/netboot/http-range.js';
 import type {DhcpMessage, DhcpReply} from '../../core/netboot/dhcp.js';
 import {ipxeRetryScript, ipxeScript, type EnvironmentFiles} from '../../core/netboot/ipxe-script.js';
 import {LOCAL_DISK_EFI} from '../../core/netboot/local-disk.js';
@@ -30,8 +34,10 @@ import {bootConfigOf, newDeploymentId} from '../../core/deploy-plan.js';
 import {AnemosError, configError} from '../../shared/errors.js';
 import type {NetworkConfig} from '../../core/network.js';
 import {planSegments} from '../../core/segments.js';
+import type {InstallerExplained} from '../registry/api.js';
 import {sendJson, sendText} from '../registry/http.js';
-import {RegistryError, type Registry} from '../registry/registry.js';
+import {RegistryError, type MachineRecord, type Registry} from '../registry/registry.js';
+import type {MediaItem, MediaLibrary} from './media.js';
 
 export interface BootFile {
   path: string;
@@ -73,6 +79,8 @@ export interface BootServiceOptions {
   tokenHours?: number;
   /** The key that signs this service's links: shared by every process on the database (Registry.secret); one of its own otherwise. */
   secret?: Buffer;
+  /** --media DIR: the installation ISOs a desired deployment's installer: names. */
+  media?: MediaLibrary;
   /** --dhcp full: this server gives every client on the boot network its address, from this table; `kept` is called when it changes. */
   dhcpFull?: FullDhcp & {kept: (leases: Lease[]) => void};
 }
@@ -86,6 +94,8 @@ const macOf = (hex: string) => (/^[0-9a-f]{12}$/.test(hex) ? hex.match(/../g)!.j
 export class BootService {
   private readonly secret: Buffer;
   private readonly pending = new Map<string, {bytes: Buffer; expires: number}>();
+  /** Installer boots whose answer file has not expired, by deployment: rendered from the record when it is asked for. */
+  private readonly answers = new Map<string, {mac: string; token: string; expires: number}>();
   /** Kernels and initramfs images desired deployments name, by sha256, fetched once. */
   private readonly artifacts = new Map<string, Promise<BootFile>>();
   /** Payload initrds by sha256, made once (a second machine asking meanwhile waits for the same). */
@@ -120,9 +130,49 @@ export class BootService {
     return all.slice(0, count);
   }
 
-  /** What this MAC would boot now, from its record. */
+  /** What this MAC would boot now, from its record: an installer only when its media and its answer file hold. */
   async decide(req: Pick<BootRequest, 'mac'>): Promise<BootDecision> {
-    return bootDecision(req, await this.o.registry.bootRecord(req.mac), {discover: this.o.discover, ...(this.o.idle ? {idle: this.o.idle} : {})});
+    const d = bootDecision(req, await this.o.registry.bootRecord(req.mac), {discover: this.o.discover, ...(this.o.idle ? {idle: this.o.idle} : {})});
+    if (d.boot !== 'installer') return d;
+    const i = await this.installer(req.mac);
+    return 'problem' in i ? installerRefused(d, i.problem) : d;
+  }
+
+  /** The installer as GET /api/v1/boot/explain shows it. */
+  async explainInstaller(mac: string): Promise<InstallerExplained | {problem: string}> {
+    const i = await this.installer(mac);
+    if ('problem' in i) return i;
+    return {media: i.item.id, distribution: i.item.media.distribution, release: i.item.media.release, arch: i.item.media.arch, kind: i.kind, answer: i.answer};
+  }
+
+  /**
+   * The installer this MAC's desired deployment names, with its answer file rendered from
+   * the record now (and checked); or what stops it. Without a boot's report (explain, the
+   * decision) the report command carries placeholders.
+   */
+  async installer(mac: string, report?: ReportTo): Promise<{machine: MachineRecord; item: MediaItem & {media: NonNullable<MediaItem['media']>}; kind: InstallerKind; answer: string} | {problem: string}> {
+    const machine = await this.o.registry.getMachine(mac);
+    const spec = machine.desired?.installer;
+    if (!spec) return {problem: 'its desired deployment names no installer'};
+    const item = this.o.media?.get(spec.media);
+    if (!item) {
+      const known = this.o.media?.list().find((m) => m.id === spec.media);
+      return {problem: !this.o.media ? `installer.media ${spec.media}: this server has no installation media (anemos serve --media DIR)` : known ? `installer.media ${spec.media} is not offered: ${known.problem}` : `installer.media ${spec.media} is not among this server's media (${this.o.media.list().map((m) => m.id).join(', ') || 'none'})`};
+    }
+    const kind = spec.kind ?? item.media.kind;
+    const config = machine.desired?.config ?? {};
+    const hostname = machine.hostname ?? (typeof config.hostname === 'string' ? config.hostname : `anemos-${hexMac(mac)}`);
+    const dhcp: NetworkConfig = {version: 1, interfaces: {[mac]: {mac, name: 'eth0', dhcp4: true, slaac: false, addresses: [], routes: []}}, dns: {servers: [], search: []}, skipped: []};
+    const network = config.network && typeof config.network === 'object' ? (this.desiredConfig(machine.id, {config: {network: config.network}}).network as NetworkConfig) : dhcp;
+    const own = (config.access as {ssh_authorized_keys?: unknown} | undefined)?.ssh_authorized_keys;
+    const keys = [...(Array.isArray(own) ? own.filter((k): k is string => typeof k === 'string') : []), ...this.o.authorizedKeys];
+    try {
+      const answer = renderAnswer({kind, spec, hostname, network, authorizedKeys: keys, disks: machine.inventory?.disks ?? [], report: report ?? {url: this.o.httpBase, token: 'TOKEN', deployment: 'DEPLOYMENT', mac}});
+      return {machine, item, kind, answer};
+    } catch (err) {
+      if (err instanceof AnswerError) return {problem: `its ${kind} answer file does not hold: ${err.message}`};
+      throw err;
+    }
   }
 
   // ---------------------------------------------------------------- DHCP
@@ -207,6 +257,14 @@ export class BootService {
       if (!f) throw new RegistryError(404, 'not-found', 'No such file on this server.');
       return this.file(req, res, f);
     }
+    if (p.startsWith('/boot/media/')) {
+      setLabel('GET /boot/media/{id}/{path}');
+      return this.mediaFile(req, res, p);
+    }
+    if (p.startsWith('/boot/answer/')) {
+      setLabel('GET /boot/answer/{deployment}/{file}');
+      return this.answer(req, res, p);
+    }
     if (p.startsWith('/boot/next/')) {
       setLabel('GET /boot/next/{mac}');
       const parts = this.verify(p, 'next', 1);
@@ -239,6 +297,7 @@ export class BootService {
     let decision: BootDecision;
     try {
       decision = await this.decide({mac});
+      if (decision.boot === 'installer') return send(await this.installerScript(mac, firmware, decision));
       if (decision.boot !== 'environment') {
         await saw(decision.boot, decision.rule);
         this.o.log(`boot: ${mac} (${firmware}): ${decision.boot}: ${decision.rule}`);
@@ -325,6 +384,103 @@ export class BootService {
       ],
       cmdline: `${this.o.cmdline} ${config?.cmdline ?? ''} anemos.mode=${purpose === 'deploy' ? 'deploy' : 'test'}`.replace(/\s+/g, ' ').trim(),
     };
+  }
+
+  /**
+   * An installer boot: recorded as a deployment (its token goes into the answer file's report
+   * command), the kernel and initrd served from the ISO, the answer file under a signed link
+   * that expires, and the kernel arguments its installer reads it with.
+   */
+  private async installerScript(mac: string, firmware: BootRequest['firmware'], decision: BootDecision): Promise<string> {
+    const first = await this.installer(mac);
+    if ('problem' in first) return ipxeScript(installerRefused(decision, first.problem), firmware);
+    const {item, kind} = first;
+    const deployment = newDeploymentId(this.now(), randomBytes(4).toString('hex'));
+    const booted = await this.o.registry.networkBoot({mac, deployment, mode: 'deploy', purpose: 'deploy', artifacts: [{name: 'installer', url: `${this.o.httpBase}/boot/media/${item.id}.iso`, media: item.media}], hours: 24, actor: 'anemos serve (network boot)'}, this.now());
+    const seconds = this.o.urlSeconds ?? 3600;
+    const t = this.now().getTime();
+    for (const [k, v] of this.answers) if (v.expires < t || this.answers.size >= MAX_PENDING) this.answers.delete(k);
+    this.answers.set(deployment, {mac, token: booted.token.token, expires: t + seconds * 1000});
+    const answer = `${this.o.httpBase}${this.signed('answer', [deployment], seconds)}`;
+    const media = `${this.o.httpBase}/boot/media/${encodeURIComponent(item.id)}`;
+    const own = first.machine.desired?.installer?.cmdline ?? '';
+    const args: Record<InstallerKind, string> = {
+      // debian-installer: the answer file after the network is up, and nothing asked that it answers.
+      preseed: `auto=true priority=critical url=${answer}/${ANSWER_FILE_NAME.preseed} interface=auto`,
+      kickstart: `inst.ks=${answer}/${ANSWER_FILE_NAME.kickstart} inst.repo=${media}/ ip=dhcp`,
+      autoinstall: `ip=dhcp url=${media}.iso cloud-config-url=/dev/null autoinstall ds=nocloud-net;s=${answer}/`,
+    };
+    await this.o.registry.sawBoot({at: this.now().toISOString(), mac, client: 'ipxe', firmware, boot: `installer ${item.id}`, rule: decision.rule});
+    this.o.log(`boot: ${mac} gets the installer of ${item.id} (${item.media.distribution} ${item.media.release} ${item.media.arch}, ${kind}), deployment ${deployment}`);
+    return ipxeScript(decision, firmware, {
+      kernel: `${media}/${item.media.kernel.split('/').map(encodeURIComponent).join('/')}`,
+      initrds: [{name: item.media.initrd.split('/').pop()!, url: `${media}/${item.media.initrd.split('/').map(encodeURIComponent).join('/')}`}],
+      cmdline: `${this.o.cmdline} ${args[kind]} ${own}`.replace(/\s+/g, ' ').trim(),
+      again: `${this.o.httpBase}/boot/ipxe?mac=${mac}&firmware=${firmware}`,
+    });
+  }
+
+  /** GET /boot/answer/DEPLOYMENT/EXPIRES/SIG/FILE: the answer file, rendered from the record now. */
+  private async answer(req: IncomingMessage, res: ServerResponse, p: string): Promise<void> {
+    const file = p.slice(p.lastIndexOf('/') + 1);
+    const parts = this.verify(p.slice(0, p.lastIndexOf('/')), 'answer', 1);
+    const kept = parts && this.answers.get(parts[0]!);
+    if (!kept || kept.expires < this.now().getTime()) throw new RegistryError(404, 'not-found', 'No such answer file, or its link expired.');
+    const i = await this.installer(kept.mac, {url: this.o.httpBase, token: kept.token, deployment: parts![0]!, mac: kept.mac});
+    if ('problem' in i) {
+      this.o.log(`boot: ${kept.mac} asked for its answer file, and it does not hold: ${i.problem}`);
+      throw new RegistryError(409, 'answer-refused', `The answer file of ${kept.mac} does not hold: ${i.problem}.`);
+    }
+    const body = file === ANSWER_FILE_NAME[i.kind] ? i.answer : i.kind === 'autoinstall' && file === 'meta-data' ? `instance-id: ${parts![0]}\n` : undefined;
+    if (body === undefined) throw new RegistryError(404, 'not-found', `A ${i.kind} boot has no ${file}.`);
+    this.o.log(`boot: ${kept.mac} (machine ${i.machine.id}) fetched its ${i.kind} answer file ${file} (${Buffer.byteLength(body)} bytes), deployment ${parts![0]}`);
+    sendText(res, 200, 'text/plain; charset=utf-8', req.method === 'HEAD' ? '' : body, {'cache-control': 'no-store'});
+  }
+
+  /** GET /boot/media/ID/PATH (a file in the ISO) or /boot/media/ID.iso (the image, for installers that want it whole): bytes served from where they lie, one range when asked. */
+  private async mediaFile(req: IncomingMessage, res: ServerResponse, p: string): Promise<void> {
+    const rest = p.slice('/boot/media/'.length);
+    const whole = /^[^/]+\.iso$/.test(rest);
+    const [rawId, ...segments] = whole ? [rest.slice(0, -4)] : rest.split('/');
+    let names: string[];
+    try {
+      names = [rawId!, ...segments].map((x) => decodeURIComponent(x));
+    } catch {
+      throw new RegistryError(400, 'bad-path', 'The path is not valid percent-encoding.');
+    }
+    const item = this.o.media?.get(names[0]!);
+    if (!item) throw new RegistryError(404, 'not-found', 'No such installation media on this server.');
+    let size: number;
+    let open: (start: number, end: number) => AsyncIterable<Buffer>;
+    if (whole) {
+      size = item.size;
+      open = (start, end) => (start === end ? Readable.from([]) : createReadStream(item.file, {start, end: end - 1}));
+    } else {
+      let entry;
+      try {
+        entry = await item.iso.stat(names.slice(1).join('/'));
+      } catch (err) {
+        if (err instanceof IsoError) throw new RegistryError(404, 'not-found', `No such file in ${item.id}: ${err.message}.`);
+        throw err;
+      }
+      if (!entry || entry.type !== 'file' || names.slice(1).some((n) => n.includes('/'))) throw new RegistryError(404, 'not-found', `No such file in ${item.id}.`);
+      size = entry.size;
+      open = (start, end) => item.iso.read(entry, start, end);
+    }
+    const range = rangeOf(req.headers.range, size);
+    if (range === 'unsatisfiable') {
+      res.writeHead(416, {'content-range': `bytes */${size}`});
+      return void res.end();
+    }
+    const [start, end] = range ?? [0, size];
+    res.writeHead(range ? 206 : 200, {'content-type': 'application/octet-stream', 'content-length': String(end - start), 'accept-ranges': 'bytes', 'cache-control': 'no-store', ...(range ? {'content-range': `bytes ${start}-${end - 1}/${size}`} : {})});
+    if (req.method === 'HEAD') return void res.end();
+    try {
+      await pipeline(Readable.from(open(start, end)), res);
+    } catch (err) {
+      this.o.log(`boot: serving ${p}: ${(err as Error).message}`);
+      res.destroy();
+    }
   }
 
   /** The machine's desired deployment as a config (checked as any anemos.conf is), with the server's deploy environment. */

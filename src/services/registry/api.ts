@@ -3,7 +3,18 @@
 // from this table, checks permissions and validates requests from it, and the OpenAPI
 // document (openapi.ts) is generated from it, so the description cannot drift from the code.
 
-import {bootDecision, type Idle} from '../../core/netboot/boot-decision.js';
+import {bootDecision, installerRefused, type Idle} from '../../core/netboot/boot-decision.js';
+import type {InstallerKind} from '../../core/netboot/installer-media.js';
+
+/** What GET /api/v1/boot/explain says of an installer boot. */
+export interface InstallerExplained {
+  media: string;
+  distribution: string;
+  release: string;
+  arch: string;
+  kind: InstallerKind;
+  answer: string;
+}
 import {DESIRED_SCHEMA, validateDesired} from '../../core/config.js';
 import {INVENTORY_SCHEMA} from '../../core/inventory.js';
 import type {Schema} from '../../core/json-schema.js';
@@ -42,7 +53,7 @@ export interface ApiEnv {
   connections: () => number;
   now: () => Date;
   /** Network boot, when this server runs it (anemos serve --boot): whether unknown machines are answered. */
-  boot?: {discover: boolean; idle?: Idle; wake?: (macs: string[]) => Promise<number>};
+  boot?: {discover: boolean; idle?: Idle; wake?: (macs: string[]) => Promise<number>; installer?: (mac: string) => Promise<InstallerExplained | {problem: string}>};
 }
 
 export interface QueryParam {
@@ -343,16 +354,23 @@ export const ROUTES: ApiRoute[] = [
     permission: 'read',
     summary: 'What a machine would boot from the network now, and why: the record, its state and the rule that decided',
     query: {mac: str('The MAC the machine boots with', {pattern: '^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$'})},
-    response: {description: 'The decision', schema: {type: 'object', properties: {mac: {type: 'string'}, served: {type: 'boolean'}, discover: {type: 'boolean'}, machine: {type: ['object', 'null']}, boot: {type: 'string'}, mode: {type: 'string'}, rule: {type: 'string'}, lastBoot: {type: ['object', 'null']}}}},
+    response: {description: 'The decision', schema: {type: 'object', properties: {mac: {type: 'string'}, served: {type: 'boolean'}, discover: {type: 'boolean'}, machine: {type: ['object', 'null']}, boot: {type: 'string'}, mode: {type: 'string'}, rule: {type: 'string'}, installer: {type: 'object', description: 'An installer boot: the media, the kind, and the answer file rendered from the record now (its report command with placeholders for the boot\'s deployment and token)'}, lastBoot: {type: ['object', 'null']}}}},
     errors: [400, 401, 403],
     handle: async (r, env) => {
       const mac = (r.query as {mac?: string}).mac?.toLowerCase();
       if (!mac) throw new RegistryError(400, 'bad-query', 'mac= is required: the MAC the machine boots with.', {hint: 'GET /api/v1/boot/explain?mac=52:54:00:12:34:56'});
       const record = await env.registry.bootRecord(mac);
       const discover = env.boot?.discover ?? false;
-      const d = bootDecision({mac}, record, {discover, idle: env.boot?.idle});
+      let d = bootDecision({mac}, record, {discover, idle: env.boot?.idle});
+      // An installer: the answer file it would get now, rendered from the record (or what stops it), as the boot service decides.
+      let installer: InstallerExplained | undefined;
+      if (d.boot === 'installer' && env.boot?.installer) {
+        const i = await env.boot.installer(mac);
+        if ('problem' in i) d = installerRefused(d, i.problem);
+        else installer = i;
+      }
       const lastBoot = record ? (await env.registry.getMachine(record.id)).lastBoot : null;
-      return {mac, served: Boolean(env.boot), discover, machine: record ?? null, boot: d.boot, ...(d.boot === 'environment' ? {mode: d.mode} : {}), rule: env.boot ? d.rule : `${d.rule} (if this server booted machines: network boot is off here, anemos serve --boot)`, lastBoot};
+      return {mac, served: Boolean(env.boot), discover, machine: record ?? null, boot: d.boot, ...(d.boot === 'environment' ? {mode: d.mode} : {}), rule: env.boot ? d.rule : `${d.rule} (if this server booted machines: network boot is off here, anemos serve --boot)`, ...(installer ? {installer} : {}), lastBoot};
     },
   },
   {

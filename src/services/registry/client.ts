@@ -4,6 +4,7 @@
 // here first, with the same rules and words as the registry (and anemos config check).
 
 import {readFileSync} from 'node:fs';
+import {dirname, resolve} from 'node:path';
 import {parseDocument} from 'yaml';
 import {hostname} from 'node:os';
 import {hostFiles} from '../../adapters/host-files.js';
@@ -89,9 +90,11 @@ export interface BootExplanation {
   served: boolean;
   discover: boolean;
   machine: {id: string; state: string; desired: boolean; discovered: boolean} | null;
-  boot: 'environment' | 'local-disk' | 'none';
+  boot: 'environment' | 'installer' | 'local-disk' | 'none';
   mode?: string;
   rule: string;
+  /** An installer boot: its media, kind and the answer file rendered now. */
+  installer?: {media: string; distribution: string; release: string; arch: string; kind: string; answer: string};
   lastBoot: {at: string; client: string; firmware: string; boot: string; rule: string} | null;
 }
 
@@ -115,11 +118,23 @@ export function desiredFromConfigFile(path: string): DesiredConfig {
   if (doc.errors.length) throw configError('config-yaml', `${path} is not valid YAML.`, 'Fix the YAML syntax at the line shown.', doc.errors.map((e) => e.message.trimEnd()));
   const raw = (doc.toJS() ?? {}) as Record<string, unknown>;
   if (typeof raw !== 'object' || Array.isArray(raw)) throw configError('config-invalid', `${path} is not a mapping of anemos.conf keys.`, 'Write kernel:, initramfs:, payload: and any other anemos.conf key.');
-  const {kernel, initramfs, payload, ...config} = raw;
-  const desired = {...(kernel !== undefined ? {kernel} : {}), ...(initramfs !== undefined ? {initramfs} : {}), ...(payload !== undefined ? {payload} : {}), ...(Object.keys(config).length ? {config} : {})} as DesiredConfig;
+  const {kernel, initramfs, payload, installer, ...config} = raw;
+  const desired = {...(kernel !== undefined ? {kernel} : {}), ...(initramfs !== undefined ? {initramfs} : {}), ...(payload !== undefined ? {payload} : {}), ...(installer !== undefined ? {installer: installerOf(installer, path)} : {}), ...(Object.keys(config).length ? {config} : {})} as DesiredConfig;
   const problems = validateDesired(desired).map((p) => p.replace(/^desired\.(config\.)?/, ''));
   if (problems.length) throw configError('desired-invalid', `${path} has ${problems.length} problem${problems.length > 1 ? 's' : ''} as a desired deployment: nothing was sent to the registry.`, 'Fix each key listed: the keys and rules of anemos.conf, and each artifact with its sha256 ("anemos config check" reads the same words).', problems);
   return desired;
+}
+
+/** installer: as a file writes it: template_file: PATH (beside the file) is read into template:. */
+function installerOf(v: unknown, path: string): unknown {
+  if (!v || typeof v !== 'object' || Array.isArray(v) || !('template_file' in v)) return v;
+  const {template_file: file, ...rest} = v as Record<string, unknown>;
+  const at = resolve(dirname(path), String(file));
+  try {
+    return {...rest, template: readFileSync(at, 'utf8')};
+  } catch (err) {
+    throw usageError('path-missing', `installer.template_file: cannot read ${at}: ${(err as Error).message}.`, 'Name the answer file template beside the desired deployment file, or leave it out for the built-in one.');
+  }
 }
 
 export interface MachineChange {

@@ -6,6 +6,7 @@
 
 import {createHash, randomBytes} from 'node:crypto';
 import {validateDesired} from '../../core/config.js';
+import type {InstallerSpec} from '../../core/netboot/installer-media.js';
 import {diffInventory, formatSize, type HardwareInventory} from '../../core/inventory.js';
 import {
   allowedTransition,
@@ -120,6 +121,7 @@ export interface DesiredDeployment {
   initramfs?: {url: string; sha256: string};
   payload?: {url: string; sha256: string};
   config?: Record<string, unknown>;
+  installer?: InstallerSpec;
 }
 
 /** What an operator may change, as JSON Merge Patch (RFC 7396) members. */
@@ -785,14 +787,14 @@ export class Registry {
 
   /** What a network boot decides with, of the machine that has this MAC; undefined when no machine has it. */
   async bootRecord(mac: string): Promise<BootRecord | undefined> {
-    const [r] = await this.db.query<{id: string; state: MachineState; desired: boolean; discovered: boolean; idle: string | null}>(
-      "SELECT m.id, m.state, m.desired IS NOT NULL AS desired, m.discovered_at IS NOT NULL AS discovered, m.attributes->>'idle' AS idle FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = $1",
+    const [r] = await this.db.query<{id: string; state: MachineState; desired: boolean; installer: boolean; discovered: boolean; idle: string | null}>(
+      "SELECT m.id, m.state, m.desired IS NOT NULL AS desired, m.desired->'installer' IS NOT NULL AS installer, m.discovered_at IS NOT NULL AS discovered, m.attributes->>'idle' AS idle FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = $1",
       [mac.toLowerCase()],
-      'anemos_boot_record_2',
+      'anemos_boot_record_3',
     );
     // attributes.idle (wait or poweroff): the record's say in what a discovered machine does while it waits.
     const idle = r?.idle === 'wait' || r?.idle === 'poweroff' ? {idle: r.idle as Idle} : {};
-    return r ? {id: r.id, state: r.state, desired: Boolean(r.desired), discovered: Boolean(r.discovered), ...idle} : undefined;
+    return r ? {id: r.id, state: r.state, desired: Boolean(r.desired), ...(r.installer ? {installer: true} : {}), discovered: Boolean(r.discovered), ...idle} : undefined;
   }
 
   /** The boot service answered this machine's request: kept on its record (a machine the registry does not know: nothing kept). */
