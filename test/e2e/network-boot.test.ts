@@ -14,6 +14,7 @@ import {imagePayload, rootfsTarball, TARGET_PACKAGES, TARGET_SUITE} from '../hel
 import {sshArgs} from '../helpers/ssh.js';
 import {startNetLab, type NetLab} from '../helpers/netlab.js';
 import {Vm} from '../helpers/qemu.js';
+import {debianInstallerIso} from '../helpers/installer-iso.js';
 import {CLI, makeToken, startServe, type RunningServe} from '../helpers/registry.js';
 
 const MAC = '52:54:00:77:00:01';
@@ -21,6 +22,7 @@ const UEFI_MAC = '52:54:00:77:00:02';
 const ISOLATED_MAC = '52:54:00:77:00:03';
 const HTTP_BOOT_MAC = '52:54:00:77:00:04';
 const RELAYED_MAC = '52:54:00:77:00:05';
+const INSTALLER_MAC = '52:54:00:77:00:06';
 const SERIAL = 'ANEMOS-NB-0001';
 const WWW_PORT = 8099;
 const BUILD_ID = 'network-boot-e2e';
@@ -91,7 +93,9 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
     for (const f of ['vmlinuz', 'initramfs.cpio.zst']) copyFileSync(join(BASE_DIR, f), join(work, 'www', f));
     const wwwFile = (f: string) => ({url: `http://${lab.address}:${WWW_PORT}/${f}`, sha256: sha256(readFileSync(join(work, 'www', f)))});
     published = {kernel: wwwFile('vmlinuz'), initramfs: wwwFile('initramfs.cpio.zst'), payload: wwwFile('payload.tar.gz')};
-    serve = await startServe(['--data', data, '--boot', '--boot-interface', lab.bridge, '--boot-environment', BASE_DIR, '--discover', '--boot-ssh-keys', join(work, 'boot-keys'), '--boot-cmdline', 'console=ttyS0,115200'], {wrap: lab.exec([])});
+    // Installation media: an ISO with Debian's netboot installer, as Debian's media lay it out.
+    const {media} = debianInstallerIso(work);
+    serve = await startServe(['--data', data, '--boot', '--boot-interface', lab.bridge, '--boot-environment', BASE_DIR, '--discover', '--media', media, '--boot-ssh-keys', join(work, 'boot-keys'), '--boot-cmdline', 'console=ttyS0,115200'], {wrap: lab.exec([])});
   }, 1_800_000);
 
   afterAll(async () => {
@@ -147,6 +151,42 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
     expect(seen).toMatch(new RegExp(`^${hostname}\n${TARGET_SUITE}\n[^]*${BUILD_ID}`));
     return {deployed, onDisk};
   }
+
+  it.concurrent("Installer: a discovered machine given Debian's installer boots its kernel and initrd out of an ISO, fetches the preseed rendered from its record, and reaches the mirror without a question", async () => {
+    const t0 = Date.now();
+    const disk = join(work, 'installer.raw');
+    execFileSync('truncate', ['-s', '2G', disk]);
+    // With 512 MB debian-installer stops at its low-memory note (shown at any priority).
+    const vm = new Vm({memoryMb: 1024, serialLog: join(work, 'installer.serial.log'), disks: [disk], mac: INSTALLER_MAC, tap: {netns: lab.ns, ifname: lab.tap('inst')}, serial: `${SERIAL}-D`, noReboot: false});
+    vms.push(vm);
+    await vm.waitFor(/TEST MODE READY/, 240_000);
+    const machine = await registered(INSTALLER_MAC);
+    // The operator names the installer; its root disk is chosen from the inventory the machine reported (vda).
+    // The mirror is anemos' own boot listener, which has none: the installer stops there, after the network and the preseed.
+    const installer = {media: 'debian-12-netboot', vars: {MIRROR: `${lab.address}:8067`}, cmdline: 'DEBIAN_FRONTEND=text'};
+    expect(api('PUT', `/api/v1/machines/${machine.id}/desired`, {installer, config: {hostname: 'inst1.example.net'}}).status).toBe(200);
+    const t1 = Date.now();
+    expect(api('PATCH', `/api/v1/machines/${machine.id}`, {state: 'ready'}).status).toBe(200);
+    const explained = explain(machine.id);
+    expect(explained).toMatchObject({boot: 'installer', installer: {media: 'debian-12-netboot', kind: 'preseed'}});
+    expect(explained.installer.answer).toContain('d-i partman-auto/disk string /dev/vda');
+    await vm.waitFor(/the registry has another boot for this machine now \(installer/, 60_000);
+    // iPXE loads the installer's kernel and initrd from the ISO on the boot listener.
+    await vm.waitFor(/boot\/media\/debian-12-netboot\/install\.amd\/linux/, 120_000);
+    await vm.waitFor(/Configuring the network with DHCP/, 240_000);
+    await waitFor('the installer to fetch its preseed', () => (new RegExp(`boot: ${INSTALLER_MAC} \\(machine ${machine.id}\\) fetched its preseed answer file preseed\\.cfg`).test(serve.output()) ? true : undefined), 240_000);
+    const atPreseed = (Date.now() - t1) / 1000;
+    // After the network and the preseed: the mirror step, with no question asked before it.
+    const mirror = await vm.waitFor(/Debian archive mirror/, 240_000);
+    const asked = vm.log().indexOf('Prompt:');
+    expect(asked === -1 || asked > vm.log().search(/Debian archive mirror/), vm.log().slice(-3000)).toBe(true);
+    expect(vm.log()).not.toMatch(/Name server addresses|Choose a mirror|Keymap to use|Hostname:/);
+    expect(mirror).toBeTruthy();
+    console.log(`network boot (installer): power-on to registered ${((t1 - t0) / 1000).toFixed(1)} s; ready to the preseed fetched ${atPreseed.toFixed(1)} s, to the mirror step ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+    const after = api('GET', `/api/v1/machines/${machine.id}`).json;
+    expect(after.lastBoot).toMatchObject({boot: 'installer debian-12-netboot'});
+    vm.kill();
+  });
 
   // The two machines run side by side (two cores, two TCG guests): each case waits on its own VM.
   it.concurrent('BIOS: a blank machine boots by PXE beside the site DHCP, registers itself (new, discovered, its hardware), waits, deploys when made ready, then boots its disk', async () => {

@@ -94,7 +94,8 @@ export function startNetLab(work: string, id: string, o: {siteDhcp?: boolean} = 
         `--dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,1h`, '--dhcp-range=fd77::,ra-only', '--enable-ra',
         // The relayed segment's addresses (relay()), its router the relay.
         '--dhcp-range=set:far,10.78.0.100,10.78.0.199,255.255.255.0,1h', '--dhcp-option=tag:far,option:router,10.78.0.1',
-        `--dhcp-option=option:router,${siteAddress}`, `--dhcp-leasefile=${join(work, 'site.leases')}`, '--log-dhcp', `--log-facility=${log}`, '--pid-file=',
+        // A site's DHCP names its DNS servers (debian-installer asks for them otherwise); nothing answers DNS on the segment.
+        `--dhcp-option=option:router,${siteAddress}`, `--dhcp-option=option:dns-server,${siteAddress}`, `--dhcp-leasefile=${join(work, 'site.leases')}`, '--log-dhcp', `--log-facility=${log}`, '--pid-file=',
       ],
       {stdio: 'ignore'},
     );

@@ -61,7 +61,7 @@ describe('anemos serve --boot --media: installers from ISO files', {timeout: 180
     };
     // The record names its disk (it has no inventory); the other names none, and has none to choose from.
     cli(['machines', 'set', MACHINE, '--state', 'ready', '--desired-config', desired('  disk: vda\n  packages: [nginx]\n  vars: {MIRROR: mirror.example.net}\n')]);
-    cli(['machines', 'set', DISKLESS, '--state', 'ready', '--desired-config', desired('')]);
+    cli(['machines', 'set', DISKLESS, '--state', 'ready', '--installer', 'debian-12-netboot']);
   }, 180_000);
 
   afterAll(async () => {
@@ -80,10 +80,20 @@ describe('anemos serve --boot --media: installers from ISO files', {timeout: 180
     expect(e.installer.answer).toContain('d-i partman-auto/disk string /dev/vda');
     expect(e.installer.answer).toContain('d-i netcfg/get_hostname string web1');
     expect(e.installer.answer).toContain('d-i mirror/http/hostname string mirror.example.net');
+    // A template with a variable nobody knows: not booted, and said.
+    writeFileSync(join(work, 'odd.preseed'), 'd-i netcfg/get_hostname string {{HOSTNAME}}\nd-i foo/bar string {{NOPE}}\n');
+    cli(['machines', 'set', DISKLESS, '--installer', 'debian-12-netboot', '--answer-template', join(work, 'odd.preseed')]);
+    expect(JSON.parse(cli(['machines', 'explain', DISKLESS, '--json'])).rule).toMatch(/but its preseed answer file does not hold: installer\.template: unknown variable \{\{NOPE\}\}/);
+    expect(() => cli(['machines', 'set', DISKLESS, '--installer', '../etc'])).toThrow(/--installer \.\.\/etc: installer\.media: .*Nothing was sent to the registry/);
+    cli(['machines', 'set', DISKLESS, '--installer', 'debian-12-netboot']);
     const none = JSON.parse(cli(['machines', 'explain', DISKLESS, '--json']));
     expect(none).toMatchObject({boot: 'none'});
     expect(none.rule).toMatch(/but its preseed answer file does not hold: no root disk: its inventory lists no disk, and installer\.disk names none: it is not booted into an installer that would stop at a question$/);
     expect(script(DISKLESS)).toMatch(/^#!ipxe\necho anemos: .*no root disk.*\nexit 1\n$/);
+    // The machine's page in the web UI: the media and the answer file; the other's reason.
+    const page = (id: string) => run(lab.exec(['curl', '-s', '-H', `cookie: anemos_token=${admin}`, `${serve.url}/machines/${id}`])).toString();
+    expect(page(e.machine.id)).toMatch(/<div id="installer"><h3>Installer<\/h3><p>debian-12-netboot: debian 12 amd64, preseed\..*<pre id="answer-file">[^<]*d-i partman-auto\/disk string \/dev\/vda/s);
+    expect(page(none.machine.id)).toMatch(/<div id="installer"><h3>Installer<\/h3><p class="error">Not booted: its preseed answer file does not hold: no root disk/);
   });
 
   it("serves the installer's kernel and initrd out of the ISO, whole and by range, and its preseed under a signed link", async () => {

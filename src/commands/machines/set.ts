@@ -33,6 +33,7 @@ export default class MachinesSet extends BaseCommand {
   static examples = [
     '<%= config.bin %> machines set web1 --desired-config web1.conf',
     '<%= config.bin %> machines set web1 --state ready --add-tag rack3 --attribute owner=web-team',
+    '<%= config.bin %> machines set web1 --installer debian-12.8.0-amd64-netinst --state ready',
   ];
   static enableJsonFlag = true;
   static args = {machine: Args.string({required: true, description: 'Its id, UUID or one of its MACs.'})};
@@ -46,6 +47,8 @@ export default class MachinesSet extends BaseCommand {
     hostname: Flags.string({description: 'The hostname it is recorded with.'}),
     'desired-config': Flags.string({description: 'A YAML file: the desired deployment (validated here first).', exclusive: ['clear-desired']}),
     'clear-desired': Flags.boolean({description: 'Remove the desired deployment.'}),
+    installer: Flags.string({description: "The desired deployment becomes the installer of this ISO of anemos serve --media (its file name without .iso), with the built-in answer file for its kind; config overrides are kept, a payload is removed.", exclusive: ['desired-config', 'clear-desired']}),
+    'answer-template': Flags.string({description: 'With --installer: a file, the answer file as a template with {{VARIABLES}} (preseed, kickstart or autoinstall).', dependsOn: ['installer']}),
   };
 
   async run(): Promise<unknown> {
@@ -59,6 +62,8 @@ export default class MachinesSet extends BaseCommand {
       hostname: flags.hostname,
       desiredFile: flags['desired-config'],
       clearDesired: flags['clear-desired'],
+      installer: flags.installer,
+      answerTemplate: flags['answer-template'],
     });
     if (!this.jsonEnabled()) for (const l of renderMachine(machine, [])) this.out(l);
     return {machine};

@@ -119,17 +119,17 @@ export function desiredFromConfigFile(path: string): DesiredConfig {
   const raw = (doc.toJS() ?? {}) as Record<string, unknown>;
   if (typeof raw !== 'object' || Array.isArray(raw)) throw configError('config-invalid', `${path} is not a mapping of anemos.conf keys.`, 'Write kernel:, initramfs:, payload: and any other anemos.conf key.');
   const {kernel, initramfs, payload, installer, ...config} = raw;
-  const desired = {...(kernel !== undefined ? {kernel} : {}), ...(initramfs !== undefined ? {initramfs} : {}), ...(payload !== undefined ? {payload} : {}), ...(installer !== undefined ? {installer: installerOf(installer, path)} : {}), ...(Object.keys(config).length ? {config} : {})} as DesiredConfig;
+  const desired = {...(kernel !== undefined ? {kernel} : {}), ...(initramfs !== undefined ? {initramfs} : {}), ...(payload !== undefined ? {payload} : {}), ...(installer !== undefined ? {installer: installerOf(installer, dirname(path))} : {}), ...(Object.keys(config).length ? {config} : {})} as DesiredConfig;
   const problems = validateDesired(desired).map((p) => p.replace(/^desired\.(config\.)?/, ''));
   if (problems.length) throw configError('desired-invalid', `${path} has ${problems.length} problem${problems.length > 1 ? 's' : ''} as a desired deployment: nothing was sent to the registry.`, 'Fix each key listed: the keys and rules of anemos.conf, and each artifact with its sha256 ("anemos config check" reads the same words).', problems);
   return desired;
 }
 
-/** installer: as a file writes it: template_file: PATH (beside the file) is read into template:. */
-function installerOf(v: unknown, path: string): unknown {
+/** installer: as a file writes it: template_file: PATH (from DIR, the file's own) is read into template:. */
+function installerOf(v: unknown, dir: string): unknown {
   if (!v || typeof v !== 'object' || Array.isArray(v) || !('template_file' in v)) return v;
   const {template_file: file, ...rest} = v as Record<string, unknown>;
-  const at = resolve(dirname(path), String(file));
+  const at = resolve(dir, String(file));
   try {
     return {...rest, template: readFileSync(at, 'utf8')};
   } catch (err) {
@@ -146,7 +146,14 @@ export interface MachineChange {
   hostname?: string;
   desiredFile?: string;
   clearDesired?: boolean;
+  /** --installer MEDIA: the desired deployment becomes that ISO's installer (its config overrides kept; a payload removed). */
+  installer?: string;
+  /** --answer-template FILE: with --installer, the answer file's template. */
+  answerTemplate?: string;
 }
+
+/** --installer replaces the installer whole: what it does not give is removed (JSON Merge Patch's null). */
+const INSTALLER_CLEARED = {kind: null, template: null, vars: null, disk: null, packages: null, cmdline: null};
 
 /** Apply an operator's change: the desired deployment (validated here first) by PUT, the rest as one merge patch. */
 export async function setMachine(t: RegistryTarget, ref: string, c: MachineChange): Promise<MachineRecord> {
@@ -154,12 +161,19 @@ export async function setMachine(t: RegistryTarget, ref: string, c: MachineChang
   const desired = c.desiredFile ? desiredFromConfigFile(c.desiredFile) : undefined;
   const current = c.addTags?.length || c.removeTags?.length ? await showMachine(t, ref) : undefined;
   const tags = c.tags ?? (current ? [...new Set([...current.tags.filter((x) => !c.removeTags?.includes(x)), ...(c.addTags ?? [])])] : undefined);
-  const patch = {...(c.state ? {state: c.state} : {}), ...(tags ? {tags} : {}), ...(c.attributes ? {attributes: c.attributes} : {}), ...(c.hostname ? {hostname: c.hostname} : {})};
+  if (c.answerTemplate && !c.installer) throw usageError('answer-template-alone', '--answer-template goes with --installer MEDIA.', 'Name the ISO too: --installer debian-12.8.0-amd64-netinst --answer-template web.preseed.');
+  const installer = c.installer ? (installerOf({media: c.installer, ...(c.answerTemplate ? {template_file: c.answerTemplate} : {})}, process.cwd()) as Record<string, unknown>) : undefined;
+  if (installer) {
+    const problems = validateDesired({installer}).map((p) => p.replace(/^desired\./, ''));
+    if (problems.length) throw configError('desired-invalid', `--installer ${c.installer}: ${problems.join('; ')}. Nothing was sent to the registry.`, 'Name an ISO of the server\'s --media DIR by its file name without .iso (anemos serve media list).');
+  }
+  // JSON Merge Patch: the installer replaces a payload and its deploy environment; config overrides stay.
+  const patch = {...(c.state ? {state: c.state} : {}), ...(tags ? {tags} : {}), ...(c.attributes ? {attributes: c.attributes} : {}), ...(c.hostname ? {hostname: c.hostname} : {}), ...(installer ? {desired: {installer: {...INSTALLER_CLEARED, ...installer}, payload: null, kernel: null, initramfs: null}} : {})};
   let machine: MachineRecord | undefined;
   if (desired) machine = await registryCall<MachineRecord>(t, 'PUT', `/api/v1/machines/${encodeURIComponent(ref)}/desired`, desired);
   if (c.clearDesired) machine = await registryCall<MachineRecord>(t, 'DELETE', `/api/v1/machines/${encodeURIComponent(ref)}/desired`);
   if (Object.keys(patch).length) machine = await registryCall<MachineRecord>(t, 'PATCH', `/api/v1/machines/${encodeURIComponent(ref)}`, patch, {contentType: 'application/merge-patch+json'});
-  if (!machine) throw usageError('nothing-to-change', 'Nothing to change.', 'Pass --state, --tag, --add-tag, --remove-tag, --attribute, --hostname, --desired-config or --clear-desired.');
+  if (!machine) throw usageError('nothing-to-change', 'Nothing to change.', 'Pass --state, --tag, --add-tag, --remove-tag, --attribute, --hostname, --desired-config, --installer or --clear-desired.');
   return machine;
 }
 

@@ -244,7 +244,9 @@ export function createRegistryServer(registry: Registry, o: ServeOptions): Serve
     const lastGood = deps.items.find((d) => d.outcome === 'succeeded') ?? (await registry.deployments({machine: machine.id, outcome: 'succeeded', mode: 'deploy'}, {limit: 1})).items[0];
     const history = await registry.inventoryHistory(machine.id, {limit: 200});
     const audit = await registry.audit({machine: machine.id}, {limit: 50});
-    sendText(res, status, 'text/html; charset=utf-8', renderMachine(viewer, machine, withEvents, Boolean(deps.next), lastGood, history.items, audit.items, forms));
+    // An installer: the media and the answer file it gets now (or what stops it), as the boot service renders them.
+    const installer = machine.desired?.installer && machine.macs[0] && env.boot?.installer ? await env.boot.installer(machine.macs[0]) : undefined;
+    sendText(res, status, 'text/html; charset=utf-8', renderMachine(viewer, machine, withEvents, Boolean(deps.next), lastGood, history.items, audit.items, {...forms, ...(installer ? {installer} : {})}));
   }
 
   async function ui(req: IncomingMessage, res: ServerResponse, url: URL, setLabel: (l: string) => void): Promise<void> {

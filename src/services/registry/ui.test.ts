@@ -66,6 +66,8 @@ const PAGES: Record<string, string> = {
   message: renderMessage(EVIL, EVIL, viewer),
   list: renderMachineList(viewer, page([machine]), {state: EVIL, tag: EVIL, q: EVIL, sort: EVIL, cursor: EVIL}, {new: 1, ready: 0, provisioning: 0, deployed: 1, failed: 0, maintenance: 0, retired: 0}),
   machine: renderMachine(viewer, machine, [withEvents], true, deployment, [{receivedAt: '2026-12-06T10:00:00.000Z', changes: [EVIL]}], [audit], {desiredText: EVIL, desiredProblems: [EVIL], attributesText: EVIL, attributesProblems: [EVIL]}),
+  installer: renderMachine(viewer, machine, [], false, undefined, [], [], {installer: {media: EVIL, distribution: EVIL, release: EVIL, arch: EVIL, kind: 'preseed', answer: EVIL}}),
+  'installer refused': renderMachine(viewer, machine, [], false, undefined, [], [], {installer: {problem: EVIL}}),
   confirm: renderConfirmState(viewer, machine, 'maintenance'),
   deployments: renderDeployments(viewer, page([deployment]), {machine: EVIL, outcome: EVIL, mode: EVIL, cursor: EVIL}),
   audit: renderAudit(viewer, page([audit]), {machine: EVIL, action: EVIL, actor: EVIL, cursor: EVIL}, [EVIL]),

@@ -9,6 +9,7 @@ import {formatSize, type HardwareInventory} from '../../core/inventory.js';
 import {MACHINE_STATES, TRANSITIONS, type MachineState, type TokenKind} from '../../core/registry/lifecycle.js';
 import {html, type SafeHtml} from './html.js';
 import type {AuditEntry, Deployment, MachineRecord, MachineSummary, Page} from './registry.js';
+import type {InstallerExplained} from './api.js';
 
 export const STYLESHEET = `body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
 header{background:#1d2330;color:#fff;padding:10px 24px;display:flex;gap:18px;align-items:center}header a{color:#fff;text-decoration:none}
@@ -139,10 +140,19 @@ export function desiredVsDeployed(m: MachineRecord, lastGood: Deployment | undef
 }
 
 export interface MachineForms {
+  /** An installer deployment: what the boot service renders for it now. */
+  installer?: InstallerExplained | {problem: string};
   desiredText?: string;
   desiredProblems?: string[];
   attributesText?: string;
   attributesProblems?: string[];
+}
+
+/** The installer's media and the answer file the machine gets now; or why it gets none. */
+function installerPart(i: MachineForms['installer']) {
+  if (!i) return '';
+  if ('problem' in i) return html`<div id="installer"><h3>Installer</h3><p class="error">Not booted: ${i.problem}.</p></div>`;
+  return html`<div id="installer"><h3>Installer</h3><p>${i.media}: ${i.distribution} ${i.release} ${i.arch}, ${i.kind}. The answer file it gets now (its report command carries this boot's own deployment and token when it asks):</p><pre id="answer-file">${i.answer}</pre></div>`;
 }
 
 export function desiredAsYaml(m: MachineRecord): string {
@@ -167,6 +177,7 @@ ${inventorySection(m.inventory)}
 <section id="attributes"><h2>Attributes</h2>${attributes.length ? html`<table>${attributes.map(([k, v]) => html`<tr><th>${k}</th><td><code>${JSON.stringify(v)}</code></td></tr>`)}</table>` : html`<p class="muted">None.</p>`}
 ${viewer.mayWrite ? html`<form method="post" action="${path}/attributes"><details${forms.attributesProblems ? html` open` : ''}><summary>Edit attributes (JSON)</summary>${problems(forms.attributesProblems)}<textarea name="attributes" rows="6">${forms.attributesText ?? JSON.stringify(m.attributes, null, 2)}</textarea><p><button type="submit" id="save-attributes">Save attributes</button></p></details></form>` : ''}</section>
 <section id="desired"><h2>Desired deployment</h2>${m.desired ? html`<pre>${desiredAsYaml(m)}</pre>` : html`<p class="muted">None set.</p>`}
+${installerPart(forms.installer)}
 <table id="desired-vs-deployed"><thead><tr><th>Artifact</th><th>Desired</th><th>Last successful deployment${lastGood ? html` (${lastGood.id})` : ''}</th><th></th></tr></thead><tbody>${diff.map(
       (r) =>
         html`<tr data-artifact="${r.name}"><td>${r.name}</td><td><code>${r.desired ? `${r.desired.slice(0, 16)}…` : '—'}</code></td><td><code>${r.deployed ? `${r.deployed.slice(0, 16)}…` : '—'}</code></td><td class="${r.same ? 'ok' : 'error'}">${r.same ? 'deployed' : r.desired ? (r.deployed ? 'differs: not deployed yet' : 'not deployed yet') : r.deployed ? 'deployed, not desired' : ''}</td></tr>`,
