@@ -9,7 +9,7 @@
 // (from Debian's initrd, in a chroot), records the deployment as succeeded, and the
 // machine's next network boot goes to its disk.
 
-import {execFileSync} from 'node:child_process';
+import {execFileSync, spawn, type ChildProcess} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import {mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -21,6 +21,8 @@ import {CLI, makeToken, startServe, type RunningServe} from '../helpers/registry
 
 const MACHINE = '52:54:00:77:00:01';
 const DISKLESS = '52:54:00:77:00:02';
+const FROM_URL = '52:54:00:77:00:03';
+const WWW_PORT = 8098;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('anemos serve --boot --media: installers from ISO files', {timeout: 180_000}, () => {
@@ -30,6 +32,8 @@ describe('anemos serve --boot --media: installers from ISO files', {timeout: 180
   let serve: RunningServe;
   let admin: string;
   let base: string;
+  let www: ChildProcess | undefined;
+  let isoSha: string;
 
   const run = (argv: string[], input?: string, env?: Record<string, string>) => execFileSync(argv[0]!, argv.slice(1), {input, maxBuffer: 256 * 1024 * 1024, env: {...process.env, ...env}});
   const cli = (args: string[]) => run(lab.exec([process.execPath, CLI, ...args, '--registry', serve.url]), undefined, {ANEMOS_REGISTRY_TOKEN: admin}).toString();
@@ -44,13 +48,18 @@ describe('anemos serve --boot --media: installers from ISO files', {timeout: 180
     work = mkdtempSync(join(tmpdir(), 'anemos-installer-'));
     lab = startNetLab(work, `i${process.pid}`);
     client = lab.client('10.77.0.51');
-    const {media} = debianInstallerIso(work);
+    const {media, iso} = debianInstallerIso(work);
+    isoSha = sha(readFileSync(iso));
+    // A web server on the segment the ISO is published on, for a record that names it by URL.
+    const site = `require('http').createServer((q, s) => require('fs').createReadStream(process.argv[1]).on('error', () => (s.statusCode = 404, s.end())).pipe(s)).listen(${WWW_PORT}, '${lab.address}')`;
+    const argv = lab.exec([process.execPath, '-e', site, iso]);
+    www = spawn(argv[0]!, argv.slice(1), {stdio: 'ignore'});
     writeFileSync(join(media, 'not-an-installer.iso'), Buffer.alloc(40 * 2048));
     const data = join(work, 'registry');
     admin = makeToken(data, 'admin');
     serve = await startServe(['--data', data, '--boot', '--boot-interface', lab.bridge, '--boot-environment', fakeEnvironment(work), '--media', media, '--boot-cmdline', 'console=ttyS0'], {wrap: lab.exec([])});
     base = `http://${lab.address}:8067`;
-    for (const mac of [MACHINE, DISKLESS]) {
+    for (const mac of [MACHINE, DISKLESS, FROM_URL]) {
       const report = JSON.stringify({machine: {macs: [mac], hostname: mac === MACHINE ? 'web1.example.net' : 'web2.example.net'}});
       expect(run(lab.exec(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `authorization: Bearer ${admin}`, '-H', 'content-type: application/json', '--data-binary', report, `${serve.url}/api/v1/reports`])).toString()).toBe('200');
     }
@@ -66,12 +75,19 @@ describe('anemos serve --boot --media: installers from ISO files', {timeout: 180
 
   afterAll(async () => {
     await serve?.stop();
+    www?.kill();
     lab?.close();
   });
 
-  it('lists the media it found in the ISO files, and the one it could not identify', () => {
+  it('lists the media it found in the ISO files, and the one it could not identify, in its log and through the API', () => {
     expect(serve.output()).toMatch(/boot: media debian-12-netboot: debian 12 amd64 \(preseed\), kernel install\.amd\/linux, initrd install\.amd\/initrd\.gz/);
     expect(serve.output()).toMatch(/boot: media not-an-installer: not offered: not an ISO 9660 image: no volume descriptor/);
+    // The same through the API (no file paths of the server's).
+    const api = JSON.parse(run(lab.exec(['curl', '-s', '-H', `authorization: Bearer ${admin}`, `${serve.url}/api/v1/boot/media`])).toString());
+    expect(api.media).toEqual([
+      {id: 'debian-12-netboot', size: expect.any(Number), volume: 'DEBIAN_NETBOOT', names: 'rockridge', media: {distribution: 'debian', release: '12', arch: 'amd64', kernel: 'install.amd/linux', initrd: 'install.amd/initrd.gz', kind: 'preseed', label: expect.stringContaining('netboot')}},
+      {id: 'not-an-installer', size: 40 * 2048, problem: expect.stringContaining('no volume descriptor')},
+    ]);
   });
 
   it('explain shows the installer and the preseed rendered from the record; a record with no root disk is not booted, and says why', () => {
@@ -121,6 +137,25 @@ describe('anemos serve --boot --media: installers from ISO files', {timeout: 180
     expect(curl(`${answer}/ks.cfg`).status).toBe(404);
     const forged = answer.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
     expect(curl(`${forged}/preseed.cfg`).status).toBe(404);
+  });
+
+  it('fetches media a record names by URL once, checks its sha256, and boots it meanwhile telling the machine to ask again; a wrong sha256 is refused', async () => {
+    const desiredFile = (sha256: string) => {
+      const f = join(work, `url-${sha256.slice(0, 8)}.yaml`);
+      writeFileSync(f, `installer:\n  media: {url: 'http://${lab.address}:${WWW_PORT}/debian.iso', sha256: '${sha256}'}\n  disk: sda\n`);
+      return f;
+    };
+    cli(['machines', 'set', FROM_URL, '--state', 'ready', '--desired-config', desiredFile('0'.repeat(64))]);
+    const first = script(FROM_URL);
+    expect(first).toMatch(/^#!ipxe\necho anemos: its installation media http:\S+ is being fetched and checked; asking again in 10 s\nsleep 10\nchain --replace /);
+    await expect.poll(() => JSON.parse(cli(['machines', 'explain', FROM_URL, '--json'])).rule, {timeout: 30_000}).toMatch(/could not be fetched: .*sha256/i);
+    expect(script(FROM_URL)).toMatch(/\nexit 1\n$/);
+    cli(['machines', 'set', FROM_URL, '--desired-config', desiredFile(isoSha)]);
+    script(FROM_URL);
+    await expect.poll(() => script(FROM_URL), {timeout: 30_000}).toMatch(new RegExp(`^kernel ${base.replace(/\./g, '\\.')}/boot/media/sha256-${isoSha.slice(0, 16)}/install\\.amd/linux `, 'm'));
+    const kernelUrl = script(FROM_URL).match(/^kernel (\S+)/m)![1]!;
+    expect(sha(curl(kernelUrl).body)).toBe(sha(readFileSync(DI_KERNEL)));
+    expect(serve.output()).toMatch(/boot: installation media http:\S+: debian 12 amd64 \(preseed\), served as sha256-/);
   });
 
   it('serves nothing outside the ISO files', () => {

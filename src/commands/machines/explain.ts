@@ -21,12 +21,12 @@ export default class MachinesExplain extends BaseCommand {
     for (const mac of macs) explained.push(await explainBoot(t, mac));
     if (!this.jsonEnabled()) {
       for (const e of explained) {
-        const what = e.boot === 'environment' ? `the deploy environment (${e.mode})` : e.boot === 'installer' ? `the installer of ${e.installer ? `${e.installer.media} (${e.installer.distribution} ${e.installer.release} ${e.installer.arch}, ${e.installer.kind})` : 'its media'}` : e.boot === 'local-disk' ? 'its local disk' : 'no answer (it goes on to its next boot device)';
+        const what = e.boot === 'environment' ? `the deploy environment (${e.mode})` : e.boot === 'installer' ? `the installer of ${e.installer && 'media' in e.installer ? `${e.installer.media} (${e.installer.distribution} ${e.installer.release} ${e.installer.arch}, ${e.installer.kind})` : 'its media'}` : e.boot === 'local-disk' ? 'its local disk' : 'no answer (it goes on to its next boot device)';
         this.out(`${e.mac}: ${what}`);
         this.out(`  why: ${e.rule}`);
         this.out(`  record: ${e.machine ? `${e.machine.id}, ${e.machine.state}, ${e.machine.desired ? 'a desired deployment' : 'no desired deployment'}${e.machine.discovered ? ', found by a network boot' : ''}` : 'none'}`);
         if (e.lastBoot) this.out(`  last network boot: ${e.lastBoot.at}, ${e.lastBoot.client} (${e.lastBoot.firmware}), given ${e.lastBoot.boot}`);
-        if (e.installer) {
+        if (e.installer && 'answer' in e.installer) {
           this.out(`  answer file (the report command's deployment and token are this boot's own when it asks):`);
           for (const l of e.installer.answer.trimEnd().split('\n')) this.out(`    ${l}`);
         }

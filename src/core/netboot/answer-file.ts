@@ -10,7 +10,7 @@ import {parseDocument} from 'yaml';
 import type {InventoryDisk} from '../inventory.js';
 import {TEMPLATE_VARIABLES, templateValues, unknownTemplateVariables} from '../imgbuild.js';
 import type {NetworkConfig} from '../network.js';
-import type {InstallerKind, InstallerSpec} from './installer-media.js';
+import {mediaName, type InstallerKind, type InstallerSpec} from './installer-media.js';
 
 export type {InstallerSpec} from './installer-media.js';
 
@@ -171,7 +171,7 @@ export function renderAnswer(a: AnswerInput): string {
   const disk = uses('DISK') ? chooseRootDisk(a.disks, a.spec.disk) : '';
   const keys = a.authorizedKeys.join('\n');
   const values: Record<string, string> = {
-    ...templateValues(a.network, {hostname: a.hostname, imgname: a.spec.media, target: a.kind, disk}),
+    ...templateValues(a.network, {hostname: a.hostname, imgname: mediaName(a.spec.media), target: a.kind, disk}),
     SSH_AUTHORIZED_KEYS: keys,
     SSH_AUTHORIZED_KEYS_BASE64: Buffer.from(keys ? `${keys}\n` : '').toString('base64'),
     SSH_AUTHORIZED_KEYS_JSON: JSON.stringify(a.authorizedKeys),

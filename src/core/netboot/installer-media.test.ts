@@ -40,3 +40,18 @@ describe('installer media detection', () => {
     expect(r).toEqual({unknown: expect.stringMatching(/^no installer this reads: looked for \.disk\/info naming Debian, and install\.amd\/.*\(Debian\); .*casper.*\(Ubuntu\); \.treeinfo .*\(Fedora, RHEL/)});
   });
 });
+
+describe("a record's installer:", () => {
+  it('names media by id or by URL with its sha256, and is checked as any desired deployment', async () => {
+    const {validateDesired} = await import('../config.js');
+    expect(validateDesired({installer: {media: 'debian-12.8.0-amd64-netinst', packages: ['nginx'], vars: {MIRROR: 'm'}}})).toEqual([]);
+    expect(validateDesired({installer: {media: {url: 'https://mirror.example.net/a.iso', sha256: 'a'.repeat(64)}}})).toEqual([]);
+    expect(validateDesired({installer: {media: '../etc'}})).toEqual(['desired.installer.media: "../etc" does not match the expected form']);
+    expect(validateDesired({installer: {media: 'a'}, payload: {url: 'http://x/p.tar.gz', sha256: 'a'.repeat(64)}})).toEqual(["desired.installer: names the distribution's installer: it takes no payload, kernel or initramfs beside it"]);
+    expect(validateDesired({installer: {media: 'a', kind: 'x', vars: {lower: 'x'}, cmdline: 'a;reboot'}})).toEqual([
+      'desired.installer.kind: must be one of "preseed", "kickstart", "autoinstall", not "x"',
+      'desired.installer.vars.lower: "lower" is not a valid key here',
+      expect.stringMatching(/^desired\.installer\.cmdline: "a;reboot" does not match the expected form/),
+    ]);
+  });
+});

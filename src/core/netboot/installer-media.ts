@@ -10,8 +10,8 @@ export const INSTALLER_KINDS: readonly InstallerKind[] = ['preseed', 'kickstart'
 
 /** What a desired deployment says of an installer (installer: in the record). */
 export interface InstallerSpec {
-  /** The id of an ISO in serve --media DIR. */
-  media: string;
+  /** The id of an ISO in serve --media DIR, or an ISO's URL with its sha256 (fetched once by the server, checked, kept). */
+  media: string | {url: string; sha256: string};
   /** The answer file's kind; the media's own when left out. */
   kind?: InstallerKind;
   /** A template of the answer file (its text); the built-in one for the kind when left out. */
@@ -153,7 +153,12 @@ export const INSTALLER_SCHEMA = {
   additionalProperties: false,
   required: ['media'],
   properties: {
-    media: {type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$', description: 'The id of an ISO in serve --media DIR (its file name without .iso).'},
+    media: {
+      oneOf: [
+        {type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$', description: 'The id of an ISO in serve --media DIR (its file name without .iso).'},
+        {type: 'object', additionalProperties: false, required: ['url', 'sha256'], properties: {url: {type: 'string', pattern: '^https?://\\S+$'}, sha256: {type: 'string', pattern: '^[0-9a-f]{64}$'}}, description: "An ISO's URL and sha256: the server fetches it once, checks it and keeps it."},
+      ],
+    },
     kind: {type: 'string', enum: INSTALLER_KINDS, description: "The answer file's kind; the media's own when left out."},
     template: {type: 'string', maxLength: 262144, description: 'The answer file as a template with {{VARIABLES}}; the built-in one for the kind when left out.'},
     vars: {type: 'object', additionalProperties: {type: 'string'}, propertyNames: {pattern: '^[A-Z][A-Z0-9_]*$'}, description: '{{NAME}} values for the template (MIRROR, TIMEZONE, LOCALE, KEYMAP, or names of its own).'},
@@ -162,3 +167,8 @@ export const INSTALLER_SCHEMA = {
     cmdline: {type: 'string', maxLength: 2048, pattern: KERNEL_ARGS_PATTERN, 'x-hint': KERNEL_ARGS_HINT, description: "Kernel arguments for the installer, after anemos' own."},
   },
 } as const;
+
+/** How a record's media reads in messages and templates: its id, or its URL. */
+export function mediaName(media: InstallerSpec['media']): string {
+  return typeof media === 'string' ? media : media.url;
+}

@@ -179,6 +179,7 @@ export async function startBootServices(registry: Registry, o: BootServeOptions 
     closers.push(() => new Promise<void>((r) => (http.close(() => r()), http.closeAllConnections?.())));
     const httpBase = `http://${address}:${(http.address() as AddressInfo).port}`;
     service = new BootService({registry, address, httpBase, discover: o.discover, ...(o.idle ? {idle: o.idle} : {}), kernel: env.kernel, base: env.base, efi: ipxe.efi, localDiskEfi: localDisk, secret: await registry.secret('boot-links'), cacheDir: o.cacheDir, cmdline: o.cmdline, authorizedKeys: keys, cliVersion: o.version, log: o.log, ...(full ? {dhcpFull: full} : {}), ...(media ? {media} : {})});
+    closers.push(() => service!.close());
     const tftp: TftpServer = await startTftpServer({root: o.ipxeDir, address, port: o.ports?.tftp ?? TFTP_PORT, log: o.log});
     closers.push(() => tftp.close());
     let dhcp: DhcpServer | undefined;

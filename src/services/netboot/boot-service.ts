@@ -21,8 +21,8 @@ import {applyDesired, parseConfig, type Config, type DesiredConfig} from '../../
 import {buildCpio, writeCpio} from '../../core/cpio.js';
 import {ANSWER_FILE_NAME, AnswerError, renderAnswer, type ReportTo} from '../../core/netboot/answer-file.js';
 import {bootDecision, installerRefused, type BootDecision, type Idle} from '../../core/netboot/boot-decision.js';
-import type {InstallerKind} from '../../core/netboot/installer-media.js';
-import {IsoError} from '../../core/iso9660.js';
+import type {InstallerKind, InstallerMedia, InstallerSpec} from '../../core/netboot/installer-media.js';
+import {IsoError, type IsoImage} from '../../core/iso9660.js';
 import {rangeOf} from '../../core/netboot/http-range.js';
 import type {DhcpMessage, DhcpReply} from '../../core/netboot/dhcp.js';
 import {ipxeRetryScript, ipxeScript, type EnvironmentFiles} from '../../core/netboot/ipxe-script.js';
@@ -37,7 +37,8 @@ import {planSegments} from '../../core/segments.js';
 import type {InstallerExplained} from '../registry/api.js';
 import {sendJson, sendText} from '../registry/http.js';
 import {RegistryError, type MachineRecord, type Registry} from '../registry/registry.js';
-import type {MediaItem, MediaLibrary} from './media.js';
+import {identifyIso, type MediaItem, type MediaLibrary} from './media.js';
+import type {OpenIso} from '../../adapters/iso-file.js';
 
 export interface BootFile {
   path: string;
@@ -85,6 +86,12 @@ export interface BootServiceOptions {
   dhcpFull?: FullDhcp & {kept: (leases: Lease[]) => void};
 }
 
+/** An installation ISO this service serves: identified, its image open. */
+type ServedMedia = MediaItem & {media: InstallerMedia; iso: IsoImage};
+
+/** A fetch of installation media that failed is tried again after this long (not on every ask: ISOs are large). */
+const FETCH_RETRY_MS = 10 * 60_000;
+
 /** Segments made for a script and not fetched yet, by deployment: at most this many kept. */
 const MAX_PENDING = 1024;
 
@@ -96,6 +103,9 @@ export class BootService {
   private readonly pending = new Map<string, {bytes: Buffer; expires: number}>();
   /** Installer boots whose answer file has not expired, by deployment: rendered from the record when it is asked for. */
   private readonly answers = new Map<string, {mac: string; token: string; expires: number}>();
+  /** Installation media records name by URL, by sha256: fetched once, checked, opened. */
+  private readonly fetched = new Map<string, {at: number; item?: ServedMedia; problem?: string}>();
+  private readonly opened: OpenIso[] = [];
   /** Kernels and initramfs images desired deployments name, by sha256, fetched once. */
   private readonly artifacts = new Map<string, Promise<BootFile>>();
   /** Payload initrds by sha256, made once (a second machine asking meanwhile waits for the same). */
@@ -135,13 +145,63 @@ export class BootService {
     const d = bootDecision(req, await this.o.registry.bootRecord(req.mac), {discover: this.o.discover, ...(this.o.idle ? {idle: this.o.idle} : {})});
     if (d.boot !== 'installer') return d;
     const i = await this.installer(req.mac);
+    if ('pending' in i) return {...d, rule: `${d.rule}; ${i.pending}, meanwhile it is told to ask again`};
     return 'problem' in i ? installerRefused(d, i.problem) : d;
   }
 
+  /** A record's media: one of --media DIR, or one fetched from its URL (started here, once; meanwhile the machine is told to ask again). */
+  private mediaFor(media: InstallerSpec['media']): {item: ServedMedia} | {problem: string} | {pending: string} {
+    if (typeof media === 'string') {
+      const item = this.o.media?.get(media);
+      if (item) return {item};
+      const known = this.o.media?.list().find((m) => m.id === media);
+      return {problem: !this.o.media ? `installer.media ${media}: this server has no installation media (anemos serve --media DIR)` : known ? `installer.media ${media} is not offered: ${known.problem}` : `installer.media ${media} is not among this server's media (${this.o.media.list().map((m) => m.id).join(', ') || 'none'})`};
+    }
+    const t = this.now().getTime();
+    let f = this.fetched.get(media.sha256);
+    if (!f || (f.problem && f.at + FETCH_RETRY_MS < t)) {
+      const entry: {at: number; item?: ServedMedia; problem?: string} = {at: t};
+      f = entry;
+      this.fetched.set(media.sha256, entry);
+      this.o.log(`boot: fetching installation media ${media.url} (checked against its sha256 before use)`);
+      void fetchArtifact({name: 'installation media', url: media.url, sha256: media.sha256}, {cacheDir: this.o.cacheDir})
+        .then((a) => identifyIso(a.path, `sha256-${media.sha256.slice(0, 16)}`))
+        .then(({item, opened}) => {
+          if (opened) this.opened.push(opened);
+          if (item.media && item.iso) entry.item = item as ServedMedia;
+          else entry.problem = `the ISO at ${media.url} is not offered: ${item.problem}`;
+          this.o.log(`boot: installation media ${media.url}: ${entry.item ? `${item.media!.distribution} ${item.media!.release} ${item.media!.arch} (${item.media!.kind}), served as ${item.id}` : entry.problem}`);
+        })
+        .catch((err: Error) => {
+          entry.problem = `installer.media ${media.url} could not be fetched: ${err.message}`;
+          this.o.log(`boot: ${entry.problem}`);
+        });
+    }
+    if (f.item) return {item: f.item};
+    if (f.problem) return {problem: f.problem};
+    return {pending: `its installation media ${media.url} is being fetched and checked`};
+  }
+
+  /** The media served under /boot/media/ID: --media DIR's, and those fetched from URLs. */
+  private mediaById(id: string): ServedMedia | undefined {
+    return this.o.media?.get(id) ?? [...this.fetched.values()].find((f) => f.item?.id === id)?.item;
+  }
+
+  /** Every installation ISO: --media DIR's, then those fetched for records (by URL). */
+  mediaList(): MediaItem[] {
+    const fetched = [...this.fetched.values()].flatMap((f) => (f.item ? [(({iso: _iso, ...m}) => m)(f.item)] : []));
+    return [...(this.o.media?.list() ?? []), ...fetched];
+  }
+
+  /** Close the ISO files opened for fetched media. */
+  async close(): Promise<void> {
+    await Promise.all(this.opened.splice(0).map((o) => o.close()));
+  }
+
   /** The installer as GET /api/v1/boot/explain shows it. */
-  async explainInstaller(mac: string): Promise<InstallerExplained | {problem: string}> {
+  async explainInstaller(mac: string): Promise<InstallerExplained | {problem: string} | {pending: string}> {
     const i = await this.installer(mac);
-    if ('problem' in i) return i;
+    if ('problem' in i || 'pending' in i) return i;
     return {media: i.item.id, distribution: i.item.media.distribution, release: i.item.media.release, arch: i.item.media.arch, kind: i.kind, answer: i.answer};
   }
 
@@ -150,15 +210,13 @@ export class BootService {
    * the record now (and checked); or what stops it. Without a boot's report (explain, the
    * decision) the report command carries placeholders.
    */
-  async installer(mac: string, report?: ReportTo): Promise<{machine: MachineRecord; item: MediaItem & {media: NonNullable<MediaItem['media']>}; kind: InstallerKind; answer: string} | {problem: string}> {
+  async installer(mac: string, report?: ReportTo): Promise<{machine: MachineRecord; item: ServedMedia; kind: InstallerKind; answer: string} | {problem: string} | {pending: string}> {
     const machine = await this.o.registry.getMachine(mac);
     const spec = machine.desired?.installer;
     if (!spec) return {problem: 'its desired deployment names no installer'};
-    const item = this.o.media?.get(spec.media);
-    if (!item) {
-      const known = this.o.media?.list().find((m) => m.id === spec.media);
-      return {problem: !this.o.media ? `installer.media ${spec.media}: this server has no installation media (anemos serve --media DIR)` : known ? `installer.media ${spec.media} is not offered: ${known.problem}` : `installer.media ${spec.media} is not among this server's media (${this.o.media.list().map((m) => m.id).join(', ') || 'none'})`};
-    }
+    const found = this.mediaFor(spec.media);
+    if (!('item' in found)) return found;
+    const item = found.item;
     const kind = spec.kind ?? item.media.kind;
     const config = machine.desired?.config ?? {};
     const hostname = machine.hostname ?? (typeof config.hostname === 'string' ? config.hostname : `anemos-${hexMac(mac)}`);
@@ -393,6 +451,7 @@ export class BootService {
    */
   private async installerScript(mac: string, firmware: BootRequest['firmware'], decision: BootDecision): Promise<string> {
     const first = await this.installer(mac);
+    if ('pending' in first) return ipxeRetryScript(first.pending, `${this.o.httpBase}/boot/ipxe?mac=${mac}&firmware=${firmware}`);
     if ('problem' in first) return ipxeScript(installerRefused(decision, first.problem), firmware);
     const {item, kind} = first;
     const deployment = newDeploymentId(this.now(), randomBytes(4).toString('hex'));
@@ -427,9 +486,10 @@ export class BootService {
     const kept = parts && this.answers.get(parts[0]!);
     if (!kept || kept.expires < this.now().getTime()) throw new RegistryError(404, 'not-found', 'No such answer file, or its link expired.');
     const i = await this.installer(kept.mac, {url: this.o.httpBase, token: kept.token, deployment: parts![0]!, mac: kept.mac});
-    if ('problem' in i) {
-      this.o.log(`boot: ${kept.mac} asked for its answer file, and it does not hold: ${i.problem}`);
-      throw new RegistryError(409, 'answer-refused', `The answer file of ${kept.mac} does not hold: ${i.problem}.`);
+    if (!('answer' in i)) {
+      const why = 'problem' in i ? i.problem : i.pending;
+      this.o.log(`boot: ${kept.mac} asked for its answer file, and it does not hold: ${why}`);
+      throw new RegistryError(409, 'answer-refused', `The answer file of ${kept.mac} does not hold: ${why}.`);
     }
     const body = file === ANSWER_FILE_NAME[i.kind] ? i.answer : i.kind === 'autoinstall' && file === 'meta-data' ? `instance-id: ${parts![0]}\n` : undefined;
     if (body === undefined) throw new RegistryError(404, 'not-found', `A ${i.kind} boot has no ${file}.`);
@@ -448,7 +508,7 @@ export class BootService {
     } catch {
       throw new RegistryError(400, 'bad-path', 'The path is not valid percent-encoding.');
     }
-    const item = this.o.media?.get(names[0]!);
+    const item = this.mediaById(names[0]!);
     if (!item) throw new RegistryError(404, 'not-found', 'No such installation media on this server.');
     let size: number;
     let open: (start: number, end: number) => AsyncIterable<Buffer>;

@@ -43,30 +43,9 @@ export class MediaLibrary {
     const items = new Map<string, MediaItem & {iso?: IsoImage}>();
     const open: OpenIso[] = [];
     for (const name of names) {
-      const file = join(dir, name);
-      const id = name.slice(0, -4);
-      const item: MediaItem & {iso?: IsoImage} = {id, file, size: 0};
-      items.set(id, item);
-      try {
-        const st = await stat(file);
-        item.size = st.size;
-        if (!st.isFile()) throw new Error('not a regular file');
-        if (!ID.test(id)) throw new Error(`its name is not an id a record can name (letters, digits, . _ + -)`);
-        const o = await openIsoFile(file);
-        open.push(o);
-        item.volume = o.iso.volume;
-        item.names = o.iso.names;
-        const found = await detectMedia({
-          isFile: async (p) => (await o.iso.stat(p))?.type === 'file',
-          text: async (p) => (await o.iso.readFile(p, 64 << 10))?.toString('utf8'),
-        });
-        if ('media' in found) {
-          item.media = found.media;
-          item.iso = o.iso;
-        } else item.problem = found.unknown;
-      } catch (err) {
-        item.problem = (err as Error).message;
-      }
+      const {item, opened} = await identifyIso(join(dir, name), name.slice(0, -4));
+      items.set(item.id, item);
+      if (opened) open.push(opened);
     }
     return new MediaLibrary(items, open);
   }
@@ -83,6 +62,34 @@ export class MediaLibrary {
 
   async close(): Promise<void> {
     await Promise.all(this.open.map((o) => o.close()));
+  }
+}
+
+/** One ISO file, opened and identified; what is wrong with it in problem (and then nothing is left open). */
+export async function identifyIso(file: string, id: string): Promise<{item: MediaItem & {iso?: IsoImage}; opened?: OpenIso}> {
+  const item: MediaItem & {iso?: IsoImage} = {id, file, size: 0};
+  let o: OpenIso | undefined;
+  try {
+    const st = await stat(file);
+    item.size = st.size;
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (!ID.test(id)) throw new Error(`its name is not an id a record can name (letters, digits, . _ + -)`);
+    o = await openIsoFile(file);
+    item.volume = o.iso.volume;
+    item.names = o.iso.names;
+    const iso = o.iso;
+    const found = await detectMedia({
+      isFile: async (p) => (await iso.stat(p))?.type === 'file',
+      text: async (p) => (await iso.readFile(p, 64 << 10))?.toString('utf8'),
+    });
+    if ('unknown' in found) throw new Error(found.unknown);
+    item.media = found.media;
+    item.iso = iso;
+    return {item, opened: o};
+  } catch (err) {
+    await o?.close();
+    item.problem = (err as Error).message;
+    return {item};
   }
 }
 

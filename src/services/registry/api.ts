@@ -5,6 +5,7 @@
 
 import {bootDecision, installerRefused, type Idle} from '../../core/netboot/boot-decision.js';
 import type {InstallerKind} from '../../core/netboot/installer-media.js';
+import type {MediaItem} from '../netboot/media.js';
 
 /** What GET /api/v1/boot/explain says of an installer boot. */
 export interface InstallerExplained {
@@ -53,7 +54,7 @@ export interface ApiEnv {
   connections: () => number;
   now: () => Date;
   /** Network boot, when this server runs it (anemos serve --boot): whether unknown machines are answered. */
-  boot?: {discover: boolean; idle?: Idle; wake?: (macs: string[]) => Promise<number>; installer?: (mac: string) => Promise<InstallerExplained | {problem: string}>};
+  boot?: {discover: boolean; idle?: Idle; wake?: (macs: string[]) => Promise<number>; installer?: (mac: string) => Promise<InstallerExplained | {problem: string} | {pending: string}>; media?: () => MediaItem[]};
 }
 
 export interface QueryParam {
@@ -350,6 +351,15 @@ export const ROUTES: ApiRoute[] = [
   },
   {
     method: 'GET',
+    path: '/api/v1/boot/media',
+    permission: 'read',
+    summary: 'The installation media this server boots installers from (serve --media DIR, and ISOs fetched for records): what was found in each, or why it is not offered',
+    response: {description: 'The media', schema: {type: 'object', properties: {served: {type: 'boolean'}, media: {type: 'array', items: {type: 'object', properties: {id: {type: 'string'}, size: {type: 'integer'}, volume: {type: 'string'}, names: {type: 'string'}, media: {type: 'object'}, problem: {type: 'string'}}}}}}},
+    errors: [401, 403],
+    handle: async (_r, env) => ({served: Boolean(env.boot?.media), media: (env.boot?.media?.() ?? []).map(({file: _file, ...m}) => m)}),
+  },
+  {
+    method: 'GET',
     path: '/api/v1/boot/explain',
     permission: 'read',
     summary: 'What a machine would boot from the network now, and why: the record, its state and the rule that decided',
@@ -363,7 +373,7 @@ export const ROUTES: ApiRoute[] = [
       const discover = env.boot?.discover ?? false;
       let d = bootDecision({mac}, record, {discover, idle: env.boot?.idle});
       // An installer: the answer file it would get now, rendered from the record (or what stops it), as the boot service decides.
-      let installer: InstallerExplained | undefined;
+      let installer: InstallerExplained | {pending: string} | undefined;
       if (d.boot === 'installer' && env.boot?.installer) {
         const i = await env.boot.installer(mac);
         if ('problem' in i) d = installerRefused(d, i.problem);

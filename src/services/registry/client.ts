@@ -94,7 +94,7 @@ export interface BootExplanation {
   mode?: string;
   rule: string;
   /** An installer boot: its media, kind and the answer file rendered now. */
-  installer?: {media: string; distribution: string; release: string; arch: string; kind: string; answer: string};
+  installer?: {media: string; distribution: string; release: string; arch: string; kind: string; answer: string} | {pending: string};
   lastBoot: {at: string; client: string; firmware: string; boot: string; rule: string} | null;
 }
 

@@ -65,7 +65,7 @@ export async function serveRegistry(o: RegistryDbOptions & {listen: string; vers
   const tls = tlsChoice.kind === 'files' ? loadServerTls(tlsChoice.cert, tlsChoice.key) : tlsChoice.kind === 'auto' ? autoServerTls(privateDir(o.data ?? defaultDataDir()), tlsChoice.names) : undefined;
   const registry = await openRegistry(o);
   let boot: RunningBoot | undefined;
-  const server = createRegistryServer(registry, {version: o.version, log: o.log, limits: o.limits, ...(o.boot ? {discover: o.boot.discover, ...(o.boot.idle ? {idle: o.boot.idle} : {}), wake: (macs: string[]) => boot!.wake(macs), installer: (mac: string) => boot!.service.explainInstaller(mac)} : {}), ...(tls ? {tls: {key: tls.key, cert: tls.cert}} : {})});
+  const server = createRegistryServer(registry, {version: o.version, log: o.log, limits: o.limits, ...(o.boot ? {discover: o.boot.discover, ...(o.boot.idle ? {idle: o.boot.idle} : {}), wake: (macs: string[]) => boot!.wake(macs), installer: (mac: string) => boot!.service.explainInstaller(mac), media: () => boot!.service.mediaList()} : {}), ...(tls ? {tls: {key: tls.key, cert: tls.cert}} : {})});
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? usageError('registry-listen', `${o.listen} is in use by another process.`, 'Stop it, or pass another --listen.') : err));

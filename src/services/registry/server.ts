@@ -70,6 +70,8 @@ export interface ServeOptions {
   wake?: (macs: string[]) => Promise<number>;
   /** The installer a machine would boot, its answer file rendered now (--boot --media), for /api/v1/boot/explain. */
   installer?: NonNullable<ApiEnv['boot']>['installer'];
+  /** The installation media (--boot --media), for /api/v1/boot/media. */
+  media?: NonNullable<ApiEnv['boot']>['media'];
 }
 
 const BOOT_LISTENER_PATHS = ['/api/v1/reports', '/healthz'];
@@ -144,7 +146,7 @@ export function createRegistryServer(registry: Registry, o: ServeOptions): Serve
   const secure = Boolean(o.tls);
   const guard = new ConnectionGuard(limits.unauthenticatedPerAddress, () => metrics.count('connections_shed'));
   let open = 0;
-  const env: ApiEnv = {registry, version: o.version, metrics, connections: () => open, now, ...(o.discover !== undefined ? {boot: {discover: o.discover, ...(o.idle ? {idle: o.idle} : {}), ...(o.wake ? {wake: o.wake} : {}), ...(o.installer ? {installer: o.installer} : {})}} : {})};
+  const env: ApiEnv = {registry, version: o.version, metrics, connections: () => open, now, ...(o.discover !== undefined ? {boot: {discover: o.discover, ...(o.idle ? {idle: o.idle} : {}), ...(o.wake ? {wake: o.wake} : {}), ...(o.installer ? {installer: o.installer} : {}), ...(o.media ? {media: o.media} : {})}} : {})};
   const log = (line: string) => o.log?.(terminalLine(line));
 
   async function authenticate(req: IncomingMessage, token: string | undefined): Promise<Caller | undefined> {

@@ -141,7 +141,7 @@ export function desiredVsDeployed(m: MachineRecord, lastGood: Deployment | undef
 
 export interface MachineForms {
   /** An installer deployment: what the boot service renders for it now. */
-  installer?: InstallerExplained | {problem: string};
+  installer?: InstallerExplained | {problem: string} | {pending: string};
   desiredText?: string;
   desiredProblems?: string[];
   attributesText?: string;
@@ -152,6 +152,7 @@ export interface MachineForms {
 function installerPart(i: MachineForms['installer']) {
   if (!i) return '';
   if ('problem' in i) return html`<div id="installer"><h3>Installer</h3><p class="error">Not booted: ${i.problem}.</p></div>`;
+  if ('pending' in i) return html`<div id="installer"><h3>Installer</h3><p class="muted">Not yet: ${i.pending}.</p></div>`;
   return html`<div id="installer"><h3>Installer</h3><p>${i.media}: ${i.distribution} ${i.release} ${i.arch}, ${i.kind}. The answer file it gets now (its report command carries this boot's own deployment and token when it asks):</p><pre id="answer-file">${i.answer}</pre></div>`;
 }
 
