@@ -60,6 +60,7 @@ const makePjson = (bundleFile: string) => ({
     commands: {strategy: 'explicit', target: `./${basename(bundleFile)}`, identifier: 'COMMANDS'},
     topics: {
       config: {description: 'Check the deploy configuration.'},
+      image: {description: 'Build live images: layers of a system, booted into RAM.'},
       initramfs: {description: 'Build, compose and inspect initramfs images.'},
       network: {description: 'Capture the host network and render it for a new system.'},
       payload: {description: 'Pack and check payloads.'},

@@ -69,5 +69,5 @@ export async function hostPlace(): Promise<SandboxPlace> {
 export const runSandboxed = async (runner: Runner, dir: string, argv: [string, ...string[]], timeoutMs = EVALUATION_TIMEOUT_MS): Promise<SandboxRun> =>
   sandbox.runSandboxed(runner, await hostPlace(), dir, argv, timeoutMs);
 
-export const evaluateImgbuild = async (runner: Runner, dir: string, files: PayloadFile[] = listPayloadFiles(dir), timeoutMs = EVALUATION_TIMEOUT_MS): Promise<ImgbuildFindings> =>
-  sandbox.evaluateImgbuild(runner, await hostPlace(), dir, files, timeoutMs);
+export const evaluateImgbuild = async (runner: Runner, dir: string, files: PayloadFile[] = listPayloadFiles(dir), timeoutMs = EVALUATION_TIMEOUT_MS, purpose: 'deploy' | 'live' = 'deploy'): Promise<ImgbuildFindings> =>
+  sandbox.evaluateImgbuild(runner, await hostPlace(), dir, files, timeoutMs, purpose);

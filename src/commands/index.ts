@@ -13,6 +13,7 @@ const LOADERS: Record<string, () => Command.Class> = {
   completion: () => require('./completion.js').default,
   'config:check': () => require('./config/check.js').default,
   deploy: () => require('./deploy.js').default,
+  'image:build': () => require('./image/build.js').default,
   'initramfs:build': () => require('./initramfs/build.js').default,
   'initramfs:compose': () => require('./initramfs/compose.js').default,
   'initramfs:list': () => require('./initramfs/list.js').default,

@@ -11,11 +11,15 @@ export const PARTITION_TABLES = ['msdos', 'gpt'] as const;
 export type ImgFormat =
   | {kind: 'raw'; /** Bytes of the root partition; null: the rest of the disk ("max"). */ size: number | null; sizeText: string; table: (typeof PARTITION_TABLES)[number]; fs: (typeof ROOT_FILESYSTEMS)[number]}
   | {kind: 'custom'}
-  | {kind: 'dir'};
+  | {kind: 'dir'}
+  /** A live image's layer (anemos image build): a squashfs of the tree, booted into RAM, never deployed as a payload. */
+  | {kind: 'live'};
 
 export interface ImgbuildSpec {
   imgname: string;
   target: ImgTarget;
+  /** format live: the parent layer (its project or build directory), relative to the IMGBUILD's. */
+  from?: string;
   format: ImgFormat;
   kernel: string;
   /** The target's own directives (its Target.options), checked, with their defaults: debian_suite, alpine_mirror, ... */

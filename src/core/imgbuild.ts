@@ -11,7 +11,7 @@ import {TARGET_MODULES, TARGETS} from './targets/index.js';
 export {PARTITION_TABLES, ROOT_FILESYSTEMS, TARGETS, type ImgbuildSpec, type ImgFormat, type ImgTarget};
 
 /** The directives every target reads; lists hold one value per line (or word). */
-const COMMON_DIRECTIVES = ['imgname', 'target', 'format', 'kernel', 'hostconf', 'packages', 'services', 'required_files'];
+const COMMON_DIRECTIVES = ['imgname', 'target', 'format', 'from', 'kernel', 'hostconf', 'packages', 'services', 'required_files'];
 
 /** Which target reads each of the targets' own directives (debian_suite: debian). */
 const OPTION_OWNERS = new Map(Object.entries(TARGET_MODULES).flatMap(([name, t]) => Object.keys(t.options).map((o) => [o, name] as const)));
@@ -89,11 +89,11 @@ export function parseFormat(text: string): ImgFormat | string {
     if (extra.length) return `format "${text}": too many words; the form is "raw SIZE PARTTYPE FS".`;
     return {kind: 'raw', size, sizeText, table: table as 'msdos' | 'gpt', fs: fs as 'ext4'};
   }
-  if ((kind === 'custom' || kind === 'dir') && words.length === 1) return {kind};
+  if ((kind === 'custom' || kind === 'dir' || kind === 'live') && words.length === 1) return {kind};
   if (kind === 'tar') {
     return `format "${text}": a tar image has nowhere to go in a deploy (the target disk is the image); use "raw SIZE PARTTYPE FS", or "custom" with setup() to prepare the disk yourself.`;
   }
-  return `format "${text}" is not one of "raw SIZE PARTTYPE FS", "custom", "dir".`;
+  return `format "${text}" is not one of "raw SIZE PARTTYPE FS", "custom", "dir", "live".`;
 }
 
 // Package names as Debian, Alpine and Arch spell them. Anything else (; $ ` | & spaces in
@@ -101,7 +101,12 @@ export function parseFormat(text: string): ImgFormat | string {
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+._-]*$/;
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9@:._-]*$/;
 
-export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): ImgbuildFindings {
+/**
+ * @param purpose deploy: a payload (anemos deploy, payload check); live: a live image's
+ *   layer (anemos image build), which only format live is, and which builds Debian trees with
+ *   files/, provision() and services (templates belong to the host layer rendered at boot).
+ */
+export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[], purpose: 'deploy' | 'live' = 'deploy'): ImgbuildFindings {
   const errors: string[] = [];
   const warnings: string[] = [];
   const v = evaluation.vars;
@@ -148,7 +153,13 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): 
 
   const fns = new Set(evaluation.functions);
   const functions = {provision: fns.has('provision'), setup: fns.has('setup'), cleanup: fns.has('cleanup')};
-  if (typeof format !== 'string' && format.kind !== 'raw' && !functions.setup) {
+  const from = (v.from ?? '').trim();
+  const live = typeof format !== 'string' && format.kind === 'live';
+  if (purpose === 'deploy' && live) errors.push('IMGBUILD: format "live" is a live image\'s layer: build it with anemos image build DIR; a payload deploys "raw", "custom" or "dir".');
+  if (purpose === 'live' && typeof format !== 'string' && !live) errors.push(`IMGBUILD: format "${format.kind}" is deployed as a payload; anemos image build builds format "live".`);
+  if (from && !live) errors.push('IMGBUILD: from= names the parent of a live layer: it goes with format "live".');
+  if (purpose === 'live' && target && target !== 'debian') errors.push(`IMGBUILD: live layers are built for target "debian" (mmdebstrap, without root); target "${target}" is not yet.`);
+  if (typeof format !== 'string' && format.kind !== 'raw' && !live && !functions.setup) {
     errors.push(`IMGBUILD: format "${format.kind}" needs a setup() function that partitions the disk and mounts the new root at "$root".`);
   }
   if (typeof format !== 'string' && format.kind === 'raw' && (functions.setup || functions.cleanup)) {
@@ -166,6 +177,11 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): 
   }
   const has = (p: string) => byPath.has(p);
   const project = {files: has('files'), secrets: has('secrets'), repositories: has('repositories'), keys: has('keys'), pacmanConf: has('pacman.conf')};
+  if (purpose === 'live') {
+    if (templates.length || patches.length) errors.push(`IMGBUILD: ${[...templates, ...patches].join(', ')}: templates and patches are rendered for one machine, and a layer is shared by many; a live image renders each host's files at boot (conffs/, not built yet).`);
+    if (project.secrets) errors.push('IMGBUILD: secrets/ would be in a layer every host boots and anyone with the layer reads: keep secrets out of live layers.');
+    if (functions.setup || functions.cleanup) warnings.push('IMGBUILD: setup()/cleanup() prepare a disk; a live layer has none, and they are not run.');
+  }
   if (module) warnings.push(...module.warnings(project, v));
 
   if (errors.length || typeof format === 'string') return {errors, warnings};
@@ -175,6 +191,7 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[]): 
     spec: {
       imgname,
       target: target as ImgTarget,
+      ...(from ? {from} : {}),
       format,
       kernel,
       options,

@@ -11,11 +11,9 @@
 
 export const SECTOR = 2048;
 
-/** Random access to the image's bytes (a file, or a buffer in tests). */
-export interface Source {
-  size: number;
-  read(offset: number, length: number): Promise<Buffer>;
-}
+import type {Source} from './source.js';
+
+export {bufferSource, type Source} from './source.js';
 
 export class IsoError extends Error {
   override name = 'IsoError';
@@ -317,9 +315,4 @@ function decodeUcs2(raw: Buffer): string {
   let s = '';
   for (let i = 0; i + 1 < raw.length; i += 2) s += String.fromCharCode(raw.readUInt16BE(i));
   return s.replace(/;\d+$/, '');
-}
-
-/** A Source over bytes in memory (tests, and images fetched whole). */
-export function bufferSource(b: Buffer): Source {
-  return {size: b.length, read: async (offset, length) => b.subarray(offset, offset + length)};
 }

@@ -82,12 +82,12 @@ export async function runSandboxed(runner: Runner, place: SandboxPlace, dir: str
 }
 
 /** Source dir/IMGBUILD with the real sh (sandboxed) and validate what it set; a failing IMGBUILD is one more error. */
-export async function evaluateImgbuild(runner: Runner, place: SandboxPlace, dir: string, files: PayloadFile[], timeoutMs = EVALUATION_TIMEOUT_MS): Promise<ImgbuildFindings> {
+export async function evaluateImgbuild(runner: Runner, place: SandboxPlace, dir: string, files: PayloadFile[], timeoutMs = EVALUATION_TIMEOUT_MS, purpose: 'deploy' | 'live' = 'deploy'): Promise<ImgbuildFindings> {
   const r = await runSandboxed(runner, place, dir, ['sh', '-c', evaluatorScript(), 'sh', '{}'], timeoutMs);
   if (r.timedOut) return {errors: [`IMGBUILD did not finish within ${timeoutMs / 1000} s when sourced by sh: its top level should only set variables and define functions.`], warnings: []};
   if (r.exitCode !== 0) {
     const why = r.stderr.trim().split('\n').slice(-2).join(' ') || `sh exited with ${r.exitCode}`;
     return {errors: [`IMGBUILD fails when sourced by sh: ${why}`], warnings: []};
   }
-  return validateImgbuild(parseEvaluation(r.stdout), files);
+  return validateImgbuild(parseEvaluation(r.stdout), files, purpose);
 }

@@ -1,0 +1,138 @@
+// anemos image build, for real: two layers of Debian 13 from Debian's mirror, built by an
+// ordinary user (nobody, with subordinate ids of its own in a mount namespace this test
+// makes, when the test runs as root): base, and web from= base adding a web server and a
+// page and removing a file. The web layer is a fraction of the base and holds only what
+// differs (whiteouts for what it removed); base built twice is the same bytes; mounted as
+// overlayfs lower layers (root), the two are a system with nginx and the page; a stale or
+// missing parent stops the build, and --with-parents rebuilds the chain.
+
+import {execFile, execFileSync} from 'node:child_process';
+import {chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {promisify} from 'node:util';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {CLI} from '../helpers/kernel.js';
+
+const root = process.getuid?.() === 0;
+const NOBODY = 65534;
+
+describe('anemos image build: layered live images without root', {timeout: 900_000}, () => {
+  let work: string;
+  const base = () => join(work, 'base');
+  const web = () => join(work, 'web');
+
+  /** The CLI as an ordinary user: nobody, whose subordinate ids exist only in this command's mount namespace. */
+  const build = async (args: string[]): Promise<{code: number; out: string; err: string}> => {
+    const argv = root
+      ? ['unshare', '-m', 'sh', '-c', `mount --bind "$0" /etc/subuid && mount --bind "$0" /etc/subgid && exec runuser -u nobody -- "$@"`, join(work, 'subid'), process.execPath, CLI, ...args]
+      : [process.execPath, CLI, ...args];
+    return promisify(execFile)(argv[0]!, argv.slice(1), {env: {PATH: process.env.PATH!, HOME: work, TMPDIR: join(work, 'tmp')}, maxBuffer: 64 << 20}).then(
+      ({stdout, stderr}) => ({code: 0, out: stdout, err: stderr}),
+      (e: {code: number; stdout: string; stderr: string}) => ({code: e.code, out: e.stdout, err: e.stderr}),
+    );
+  };
+  const manifest = (out: string) => JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  const listing = (sqfs: string) => execFileSync('unsquashfs', ['-lln', sqfs], {encoding: 'utf8', maxBuffer: 64 << 20}).split('\n');
+
+  beforeAll(() => {
+    // Not under the test run's scratch directory (root's, 0700): nobody reaches this one.
+    work = mkdtempSync('/tmp/anemos-image-build-');
+    writeFileSync(join(work, 'subid'), 'nobody:200000:65536\n');
+    mkdirSync(join(work, 'tmp'));
+    mkdirSync(join(base(), 'files/etc'), {recursive: true});
+    writeFileSync(join(base(), 'IMGBUILD'), ['imgname=base', 'target=debian', 'format=live', 'debian_suite=trixie', 'kernel=none', 'packages="systemd-sysv"', ''].join('\n'));
+    writeFileSync(join(base(), 'files/etc/issue.net'), 'anemos live base\n');
+    mkdirSync(join(web(), 'files/var/www/html'), {recursive: true});
+    writeFileSync(join(web(), 'IMGBUILD'), ['imgname=web', 'target=debian', 'format=live', 'from=../base', 'debian_suite=trixie', 'kernel=none', 'packages="nginx"', 'provision() {', '  rm -f /etc/motd', '}', ''].join('\n'));
+    writeFileSync(join(web(), 'files/var/www/html/index.html'), '<h1>anemos web layer</h1>\n');
+    if (root) execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, work]);
+    chmodSync(work, 0o755);
+  });
+  afterAll(() => rmSync(work, {recursive: true, force: true}));
+
+  it('a child of a parent never built is refused, and says how to build the chain', async () => {
+    const r = await build(['image', 'build', web()]);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/web cannot be built: its parent base \(.*\/base\) has not been built\. Nothing was built\./);
+    expect(r.err).toMatch(/anemos image build .*\/web --with-parents/);
+  });
+
+  it('builds base as an ordinary user, the same bytes twice', async () => {
+    const t0 = Date.now();
+    const first = await build(['image', 'build', base(), '--json']);
+    expect(first.code, first.err).toBe(0);
+    const m = manifest(join(base(), 'out'));
+    expect(m).toMatchObject({format: 'anemos-live-layer/1', name: 'base', parent: null, chain: ['base']});
+    const again = await build(['image', 'build', base(), '-o', join(work, 'base-again')]);
+    expect(again.code, again.err).toBe(0);
+    expect(manifest(join(work, 'base-again')).sha256).toBe(m.sha256);
+    expect(readFileSync(join(work, 'base-again', 'layer.squashfs')).equals(readFileSync(join(base(), 'out', 'layer.squashfs')))).toBe(true);
+    if (root) expect(execFileSync('stat', ['-c', '%u', join(base(), 'out', 'layer.squashfs')], {encoding: 'utf8'}).trim()).toBe(String(NOBODY));
+    console.log(`image build: base (Debian 13, systemd) ${m.size} bytes, ${m.entries.tree} entries; two builds ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  });
+
+  it('builds web over base: a fraction of its size, only what differs, the removed file whited out', async () => {
+    const r = await build(['image', 'build', web(), '--json']);
+    expect(r.code, r.err).toBe(0);
+    const b = manifest(join(base(), 'out'));
+    const w = manifest(join(web(), 'out'));
+    expect(w).toMatchObject({name: 'web', parent: {name: 'base', sha256: b.sha256}, chain: ['base', 'web']});
+    expect(w.size).toBeLessThan(b.size / 2);
+    const lines = listing(join(web(), 'out', 'layer.squashfs'));
+    const has = (p: string) => lines.some((l) => l.endsWith(`squashfs-root/${p}`));
+    expect(has('var/www/html/index.html')).toBe(true);
+    expect(has('usr/sbin/nginx')).toBe(true);
+    expect(has('usr/bin/systemctl')).toBe(false);
+    expect(has('etc/issue.net')).toBe(false);
+    expect(lines.find((l) => l.endsWith('squashfs-root/etc/motd'))).toMatch(/^c--------- 0\/0\s+0,\s+0 /);
+    console.log(`image build: web over base ${w.size} bytes (${((w.size / b.size) * 100).toFixed(1)}% of base), ${w.entries.layer} of ${w.entries.tree} entries (${w.entries.added} added, ${w.entries.changed} changed, ${w.entries.removed} removed)`);
+  });
+
+  it.runIf(root)('the two mounted as overlayfs lower layers are a system with nginx, the page, and no motd', () => {
+    const mnt = join(work, 'mnt');
+    for (const d of ['base', 'web', 'merged']) mkdirSync(join(mnt, d), {recursive: true});
+    const script = [
+      'set -e',
+      `mount -t squashfs -o loop,ro ${join(base(), 'out/layer.squashfs')} ${join(mnt, 'base')}`,
+      `mount -t squashfs -o loop,ro ${join(web(), 'out/layer.squashfs')} ${join(mnt, 'web')}`,
+      `mount -t overlay overlay -o lowerdir=${join(mnt, 'web')}:${join(mnt, 'base')} ${join(mnt, 'merged')}`,
+      `cat ${join(mnt, 'merged/var/www/html/index.html')} ${join(mnt, 'merged/etc/issue.net')}`,
+      `test -x ${join(mnt, 'merged/usr/sbin/nginx')} && test -x ${join(mnt, 'merged/usr/bin/systemctl')} && echo binaries`,
+      `test ! -e ${join(mnt, 'merged/etc/motd')} && echo no-motd`,
+    ].join('\n');
+    expect(execFileSync('unshare', ['-m', 'sh', '-c', script], {encoding: 'utf8'})).toBe('<h1>anemos web layer</h1>\nanemos live base\nbinaries\nno-motd\n');
+  });
+
+  it('a changed parent makes the child stale: refused, then rebuilt bottom up with --with-parents', async () => {
+    const before = manifest(join(base(), 'out')).sha256;
+    writeFileSync(join(base(), 'files/etc/issue.net'), 'anemos live base, second edition\n');
+    if (root) chownSync(join(base(), 'files/etc/issue.net'), NOBODY, NOBODY);
+    const stale = await build(['image', 'build', web()]);
+    expect(stale.code).toBe(3);
+    expect(stale.err).toMatch(/its parent base \(.*\) is stale: its IMGBUILD or files changed since its layer was built/);
+    const r = await build(['image', 'build', web(), '--with-parents', '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).built.map((b: {manifest: {name: string}}) => b.manifest.name)).toEqual(['base', 'web']);
+    const after = manifest(join(base(), 'out')).sha256;
+    expect(after).not.toBe(before);
+    expect(manifest(join(web(), 'out')).parent.sha256).toBe(after);
+    // Up to date now: nothing is built again.
+    const again = await build(['image', 'build', web(), '--json']);
+    expect(again.err).toMatch(/image: base: its layer is up to date/);
+    expect(again.err).toMatch(/image: web: its layer is up to date .*; --force builds it again/);
+    expect(JSON.parse(again.out).built).toEqual([expect.objectContaining({seconds: 0})]);
+  });
+
+  it('a live IMGBUILD is not a payload, and a payload is not a live layer', async () => {
+    const r = await build(['payload', 'check', base()]);
+    expect(r.code).not.toBe(0);
+    expect(`${r.out}${r.err}`).toMatch(/format "live" is a live image's layer: build it with anemos image build DIR/);
+    const payload = join(work, 'payload');
+    mkdirSync(payload);
+    writeFileSync(join(payload, 'IMGBUILD'), 'imgname=p\ntarget=debian\nformat="raw max msdos ext4"\n');
+    if (root) chownSync(payload, NOBODY, NOBODY);
+    const refused = await build(['image', 'build', payload]);
+    expect(refused.code).toBe(3);
+    expect(refused.err).toMatch(/format "raw" is deployed as a payload; anemos image build builds format "live"/);
+  });
+});
