@@ -16,6 +16,7 @@ PACKAGES=(
   dropbear-bin                  # SSH in the deploy environment
   fdisk e2fsprogs dosfstools    # disk tools for the deploy environment and tests
   debootstrap mmdebstrap        # Debian root filesystems
+  uidmap                        # newuidmap: mmdebstrap's unshare mode, live layers built without root
   grub-pc-bin grub-common       # BIOS GRUB for the provider VM and deployed disks
   grub-efi-amd64-bin mtools     # EFI GRUB and the ESP of the UEFI provider VM
   linux-headers-cloud-amd64 gcc make libc6-dev  # a test module for the base kernel (the firmware test)
