@@ -17,7 +17,7 @@ export default class ImageBuild extends BaseCommand {
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(ImageBuild);
-    const built = await buildImage({dir: args.dir, ...(flags.output ? {out: flags.output} : {}), withParents: flags['with-parents'], force: flags.force, log: (l) => this.logToStderr(l)});
+    const built = await buildImage({dir: args.dir, ...(flags.output ? {out: flags.output} : {}), withParents: flags['with-parents'], force: flags.force, log: (l) => this.progress(l)});
     if (!this.jsonEnabled()) {
       for (const b of built) this.out(`${b.manifest.name}: ${b.out}/layer.squashfs ${b.manifest.sha256} ${b.manifest.size} bytes${b.manifest.parent ? ` over ${b.manifest.parent.name} ${b.manifest.parent.sha256.slice(0, 12)}…` : ''} (${b.seconds.toFixed(0)} s)`);
     }
