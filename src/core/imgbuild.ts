@@ -158,7 +158,7 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[], p
   if (purpose === 'deploy' && live) errors.push('IMGBUILD: format "live" is a live image\'s layer: build it with anemos image build DIR; a payload deploys "raw", "custom" or "dir".');
   if (purpose === 'live' && typeof format !== 'string' && !live) errors.push(`IMGBUILD: format "${format.kind}" is deployed as a payload; anemos image build builds format "live".`);
   if (from && !live) errors.push('IMGBUILD: from= names the parent of a live layer: it goes with format "live".');
-  if (purpose === 'live' && target && target !== 'debian') errors.push(`IMGBUILD: live layers are built for target "debian" (mmdebstrap, without root); target "${target}" is not yet.`);
+  if (purpose === 'live' && module && !module.liveTree) errors.push(`IMGBUILD: target "${target}" builds no live layers yet (target "debian" does, with mmdebstrap and without root).`);
   if (typeof format !== 'string' && format.kind !== 'raw' && !live && !functions.setup) {
     errors.push(`IMGBUILD: format "${format.kind}" needs a setup() function that partitions the disk and mounts the new root at "$root".`);
   }

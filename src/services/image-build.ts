@@ -123,6 +123,7 @@ async function buildLayer(chain: Project[], p: Project, parent: LayerManifest | 
   await mkdir(work, {recursive: true});
   const tree = join(work, 'tree.tar');
   const cmd = planTree(chain, tree, epoch);
+  if (!cmd) throw configError('image-target', `Target "${p.spec.target}" builds no live layers yet.`, 'Build live layers with target=debian.');
   log(`image: ${p.spec.imgname}: mmdebstrap ${p.spec.options.debian_suite} (${chain.map((c) => c.spec.imgname).join(' → ')}), without root, SOURCE_DATE_EPOCH=${epoch}`);
   const r = await runner.stream(cmd.cmd, cmd.args, {env: {...(process.env as Record<string, string>), ...cmd.env}, onLine: (l) => log(`  ${l}`), timeoutSeconds: 3600});
   if (r.exitCode !== 0) throw new AnemosError('command', 'image-tree', `mmdebstrap failed (exit ${r.exitCode ?? r.signal}) building ${p.spec.imgname}'s tree; nothing was written to ${p.out}.`, {hint: 'Read its output above: a package name, the mirror, or a provision() that failed.'});

@@ -41,4 +41,35 @@ ${spec.project.repositories ? `mkdir -p "$root/etc/apt/sources.list.d"\ncp "$pay
     mkconfig: 'in_root update-grub',
   },
   warnings: (project) => (project.pacmanConf ? ['pacman.conf is used by target "arch" only.'] : []),
+  // mmdebstrap in unshare mode (user namespaces: no root, on a workstation or a CI runner):
+  // Debian's own, reproducible with SOURCE_DATE_EPOCH, and it writes a tar, which a layer is
+  // cut from without extracting anything. The chain is replayed from its bottom layer up: its
+  // packages, then each layer's files/, provision() and services, in order.
+  liveTree: (chain, out, epoch) => {
+    const bottom = chain[0]!.spec;
+    // kernel=none: a layer that carries no kernel of its own (a child, or a tree another kernel boots).
+    const packages = [...new Set(chain.flatMap((l) => [...(l.spec.kernel === 'none' ? [] : [l.spec.kernel]), ...l.spec.packages]))];
+    const hooks: string[] = [];
+    for (const l of chain) {
+      const at = (p: string) => q(`${l.dir}/${p}`);
+      if (l.spec.project.files) hooks.push(`tar -C ${at('files')} --owner=0 --group=0 --numeric-owner -c . | tar -C "$1" -x`);
+      if (l.spec.functions.provision) {
+        hooks.push(`mkdir -p "$1/run/anemos-build" && cp ${at('IMGBUILD')} "$1/run/anemos-build/IMGBUILD" && chroot "$1" sh -c 'cd /run/anemos-build && . ./IMGBUILD && provision' && rm -rf "$1/run/anemos-build"`);
+      }
+      if (l.spec.services.length) hooks.push(`chroot "$1" systemctl enable ${l.spec.services.map(q).join(' ')}`);
+    }
+    return {
+      cmd: 'mmdebstrap',
+      args: [
+        '--mode=unshare',
+        '--variant=minbase',
+        `--include=${packages.join(',')}`,
+        ...hooks.map((h) => `--customize-hook=${h}`),
+        bottom.options.debian_suite!,
+        out,
+        bottom.options.debian_mirror!,
+      ],
+      env: {SOURCE_DATE_EPOCH: String(epoch)},
+    };
+  },
 };

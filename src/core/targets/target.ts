@@ -56,6 +56,11 @@ export interface Target {
     /** sh that writes grub.cfg inside the new root. */
     mkconfig: string;
   };
+  /**
+   * A live layer's whole tree (anemos image build): the command that makes it as a tar, without
+   * root, from the chain's bottom layer up; a target without it has no live layers yet.
+   */
+  liveTree?: (chain: {dir: string; spec: ImgbuildSpec}[], out: string, epoch: number) => {cmd: string; args: string[]; env: Record<string, string>};
   /** Warnings about project folders this target does not read, or reads differently, and about what the IMGBUILD set (its variables as sh gave them). */
   warnings: (project: ImgbuildSpec['project'], vars: Record<string, string>) => string[];
 }
