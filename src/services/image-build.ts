@@ -10,6 +10,7 @@ import {createWriteStream, existsSync} from 'node:fs';
 import {mkdir, readFile, rename, rm, stat, writeFile} from 'node:fs/promises';
 import {join, resolve} from 'node:path';
 import {once} from 'node:events';
+import {sha256File} from '../adapters/fetch.js';
 import {fileSource} from '../adapters/file-source.js';
 import {evaluateImgbuild, listPayloadFiles} from '../adapters/payload-dir.js';
 import {realRunner, type Runner} from '../adapters/process.js';
@@ -160,18 +161,11 @@ async function buildLayer(chain: Project[], p: Project, parent: LayerManifest | 
     await once(w, 'finish');
     const sq = squashfsCommand(layerTar, join(work, LAYER), epoch);
     await runner.run(sq.cmd, sq.args);
-    const h = createHash('sha256');
-    const layerSrc = await fileSource(join(work, LAYER));
-    try {
-      for (let at = 0; at < layerSrc.source.size; at += 1 << 20) h.update(await layerSrc.source.read(at, Math.min(1 << 20, layerSrc.source.size - at)));
-    } finally {
-      await layerSrc.handle.close();
-    }
     const size = (await stat(join(work, LAYER))).size;
     const manifest: LayerManifest & {project: string} = {
       format: 'anemos-live-layer/1',
       name: p.spec.imgname,
-      sha256: h.digest('hex'),
+      sha256: await sha256File(join(work, LAYER)),
       size,
       parent: parent ? {name: parent.name, sha256: parent.sha256} : null,
       chain: chain.map((c) => c.spec.imgname),

@@ -3,22 +3,10 @@
 // build made and its parent's. The manifest says what a layer is, what it was built from
 // and on which parent; a child whose parent changed since is stale. Pure.
 
-import type {TarEntry, TarType} from '../tar.js';
+import type {TarEntry} from '../tar.js';
 
-/** One path of a whole tree, as a layer compares it. */
-export interface ListedEntry {
-  type: TarType;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: number;
-  link?: string;
-  dev?: [number, number];
-  xattrs?: Record<string, string>;
-  /** A file's content. */
-  sha256?: string;
-}
+/** One path of a whole tree, as a layer compares it: its tar entry without its place in the archive, and a file's content. */
+export type ListedEntry = Pick<TarEntry, 'type' | 'mode' | 'uid' | 'gid' | 'size' | 'mtime' | 'link' | 'xattrs'> & {dev?: [number, number]; sha256?: string};
 
 /** A whole tree by path ("" is not listed). */
 export type Listing = Record<string, ListedEntry>;

@@ -96,6 +96,8 @@ const FETCH_RETRY_MS = 10 * 60_000;
 const MAX_PENDING = 1024;
 
 const hexMac = (mac: string) => mac.replace(/:/g, '');
+/** The network a network-booted machine has when its record names none: DHCP on the NIC it booted with. */
+const dhcpNetwork = (mac: string): NetworkConfig => ({version: 1, interfaces: {[mac]: {mac, name: 'eth0', dhcp4: true, slaac: false, addresses: [], routes: []}}, dns: {servers: [], search: []}, skipped: []});
 const macOf = (hex: string) => (/^[0-9a-f]{12}$/.test(hex) ? hex.match(/../g)!.join(':') : undefined);
 
 export class BootService {
@@ -220,7 +222,7 @@ export class BootService {
     const kind = spec.kind ?? item.media.kind;
     const config = machine.desired?.config ?? {};
     const hostname = machine.hostname ?? (typeof config.hostname === 'string' ? config.hostname : `anemos-${hexMac(mac)}`);
-    const dhcp: NetworkConfig = {version: 1, interfaces: {[mac]: {mac, name: 'eth0', dhcp4: true, slaac: false, addresses: [], routes: []}}, dns: {servers: [], search: []}, skipped: []};
+    const dhcp = dhcpNetwork(mac);
     const network = config.network && typeof config.network === 'object' ? (this.desiredConfig(machine.id, {config: {network: config.network}}).network as NetworkConfig) : dhcp;
     const own = (config.access as {ssh_authorized_keys?: unknown} | undefined)?.ssh_authorized_keys;
     const keys = [...(Array.isArray(own) ? own.filter((k): k is string => typeof k === 'string') : []), ...this.o.authorizedKeys];
@@ -390,7 +392,7 @@ export class BootService {
    */
   private async environment(mac: string, purpose: 'deploy' | 'test' | 'register', idle?: 'poweroff'): Promise<Omit<EnvironmentFiles, 'again'>> {
     const deployment = newDeploymentId(this.now(), randomBytes(4).toString('hex'));
-    const dhcp: NetworkConfig = {version: 1, interfaces: {[mac]: {mac, name: 'eth0', dhcp4: true, slaac: false, addresses: [], routes: []}}, dns: {servers: [], search: []}, skipped: []};
+    const dhcp = dhcpNetwork(mac);
     let config: Config | undefined;
     let payload: {file: string; sha256: string; img: BootFile} | undefined;
     if (purpose === 'deploy') {
