@@ -155,7 +155,8 @@ describe('anemos serve --boot --media: installers from ISO files', {timeout: 180
     await expect.poll(() => script(FROM_URL), {timeout: 30_000}).toMatch(new RegExp(`^kernel ${base.replace(/\./g, '\\.')}/boot/media/sha256-${isoSha.slice(0, 16)}/install\\.amd/linux `, 'm'));
     const kernelUrl = script(FROM_URL).match(/^kernel (\S+)/m)![1]!;
     expect(sha(curl(kernelUrl).body)).toBe(sha(readFileSync(DI_KERNEL)));
-    expect(serve.output()).toMatch(/boot: installation media http:\S+: debian 12 amd64 \(preseed\), served as sha256-/);
+    // The curls above ran synchronously: the server's output is read once the test yields.
+    await expect.poll(() => serve.output()).toMatch(/boot: installation media http:\S+: debian 12 amd64 \(preseed\), served as sha256-/);
   });
 
   it('serves nothing outside the ISO files', () => {
