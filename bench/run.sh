@@ -29,5 +29,17 @@ console.log(`bootstrap ${t.bootstrap} s | customisation ${t.customisation} s | b
 console.log(`downloaded by the target: ${t.downloaded_mib} MiB`);
 console.log(`power-on of the deploy environment → reboot: ${t.power_on_to_reboot} s; new disk power-on → SSH: ${t.disk_boot_to_ssh} s`);
 '
+echo "## live image by kexec (test/e2e/live-boot.test.ts: a Debian 12 server boots base + web into RAM, QEMU TCG, 1 GiB; seconds, sizes)"
+if [ "${BENCH_LIVE:-0}" = 1 ] || [ ! -f .cache/e2e/live-timings.json ]; then
+  echo "(running it now, alone: about 7 minutes; BENCH_LIVE=1 reruns it every time)"
+  npx vitest run test/e2e/live-boot.test.ts >/dev/null
+fi
+node -e '
+const t = require("./.cache/e2e/live-timings.json");
+console.log(`measured ${t.when}`);
+console.log(`kexec → image mounted ${t["kexec → live image mounted"]} s | kexec → live SSH ${t["kexec → live SSH"]} s | anemos deploy until kexec ${t["anemos deploy until kexec"]} s`);
+console.log(`layers: base ${t["layer base (bytes)"]} bytes, web ${t["layer web (bytes)"]} bytes; host layer ${t["host layer (KiB)"]} KiB`);
+console.log(`live system: ${t["live system: RAM used (MiB)"]} MiB used, ${t["live system: RAM available (MiB)"]} MiB available of 1024 MiB`);
+'
 echo "## QEMU TCG guest CPU (bench/qemu-cpu.sh: crashes of Debian 13's kernel per CPU model; BENCH_QEMU_CPU=N boots each)"
 if [ -n "${BENCH_QEMU_CPU:-}" ]; then bash bench/qemu-cpu.sh "$BENCH_QEMU_CPU"; else echo "(skipped: BENCH_QEMU_CPU=30 runs it, about 4 minutes)"; fi

@@ -35,9 +35,10 @@ if [ $# -gt 0 ]; then exec npx vitest run "$@"; fi
 # takes about as long again, mostly one VM at a time. The machine has two cores, so the
 # two halves run side by side: two vitest processes, each with its own scratch directory.
 # (The base initramfs, the one thing both need, is built once under a lock.) The --host
-# e2e (a stock provider VM driven from here), the bonded uplink and the live layers' builds
-# (mmdebstrap, as nobody) go with the IMGBUILD to even the halves (last CI: 2394 s and 2047 s).
-second=(test/e2e/imgbuild.test.ts test/e2e/remote.test.ts test/e2e/bonded-uplink.test.ts test/integration/image-build.test.ts)
+# e2e (a stock provider VM driven from here), the bonded uplink, the live layers' builds
+# (mmdebstrap, as nobody) and the kexec live boot (400 s alone) go with the IMGBUILD to even
+# the halves (last CI: 2457 s and 2078 s before the live boot joined the second).
+second=(test/e2e/imgbuild.test.ts test/e2e/remote.test.ts test/e2e/bonded-uplink.test.ts test/integration/image-build.test.ts test/e2e/live-boot.test.ts)
 imgbuild_log=$(mktemp)
 npx vitest run "${second[@]}" >"$imgbuild_log" 2>&1 &
 imgbuild_pid=$!

@@ -23,6 +23,7 @@ import {configure} from './configure.js';
 import {runImgbuild} from './imgbuild.js';
 import {checkBootConfig} from './main-checks.js';
 import {diskWrites} from './disk-writes.js';
+import {LIVE_UPPER, mountLive} from './live.js';
 import {AgentError} from './errors.js';
 import {AnemosError} from '../shared/errors.js';
 import {AgentLog, type LogEvent} from './log.js';
@@ -306,6 +307,22 @@ async function run(): Promise<void> {
         await reboot(runner, log, 'rebooting into its network boot', 2);
       }
       await forever();
+    }
+
+    if (mode === 'live') {
+      const live = config.live;
+      if (!live) throw new AgentError('live-config', `${CONTRACT.config} says live mode and names no image (live:).`);
+      const init = await mountLive(runner, log, live, {hostname: config.hostname, net}, {
+        layersDir: `${ROOT}${CONTRACT.liveDir}`,
+        networkJson: `${ROOT}${CONTRACT.network}`,
+        authorizedKeys: `${ROOT}${CONTRACT.authorizedKeys}`,
+        hostKeysDir: `${ROOT}${CONTRACT.hostKeysDir}`,
+      });
+      const total = ((now() - t0) / 1000).toFixed(1);
+      log.emit({level: 'info', outcome: 'succeeded', msg: `LIVE IMAGE READY in ${total} s: ${live.image} (${live.layers.map((l) => l.name).join(' → ')}) mounted; switching to its ${init}; writes go to a ${live.tmpfs_mib} MiB tmpfs (${LIVE_UPPER})`});
+      // The image's own sshd takes port 22, with the same host keys.
+      await runner.run('killall', ['dropbear'], {allowFail: true});
+      return;
     }
 
     // UEFI: the partitions the firmware's boot entries may point at, before the payload changes them.

@@ -4,7 +4,7 @@
 import type {BootMode} from '../core/boot-contract.js';
 import {preflightError, type DeployPlan} from '../core/deploy-plan.js';
 import {parseDuration} from '../core/config.js';
-import {parseDestination} from '../core/ssh-destination.js';
+import {destinationFromFlags, parseDestination} from '../core/ssh-destination.js';
 import {runDeploy, type DeployRequest} from '../services/deploy-run.js';
 import {runRemoteDeploy} from '../services/remote-deploy.js';
 import {eventLine} from '../services/watch.js';
@@ -55,7 +55,7 @@ async function runHostCommand(flags: DeployFlagValues, request: DeployRequest, j
   }
   const outcome = await runRemoteDeploy({
     ...request,
-    destination: {...parseDestination(flags.host!), ...(flags['ssh-port'] ? {port: flags['ssh-port']} : {}), ...(flags.identity ? {identity: flags.identity} : {}), options: flags['ssh-option'] ?? []},
+    destination: destinationFromFlags({...flags, host: flags.host!}),
     upload: flags.upload,
     timeoutSeconds,
     logsDir: flags.logs,

@@ -12,6 +12,8 @@ export const CONTRACT = {
   hostKeysDir: 'anemos/ssh/host_keys',
   payloadPrefix: 'anemos/payload',
   firmwareDir: 'lib/firmware',
+  /** A live image's layers (squashfs), bottom first: LIVE_LAYER_FILE names them. */
+  liveDir: 'anemos/live',
 } as const;
 
 /** Where the running deploy environment keeps its state; a driver over SSH reads it there. */
@@ -22,7 +24,21 @@ export const RUNTIME = {
   inventory: '/run/anemos/inventory.json',
   /** Created by a driver once it has read the outcome event (BootConfig.watch_seconds). */
   outcomeSeen: '/run/anemos/outcome-seen',
+  /**
+   * Live mode: the agent has mounted the image at LIVE_ROOT and writes the image's init
+   * here; /init then moves /dev, /proc, /sys and /run under it and switch_roots into it.
+   */
+  liveSwitch: '/run/anemos/live/switch',
 } as const;
+
+/** Where a live layer carries its IMGBUILD's conffs/ (a host's own files, rendered into its host layer at boot); each layer's over its parent's. */
+export const LIVE_CONFFS = '/usr/lib/anemos/conffs';
+
+/** Where the live image is mounted for /init's switch_root: outside /run, which moves under it. */
+export const LIVE_ROOT = '/newroot';
+
+/** A layer's file in the initramfs: its place in the chain (bottom 0) and its name. */
+export const liveLayerFile = (index: number, name: string) => `${String(index).padStart(2, '0')}-${name}.squashfs`;
 
 /** Kernel command-line keys: written by the host's planner, read by the agent (and by a driver that asks what booted). */
 export const KERNEL_KEYS = {mode: 'anemos.mode', debug: 'anemos.debug'} as const;
@@ -58,10 +74,13 @@ export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
 
 export const BOOT_MODES = ['deploy', 'test'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];
+/** What the deploy environment does: a boot mode, or live (a deploy whose config names an image to boot into RAM). */
+export const AGENT_MODES = [...BOOT_MODES, 'live'] as const;
+export type AgentMode = (typeof AGENT_MODES)[number];
 
 export interface BootConfig {
   version: 1;
-  mode: BootMode;
+  mode: AgentMode;
   cli_version: string;
   hostname: string;
   /** File name under /anemos and its sha256, checked again by the agent before use. */
@@ -89,6 +108,19 @@ export interface BootConfig {
    * network boot takes the new answer.
    */
   next_boot?: NextBoot;
+  /** Live mode: the image to boot into RAM instead of a payload (docs/live-images.md). */
+  live?: LiveBoot;
+}
+
+/** What the deploy environment boots in live mode. */
+export interface LiveBoot {
+  /** The image's name (its top layer's) and its layers, bottom first, each checked again before it is mounted. */
+  image: string;
+  layers: {name: string; file: string; sha256: string}[];
+  /** The writable upper's size (a tmpfs), MiB. */
+  tmpfs_mib: number;
+  /** Paths kept on a file system of a disk, found by its label, instead of in RAM; format: the disk to make it on (ext4) when none has the label, only if that disk is empty. */
+  persist: {path: string; label: string; format?: string}[];
 }
 
 export interface NextBoot {
@@ -110,6 +142,13 @@ export interface ReportTarget {
   deployment: string;
 }
 
+/** An image's (a layer's) name, as IMGBUILD's imgname allows it. */
+export const LAYER_NAME = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+/** A persist: path: absolute, plain names (no "..", no spaces: it goes into /proc/mounts and fstab-like places). */
+export const PERSIST_PATH = '^(/[A-Za-z0-9_@+,:=.-]+)+$';
+/** A file system label as mkfs and blkid take it. */
+export const FS_LABEL = '^[A-Za-z0-9_.-]{1,16}$';
+
 /**
  * config.json's schema (schema/boot-config.schema.json): the CLI checks what it composes,
  * the agent what it boots with. The version, positive timeouts and the payload in deploy
@@ -122,7 +161,7 @@ export const BOOT_CONFIG_SCHEMA: Schema = {
   required: ['version', 'mode', 'cli_version', 'hostname', 'on_failure', 'timeout', 'network_timeout'],
   properties: {
     version: {type: 'integer', enum: [1]},
-    mode: {type: 'string', enum: BOOT_MODES},
+    mode: {type: 'string', enum: AGENT_MODES},
     cli_version: {type: 'string'},
     hostname: {type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$'},
     payload: {
@@ -149,6 +188,28 @@ export const BOOT_CONFIG_SCHEMA: Schema = {
         deployment: {type: 'string', pattern: '^[A-Za-z0-9._-]{8,64}$'},
       },
     },
+    live: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['image', 'layers', 'tmpfs_mib', 'persist'],
+      properties: {
+        image: {type: 'string', pattern: LAYER_NAME},
+        layers: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'file', 'sha256'],
+            properties: {name: {type: 'string', pattern: LAYER_NAME}, file: {type: 'string', pattern: '^[0-9]{2}-[A-Za-z0-9._-]+\\.squashfs$'}, sha256: {type: 'string', pattern: '^[0-9a-f]{64}$'}},
+          },
+        },
+        tmpfs_mib: {type: 'integer', minimum: 16},
+        persist: {
+          type: 'array',
+          items: {type: 'object', additionalProperties: false, required: ['path', 'label'], properties: {path: {type: 'string', pattern: PERSIST_PATH}, label: {type: 'string', pattern: FS_LABEL}, format: {type: 'string', pattern: '^/dev/[A-Za-z0-9/_.:-]+$'}}},
+        },
+      },
+    },
     next_boot: {
       type: 'object',
       additionalProperties: false,
@@ -163,6 +224,7 @@ export function validateBootConfig(c: unknown): string[] {
   const v = (c ?? {}) as Partial<BootConfig>;
   const bad: string[] = [];
   if (v.version !== 1) bad.push('version must be 1');
+  if (v.mode === 'live' && !v.live?.layers?.length) bad.push('live.layers is required in live mode');
   if (v.mode === 'deploy' && (!v.payload?.file || !/^[0-9a-f]{64}$/.test(v.payload.sha256 ?? ''))) bad.push('payload.file and payload.sha256 are required in deploy mode');
   if (!((v.timeout ?? 0) > 0) || !((v.network_timeout ?? 0) > 0)) bad.push('timeout and network_timeout must be positive');
   const said = (p: SchemaProblem) => p.path === 'version' || ((p.path === 'payload' || p.path.startsWith('payload.')) && bad.some((b) => b.startsWith('payload')));

@@ -4,7 +4,7 @@
 
 import {stringify, parseDocument} from 'yaml';
 import {configError} from '../shared/errors.js';
-import {FAILURE_POLICIES, type FailurePolicy} from './boot-contract.js';
+import {FAILURE_POLICIES, FS_LABEL, PERSIST_PATH, type FailurePolicy} from './boot-contract.js';
 import {BOOT_METHOD_NAMES} from './boot-methods/method.js';
 import {validate, type Schema, type SchemaProblem} from './json-schema.js';
 import {KERNEL_ARGS_PATTERN, KERNEL_ARGS_HINT} from './kernel-args.js';
@@ -27,6 +27,7 @@ export type BootMethodChoice = (typeof BOOT_METHOD_CHOICES)[number];
 export {FAILURE_POLICIES, type FailurePolicy};
 
 const SHA256 = '^[0-9a-fA-F]{64}$';
+const SIZE = '^[1-9][0-9]*[MG]$';
 const DURATION = '^[0-9]+(s|m|h)?$';
 
 const artifact = (what: string): Schema => ({
@@ -69,6 +70,31 @@ export const CONFIG_SCHEMA: Schema = {
     kernel: artifact('kernel (bzImage) that boots the deploy environment'),
     initramfs: artifact('base initramfs made by "anemos initramfs build"'),
     payload: artifact('payload (tar.gz or tar.zst with IMGBUILD or deploy), made by "anemos payload pack"'),
+    live: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['image'],
+      description: 'Boot a live image into RAM instead of deploying a payload: the disk is not touched (docs/live-images.md).',
+      properties: {
+        image: {type: 'string', description: 'The top layer\'s build directory (anemos image build writes DIR/out); its parents are found from its manifest. A relative path is read from the config file\'s directory.', pattern: '^[^:]+$', 'x-hint': 'Name a directory holding manifest.json and layer.squashfs, e.g. images/web/out.'},
+        tmpfs: {type: 'string', pattern: SIZE, default: '512M', description: 'The writable layer over the image (a tmpfs in RAM): what the running system may write, in M or G.', 'x-hint': 'A size like 512M or 2G.'},
+        persist: {
+          type: 'array',
+          default: [],
+          description: 'Paths kept on a disk instead of in RAM: each is the file system labelled `label` (mkfs.ext4 -L LABEL), mounted there.',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['path', 'label'],
+            properties: {
+              path: {type: 'string', pattern: PERSIST_PATH, 'x-hint': 'An absolute path such as /var/lib/postgresql.'},
+              label: {type: 'string', pattern: FS_LABEL, 'x-hint': 'A file system label: letters, digits, _ . -, at most 16.'},
+              format: {type: 'string', pattern: '^/dev/[A-Za-z0-9/_.:-]+$', description: 'When no file system has the label: make one (ext4, with the label) on this disk, only if it is empty (no partition table, no file system signature). Without it, a missing label stops the live boot.', 'x-hint': 'A whole disk such as /dev/vdb or /dev/disk/by-id/....'},
+            },
+          },
+        },
+      },
+    },
     hostname: {type: 'string', description: 'Hostname in the deploy environment and the new system. Default: the current hostname.', pattern: '^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$', 'x-hint': 'Letters, digits, dots and hyphens, starting with a letter or digit, at most 253 characters: web1 or web1.example.org.'},
     cmdline: {type: 'string', description: 'Extra kernel command line arguments for the deploy environment.', default: '', pattern: KERNEL_ARGS_PATTERN, 'x-hint': KERNEL_ARGS_HINT},
     network: {
@@ -160,6 +186,8 @@ export interface Config {
   kernel: ArtifactRef;
   initramfs: ArtifactRef;
   payload?: ArtifactRef;
+  /** Boot this image live instead of deploying a payload. */
+  live?: LiveConfig;
   hostname?: string;
   cmdline: string;
   network: 'auto' | NetworkConfig;
@@ -170,6 +198,16 @@ export interface Config {
   cache_dir: string;
   report?: ReportConfig;
 }
+
+export interface LiveConfig {
+  /** The top layer's build directory, resolved. */
+  image: string;
+  tmpfsMib: number;
+  persist: {path: string; label: string; format?: string}[];
+}
+
+/** "512M" or "2G" in MiB. */
+export const sizeMib = (v: string) => Number(v.slice(0, -1)) * (v.endsWith('G') ? 1024 : 1);
 
 export function parseDuration(v: number | string): number {
   if (typeof v === 'number') return v;
@@ -219,6 +257,15 @@ function semanticProblems(raw: Record<string, any>, opts: ParseConfigOptions): S
     if (typeof a.sha256 === 'string' && a.sha256.toLowerCase() === EMPTY_SHA256) {
       problems.push({path: `${name}.sha256`, message: "is the sha256 of an empty file (anemos.conf.example's placeholder): no real file matches it", hint: 'Put the sha256 of the real file: sha256sum FILE, or its line in the SHA256SUMS published beside it.'});
     }
+  }
+  if (raw.live && typeof raw.live === 'object') {
+    if (raw.payload) problems.push({path: 'live', message: 'boots an image live, and payload: deploys one to disk: a deploy does one or the other', hint: 'Remove payload: to boot live, or live: to deploy the payload.'});
+    const paths = Array.isArray(raw.live.persist) ? raw.live.persist.map((p: any) => p?.path).filter((p: unknown) => typeof p === 'string') : [];
+    paths.forEach((p: string, i: number) => {
+      if (p.split('/').some((s) => s === '.' || s === '..')) problems.push({path: `live.persist.${i}.path`, message: `${p} has a "." or ".." part`, hint: 'Write the path plainly: /var/lib/postgresql.'});
+      else if (p === '/' || /^\/(proc|sys|dev|run)(\/|$)/.test(p)) problems.push({path: `live.persist.${i}.path`, message: `${p} is the root or a file system the kernel provides`, hint: 'Persist a data directory, such as /var/lib/postgresql or /srv.'});
+      if (paths.indexOf(p) !== i) problems.push({path: `live.persist.${i}.path`, message: `${p} is listed twice`, hint: 'List each path once.'});
+    });
   }
   if (raw.report && typeof raw.report === 'object' && 'token' in raw.report) {
     problems.push({
@@ -276,6 +323,7 @@ export function parseConfig(text: string, source: string, opts: ParseConfigOptio
     kernel: lower(r.kernel)!,
     initramfs: lower(r.initramfs)!,
     ...(r.payload ? {payload: {...lower(r.payload)!, ...(payloadDir(r.payload.url, opts) ? {dir: true as const} : {})}} : {}),
+    ...(r.live ? {live: {image: placePath(r.live.image, opts), tmpfsMib: sizeMib(r.live.tmpfs ?? '512M'), persist: (r.live.persist ?? []).map((p: {path: string; label: string; format?: string}) => ({path: p.path, label: p.label, ...(p.format ? {format: p.format} : {})}))}} : {}),
     ...(r.hostname ? {hostname: r.hostname} : {}),
     cmdline: r.cmdline ?? '',
     network: r.network && r.network !== 'auto' ? normalizeNetwork(r.network) : 'auto',

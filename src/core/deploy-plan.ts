@@ -2,7 +2,8 @@
 // byte is downloaded is judged here, all at once; the ones that need artifact sizes
 // (RAM) are judged by checkMemory after the fetch phase. The executor walks the plan.
 
-import type {BootConfig, BootMode} from './boot-contract.js';
+import type {AgentMode, BootConfig, BootMode} from './boot-contract.js';
+import {liveBoot, type ChainProblem, type LiveImage} from './live/image.js';
 import {KERNEL_KEYS, payloadFileName, RAM_KEEP_KIB} from './boot-contract.js';
 import type {ArtifactRef, Config} from './config.js';
 import {missingChecksums} from './config.js';
@@ -55,6 +56,8 @@ export interface DeployPlan {
    * environment is composed: its token for this deployment goes into config.json then.
    */
   registry?: {url: string; deployment: string};
+  /** live: in the config: the image booted into RAM instead of a payload (its layers fetched like artifacts). */
+  live?: LiveImage;
 }
 
 export type {PreflightProblem};
@@ -70,6 +73,8 @@ export interface PlanOptions {
   deploymentId?: string;
   /** What checking the payload found before anything changes (a directory or a file on this machine); undefined for a URL, checked once downloaded. */
   payloadCheck?: PayloadFindings;
+  /** live: in the config, its chain as read from the manifests (services/live.ts). */
+  live?: {image?: LiveImage; problem?: ChainProblem};
 }
 
 /** The target disk and the payload against what this host has: deploy.disk must be a whole disk here, large enough for an IMGBUILD's layout. */
@@ -112,7 +117,7 @@ export function newDeploymentId(now: Date, random: string): string {
 const DEFAULT_CONSOLES = ['console=tty0', 'console=ttyS0,115200'];
 
 /** The deploy kernel's command line: the host's consoles, then ours, then the user's. */
-export function planCmdline(hostCmdline: string, mode: BootMode, extra: string): string {
+export function planCmdline(hostCmdline: string, mode: AgentMode, extra: string): string {
   const consoles = carriedKernelArgs(hostCmdline);
   // panic=10: a kernel panic in the deploy environment reboots into the old system.
   // rootfstype=ramfs: without it the initramfs unpacks into a tmpfs capped at half the RAM,
@@ -154,7 +159,12 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
     problems.push(...disk.problems);
     warnings.push(...disk.warnings);
   }
-  if (opts.mode === 'deploy' && !config.payload) need('no-payload', 'deploy mode needs a payload, and anemos.conf has none.', 'Add "payload: {url, sha256}" (anemos payload pack prints it), or use "anemos test-boot".');
+  const live = opts.mode === 'deploy' && config.live ? opts.live : undefined;
+  if (live?.problem) problems.push(live.problem);
+  if (opts.mode === 'deploy' && config.live && !opts.live) need('live-unread', 'live: names an image, and its layers were not read.', 'This is a bug of anemos: report it.');
+  if (live && config.report) need('live-report', 'live: with report: is not supported yet: the registry records a live boot when it boots the machine itself (network boot).', 'Remove report: to boot this host live by kexec.');
+  const agentMode: AgentMode = live ? 'live' : opts.mode;
+  if (opts.mode === 'deploy' && !config.payload && !config.live) need('no-payload', 'deploy mode needs a payload, and anemos.conf has none.', 'Add "payload: {url, sha256}" (anemos payload pack prints it), or use "anemos test-boot".');
 
   // Boot method: the one asked for, or with "auto" the first of the table's order that can work here.
   const candidates: BootMethodName[] = config.boot.method === 'auto' ? [...BOOT_METHOD_NAMES] : [config.boot.method];
@@ -236,8 +246,8 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
     phases: opts.phases,
     artifacts,
     network: {...(network ?? {version: 1, interfaces: {}, dns: {servers: [], search: []}, skipped: []}), hostname},
-    cmdline: planCmdline(facts.cmdline, opts.mode, extra),
-    bootConfig: bootConfigOf(config, {mode: opts.mode, cliVersion: opts.cliVersion, hostname, payload}),
+    cmdline: planCmdline(facts.cmdline, agentMode, extra),
+    bootConfig: {...bootConfigOf(config, {mode: agentMode, cliVersion: opts.cliVersion, hostname, payload}), ...(live?.image ? {live: liveBoot(live.image, config.live!)} : {})},
     authorizedKeys,
     hostKeys,
     firmware,
@@ -250,6 +260,7 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
     setup,
     problems,
     ...(config.report && opts.deploymentId ? {registry: {url: config.report.url, deployment: opts.deploymentId}} : {}),
+    ...(live?.image ? {live: live.image} : {}),
   };
 }
 
@@ -258,7 +269,7 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
  * deploy starts (the host's plan here, a network boot in services/netboot), so that a
  * record gives the same config.json whichever way its machine boots.
  */
-export function bootConfigOf(config: Config, o: {mode: BootMode; cliVersion: string; hostname: string; payload?: {file: string; sha256: string}}): BootConfig {
+export function bootConfigOf(config: Config, o: {mode: AgentMode; cliVersion: string; hostname: string; payload?: {file: string; sha256: string}}): BootConfig {
   return {
     version: 1,
     mode: o.mode,

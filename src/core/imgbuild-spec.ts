@@ -29,7 +29,8 @@ export interface ImgbuildSpec {
   services: string[];
   functions: {provision: boolean; setup: boolean; cleanup: boolean};
   /** Project folders present in the payload. */
-  project: {files: boolean; secrets: boolean; repositories: boolean; keys: boolean; pacmanConf: boolean};
+  /** conffs: a live layer's files for each host, rendered into its host layer at boot (docs/live-images.md). */
+  project: {files: boolean; secrets: boolean; repositories: boolean; keys: boolean; pacmanConf: boolean; conffs?: boolean};
   patches: string[];
   templates: string[];
 }

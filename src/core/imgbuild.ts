@@ -176,9 +176,10 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[], p
     }
   }
   const has = (p: string) => byPath.has(p);
-  const project = {files: has('files'), secrets: has('secrets'), repositories: has('repositories'), keys: has('keys'), pacmanConf: has('pacman.conf')};
+  const project: ImgbuildSpec['project'] = {files: has('files'), secrets: has('secrets'), repositories: has('repositories'), keys: has('keys'), pacmanConf: has('pacman.conf')};
   if (purpose === 'live') {
-    if (templates.length || patches.length) errors.push(`IMGBUILD: ${[...templates, ...patches].join(', ')}: templates and patches are rendered for one machine, and a layer is shared by many; a live image renders each host's files at boot (conffs/, not built yet).`);
+    if (templates.length || patches.length) errors.push(`IMGBUILD: ${[...templates, ...patches].join(', ')}: templates and patches are rendered for one machine, and a layer is shared by many; put a host's own files under conffs/ (templates there are rendered for each host at boot).`);
+    if (has('conffs')) project.conffs = true;
     if (project.secrets) errors.push('IMGBUILD: secrets/ would be in a layer every host boots and anyone with the layer reads: keep secrets out of live layers.');
     if (functions.setup || functions.cleanup) warnings.push('IMGBUILD: setup()/cleanup() prepare a disk; a live layer has none, and they are not run.');
   }
@@ -213,6 +214,9 @@ export function projectParts(files: PayloadFile[]): {patches: string[]; template
 }
 
 // --- templates ---------------------------------------------------------------------------
+
+/** A template's name: the file it becomes, then this. */
+export const TEMPLATE_SUFFIX = '.makeimg.template';
 
 export const TEMPLATE_VARIABLES = [
   'HOSTNAME', 'SHORT_HOSTNAME', 'DOMAIN', 'IPV4', 'IPV4_PREFIX', 'IPV4_GATEWAY', 'IPV6', 'IPV6_PREFIX', 'IPV6_GATEWAY', 'MAC', 'DNS', 'IMGNAME', 'TARGET', 'DISK',

@@ -20,6 +20,8 @@ export interface SegmentInputs {
   /** SSH host keys to carry, by file name (ssh_host_ed25519_key, ...). */
   hostKeys?: Record<string, Uint8Array>;
   payload?: {file: string; data: CpioData};
+  /** A live image's layers (squashfs, compressed already), by file name under CONTRACT.liveDir. */
+  layers?: {file: string; data: CpioData}[];
   /** Paths under lib/firmware and their contents. */
   firmware?: {path: string; data: CpioData}[];
 }
@@ -36,6 +38,7 @@ export function planSegments(inp: SegmentInputs): SegmentSpec[] {
   const segments: SegmentSpec[] = [{name: 'config', compression: 'none', entries: config}];
   // The payload is already compressed: compressing it again costs time and saves nothing.
   if (inp.payload) segments.push({name: 'payload', compression: 'none', entries: [{path: `${CONTRACT.dir}/${inp.payload.file}`, type: 'file', mode: 0o600, data: inp.payload.data}]});
+  if (inp.layers?.length) segments.push({name: 'live', compression: 'none', entries: inp.layers.map((l) => ({path: `${CONTRACT.liveDir}/${l.file}`, type: 'file' as const, mode: 0o600, data: l.data}))});
   if (inp.firmware?.length) {
     segments.push({
       name: 'firmware',

@@ -21,6 +21,11 @@ export function parseDestination(spec: string): {user: string; host: string} {
   return {user: m[1] ?? 'root', host: m[2].replace(/^\[(.*)\]$/, '$1')};
 }
 
+/** The destination the --host, --ssh-port, -i and --ssh-option flags name. */
+export function destinationFromFlags(f: {host: string; 'ssh-port'?: number; identity?: string; 'ssh-option'?: string[]}): SshDestination {
+  return {...parseDestination(f.host), ...(f['ssh-port'] ? {port: f['ssh-port']} : {}), ...(f.identity ? {identity: f.identity} : {}), options: f['ssh-option'] ?? []};
+}
+
 export const destinationName = (d: SshDestination) => `${d.user}@${d.host.includes(':') ? `[${d.host}]` : d.host}${d.port ? ` (port ${d.port})` : ''}`;
 
 /** The PATH root has on a Debian or Ubuntu host; sshd and sudo may hand us a shorter one. */

@@ -22,6 +22,7 @@ import type {MachineIdentity} from '../core/registry/lifecycle.js';
 import {usageError} from '../shared/errors.js';
 import type {ProgressSink} from '../shared/progress.js';
 import {executeDeploy, type DeployDeps, type DeployResult} from './deploy.js';
+import {readLiveImage} from './live.js';
 import {preparePayload} from './payload.js';
 import {registryAccess, trustOf, type RegistryAccess} from './registry/access.js';
 import {loadFromRegistry} from './registry/desired.js';
@@ -118,6 +119,7 @@ export async function prepareDeploy(o: DeployRequest, t: DeployTarget): Promise<
     installKexec: o.installKexec,
     deploymentId: newDeploymentId(new Date(), randomBytes(4).toString('hex')),
     payloadCheck: prepared.check,
+    ...(config.live ? {live: readLiveImage(config.live.image)} : {}),
   });
   const plan = t.plan ? t.plan(draft) : draft;
   const rendered = renderPlan(plan, t.previewCommands ? previewCommands(plan, config.cache_dir, facts.kexec.systemd) : []);

@@ -15,6 +15,8 @@ import type {Runner} from '../adapters/process.js';
 import {commandLine} from '../adapters/process.js';
 import {BOOT_METHODS} from '../core/boot-methods/index.js';
 import {validateBootConfig, type BootConfig, type ReportTarget} from '../core/boot-contract.js';
+import {liveRamNeed} from '../core/live/image.js';
+import {RAM_KEEP_KIB} from '../core/boot-contract.js';
 import {checkMemory, diskProblems, preflightError, type DeployPlan, type Phase} from '../core/deploy-plan.js';
 import type {HostFacts} from '../core/host-facts.js';
 import {zstdContentSize} from '../core/initramfs-format.js';
@@ -147,7 +149,24 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
     }
     return out;
   });
-  result.artifacts = Object.values(fetched);
+  // A live image's layers: checked against their manifests' sha256 where anemos runs, like a payload.
+  const layers = await timed('fetch layers', async () => {
+    const out: FetchedArtifact[] = [];
+    for (const l of plan.live?.layers ?? []) {
+      out.push(
+        await here.fetch(
+          {name: `layer ${l.name}`, url: l.file, sha256: l.sha256},
+          {
+            cacheDir: here.cacheDir,
+            baseDir: opts.baseDir,
+            onProgress: (p) => (p.done ? deps.progress.finish(`fetch ${p.name}`, `${p.received} bytes, sha256 verified`) : deps.progress.update(`fetch ${p.name}`, p.received, p.total)),
+          },
+        ),
+      );
+    }
+    return out;
+  });
+  result.artifacts = [...Object.values(fetched), ...layers];
   await checkKernelImage(deps.files, fetched.kernel.path, fetched.kernel.url, facts);
   // What the payload check warns of (an UNVERIFIED Alpine bootstrap, secrets in the clear) is said before anything changes.
   if (fetched.payload) {
@@ -159,14 +178,22 @@ export async function executeDeploy(plan: DeployPlan, facts: HostFacts, deps: De
   }
   const unpacked = await unpackedEstimate(deps.files, fetched.initramfs.path, fetched.initramfs.size);
   const payloadUnpacked = (fetched.payload?.size ?? 0) * 3;
-  const mem = checkMemory(facts, {kernel: fetched.kernel.size, initramfs: fetched.initramfs.size + (fetched.payload?.size ?? 0), unpacked: unpacked.bytes + payloadUnpacked, payloadUnpacked});
+  const layersBytes = layers.reduce((n, l) => n + l.size, 0);
+  const mem = checkMemory(facts, {kernel: fetched.kernel.size, initramfs: fetched.initramfs.size + (fetched.payload?.size ?? 0) + layersBytes, unpacked: unpacked.bytes + payloadUnpacked + layersBytes, payloadUnpacked});
   if (mem) throw preconditionError('ram-too-small', mem, 'Use a machine with more RAM, or a smaller base initramfs/payload; nothing was changed.');
+  if (plan.live && plan.bootConfig.live) {
+    const need = liveRamNeed({layersBytes, baseUnpackedBytes: unpacked.bytes, agentBytes: RAM_KEEP_KIB * 1024, tmpfsMib: plan.bootConfig.live.tmpfs_mib});
+    deps.log(`live image ${plan.live.name}: ${plan.live.layers.map((l) => l.name).join(' → ')}, needs about ${need.words}`);
+    if (facts.memory.totalBytes < need.bytes) {
+      throw preconditionError('ram-too-small', `This machine has ${Math.round(facts.memory.totalBytes / 1048576)} MiB of RAM, and the live image ${plan.live.name} needs about ${need.words}.`, 'Use a machine with more RAM, or a smaller live.tmpfs; nothing was changed.');
+    }
+  }
   if (!has('compose')) return result;
 
   // Recorded only for a deploy that goes all the way: its token must reach config.json.
   const report = has('exec') ? await deps.registry?.begin(result.artifacts) : undefined;
   try {
-    await composeAndLoad(plan, facts, deps, fetched, result, report, timed);
+    await composeAndLoad(plan, facts, deps, fetched, layers, result, report, timed);
   } catch (err) {
     if (report) await deps.registry!.abort(err instanceof Error ? err.message : String(err));
     throw err;
@@ -192,6 +219,7 @@ async function composeAndLoad(
   facts: HostFacts,
   deps: DeployDeps,
   fetched: Record<string, FetchedArtifact>,
+  layers: FetchedArtifact[],
   result: DeployResult,
   report: ReportTarget | undefined,
   timed: <T>(name: string, f: () => Promise<T>) => Promise<T>,
@@ -211,6 +239,7 @@ async function composeAndLoad(
       authorizedKeys: plan.authorizedKeys,
       hostKeys,
       ...(fetched.payload && bootConfig.payload ? {payload: {file: bootConfig.payload.file, data: {size: fetched.payload.size, open: () => createReadStream(fetched.payload.path, {highWaterMark: 1 << 20})}}} : {}),
+      ...(bootConfig.live ? {layers: bootConfig.live.layers.map((l, i) => ({file: l.file, data: {size: layers[i]!.size, open: () => createReadStream(layers[i]!.path, {highWaterMark: 1 << 20})}}))} : {}),
       firmware: plan.firmware.map((f) => ({path: f.path, data: {size: f.size, open: () => deps.files.openRead(join('/lib/firmware', f.path))}})),
     });
     const o = {progress: deps.progress, elsewhere: 'point cache_dir in anemos.conf at one'};

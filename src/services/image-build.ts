@@ -8,7 +8,7 @@
 import {createHash} from 'node:crypto';
 import {createWriteStream, existsSync} from 'node:fs';
 import {mkdir, readFile, rename, rm, stat, writeFile} from 'node:fs/promises';
-import {join, resolve} from 'node:path';
+import {join, relative, resolve} from 'node:path';
 import {once} from 'node:events';
 import {sha256File} from '../adapters/fetch.js';
 import {fileSource} from '../adapters/file-source.js';
@@ -17,6 +17,7 @@ import {realRunner, type Runner} from '../adapters/process.js';
 import {chainProblems, DEFAULT_EPOCH, planTree, squashfsCommand, type ChainLayer} from '../core/live/build-plan.js';
 import {bootFiles, listed, parentProblem, planLayer, type LayerManifest, type Listing} from '../core/live/layer.js';
 import {readTar, tarHeader, TAR_END} from '../core/tar.js';
+import {TEMPLATE_SUFFIX, TEMPLATE_VARIABLES, unknownTemplateVariables} from '../core/imgbuild.js';
 import {configError, AnemosError} from '../shared/errors.js';
 
 export interface ImageBuildOptions {
@@ -64,6 +65,13 @@ async function loadProject(dir: string, runner: Runner, out?: string): Promise<P
   const files = listPayloadFiles(dir).filter((f) => !f.path.startsWith('out/') && f.path !== 'out');
   const found = await evaluateImgbuild(runner, dir, files, undefined, 'live');
   if (!found.spec) throw configError('image-imgbuild', `${dir}/IMGBUILD cannot be built as a live layer.`, 'Fix each problem listed.', found.errors);
+  // conffs/ templates are rendered for each host at boot: one that names a variable no host has is refused now.
+  const unknown: string[] = [];
+  for (const f of files.filter((f) => f.type === 'file' && f.path.startsWith('conffs/') && f.path.endsWith(TEMPLATE_SUFFIX))) {
+    const names = unknownTemplateVariables(await readFile(join(dir, f.path), 'utf8'));
+    if (names.length) unknown.push(`${f.path}: ${names.map((n) => `{{${n}}}`).join(', ')}`);
+  }
+  if (unknown.length) throw configError('image-conffs', `${dir}: conffs/ templates name variables no host has; nothing was built.`, `Use the known ones: ${TEMPLATE_VARIABLES.join(', ')}.`, unknown);
   const h = createHash('sha256');
   for (const f of files.sort((a, b) => a.path.localeCompare(b.path))) {
     h.update(`${f.path}\0${f.type}\0${f.mode}\0`);
@@ -167,7 +175,7 @@ async function buildLayer(chain: Project[], p: Project, parent: LayerManifest | 
       name: p.spec.imgname,
       sha256: await sha256File(join(work, LAYER)),
       size,
-      parent: parent ? {name: parent.name, sha256: parent.sha256} : null,
+      parent: parent ? {name: parent.name, sha256: parent.sha256, dir: relative(p.out, chain.at(-2)!.out) || '.'} : null,
       chain: chain.map((c) => c.spec.imgname),
       ...bootFiles(listing),
       inputs,

@@ -50,6 +50,19 @@ describe('anemos image build: layered live images without root', {timeout: 900_0
   });
   afterAll(() => rmSync(work, {recursive: true, force: true}));
 
+  it('a conffs/ template naming a variable no host has is refused before anything is built', async () => {
+    const bad = join(work, 'bad');
+    mkdirSync(join(bad, 'conffs/etc'), {recursive: true});
+    writeFileSync(join(bad, 'IMGBUILD'), ['imgname=bad', 'target=debian', 'format=live', 'debian_suite=trixie', 'kernel=none', ''].join('\n'));
+    writeFileSync(join(bad, 'conffs/etc/app.conf.makeimg.template'), 'name={{HOSTNAME}} zone={{ZONE}} $KEEP\n');
+    if (root) execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, bad]);
+    const r = await build(['image', 'build', bad]);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/conffs\/ templates name variables no host has; nothing was built/);
+    expect(r.err).toMatch(/conffs\/etc\/app\.conf\.makeimg\.template: \{\{ZONE\}\}/);
+    expect(r.err).not.toMatch(/mmdebstrap/);
+  });
+
   it('a child of a parent never built is refused, and says how to build the chain', async () => {
     const r = await build(['image', 'build', web()]);
     expect(r.code).toBe(3);

@@ -80,7 +80,8 @@ export interface LayerManifest {
   /** The squashfs image's sha256 and size. */
   sha256: string;
   size: number;
-  parent: {name: string; sha256: string} | null;
+  /** dir: the parent's build directory, relative to this one's (where a deploy finds it). */
+  parent: {name: string; sha256: string; dir?: string} | null;
   /** Names from the bottom layer to this one. */
   chain: string[];
   /** The kernel and initramfs the whole tree carries (/boot), if any. */

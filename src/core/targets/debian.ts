@@ -6,6 +6,7 @@ import {shellQuote as q} from '../../shared/shell.js';
 import {unique} from '../list.js';
 import {NETWORKD_ENABLE, systemctlEnable} from './systemd.js';
 import {MIRROR_FORM, type Target} from './target.js';
+import {LIVE_CONFFS} from '../boot-contract.js';
 
 export const debian: Target = {
   osReleaseIds: ['debian', 'ubuntu'],
@@ -53,11 +54,16 @@ ${spec.project.repositories ? `mkdir -p "$root/etc/apt/sources.list.d"\ncp "$pay
     for (const l of chain) {
       const at = (p: string) => q(`${l.dir}/${p}`);
       if (l.spec.project.files) hooks.push(`tar -C ${at('files')} --owner=0 --group=0 --numeric-owner -c . | tar -C "$1" -x`);
+      // A host's own files, rendered into its host layer at boot: carried in the layer, where every host finds them.
+      if (l.spec.project.conffs) hooks.push(`mkdir -p "$1${LIVE_CONFFS}" && tar -C ${at('conffs')} --owner=0 --group=0 --numeric-owner -c . | tar -C "$1${LIVE_CONFFS}" -x`);
       if (l.spec.functions.provision) {
         hooks.push(`mkdir -p "$1/run/anemos-build" && cp ${at('IMGBUILD')} "$1/run/anemos-build/IMGBUILD" && chroot "$1" sh -c 'cd /run/anemos-build && . ./IMGBUILD && provision' && rm -rf "$1/run/anemos-build"`);
       }
       if (l.spec.services.length) hooks.push(`chroot "$1" systemctl enable ${l.spec.services.map(q).join(' ')}`);
     }
+    // openssh-server made host keys when it was installed: a layer is shared by every host that boots it, so
+    // its keys would be everyone's. Each host gets its own in its host layer at boot (carried, or made there).
+    hooks.push('rm -f "$1"/etc/ssh/ssh_host_*');
     return {
       cmd: 'mmdebstrap',
       args: [
