@@ -96,6 +96,9 @@ export async function mountLive(runner: Runner, log: AgentLog, live: LiveBoot, h
   if (live.persist.length) {
     await log.step('live persist', async () => {
       for (const p of live.persist) {
+        // Resolved inside the image: a link there (to /etc, say) would otherwise be followed here, in the deploy environment.
+        const real = (await runner.run('chroot', [LIVE_ROOT, 'readlink', '-f', p.path], {allowFail: true})).stdout.trim();
+        if (real !== p.path) throw new AgentError('live-persist-path', `persist: ${p.path} is a link in the image (to ${real || 'nothing'}), or under one: name the directory itself.`);
         let dev = (await runner.run('blkid', ['-L', p.label], {allowFail: true})).stdout.trim();
         if (!dev && p.format) dev = await formatEmpty(runner, log, p.format, p.label);
         if (!dev) throw new AgentError('live-persist-missing', `persist: ${p.path} is on the file system labelled ${p.label}, and no disk here has one (make it: mkfs.ext4 -L ${p.label} DEVICE, or name the empty disk to make it on: format: DEVICE).`);
