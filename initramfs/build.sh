@@ -198,7 +198,7 @@ MOD_DIRS_virtual=(
   drivers/net/vmxnet3 drivers/scsi/vmw_pvscsi.ko drivers/hv drivers/net/hyperv drivers/scsi/hv_storvsc.ko
   drivers/nvme/host/nvme.ko drivers/ata/ahci.ko drivers/ata/ata_piix.ko drivers/ata/libahci.ko drivers/scsi/sd_mod.ko
   drivers/net/ethernet/intel/e1000 drivers/net/ethernet/intel/e1000e drivers/net/ethernet/amazon/ena drivers/net/ethernet/google
-  fs/ext4 fs/xfs fs/btrfs fs/fat fs/vfat fs/isofs fs/nls/nls_cp437.ko fs/nls/nls_ascii.ko fs/nls/nls_utf8.ko fs/nls/nls_iso8859-1.ko
+  fs/ext4 fs/xfs fs/btrfs fs/fat fs/vfat fs/nls/nls_cp437.ko fs/nls/nls_ascii.ko fs/nls/nls_utf8.ko fs/nls/nls_iso8859-1.ko
   drivers/md crypto lib arch/x86/crypto
   drivers/block/loop.ko fs/squashfs fs/overlayfs
   fs/pstore/ramoops.ko fs/efivarfs

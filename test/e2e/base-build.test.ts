@@ -39,7 +39,7 @@ describe('base initramfs build', () => {
     const kver = first.manifest.kernel.version;
     // A driver is either a module in the initramfs or built into the kernel (ext4, nvme in the cloud kernel).
     const builtin = readFileSync(join(debianKernelDir(), 'lib', 'modules', kver, 'modules.builtin'), 'utf8');
-    for (const m of ['virtio_blk', 'virtio_net', 'ext4', 'nvme', 'xen-netfront', 'vmxnet3', 'hv_netvsc', 'xfs', 'btrfs', 'bonding', '8021q', 'loop', 'squashfs']) {
+    for (const m of ['virtio_blk', 'virtio_net', 'ext4', 'nvme', 'xen-netfront', 'vmxnet3', 'hv_netvsc', 'xfs', 'btrfs', 'bonding', '8021q', 'loop', 'squashfs', 'overlay']) {
       const asModule = [...paths].some((p) => p.startsWith(`usr/lib/modules/${kver}/`) && p.endsWith(`/${m}.ko`));
       expect(asModule || builtin.includes(`/${m}.ko`), m).toBe(true);
     }
