@@ -3,7 +3,7 @@
 // needs of a machine's RAM. Pure: the caller reads the manifests.
 
 import {liveLayerFile, type LiveBoot} from '../boot-contract.js';
-import type {LiveConfig} from '../config.js';
+import {resolveFrom, type LiveConfig} from '../config.js';
 import type {LayerManifest} from './layer.js';
 
 export interface LiveLayer {
@@ -27,16 +27,6 @@ export interface ChainProblem {
   code: string;
   message: string;
   hint: string;
-}
-
-/** POSIX join of a directory and a relative path, normalized. */
-function joinPath(dir: string, rel: string): string {
-  const parts: string[] = [];
-  for (const seg of (rel.startsWith('/') ? rel : `${dir}/${rel}`).split('/')) {
-    if (seg === '..') parts.pop();
-    else if (seg && seg !== '.') parts.push(seg);
-  }
-  return `/${parts.join('/')}`;
 }
 
 /** The chain below TOP (a build directory), or what stops it: a layer not built, a parent missing or rebuilt since. */
@@ -67,7 +57,7 @@ export function resolveLiveImage(top: string, read: (dir: string) => LayerManife
     if (!m.parent.dir) return {problem: {code: 'live-parent-unknown', message: `The layer ${m.name} (${dir}) does not say where its parent ${m.parent.name} is: it was built by an older anemos.`, hint: `Build it again: anemos image build ${projectOf(m) ?? '<its project>'}.`}};
     if (depth > 32) return {problem: {code: 'live-chain-loop', message: `The chain of ${top} is more than 32 layers deep, or leads back to itself.`, hint: 'Rebuild the chain with anemos image build --with-parents.'}};
     child = m;
-    dir = joinPath(dir, m.parent.dir);
+    dir = resolveFrom(dir, m.parent.dir);
   }
   const topManifest = read(top)!;
   return {image: {name: topManifest.name, layers, treeBytes: topManifest.treeBytes}};
