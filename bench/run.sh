@@ -41,5 +41,15 @@ console.log(`kexec → image mounted ${t["kexec → live image mounted"]} s | ke
 console.log(`layers: base ${t["layer base (bytes)"]} bytes, web ${t["layer web (bytes)"]} bytes; host layer ${t["host layer (KiB)"]} KiB`);
 console.log(`live system: ${t["live system: RAM used (MiB)"]} MiB used, ${t["live system: RAM available (MiB)"]} MiB available of 1024 MiB`);
 '
+echo "## live image by network boot (test/e2e/network-boot.test.ts, Live: a blank machine boots base + web into RAM from the registry, QEMU TCG, 1 GiB; seconds)"
+if [ -f .cache/e2e/live-netboot-timings.json ]; then
+  node -e '
+const t = require("./.cache/e2e/live-netboot-timings.json");
+console.log(`measured ${t.when} (beside the other network-boot cases when run by npm test)`);
+console.log(`power-on → registered ${t["power-on → registered"].toFixed(1)} s | ready → web live SSH ${t["ready → web'"'"'s live SSH"].toFixed(1)} s (its next ask, a reboot, iPXE, the image) | reboot → base live SSH ${t["reboot → base'"'"'s live SSH"].toFixed(1)} s`);
+'
+else
+  echo "(no run yet: npx vitest run test/e2e/network-boot.test.ts -t Live, about 7 minutes)"
+fi
 echo "## QEMU TCG guest CPU (bench/qemu-cpu.sh: crashes of Debian 13's kernel per CPU model; BENCH_QEMU_CPU=N boots each)"
 if [ -n "${BENCH_QEMU_CPU:-}" ]; then bash bench/qemu-cpu.sh "$BENCH_QEMU_CPU"; else echo "(skipped: BENCH_QEMU_CPU=30 runs it, about 4 minutes)"; fi

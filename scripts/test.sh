@@ -37,7 +37,9 @@ if [ $# -gt 0 ]; then exec npx vitest run "$@"; fi
 # (The base initramfs, the one thing both need, is built once under a lock.) The --host
 # e2e (a stock provider VM driven from here), the bonded uplink, the live layers' builds
 # (mmdebstrap, as nobody) and the kexec live boot (400 s alone) go with the IMGBUILD to even
-# the halves (last CI: 2457 s and 2078 s before the live boot joined the second).
+# the halves (last CI: 2457 s and 2078 s before the live boot joined the second). The two
+# layers the kexec and the network live boots run are built once, under the build lock, by
+# whichever half asks first (test/helpers/e2e-images.ts, liveImages).
 second=(test/e2e/imgbuild.test.ts test/e2e/remote.test.ts test/e2e/bonded-uplink.test.ts test/integration/image-build.test.ts test/e2e/live-boot.test.ts)
 imgbuild_log=$(mktemp)
 npx vitest run "${second[@]}" >"$imgbuild_log" 2>&1 &

@@ -12,6 +12,7 @@
 import type {Runner} from '../shared/command.js';
 import {LIVE_CONFFS, LIVE_ROOT, RUNTIME, type LiveBoot} from '../core/boot-contract.js';
 import {renderTemplate, TEMPLATE_SUFFIX, templateValues} from '../core/imgbuild.js';
+import {DRIFT_SCRIPT} from '../core/live/drift.js';
 import type {NetworkConfig} from '../core/network.js';
 import {planImgbuild, stepPrelude, type PlanContext} from '../core/imgbuild-plan.js';
 import {configureSpec, detectTarget} from './configure.js';
@@ -150,7 +151,54 @@ ${live.persist.map((p) => `mkdir -p "$root${p.path}"`).join('\n')}
   for (const l of r.stdout.trim().split('\n').filter(Boolean)) log.info(`host layer: ${l}`);
   if (r.exitCode !== 0) throw new AgentError('live-host-layer', `This host's layer could not be written (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-3).join(' ')}. Rerun: sh ${work}/host-layer.sh`);
   await renderConffs(runner, log, templateValues(host.net, {hostname, imgname: live.image, target}));
+  if (live.drift) await driftReporter(runner, log, live.drift);
 }
+
+/**
+ * A network boot's live system reports its drift to the registry by itself: a systemd timer
+ * in this host's layer runs DRIFT_SCRIPT and posts the listing with bash's /dev/tcp (the
+ * agent is gone once the image runs, and a minimal image has no HTTP client). Plain HTTP to
+ * the boot listener, as the deploy environment's reports; the token lasts until the next boot.
+ */
+async function driftReporter(runner: Runner, log: AgentLog, drift: NonNullable<LiveBoot['drift']>): Promise<void> {
+  const systemd = ['/usr/lib/systemd/systemd', '/lib/systemd/systemd'].some((p) => existsSync(`${LIVE_ROOT}${p}`));
+  if (!systemd || !existsSync(`${LIVE_ROOT}/bin/bash`)) {
+    log.warn('drift: the image has no systemd or no bash: its drift is not reported to the registry (anemos live diff --host lists it)');
+    return;
+  }
+  // http://HOST:PORT (the contract's pattern); QuickJS has no URL.
+  const m = /^http:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(drift.url);
+  if (!m) throw new AgentError('live-drift-url', `live.drift.url ${drift.url} is not http://HOST:PORT.`);
+  const [, hostname, port] = m;
+  mkdirSync(`${LIVE_ROOT}/usr/lib/anemos`, {recursive: true});
+  mkdirSync(`${LIVE_ROOT}/etc/anemos`, {recursive: true});
+  mkdirSync(`${LIVE_ROOT}/etc/systemd/system/timers.target.wants`, {recursive: true});
+  writeFileSync(`${LIVE_ROOT}/etc/anemos/drift.env`, `ANEMOS_DRIFT_HOST=${hostname}\nANEMOS_DRIFT_PORT=${port}\nANEMOS_DRIFT_TOKEN=${drift.token}\n`, {mode: 0o600});
+  writeFileSync(`${LIVE_ROOT}/usr/lib/anemos/drift-list`, DRIFT_SCRIPT, {mode: 0o755});
+  writeFileSync(`${LIVE_ROOT}/usr/lib/anemos/drift-report`, DRIFT_REPORT, {mode: 0o755});
+  writeFileSync(`${LIVE_ROOT}/etc/systemd/system/anemos-drift.service`, `[Unit]\nDescription=anemos: report this live system's drift to the registry that booted it\nWants=network-online.target\nAfter=network-online.target\n\n[Service]\nType=oneshot\nExecStart=/usr/lib/anemos/drift-report\n`);
+  writeFileSync(`${LIVE_ROOT}/etc/systemd/system/anemos-drift.timer`, `[Unit]\nDescription=anemos: report this live system's drift every ${drift.seconds} s\n\n[Timer]\nOnBootSec=60\nOnUnitActiveSec=${drift.seconds}\n\n[Install]\nWantedBy=timers.target\n`);
+  await must(runner, 'enabling anemos-drift.timer', ['ln', '-sf', '/etc/systemd/system/anemos-drift.timer', `${LIVE_ROOT}/etc/systemd/system/timers.target.wants/anemos-drift.timer`]);
+  log.info(`drift: reported to ${drift.url} every ${drift.seconds} s (anemos-drift.timer; systemctl start anemos-drift reports now)`);
+}
+
+/** The live system's reporter: the listing as JSON (escaped with tr and sed), POSTed over bash's /dev/tcp; exit 0 on a 200. */
+export const DRIFT_REPORT = String.raw`#!/bin/bash
+# anemos: this live system's drift (what differs from the image it booted), to the registry that booted it.
+set -eu
+export LC_ALL=C
+. /etc/anemos/drift.env
+esc=$(sh /usr/lib/anemos/drift-list | tr -d '\001-\010\013-\037' | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g' | sed -e ':a' -e 'N' -e '$!ba' -e 's/\n/\\n/g')
+body="{\"listing\":\"$esc\"}"
+len=$(printf %s "$body" | wc -c)
+exec 3<>"/dev/tcp/$ANEMOS_DRIFT_HOST/$ANEMOS_DRIFT_PORT"
+printf 'POST /api/v1/drift HTTP/1.0\r\nHost: %s:%s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' "$ANEMOS_DRIFT_HOST" "$ANEMOS_DRIFT_PORT" "$ANEMOS_DRIFT_TOKEN" "$len" "$body" >&3
+status=
+read -r status <&3 || true
+status=$(printf %s "$status" | tr -d '\r')
+echo "anemos drift report: $status"
+case $status in "HTTP/1."?" 200"*) exit 0 ;; *) exit 1 ;; esac
+`;
 
 /** The image's conffs/ (every layer's, the top one's over its parents'): files as they are, templates rendered for this host. */
 async function renderConffs(runner: Runner, log: AgentLog, values: ReturnType<typeof templateValues>): Promise<void> {

@@ -320,6 +320,8 @@ async function run(): Promise<void> {
       });
       const total = ((now() - t0) / 1000).toFixed(1);
       log.emit({level: 'info', outcome: 'succeeded', msg: `LIVE IMAGE READY in ${total} s: ${live.image} (${live.layers.map((l) => l.name).join(' → ')}) mounted; switching to its ${init}; writes go to a ${live.tmpfs_mib} MiB tmpfs (${LIVE_UPPER})`});
+      // A network boot's registry records the boot before the agent is gone (it reports nothing once the image runs).
+      await reporter?.drain(10);
       // The image's own sshd takes port 22, with the same host keys.
       await runner.run('killall', ['dropbear'], {allowFail: true});
       return;

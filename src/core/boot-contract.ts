@@ -121,6 +121,8 @@ export interface LiveBoot {
   tmpfs_mib: number;
   /** Paths kept on a file system of a disk, found by its label, instead of in RAM; format: the disk to make it on (ext4) when none has the label, only if that disk is empty. */
   persist: {path: string; label: string; format?: string}[];
+  /** A network boot's registry: where the live system reports its drift (POST /api/v1/drift, plain HTTP), with the token for it, every `seconds`. */
+  drift?: {url: string; token: string; seconds: number};
 }
 
 export interface NextBoot {
@@ -207,6 +209,13 @@ export const BOOT_CONFIG_SCHEMA: Schema = {
         persist: {
           type: 'array',
           items: {type: 'object', additionalProperties: false, required: ['path', 'label'], properties: {path: {type: 'string', pattern: PERSIST_PATH}, label: {type: 'string', pattern: FS_LABEL}, format: {type: 'string', pattern: '^/dev/[A-Za-z0-9/_.:-]+$'}}},
+        },
+        drift: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url', 'token', 'seconds'],
+          // Sent by the live system's bash over /dev/tcp: plain HTTP to an address and port, nothing it would have to quote.
+          properties: {url: {type: 'string', pattern: '^http://[A-Za-z0-9.:\\[\\]-]+:[0-9]+$'}, token: {type: 'string', pattern: '^[A-Za-z0-9_-]+$'}, seconds: {type: 'integer', minimum: 10, maximum: 86400}},
         },
       },
     },

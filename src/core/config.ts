@@ -76,7 +76,7 @@ export const CONFIG_SCHEMA: Schema = {
       required: ['image'],
       description: 'Boot a live image into RAM instead of deploying a payload: the disk is not touched (docs/live-images.md).',
       properties: {
-        image: {type: 'string', description: 'The top layer\'s build directory (anemos image build writes DIR/out); its parents are found from its manifest. A relative path is read from the config file\'s directory.', pattern: '^[^:]+$', 'x-hint': 'Name a directory holding manifest.json and layer.squashfs, e.g. images/web/out.'},
+        image: {type: 'string', description: 'The top layer\'s build directory (anemos image build writes DIR/out); its parents are found from its manifest. A relative path is read from the config file\'s directory. In a desired deployment a network boot runs: the name of an image of anemos serve --images.', pattern: '^[^:]+$', 'x-hint': 'Name a directory holding manifest.json and layer.squashfs, e.g. images/web/out.'},
         tmpfs: {type: 'string', pattern: SIZE, default: '512M', description: 'The writable layer over the image (a tmpfs in RAM): what the running system may write, in M or G.', 'x-hint': 'A size like 512M or 2G.'},
         persist: {
           type: 'array',

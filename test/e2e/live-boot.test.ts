@@ -15,7 +15,7 @@ import {cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {QEMU_MAC} from '../helpers/deploy-env.js';
-import {bootProvider, E2E_CACHE, endProviderE2e, providerSetup} from '../helpers/e2e-images.js';
+import {bootProvider, E2E_CACHE, endProviderE2e, liveImages, providerSetup} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
 import {CLI} from '../helpers/kernel.js';
 import type {Vm} from '../helpers/qemu.js';
@@ -50,21 +50,12 @@ describe('live images by kexec: a Debian 12 server boots a layered image into RA
     work = setup.work;
     disk = setup.disk;
     operator = setup.operator;
-    // The two layers, built here as the operator builds them (the image build test builds them as nobody).
+    // The two layers, built as the operator builds them (the image build test builds them as
+    // nobody); shared with the network-boot test, which boots them from the registry.
     const images = join(work, 'images');
-    mkdirSync(join(images, 'base'), {recursive: true});
-    writeFileSync(join(images, 'base', 'IMGBUILD'), ['imgname=base', 'target=debian', 'format=live', 'debian_suite=trixie', 'kernel=none', 'packages="systemd-sysv openssh-server iproute2"', ''].join('\n'));
-    mkdirSync(join(images, 'web', 'files/var/www/html'), {recursive: true});
-    writeFileSync(join(images, 'web', 'IMGBUILD'), ['imgname=web', 'target=debian', 'format=live', 'from=../base', 'debian_suite=trixie', 'kernel=none', 'packages="nginx"', ''].join('\n'));
-    writeFileSync(join(images, 'web', 'files/var/www/html/index.html'), '<h1>anemos live web</h1>\n');
-    // A host's own files: a template rendered at boot with its values, and a file as it is.
-    mkdirSync(join(images, 'web', 'conffs/var/www/html'), {recursive: true});
-    mkdirSync(join(images, 'web', 'conffs/etc'), {recursive: true});
-    writeFileSync(join(images, 'web', 'conffs/var/www/html/host.txt.makeimg.template'), '{{SHORT_HOSTNAME}} {{IPV4}}/{{IPV4_PREFIX}} {{IMGNAME}}\n');
-    writeFileSync(join(images, 'web', 'conffs/etc/host-note'), 'from conffs\n');
-    let t = Date.now();
-    execFileSync(CLI, ['image', 'build', join(images, 'web'), '--with-parents'], {stdio: ['ignore', 'ignore', 'inherit'], timeout: 900_000});
-    timings['image build base + web'] = since(t);
+    const built = await liveImages();
+    cpSync(built.dir, images, {recursive: true});
+    if (built.seconds) timings['image build base + web'] = built.seconds;
     for (const l of ['base', 'web']) timings[`layer ${l} (bytes)`] = JSON.parse(readFileSync(join(images, l, 'out/manifest.json'), 'utf8')).size;
     // A copy whose base was rebuilt since web was built on it: web is stale.
     cpSync(images, join(work, 'stale'), {recursive: true});
@@ -97,7 +88,7 @@ describe('live images by kexec: a Debian 12 server boots a layered image into RA
 
     port = await freePort();
     webPort = await freePort();
-    t = Date.now();
+    const t = Date.now();
     const booted = await bootProvider(
       {disks: [setup.disk, data, join(work, 'blank.raw')], memoryMb: 1024, serialLog: join(work, 'serial.log'), mac: QEMU_MAC, hostfwd: [`tcp:127.0.0.1:${port}-:22`, `tcp:127.0.0.1:${webPort}-:80`], noReboot: false},
       operator.priv,

@@ -5,12 +5,12 @@
 // anemos' script; the deploy environment registers it; an operator gives it a deployment.
 
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process';
-import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs';
+import {copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {BASE_DIR, ensureBase, sha256, sshKeypair} from '../helpers/deploy-env.js';
-import {imagePayload, rootfsTarball, TARGET_PACKAGES, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {E2E_CACHE, imagePayload, liveImages, rootfsTarball, TARGET_PACKAGES, TARGET_SUITE} from '../helpers/e2e-images.js';
 import {sshArgs} from '../helpers/ssh.js';
 import {startNetLab, type NetLab} from '../helpers/netlab.js';
 import {Vm} from '../helpers/qemu.js';
@@ -23,6 +23,7 @@ const ISOLATED_MAC = '52:54:00:77:00:03';
 const HTTP_BOOT_MAC = '52:54:00:77:00:04';
 const RELAYED_MAC = '52:54:00:77:00:05';
 const INSTALLER_MAC = '52:54:00:77:00:06';
+const LIVE_MAC = '52:54:00:77:00:07';
 const SERIAL = 'ANEMOS-NB-0001';
 const WWW_PORT = 8099;
 const BUILD_ID = 'network-boot-e2e';
@@ -95,7 +96,9 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
     published = {kernel: wwwFile('vmlinuz'), initramfs: wwwFile('initramfs.cpio.zst'), payload: wwwFile('payload.tar.gz')};
     // Installation media: an ISO with Debian's netboot installer, as Debian's media lay it out.
     const {media} = debianInstallerIso(work);
-    serve = await startServe(['--data', data, '--boot', '--boot-interface', lab.bridge, '--boot-environment', BASE_DIR, '--discover', '--media', media, '--boot-ssh-keys', join(work, 'boot-keys'), '--boot-cmdline', 'console=ttyS0,115200'], {wrap: lab.exec([])});
+    // Live images: the library is read at each boot; the live case links the layers in once they are built.
+    mkdirSync(join(work, 'images'));
+    serve = await startServe(['--data', data, '--boot', '--boot-interface', lab.bridge, '--boot-environment', BASE_DIR, '--discover', '--media', media, '--images', join(work, 'images'), '--boot-ssh-keys', join(work, 'boot-keys'), '--boot-cmdline', 'console=ttyS0,115200'], {wrap: lab.exec([])});
   }, 1_800_000);
 
   afterAll(async () => {
@@ -239,6 +242,105 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
     const t = await deployAndBootDisk(vm, machine, UEFI_MAC, 'nb-two', /anemos: chaining \(hd0,gpt1\)\/EFI\/BOOT\/BOOTX64\.EFI/);
     expect(vm.log()).toContain(`${lab.address}:8067/boot/local-disk.efi`);
     console.log(`network boot (UEFI): ready to deployed (Debian 13 image, GPT with an ESP) ${t.deployed.toFixed(1)} s, to Debian 13's login from its own disk ${t.onDisk.toFixed(1)} s`);
+  });
+
+  it.concurrent('Live: a blank machine given a live image boots it into RAM from the registry at every boot, its disk never written; another image made desired (a rollback) is what its next boot runs', async () => {
+    const images = await liveImages();
+    for (const l of ['base', 'web']) symlinkSync(join(images.dir, l, 'out'), join(work, 'images', l));
+    // A package the image does not have, to install on the live machine.
+    execFileSync('apt-get', ['download', 'hello'], {cwd: work, stdio: 'ignore'});
+    const hello = readFileSync(join(work, readdirSync(work).find((f) => /^hello_.*\.deb$/.test(f))!));
+    const t0 = Date.now();
+    const disk = join(work, 'live.raw');
+    execFileSync('truncate', ['-s', '1G', disk]);
+    const vm = new Vm({memoryMb: 1024, serialLog: join(work, 'live.serial.log'), disks: [disk], mac: LIVE_MAC, tap: {netns: lab.ns, ifname: lab.tap('live')}, serial: `${SERIAL}-L`, noReboot: false});
+    vms.push(vm);
+    await vm.waitFor(/TEST MODE READY/, 300_000);
+    const machine = await registered(LIVE_MAC);
+    const hostname = 'nb-live';
+    expect(api('PUT', `/api/v1/machines/${machine.id}/desired`, {config: {hostname, live: {image: 'web', tmpfs: '256M'}}}).status).toBe(200);
+    const t1 = Date.now();
+    expect(api('PATCH', `/api/v1/machines/${machine.id}`, {state: 'ready'}).status).toBe(200);
+    expect(explain(machine.id)).toMatchObject({boot: 'environment', mode: 'live'});
+
+    /** The live system, over SSH from the lab: PID 1 is the image's systemd (not the deploy environment), on an overlay root. */
+    const live = async (after: number): Promise<{address: string; run: (cmd: string, input?: Buffer) => string}> => {
+      await vm.waitFor(/LIVE IMAGE READY/, 300_000, after);
+      const tried = new Set<string>();
+      const run = (address: string, cmd: string, input?: Buffer) => {
+        const argv = lab.exec(['ssh', ...sshArgs(operator.priv, 22).slice(0, -1), `root@${address}`, cmd]);
+        return execFileSync(argv[0]!, argv.slice(1), {timeout: 60_000, ...(input ? {input} : {}), stdio: [input ? 'pipe' : 'ignore', 'pipe', 'ignore']}).toString();
+      };
+      const address = await waitFor('the live system over SSH', () => {
+        for (const a of readFileSync(join(work, 'site.leases'), 'utf8').matchAll(new RegExp(`^\\d+ ${LIVE_MAC} (\\S+) `, 'gm'))) {
+          tried.add(a[1]!);
+          try {
+            if (run(a[1]!, 'cat /proc/1/comm; findmnt -no FSTYPE /') === 'systemd\noverlay\n') return a[1]!;
+          } catch {
+            // not up yet, or the deploy environment's address
+          }
+        }
+        return undefined;
+      }, 240_000);
+      return {address, run: (cmd, input) => run(address, cmd, input)};
+    };
+
+    // The deploy environment asks every 10 s, reboots into its network boot, and boots web live.
+    await vm.waitFor(/the registry has another boot for this machine now \(environment live/, 60_000);
+    const web = await live(vm.log().lastIndexOf('TEST BOOT ENDED'));
+    const toWeb = (Date.now() - t1) / 1000;
+    expect(web.run('hostname; test -x /usr/sbin/nginx && echo nginx; cat /etc/host-note /var/www/html/host.txt')).toBe(`${hostname}\nnginx\nfrom conffs\n${hostname} / web\n`);
+    const page = lab.exec(['curl', '-sf', `http://${web.address}/`]);
+    expect(execFileSync(page[0]!, page.slice(1)).toString()).toBe('<h1>anemos live web</h1>\n');
+    // The registry: deployed, its boot recorded with the layers it ran; the next boot is live again.
+    const after = api('GET', `/api/v1/machines/${machine.id}`).json;
+    expect(after).toMatchObject({state: 'deployed', lastBoot: {boot: 'environment live'}});
+    const deps = api('GET', `/api/v1/deployments?machine=${machine.id}`).json.deployments;
+    const webBoot = deps.find((d: {source: string}) => d.source === 'network boot (live)');
+    expect(webBoot).toMatchObject({mode: 'deploy', outcome: 'succeeded'});
+    expect(webBoot.artifacts.map((a: {name: string}) => a.name)).toEqual(['live web: layer base', 'live web: layer web']);
+    expect(explain(machine.id)).toMatchObject({boot: 'environment', mode: 'live', rule: expect.stringContaining('every boot boots it into RAM')});
+
+    // Drift: a changed config file, a new package, a removed file; the live system reports it
+    // by itself every 5 minutes (anemos-drift.timer), here at once, and the registry shows it.
+    web.run('cat > /root/hello.deb', hello);
+    web.run('echo "# changed on the live machine" >> /etc/nginx/nginx.conf && dpkg -i /root/hello.deb >/dev/null && rm /root/hello.deb /etc/issue');
+    const reported = web.run('systemctl is-enabled anemos-drift.timer; systemctl start anemos-drift.service && journalctl -u anemos-drift.service -o cat | grep "drift report"');
+    expect(reported).toMatch(/^enabled\n/);
+    expect(reported.trim().split('\n').at(-1)).toBe('anemos drift report: HTTP/1.1 200 OK');
+    const drift = api('GET', `/api/v1/machines/${machine.id}`).json.drift;
+    expect(drift.deployment).toBe(deps.find((d: {source: string}) => d.source === 'network boot (live)').id);
+    const kinds = Object.fromEntries(drift.entries.map((e: {path: string; kind: string}) => [e.path, e.kind]));
+    expect(kinds).toMatchObject({'/etc/nginx/nginx.conf': 'changed', '/usr/bin/hello': 'added', '/var/lib/dpkg/status': 'changed', '/etc/issue': 'removed'});
+    // Neither this host's own layer (its keys, its hostname) nor the reporter is drift.
+    expect(Object.keys(kinds).filter((p) => /^\/etc\/(ssh|hostname|anemos)|^\/root\/\.ssh|anemos-drift/.test(p))).toEqual([]);
+    const pageArgv = lab.exec(['curl', '-sf', '-H', `cookie: anemos_token=${admin}`, `${serve.url}/machines/${machine.id}`]);
+    const pageHtml = execFileSync(pageArgv[0]!, pageArgv.slice(1)).toString();
+    expect(pageHtml).toMatch(/<section id="drift">[^]*<code>\/etc\/nginx\/nginx\.conf<\/code>[^]*<code>\/usr\/bin\/hello<\/code>/);
+
+    // Rollback: the operator makes base the desired image; the machine's next boot runs it.
+    expect(api('PUT', `/api/v1/machines/${machine.id}/desired`, {config: {hostname, live: {image: 'base', tmpfs: '256M'}}}).status).toBe(200);
+    const mark = vm.log().length;
+    try {
+      web.run('systemctl reboot');
+    } catch {
+      // the session ends with the system
+    }
+    const t2 = Date.now();
+    const base = await live(mark);
+    const toBase = (Date.now() - t2) / 1000;
+    expect(base.run('hostname; test -e /usr/sbin/nginx || echo no nginx')).toBe(`${hostname}\nno nginx\n`);
+    const boots = api('GET', `/api/v1/deployments?machine=${machine.id}`).json.deployments.filter((d: {source: string}) => d.source === 'network boot (live)');
+    expect(boots.map((d: {outcome: string; artifacts: {name: string}[]}) => [d.outcome, d.artifacts.map((a) => a.name)])).toEqual([
+      ['succeeded', ['live base: layer base']],
+      ['succeeded', ['live web: layer base', 'live web: layer web']],
+    ]);
+    // Its disk: never written (the file QEMU gave it has no block allocated).
+    vm.kill();
+    expect(execFileSync('stat', ['-c', '%b', disk]).toString().trim()).toBe('0');
+    const timings = {when: new Date().toISOString(), 'power-on → registered': (t1 - t0) / 1000, "ready → web's live SSH": toWeb, "reboot → base's live SSH": toBase, ...(images.seconds ? {'image build base + web': images.seconds} : {})};
+    writeFileSync(join(E2E_CACHE, 'live-netboot-timings.json'), `${JSON.stringify(timings, null, 2)}\n`);
+    console.log(`network boot (live): power-on to registered ${((t1 - t0) / 1000).toFixed(1)} s; ready to web's live SSH ${toWeb.toFixed(1)} s (the register boot's next ask, a reboot, the network boot, the image); reboot to base's live SSH ${toBase.toFixed(1)} s${images.seconds ? `; the layers were built first, in ${images.seconds} s` : ''}`);
   });
 
   it.concurrent("UEFI HTTP Boot: firmware with PXE turned off asks as an HTTPClient, is given iPXE's URL (no TFTP at all), and the machine registers", async () => {

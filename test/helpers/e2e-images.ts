@@ -161,3 +161,35 @@ export async function endProviderE2e(name: string, vm: Vm | undefined, server: {
   await server?.close();
   if (Object.keys(timings).length) process.stderr.write(`${name} e2e timings (s): ${JSON.stringify(timings)}\nserial log (kept after the run): ${keptPath(serialLog)}\n`);
 }
+
+/**
+ * The two live layers of the live-image tests, built once per recipe and CLI under the
+ * build lock (the kexec and the network-boot tests run in the two vitest processes and share
+ * them): base (Debian 13 with systemd and sshd) and web (from= base: nginx, a page, and
+ * conffs/: a template rendered for each host at boot, and a file as it is). Returns the
+ * directory of the two projects, each with its out/; and the seconds the build took, when
+ * this call built them.
+ */
+export async function liveImages(): Promise<{dir: string; seconds?: number}> {
+  const files: Record<string, string> = {
+    'base/IMGBUILD': ['imgname=base', 'target=debian', 'format=live', 'debian_suite=trixie', 'kernel=none', 'packages="systemd-sysv openssh-server iproute2"', ''].join('\n'),
+    'web/IMGBUILD': ['imgname=web', 'target=debian', 'format=live', 'from=../base', 'debian_suite=trixie', 'kernel=none', 'packages="nginx"', ''].join('\n'),
+    'web/files/var/www/html/index.html': '<h1>anemos live web</h1>\n',
+    'web/conffs/var/www/html/host.txt.makeimg.template': '{{SHORT_HOSTNAME}} {{IPV4}}/{{IPV4_PREFIX}} {{IMGNAME}}\n',
+    'web/conffs/etc/host-note': 'from conffs\n',
+  };
+  const h = createHash('sha256').update(readFileSync(CLI));
+  for (const [f, text] of Object.entries(files)) h.update(f).update(text);
+  const out = join(E2E_CACHE, `live-images-${h.digest('hex').slice(0, 16)}`);
+  if (existsSync(out)) return {dir: out};
+  const src = mkdtempSync(join(tmpdir(), 'anemos-live-projects-'));
+  for (const [f, text] of Object.entries(files)) {
+    mkdirSync(join(src, f, '..'), {recursive: true});
+    writeFileSync(join(src, f), text);
+  }
+  mkdirSync(E2E_CACHE, {recursive: true});
+  const t0 = Date.now();
+  await buildOnce(out, 'sh', ['-c', 'cp -a "$1" "$2" && "$3" image build "$2/web" --with-parents >/dev/null', 'sh', src, '{TMP}', CLI]);
+  return {dir: out, seconds: Number(((Date.now() - t0) / 1000).toFixed(1))};
+}
+

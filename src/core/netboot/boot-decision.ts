@@ -16,6 +16,8 @@ export interface BootRecord {
   desired: boolean;
   /** Whether that deployment is the distribution's installer (installer:), not a payload. */
   installer?: boolean;
+  /** Whether that deployment boots a live image into RAM (config live:), not a payload to disk. */
+  live?: boolean;
   /** Whether it was first registered by a network boot (it waits in RAM for a deployment), not from its own system. */
   discovered: boolean;
   /** The record's own say (attribute idle: wait|poweroff), over the server's --discover-idle. */
@@ -23,8 +25,8 @@ export interface BootRecord {
 }
 
 export type BootDecision =
-  /** The deploy environment: deploy (run the desired deployment), test (SSH in to look), register (report the inventory, then wait for a deployment). */
-  | {boot: 'environment'; mode: 'deploy' | 'test' | 'register'; rule: string; /** register: power off once registered, until woken. */ idle?: 'poweroff'}
+  /** The deploy environment: deploy (run the desired deployment), live (boot its live image into RAM), test (SSH in to look), register (report the inventory, then wait for a deployment). */
+  | {boot: 'environment'; mode: 'deploy' | 'live' | 'test' | 'register'; rule: string; /** register: power off once registered, until woken. */ idle?: 'poweroff'}
   /** The distribution's installer from an ISO, with the answer file rendered for it. */
   | {boot: 'installer'; rule: string}
   | {boot: 'local-disk'; rule: string}
@@ -49,6 +51,9 @@ export function bootDecision(req: Pick<BootRequest, 'mac'>, record: BootRecord |
     case 'retired':
       return {boot: 'none', rule: `${who}: a retired machine gets no answer`};
     case 'deployed':
+      // A live image lives in RAM: every boot boots it again (its disk holds no system of anemos').
+      if (record.desired && record.live) return {boot: 'environment', mode: 'live', rule: `${who} with a live image as its desired deployment: every boot boots it into RAM (its disk is not written)`};
+      return {boot: 'local-disk', rule: `${who}: it boots its disk`};
     case 'maintenance':
       return {boot: 'local-disk', rule: `${who}: it boots its disk`};
     case 'failed':
@@ -56,6 +61,7 @@ export function bootDecision(req: Pick<BootRequest, 'mac'>, record: BootRecord |
     case 'ready':
     case 'provisioning':
       if (record.desired && record.installer) return {boot: 'installer', rule: `${who} with a desired deployment that names an installer: the installer boots from its ISO with the answer file rendered for it`};
+      if (record.desired && record.live) return {boot: 'environment', mode: 'live', rule: `${who} with a live image as its desired deployment: the deploy environment boots it into RAM (its disk is not written)`};
       if (record.desired) return {boot: 'environment', mode: 'deploy', rule: `${who} with a desired deployment: the deploy environment runs it`};
       return waitOrDisk(record, `${who} without a desired deployment`, o);
     case 'new':

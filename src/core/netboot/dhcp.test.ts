@@ -211,6 +211,16 @@ describe('what a machine boots', () => {
     expect(installerRefused(decide(rec('ready', {desired: true, installer: true})), 'no root disk')).toEqual({boot: 'none', rule: expect.stringMatching(/names an installer: .*, but no root disk: it is not booted into an installer that would stop at a question$/)});
   });
 
+  it('a desired live image boots into RAM at every boot, deployed or not; a failed one is looked at; a new desired deployment (another image: a rollback) is what the next boot runs', () => {
+    expect(decide(rec('ready', {desired: true, live: true}))).toMatchObject({boot: 'environment', mode: 'live', rule: expect.stringContaining('boots it into RAM (its disk is not written)')});
+    expect(decide(rec('provisioning', {desired: true, live: true}))).toMatchObject({boot: 'environment', mode: 'live'});
+    expect(decide(rec('deployed', {desired: true, live: true}))).toMatchObject({boot: 'environment', mode: 'live', rule: expect.stringContaining('every boot boots it into RAM')});
+    expect(decide(rec('failed', {desired: true, live: true}))).toMatchObject({boot: 'environment', mode: 'test'});
+    expect(decide(rec('maintenance', {desired: true, live: true}))).toMatchObject({boot: 'local-disk'});
+    // Its desired deployment replaced by one that writes a payload: deployed, it boots its disk (the next deploy starts when it is made ready).
+    expect(decide(rec('deployed', {desired: true}))).toMatchObject({boot: 'local-disk'});
+  });
+
   it('an unknown machine is answered only with discovery on; one with nothing to run waits if the network found it, else boots its disk', () => {
     expect(decide(undefined)).toEqual({boot: 'none', rule: `${MAC} is not in the registry and discovery is off (anemos serve --discover): no answer`});
     expect(decide(undefined, true)).toMatchObject({boot: 'environment', mode: 'register'});

@@ -103,6 +103,8 @@ export const MIGRATIONS: string[] = [
   // Keys every process on this database shares: the one that signs network boot links, so
   // that a link one anemos serve --boot gave is good at another and after a restart.
   `CREATE TABLE secrets (name text PRIMARY KEY, value text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());`,
+  // Live images: what a machine that runs one reports of its drift (what differs from the image it booted).
+  `ALTER TABLE machines ADD COLUMN drift jsonb;`,
 ];
 
 export async function migrate(db: Db): Promise<{from: number; to: number}> {

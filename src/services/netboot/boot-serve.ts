@@ -3,7 +3,7 @@
 // TFTP of the iPXE binaries, and the boot listener (HTTP: the iPXE scripts, the deploy
 // environment, the machines' segments and the agents' reports) on the interface's address.
 
-import {renameSync, writeFileSync} from 'node:fs';
+import {readdirSync, renameSync, writeFileSync} from 'node:fs';
 import {mkdir, readFile, rename, stat, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import type {AddressInfo} from 'node:net';
@@ -24,6 +24,7 @@ import type {Registry} from '../registry/registry.js';
 import {createRegistryServer, type Limits} from '../registry/server.js';
 import {BootService, type BootFile} from './boot-service.js';
 import {MediaLibrary} from './media.js';
+import {readLiveImage} from '../live.js';
 
 export const DHCP_MODES = ['proxy', 'full', 'off'] as const;
 export type DhcpMode = (typeof DHCP_MODES)[number];
@@ -47,6 +48,8 @@ export interface BootServeOptions {
   ipxeDir: string;
   /** --media DIR: installation ISOs for desired deployments that name an installer. */
   media?: string;
+  /** --images DIR: live images a desired deployment's live.image names. */
+  images?: string;
   /** --boot-ssh-keys: a file of public keys let into network-booted deploy environments. */
   sshKeys?: string;
   /** --boot-cmdline: kernel arguments (the console). */
@@ -169,6 +172,20 @@ export async function startBootServices(registry: Registry, o: BootServeOptions 
       closers.push(() => media.close());
       for (const m of media.list()) o.log(m.media ? `boot: media ${m.id}: ${m.media.distribution} ${m.media.release} ${m.media.arch} (${m.media.kind}), kernel ${m.media.kernel}, initrd ${m.media.initrd}` : `boot: media ${m.id}: not offered: ${m.problem}`);
     }
+    if (o.images) {
+      // Read again at each boot (an image built or linked later is served then): listed here for the operator.
+      let names: string[];
+      try {
+        names = readdirSync(o.images).sort();
+      } catch (err) {
+        throw usageError('images-dir', `--images ${o.images} cannot be read: ${(err as Error).message}.`, 'Name a directory of anemos image build out/ directories, or links to them, one per image name.');
+      }
+      for (const n of names) {
+        const {image, problem} = readLiveImage(join(o.images, n));
+        o.log(image ? `boot: live image ${n}: ${image.layers.map((l) => `${l.name} ${l.sha256.slice(0, 12)}… ${l.size} bytes`).join(' → ')}` : `boot: live image ${n}: not offered: ${problem!.message}`);
+      }
+      if (!names.length) o.log(`boot: --images ${o.images} holds no image yet (each boot reads it again)`);
+    }
     // The boot listener first: its address is in every answer.
     let service: BootService | undefined;
     const http = createRegistryServer(registry, {version: o.version, log: o.log, limits: o.limits, bootOnly: true, boot: {handle: (req, res, url, setLabel) => service!.handle(req, res, url, setLabel)}});
@@ -178,7 +195,7 @@ export async function startBootServices(registry: Registry, o: BootServeOptions 
     });
     closers.push(() => new Promise<void>((r) => (http.close(() => r()), http.closeAllConnections?.())));
     const httpBase = `http://${address}:${(http.address() as AddressInfo).port}`;
-    service = new BootService({registry, address, httpBase, discover: o.discover, ...(o.idle ? {idle: o.idle} : {}), kernel: env.kernel, base: env.base, efi: ipxe.efi, localDiskEfi: localDisk, secret: await registry.secret('boot-links'), cacheDir: o.cacheDir, cmdline: o.cmdline, authorizedKeys: keys, cliVersion: o.version, log: o.log, ...(full ? {dhcpFull: full} : {}), ...(media ? {media} : {})});
+    service = new BootService({registry, address, httpBase, discover: o.discover, ...(o.idle ? {idle: o.idle} : {}), kernel: env.kernel, base: env.base, efi: ipxe.efi, localDiskEfi: localDisk, secret: await registry.secret('boot-links'), cacheDir: o.cacheDir, cmdline: o.cmdline, authorizedKeys: keys, cliVersion: o.version, log: o.log, ...(full ? {dhcpFull: full} : {}), ...(media ? {media} : {}), ...(o.images ? {images: o.images} : {})});
     closers.push(() => service!.close());
     const tftp: TftpServer = await startTftpServer({root: o.ipxeDir, address, port: o.ports?.tftp ?? TFTP_PORT, log: o.log});
     closers.push(() => tftp.close());

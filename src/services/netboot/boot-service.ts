@@ -7,7 +7,7 @@
 // only to the holder of the URL its script gave.
 
 import {createHmac, randomBytes, timingSafeEqual} from 'node:crypto';
-import {createReadStream, createWriteStream} from 'node:fs';
+import {createReadStream, createWriteStream, existsSync} from 'node:fs';
 import {mkdir, rename, stat} from 'node:fs/promises';
 import {dirname, join} from 'node:path';
 import {Readable} from 'node:stream';
@@ -15,8 +15,8 @@ import {pipeline} from 'node:stream/promises';
 import type {IncomingMessage, ServerResponse} from 'node:http';
 import {createGzip, gzipSync} from 'node:zlib';
 import {stringify} from 'yaml';
-import {fetchArtifact} from '../../adapters/fetch.js';
-import {payloadFileName, type BootConfig} from '../../core/boot-contract.js';
+import {fetchArtifact, sha256File} from '../../adapters/fetch.js';
+import {liveLayerFile, payloadFileName, type BootConfig} from '../../core/boot-contract.js';
 import {applyDesired, parseConfig, type Config, type DesiredConfig} from '../../core/config.js';
 import {buildCpio, writeCpio} from '../../core/cpio.js';
 import {ANSWER_FILE_NAME, AnswerError, renderAnswer, type ReportTo} from '../../core/netboot/answer-file.js';
@@ -33,7 +33,9 @@ import {classifyRequest, proxyAnswer, type BootRequest} from '../../core/netboot
 import {bootConfigOf, newDeploymentId} from '../../core/deploy-plan.js';
 import {AnemosError, configError} from '../../shared/errors.js';
 import type {NetworkConfig} from '../../core/network.js';
-import {planSegments} from '../../core/segments.js';
+import {planSegments, type SegmentInputs} from '../../core/segments.js';
+import {liveBoot, liveRamNeed, type LiveImage, type LiveLayer} from '../../core/live/image.js';
+import {readLiveImage} from '../live.js';
 import type {InstallerExplained} from '../registry/api.js';
 import {sendJson, sendText} from '../registry/http.js';
 import {RegistryError, type MachineRecord, type Registry} from '../registry/registry.js';
@@ -82,6 +84,8 @@ export interface BootServiceOptions {
   secret?: Buffer;
   /** --media DIR: the installation ISOs a desired deployment's installer: names. */
   media?: MediaLibrary;
+  /** --images DIR: the live images (anemos image build's out/ directories, one per name) a desired deployment's live.image names. */
+  images?: string;
   /** --dhcp full: this server gives every client on the boot network its address, from this table; `kept` is called when it changes. */
   dhcpFull?: FullDhcp & {kept: (leases: Lease[]) => void};
 }
@@ -92,12 +96,17 @@ type ServedMedia = MediaItem & {media: InstallerMedia; iso: IsoImage};
 /** A fetch of installation media that failed is tried again after this long (not on every ask: ISOs are large). */
 const FETCH_RETRY_MS = 10 * 60_000;
 
+/** How often a live system reports its drift. */
+const DRIFT_SECONDS = 300;
+
 /** Segments made for a script and not fetched yet, by deployment: at most this many kept. */
 const MAX_PENDING = 1024;
 
 const hexMac = (mac: string) => mac.replace(/:/g, '');
 /** The network a network-booted machine has when its record names none: DHCP on the NIC it booted with. */
 const dhcpNetwork = (mac: string): NetworkConfig => ({version: 1, interfaces: {[mac]: {mac, name: 'eth0', dhcp4: true, slaac: false, addresses: [], routes: []}}, dns: {servers: [], search: []}, skipped: []});
+/** A layer's initrd by its sha256 and its place in the chain (its file name there): /boot/layer/KEY.img. */
+const layerKey = (l: LiveLayer, index: number) => `${l.sha256}-${String(index).padStart(2, '0')}`;
 const macOf = (hex: string) => (/^[0-9a-f]{12}$/.test(hex) ? hex.match(/../g)!.join(':') : undefined);
 
 export class BootService {
@@ -112,6 +121,8 @@ export class BootService {
   private readonly artifacts = new Map<string, Promise<BootFile>>();
   /** Payload initrds by sha256, made once (a second machine asking meanwhile waits for the same). */
   private readonly payloads = new Map<string, Promise<BootFile>>();
+  /** Live layers' initrds by sha256 and place in their chain (the file name the agent reads), made once. */
+  private readonly layers = new Map<string, Promise<BootFile>>();
   private readonly now: () => Date;
 
   constructor(private readonly o: BootServiceOptions) {
@@ -309,10 +320,10 @@ export class BootService {
       return;
     }
     // What this server fetched (and checked) for a desired deployment, by sha256: a kernel or initramfs, or a payload's initrd.
-    const cached = p.match(/^\/boot\/(?:sha256\/([0-9a-f]{64})|payload\/([0-9a-f]{64})\.img)$/);
+    const cached = p.match(/^\/boot\/(?:sha256\/([0-9a-f]{64})|payload\/([0-9a-f]{64})\.img|layer\/([0-9a-f]{64}-\d{2})\.img)$/);
     if (cached) {
-      setLabel(cached[1] ? 'GET /boot/sha256/{sha256}' : 'GET /boot/payload/{sha256}.img');
-      const made = cached[1] ? this.artifacts.get(cached[1]) : this.payloads.get(cached[2]!);
+      setLabel(cached[1] ? 'GET /boot/sha256/{sha256}' : cached[2] ? 'GET /boot/payload/{sha256}.img' : 'GET /boot/layer/{sha256}-{index}.img');
+      const made = cached[1] ? this.artifacts.get(cached[1]) : cached[2] ? this.payloads.get(cached[2]) : this.layers.get(cached[3]!);
       const f = made && (await made.catch(() => undefined));
       if (!f) throw new RegistryError(404, 'not-found', 'No such file on this server.');
       return this.file(req, res, f);
@@ -390,12 +401,18 @@ export class BootService {
    * its next boot), the network it booted with, the keys; the payload, fetched once into
    * the server's cache and checked, as an initrd of its own.
    */
-  private async environment(mac: string, purpose: 'deploy' | 'test' | 'register', idle?: 'poweroff'): Promise<Omit<EnvironmentFiles, 'again'>> {
+  private async environment(mac: string, purpose: 'deploy' | 'live' | 'test' | 'register', idle?: 'poweroff'): Promise<Omit<EnvironmentFiles, 'again'>> {
     const deployment = newDeploymentId(this.now(), randomBytes(4).toString('hex'));
     const dhcp = dhcpNetwork(mac);
     let config: Config | undefined;
     let payload: {file: string; sha256: string; img: BootFile} | undefined;
-    if (purpose === 'deploy') {
+    let live: {image: LiveImage; imgs: BootFile[]} | undefined;
+    if (purpose === 'live') {
+      const machine = await this.o.registry.getMachine(mac);
+      config = this.desiredConfig(machine.id, machine.desired!);
+      const image = this.liveImage(machine, config);
+      live = {image, imgs: await Promise.all(image.layers.map((l, i) => this.layer(l, i)))};
+    } else if (purpose === 'deploy') {
       const machine = await this.o.registry.getMachine(mac);
       config = this.desiredConfig(machine.id, machine.desired!);
       if (config.payload && !/^https?:\/\//.test(config.payload.url)) throw configError('boot-payload-url', `Machine ${machine.id}'s desired payload is ${config.payload.url}: a network boot fetches it, so it must be an http(s) URL (with its sha256).`, 'Publish the payload on a web server the registry reaches; the boot network itself needs no route to it.');
@@ -405,16 +422,19 @@ export class BootService {
     const booted = await this.o.registry.networkBoot({
       mac,
       deployment,
-      mode: purpose === 'deploy' ? 'deploy' : 'test',
+      mode: purpose === 'deploy' || purpose === 'live' ? 'deploy' : 'test',
       purpose,
-      artifacts: payload ? [{name: 'payload', url: config!.payload!.url, sha256: payload.sha256}] : [],
-      hours: purpose === 'deploy' ? Math.ceil(config!.deploy.timeout / 3600) + 1 : (this.o.tokenHours ?? 24),
+      // What this boot runs, kept with it: a live boot's layers name the image, so the record says which image each boot ran.
+      artifacts: payload ? [{name: 'payload', url: config!.payload!.url, sha256: payload.sha256}] : live ? live.image.layers.map((l) => ({name: `live ${live!.image.name}: layer ${l.name}`, url: `image ${config!.live!.image}`, sha256: l.sha256})) : [],
+      hours: purpose === 'deploy' || purpose === 'live' ? Math.ceil(config!.deploy.timeout / 3600) + 1 : (this.o.tokenHours ?? 24),
       actor: 'anemos serve (network boot)',
     }, this.now());
     if (booted.discovered) this.o.log(`boot: ${mac} discovered: machine ${booted.machine}`);
     const hostname = config?.hostname ?? `anemos-${hexMac(mac)}`;
     const report = {url: this.o.httpBase, token: booted.token.token, deployment};
-    const bootConfig: BootConfig = config
+    const bootConfig: BootConfig = live
+      ? {...bootConfigOf(config!, {mode: 'live', cliVersion: this.o.cliVersion, hostname}), live: {...liveBoot(live.image, config!.live!), ...(booted.drift ? {drift: {url: this.o.httpBase, token: booted.drift.token, seconds: DRIFT_SECONDS}} : {})}, report}
+      : config
       ? {...bootConfigOf(config, {mode: 'deploy', cliVersion: this.o.cliVersion, hostname, payload: {file: payload!.file, sha256: payload!.sha256}}), report}
       : {
           version: 1,
@@ -431,7 +451,7 @@ export class BootService {
     const keys = [...(config && config.access.ssh_authorized_keys !== 'host' ? config.access.ssh_authorized_keys : []), ...this.o.authorizedKeys];
     const bytes = await this.segment({config: bootConfig, network: {...network, hostname}, authorizedKeys: keys});
     this.keep(deployment, bytes);
-    this.o.log(`boot: ${mac} gets the deploy environment (${purpose}), deployment ${deployment}: a ${bytes.length}-byte segment${payload ? ` and the payload (${payload.img.size} bytes)` : ''}`);
+    this.o.log(`boot: ${mac} gets the deploy environment (${purpose}), deployment ${deployment}: a ${bytes.length}-byte segment${payload ? ` and the payload (${payload.img.size} bytes)` : ''}${live ? ` and the live image ${live.image.name} (${live.image.layers.map((l, i) => `${l.name}: ${live!.imgs[i]!.size} bytes`).join(', ')})` : ''}`);
     // The deploy environment the desired deployment names (fetched once, checked), or the server's own.
     const kernel = config && config.kernel.url !== this.o.kernel.path ? `/boot/sha256/${(await this.artifact('kernel', config.kernel.url, config.kernel.sha256!)).sha256}` : '/boot/env/vmlinuz';
     const base = config && config.initramfs.url !== this.o.base.path ? `/boot/sha256/${(await this.artifact('initramfs', config.initramfs.url, config.initramfs.sha256!)).sha256}` : '/boot/env/base.img';
@@ -441,8 +461,9 @@ export class BootService {
         {name: 'base.img', url: `${this.o.httpBase}${base}`},
         {name: 'machine.img', url: `${this.o.httpBase}${this.signed('m', [deployment])}/machine.img`},
         ...(payload ? [{name: 'payload.img', url: `${this.o.httpBase}/boot/payload/${payload.sha256}.img`}] : []),
+        ...(live ? live.imgs.map((img, i) => ({name: `live-${i}.img`, url: `${this.o.httpBase}/boot/layer/${layerKey(live!.image.layers[i]!, i)}.img`})) : []),
       ],
-      cmdline: `${this.o.cmdline} ${config?.cmdline ?? ''} anemos.mode=${purpose === 'deploy' ? 'deploy' : 'test'}`.replace(/\s+/g, ' ').trim(),
+      cmdline: `${this.o.cmdline} ${config?.cmdline ?? ''} anemos.mode=${purpose === 'deploy' || purpose === 'live' ? purpose : 'test'}`.replace(/\s+/g, ' ').trim(),
     };
   }
 
@@ -573,14 +594,58 @@ export class BootService {
 
   private async makePayload(url: string, sha256: string, file: string): Promise<BootFile> {
     const fetched = await fetchArtifact({name: 'payload', url, sha256}, {cacheDir: this.o.cacheDir});
-    const path = join(this.o.cacheDir, 'boot', `payload-${sha256}.img`);
+    const img = await this.initrd(`payload-${sha256}`, {payload: {file, data: {size: fetched.size, open: () => createReadStream(fetched.path)}}});
+    this.o.log(`boot: payload ${sha256.slice(0, 12)}… fetched from ${url} and checked; its initrd is ${img.size} bytes`);
+    return {...img, sha256};
+  }
+
+  /**
+   * The live image a desired deployment names: one of --images DIR by name (its chain read
+   * from the manifests, a stale or missing parent refused), and too little RAM refused when
+   * the machine's inventory says how much it has.
+   */
+  private liveImage(machine: MachineRecord, config: Config): LiveImage {
+    const name = config.live!.image;
+    if (!this.o.images) throw configError('boot-live-images', `Machine ${machine.id}'s desired deployment boots the live image ${name}, and this server has no live images (anemos serve --images DIR).`, 'Start anemos serve with --images DIR, a directory of anemos image build out/ directories (or links to them), one per name.');
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) throw configError('boot-live-image-name', `Machine ${machine.id}'s desired live.image is ${JSON.stringify(name)}: a network boot names an image of anemos serve --images by its name, not a path.`, `Name one of the directories in ${this.o.images}.`);
+    const dir = join(this.o.images, name);
+    if (!existsSync(dir)) {
+      throw configError('boot-live-image-unknown', `Machine ${machine.id}'s desired live image ${name} is not in ${this.o.images} (anemos serve --images).`, `Build it (anemos image build) and put its out/ directory, or a link to it, at ${join(this.o.images, name)}.`);
+    }
+    const {image, problem} = readLiveImage(dir);
+    if (problem) throw configError(problem.code, `Machine ${machine.id}'s desired live image ${name}: ${problem.message}`, problem.hint);
+    const has = machine.inventory?.memory.totalBytes;
+    const layersBytes = image!.layers.reduce((n, l) => n + l.size, 0);
+    const need = liveRamNeed({layersBytes, baseUnpackedBytes: 0, agentBytes: 0, tmpfsMib: config.live!.tmpfsMib});
+    if (has && has < need.bytes) throw configError('live-ram', `Machine ${machine.id} has ${Math.round(has / 1048576)} MiB of RAM, and the live image ${image!.name} needs about ${need.words}.`, 'Give it a smaller live.tmpfs, a smaller image, or a machine with more RAM.');
+    return image!;
+  }
+
+  /** A live layer as an initrd of its own (anemos/live/NN-name.squashfs in a gzip'd newc archive): checked against its manifest's sha256, made once, kept in the cache. */
+  private layer(l: LiveLayer, index: number): Promise<BootFile> {
+    const key = layerKey(l, index);
+    const known = this.layers.get(key);
+    if (known) return known;
+    const made = (async () => {
+      const got = await sha256File(l.file);
+      if (got !== l.sha256) throw configError('live-layer-sha256', `The live layer ${l.name} (${l.file}) does not match its sha256: the manifest says ${l.sha256}, the file is ${got}.`, 'Build the image again (anemos image build --with-parents): the layer changed after its manifest was written.');
+      const img = await this.initrd(`layer-${key}`, {layers: [{file: liveLayerFile(index, l.name), data: {size: l.size, open: () => createReadStream(l.file)}}]});
+      this.o.log(`boot: live layer ${l.name} ${l.sha256.slice(0, 12)}… checked; its initrd is ${img.size} bytes`);
+      return img;
+    })();
+    this.layers.set(key, made);
+    made.catch(() => this.layers.delete(key));
+    return made;
+  }
+
+  /** One segment of planSegments (the payload's, or a layer's) as a gzip'd newc archive in the cache (UEFI's iPXE joins initrds unpadded: see segment()). */
+  private async initrd(name: string, inp: Pick<SegmentInputs, 'payload' | 'layers'>): Promise<BootFile> {
+    const path = join(this.o.cacheDir, 'boot', `${name}.img`);
     await mkdir(dirname(path), {recursive: true, mode: 0o700});
-    const [, spec] = planSegments({config: {} as BootConfig, network: {} as NetworkConfig, authorizedKeys: [], payload: {file, data: {size: fetched.size, open: () => createReadStream(fetched.path)}}});
+    const [, spec] = planSegments({config: {} as BootConfig, network: {} as NetworkConfig, authorizedKeys: [], ...inp});
     await pipeline(Readable.from(writeCpio(spec!.entries)), createGzip({level: 1}), createWriteStream(`${path}.part`, {mode: 0o600}));
     await rename(`${path}.part`, path);
-    const size = (await stat(path)).size;
-    this.o.log(`boot: payload ${sha256.slice(0, 12)}… fetched from ${url} and checked; its initrd is ${size} bytes`);
-    return {path, size, sha256};
+    return {path, size: (await stat(path)).size, sha256: ''};
   }
 
   private keep(deployment: string, bytes: Buffer): void {

@@ -411,6 +411,17 @@ export const ROUTES: ApiRoute[] = [
   },
   {
     method: 'POST',
+    path: '/api/v1/drift',
+    permission: 'report',
+    summary: "A live machine's drift: what differs from the image it booted, kept on its record (the last report only)",
+    description: "With the token a live network boot gave the machine for this (it lasts until the machine's next boot): the listing of core/live/drift.ts' script, as anemos live diff reads it. The live system sends it every 5 minutes (anemos-drift.timer).",
+    body: {schema: {type: 'object', additionalProperties: false, required: ['listing'], properties: {listing: {type: 'string', maxLength: 1_000_000}}}, name: 'DriftReport'},
+    response: {description: 'Kept', schema: {type: 'object', properties: {machine: {type: 'string'}, summary: {type: 'object'}}}},
+    errors: [400, 401, 403, 413, 415],
+    handle: async (r, env) => env.registry.reportDrift((r.body as {listing: string}).listing, r.caller!),
+  },
+  {
+    method: 'POST',
     path: '/api/v1/deployments',
     permission: 'deploy',
     summary: "Record a deployment about to start and get the token its deploy environment reports with",

@@ -43,6 +43,13 @@ export function renderMachine(m: MachineRecord, deployments: Deployment[]): stri
   const attrs = Object.entries(m.attributes);
   if (attrs.length) lines.push('  attributes', ...attrs.map(([k, v]) => `    ${cell(k, 64)} = ${cell(JSON.stringify(v), 200)}`));
   lines.push(m.desired ? `  desired     ${(['kernel', 'initramfs', 'payload'] as const).filter((k) => m.desired![k]).map((k) => `${k} ${cell(m.desired![k]!.url, 200)} (${m.desired![k]!.sha256.slice(0, 12)}…)`).join('; ')}${m.desired.config ? `; overrides ${Object.keys(m.desired.config).join(', ')}` : ''}` : '  desired     none');
+  if (m.drift) {
+    const s = m.drift.summary;
+    const mark = {added: '+', changed: '~', removed: '-'} as const;
+    lines.push(`  drift       ${s.added} added, ${s.changed} changed, ${s.removed} removed; ${s.bytes} bytes (reported ${time(m.drift.at)})`);
+    for (const e of m.drift.entries) lines.push(`    ${mark[e.kind]} ${cell(e.path, 400)}${e.type === 'dir' ? '/' : ''}${e.kind === 'removed' ? '' : `  ${e.size} bytes${e.entries ? ` in ${e.entries + 1} entries` : ''}`}`);
+    if (m.drift.left) lines.push(`    and ${m.drift.left} more`);
+  }
   if (deployments.length) {
     lines.push('  deployments (newest first)');
     for (const d of deployments) lines.push(`    ${cell(d.id, 80)}  ${d.outcome ?? 'running'}  ${d.mode}  recorded ${time(d.recordedAt)}${d.durationSeconds !== null ? `  ${d.durationSeconds} s` : ''}${d.who ? `  by ${cell(d.who, 80)}` : ''}`);

@@ -28,6 +28,7 @@ import {
 } from '../../core/registry/lifecycle.js';
 import {applyMergePatch} from '../../core/registry/merge-patch.js';
 import {migrate, type Db} from '../../core/registry/db.js';
+import {driftSummary, foldAdded, parseDrift} from '../../core/live/drift.js';
 import type {BootRecord, Idle} from '../../core/netboot/boot-decision.js';
 
 /** A refusal the API answers with its status and a stable code: bad input, unknown record, a transition not allowed. */
@@ -113,7 +114,27 @@ export interface MachineRecord extends MachineSummary {
   discoveredAt: string | null;
   /** The last network boot the boot service answered for it: when, who asked, and what it was given. */
   lastBoot: NetworkBootSighting | null;
+  /** A live machine's last drift report: what differs from the image it booted (core/live/drift.ts). */
+  drift: MachineDrift | null;
 }
+
+/** What a live machine reported of its drift, as the registry keeps it. */
+export interface MachineDrift {
+  at: string;
+  /** The boot (deployment) it reported from. */
+  deployment: string | null;
+  summary: ReturnType<typeof driftSummary>;
+  /** Added directories folded into one entry each; at most DRIFT_KEPT entries. */
+  entries: ReturnType<typeof foldAdded>;
+  /** How many entries were left off beyond DRIFT_KEPT. */
+  left: number;
+}
+
+/** Entries of a drift report the registry keeps (the summary counts them all). */
+export const DRIFT_KEPT = 500;
+/** How long a live boot's drift reporting token lasts at most: its next boot revokes it sooner. */
+export const DRIFT_TOKEN_DAYS = 30;
+const DRIFT_NOTE = 'live drift reports';
 
 /** What a machine should run: the same keys as anemos.conf's artifacts, plus config overrides. */
 export interface DesiredDeployment {
@@ -652,7 +673,7 @@ export class Registry {
   private async endDeployment(tx: Tx, id: string, outcome: string): Promise<void> {
     await tx.query(
       `WITH ended AS (UPDATE deployments SET outcome = $2, finished_at = coalesce(finished_at, now()) WHERE id = $1 RETURNING id)
-       UPDATE tokens SET expires_at = least(coalesce(expires_at, 'infinity'::timestamptz), now() + interval '${DEPLOYMENT_TOKEN_GRACE_SECONDS} seconds') WHERE deployment_id = (SELECT id FROM ended)`,
+       UPDATE tokens SET expires_at = least(coalesce(expires_at, 'infinity'::timestamptz), now() + interval '${DEPLOYMENT_TOKEN_GRACE_SECONDS} seconds') WHERE deployment_id = (SELECT id FROM ended) AND note IS DISTINCT FROM '${DRIFT_NOTE}'`,
       [id, outcome],
     );
     this.forget();
@@ -707,7 +728,7 @@ export class Registry {
       [ref],
     );
     if (!r) throw new RegistryError(404, 'no-machine', `No machine ${ref} in the registry.`, {hint: 'Name it by its id, its UUID or one of its MACs (anemos machines list).'});
-    return {...this.summary(r), attributes: (r.attributes as Record<string, unknown>) ?? {}, desired: (r.desired as DesiredDeployment | null) ?? null, inventory: (r.inventory as HardwareInventory | null) ?? null, createdAt: iso(r.created_at)!, enrolled: Boolean(r.enrolled), discoveredAt: iso(r.discovered_at), lastBoot: (r.last_boot as NetworkBootSighting | null) ?? null};
+    return {...this.summary(r), attributes: (r.attributes as Record<string, unknown>) ?? {}, desired: (r.desired as DesiredDeployment | null) ?? null, inventory: (r.inventory as HardwareInventory | null) ?? null, createdAt: iso(r.created_at)!, enrolled: Boolean(r.enrolled), discoveredAt: iso(r.discovered_at), lastBoot: (r.last_boot as NetworkBootSighting | null) ?? null, drift: (r.drift as MachineDrift | null) ?? null};
   }
 
   /**
@@ -787,14 +808,14 @@ export class Registry {
 
   /** What a network boot decides with, of the machine that has this MAC; undefined when no machine has it. */
   async bootRecord(mac: string): Promise<BootRecord | undefined> {
-    const [r] = await this.db.query<{id: string; state: MachineState; desired: boolean; installer: boolean; discovered: boolean; idle: string | null}>(
-      "SELECT m.id, m.state, m.desired IS NOT NULL AS desired, m.desired->'installer' IS NOT NULL AS installer, m.discovered_at IS NOT NULL AS discovered, m.attributes->>'idle' AS idle FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = $1",
+    const [r] = await this.db.query<{id: string; state: MachineState; desired: boolean; installer: boolean; live: boolean; discovered: boolean; idle: string | null}>(
+      "SELECT m.id, m.state, m.desired IS NOT NULL AS desired, m.desired->'installer' IS NOT NULL AS installer, m.desired->'config'->'live' IS NOT NULL AS live, m.discovered_at IS NOT NULL AS discovered, m.attributes->>'idle' AS idle FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = $1",
       [mac.toLowerCase()],
-      'anemos_boot_record_3',
+      'anemos_boot_record_4',
     );
     // attributes.idle (wait or poweroff): the record's say in what a discovered machine does while it waits.
     const idle = r?.idle === 'wait' || r?.idle === 'poweroff' ? {idle: r.idle as Idle} : {};
-    return r ? {id: r.id, state: r.state, desired: Boolean(r.desired), ...(r.installer ? {installer: true} : {}), discovered: Boolean(r.discovered), ...idle} : undefined;
+    return r ? {id: r.id, state: r.state, desired: Boolean(r.desired), ...(r.installer ? {installer: true} : {}), ...(r.live ? {live: true} : {}), discovered: Boolean(r.discovered), ...idle} : undefined;
   }
 
   /** The boot service answered this machine's request: kept on its record (a machine the registry does not know: nothing kept). */
@@ -803,12 +824,25 @@ export class Registry {
   }
 
   /**
+   * A live machine's drift (DRIFT_SCRIPT's listing, core/live/drift.ts), with the token its
+   * live boot gave it: kept on its record, newest only, for its page and the API.
+   */
+  async reportDrift(listing: string, caller: Caller, now = new Date()): Promise<{machine: string; summary: MachineDrift['summary']}> {
+    if (!caller.machineId || caller.note !== DRIFT_NOTE) throw new RegistryError(403, 'forbidden', 'Only a live boot reports drift, with the token it was given for that.', {hint: 'The live system reports by itself (anemos-drift.timer); anemos live diff shows the same list on the host.'});
+    const entries = parseDrift(listing);
+    const folded = foldAdded(entries);
+    const drift: MachineDrift = {at: now.toISOString(), deployment: caller.deploymentId ?? null, summary: driftSummary(entries), entries: folded.slice(0, DRIFT_KEPT), left: Math.max(0, folded.length - DRIFT_KEPT)};
+    await this.db.query('UPDATE machines SET drift = $2, last_seen = $3 WHERE id = $1', [caller.machineId, json(drift), now], 'anemos_drift');
+    return {machine: caller.machineId, summary: drift.summary};
+  }
+
+  /**
    * The deploy environment is about to be served to a machine by network boot: the machine
    * (registered as discovered when no machine has this MAC), this boot recorded as a
    * deployment, and the token its agent reports with, bound to both. A register or test
    * boot writes nothing to disks: it is recorded in test mode; a deploy in deploy mode.
    */
-  async networkBoot(o: {mac: string; deployment: string; mode: 'deploy' | 'test'; purpose: 'register' | 'test' | 'deploy'; artifacts?: unknown[]; hours: number; actor: string}, now = new Date()): Promise<{machine: string; deployment: string; token: NewToken; discovered: boolean}> {
+  async networkBoot(o: {mac: string; deployment: string; mode: 'deploy' | 'test'; purpose: 'register' | 'test' | 'deploy' | 'live'; artifacts?: unknown[]; hours: number; actor: string}, now = new Date()): Promise<{machine: string; deployment: string; token: NewToken; discovered: boolean; drift?: NewToken}> {
     const mac = o.mac.toLowerCase();
     return this.db.transaction(async (tx) => {
       const [known] = await tx.query<{machine_id: string; state: MachineState}>('SELECT x.machine_id, m.state FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = $1 FOR UPDATE OF m', [mac]);
@@ -823,8 +857,12 @@ export class Registry {
       if (known?.state === 'retired') throw new RegistryError(409, 'machine-retired', `Machine ${id} is retired: it is not booted.`);
       await tx.query('INSERT INTO deployments (id, machine_id, mode, who, source, artifacts, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [o.deployment, id, o.mode, o.actor, `network boot (${o.purpose})`, json(o.artifacts ?? []), now], 'anemos_deployment_insert');
       const token = await this.mintToken(tx, {kind: 'deployment', machineId: id, deploymentId: o.deployment, expiresAt: new Date(now.getTime() + o.hours * 3600_000), createdBy: o.actor});
-      await this.auditIn(tx, o.actor, id, 'deployment recorded', {deployment: o.deployment, mode: o.mode, who: o.actor, token: token.id, source: `network boot (${o.purpose})`});
-      return {machine: id, deployment: o.deployment, token, discovered};
+      // A boot ends what the machine's last boot ran: its drift token too. A live boot gets one of its own, which outlives the boot's outcome.
+      const revoked = await tx.query('UPDATE tokens SET revoked_at = $2 WHERE machine_id = $1 AND note = $3 AND revoked_at IS NULL RETURNING id', [id, now, DRIFT_NOTE]);
+      if (revoked.length) this.forget();
+      const drift = o.purpose === 'live' ? await this.mintToken(tx, {kind: 'deployment', note: DRIFT_NOTE, machineId: id, deploymentId: o.deployment, expiresAt: new Date(now.getTime() + DRIFT_TOKEN_DAYS * 86400_000), createdBy: o.actor}) : undefined;
+      await this.auditIn(tx, o.actor, id, 'deployment recorded', {deployment: o.deployment, mode: o.mode, who: o.actor, token: token.id, ...(drift ? {driftToken: drift.id} : {}), source: `network boot (${o.purpose})`});
+      return {machine: id, deployment: o.deployment, token, discovered, ...(drift ? {drift} : {})};
     });
   }
 

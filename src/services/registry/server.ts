@@ -74,7 +74,7 @@ export interface ServeOptions {
   media?: NonNullable<ApiEnv['boot']>['media'];
 }
 
-const BOOT_LISTENER_PATHS = ['/api/v1/reports', '/healthz'];
+const BOOT_LISTENER_PATHS = ['/api/v1/reports', '/api/v1/drift', '/healthz'];
 
 const TOKEN_COOKIE = 'anemos_token';
 const REALM = 'Bearer realm="anemos registry"';

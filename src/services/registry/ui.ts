@@ -8,7 +8,7 @@ import {stringify} from 'yaml';
 import {formatSize, type HardwareInventory} from '../../core/inventory.js';
 import {MACHINE_STATES, TRANSITIONS, type MachineState, type TokenKind} from '../../core/registry/lifecycle.js';
 import {html, type SafeHtml} from './html.js';
-import type {AuditEntry, Deployment, MachineRecord, MachineSummary, Page} from './registry.js';
+import type {AuditEntry, Deployment, MachineDrift, MachineRecord, MachineSummary, Page} from './registry.js';
 import type {InstallerExplained} from './api.js';
 
 export const STYLESHEET = `body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -98,6 +98,17 @@ ${pager(machines, machines.items.length, (cursor) => link({cursor}), !f.cursor, 
   );
 }
 
+/** A live machine's drift, as it last reported it: what differs from the image it booted (gone at its next reboot). */
+function driftSection(d: MachineDrift) {
+  const mark = {added: '+', changed: '~', removed: '-'} as const;
+  const s = d.summary;
+  return html`<section id="drift"><h2>Drift <span class="muted">(reported ${when(d.at)}${d.deployment ? ` from boot ${d.deployment}` : ''})</span></h2>${
+    d.entries.length
+      ? html`<p>${s.added} added, ${s.changed} changed, ${s.removed} removed; ${s.bytes} bytes written since boot (gone at the next reboot).</p><table>${d.entries.map((e) => html`<tr class="drift-${e.kind}"><td>${mark[e.kind]}</td><td><code>${e.path}${e.type === 'dir' ? '/' : ''}</code></td><td>${e.kind === 'removed' ? '' : `${e.size} bytes${e.entries ? ` in ${e.entries + 1} entries` : ''}`}</td></tr>`)}</table>${d.left ? html`<p class="muted">And ${d.left} more, not kept.</p>` : ''}`
+      : html`<p class="muted">No drift: the system is the image it booted (with this host's own layer).</p>`
+  }</section>`;
+}
+
 function inventorySection(inv: HardwareInventory | null): SafeHtml {
   if (!inv) return html`<section id="inventory"><h2>Hardware</h2><p class="muted">No inventory reported yet.</p></section>`;
   const s = inv.system;
@@ -173,7 +184,7 @@ export function renderMachine(viewer: Viewer, m: MachineRecord, deployments: Dep
     html`<h1>${m.hostname ?? m.id} ${state(m.state)}</h1><p class="muted">${m.id}${m.uuid && m.uuid !== m.id ? ` · UUID ${m.uuid}` : ''} · MACs ${m.macs.join(', ') || 'none'} · addresses <span id="addresses">${m.addresses.join(', ') || 'none reported'}</span> · last seen ${when(m.lastSeen)} · ${m.enrolled ? 'enrolled' : 'not enrolled'} · ${m.tags.length ? m.tags.map((t) => html`<span class="tag">${t}</span>`) : 'no tags'}</p>
 <p>${stateForm}</p>
 <p id="network-boot" class="muted">${m.discoveredAt ? html`Found by a network boot ${when(m.discoveredAt)}. ` : ''}${m.lastBoot ? html`Last network boot ${when(m.lastBoot.at)}: ${m.lastBoot.client} (${m.lastBoot.firmware}) with ${m.lastBoot.mac}, given ${m.lastBoot.boot}: ${m.lastBoot.rule}.` : 'No network boot seen.'}</p>
-${inventorySection(m.inventory)}
+${m.drift ? driftSection(m.drift) : ''}${inventorySection(m.inventory)}
 <section id="changes"><h2>Hardware changes</h2>${changes.length ? html`<ul>${changes.map((h) => html`<li>${when(h.receivedAt)}: ${h.changes.join('; ')}</li>`)}</ul>` : html`<p class="muted">No change in ${history.length} report(s).</p>`}</section>
 <section id="attributes"><h2>Attributes</h2>${attributes.length ? html`<table>${attributes.map(([k, v]) => html`<tr><th>${k}</th><td><code>${JSON.stringify(v)}</code></td></tr>`)}</table>` : html`<p class="muted">None.</p>`}
 ${viewer.mayWrite ? html`<form method="post" action="${path}/attributes"><details${forms.attributesProblems ? html` open` : ''}><summary>Edit attributes (JSON)</summary>${problems(forms.attributesProblems)}<textarea name="attributes" rows="6">${forms.attributesText ?? JSON.stringify(m.attributes, null, 2)}</textarea><p><button type="submit" id="save-attributes">Save attributes</button></p></details></form>` : ''}</section>
