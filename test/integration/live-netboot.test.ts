@@ -22,10 +22,12 @@ import {DRIFT_REPORT} from '../../src/agent/live.js';
 import {BootService} from '../../src/services/netboot/boot-service.js';
 import {Registry} from '../../src/services/registry/registry.js';
 import {renderMachine} from '../../src/services/registry/ui.js';
+import {loadInventoryFixture} from '../helpers/inventory.js';
 import {createRegistryServer} from '../../src/services/registry/server.js';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const MAC = '52:54:00:26:00:01';
+const {inventory: INVENTORY} = loadInventoryFixture('cloud-vm-virtio');
 
 describe('live images from the registry: what a network-booted machine is given', () => {
   const dir = mkdtempSync(join(tmpdir(), 'anemos-live-netboot-'));
@@ -166,6 +168,21 @@ describe('live images from the registry: what a network-booted machine is given'
     const files = initrds(await script());
     expect(files.map((f) => f.name)).toEqual(['base.img', 'machine.img', 'live-0.img']);
     expect(await unpack(files[2]!.url)).toEqual([{path: 'anemos/live/00-base.squashfs', data: layer.base}]);
+  });
+
+  it('does not boot a live image on a machine whose inventory has too little RAM for it, and says how much it needs', async () => {
+    const small = '52:54:00:26:00:02';
+    const operator = await registry.authenticate((await registry.createToken({role: 'operator', note: 'live-netboot ram'})).token);
+    const made = await registry.createDeployment({machine: {macs: [small], hostname: 'small'}, id: 'dep-20261207T050000Z-00000002', mode: 'test'}, operator);
+    await registry.report({machine: {macs: [small]}, inventory: {...INVENTORY, memory: {totalBytes: 512 * 1048576, dimms: []}}}, await registry.authenticate(made.token.token));
+    await registry.setDesired(made.machine, {config: {hostname: 'small', live: {image: 'web', tmpfs: '1G'}}} as never, 'test');
+    await registry.patchMachine(made.machine, {state: 'ready'}, 'test');
+    const text = await (await fetch(`${base}/boot/ipxe?mac=${small}&firmware=bios`)).text();
+    expect(text).toMatch(/^exit 1$/m);
+    expect((await registry.getMachine(made.machine)).lastBoot!.rule).toMatch(/has 512 MiB of RAM, and the live image web needs about 1280 MiB: 0 MiB of layers \+ 1024 MiB writable \(live\.tmpfs\) \+ 256 MiB for the system/);
+    // With a tmpfs it can hold, it boots.
+    await registry.setDesired(made.machine, {config: {hostname: 'small', live: {image: 'web', tmpfs: '128M'}}} as never, 'test');
+    expect(initrds(await (await fetch(`${base}/boot/ipxe?mac=${small}&firmware=bios`)).text()).map((f) => f.name)).toEqual(['base.img', 'machine.img', 'live-0.img', 'live-1.img']);
   });
 
   it('does not boot what cannot be booted, and says why: a path, an image it does not have, a stale parent, a damaged layer', async () => {
