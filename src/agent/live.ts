@@ -150,7 +150,7 @@ ${live.persist.map((p) => `mkdir -p "$root${p.path}"`).join('\n')}
   const r = await runner.run('/bin/sh', [`${work}/host-layer.sh`], {allowFail: true, env: {PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ANEMOS_HOSTNAME: hostname}});
   for (const l of r.stdout.trim().split('\n').filter(Boolean)) log.info(`host layer: ${l}`);
   if (r.exitCode !== 0) throw new AgentError('live-host-layer', `This host's layer could not be written (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-3).join(' ')}. Rerun: sh ${work}/host-layer.sh`);
-  await renderConffs(runner, log, templateValues(host.net, {hostname, imgname: live.image, target}));
+  await renderConffs(runner, log, templateValues(host.net, {hostname, imgname: live.image, target}), live.attributes ?? {});
   if (live.drift) await driftReporter(runner, log, live.drift);
 }
 
@@ -201,7 +201,7 @@ case $status in "HTTP/1."?" 200"*) exit 0 ;; *) exit 1 ;; esac
 `;
 
 /** The image's conffs/ (every layer's, the top one's over its parents'): files as they are, templates rendered for this host. */
-async function renderConffs(runner: Runner, log: AgentLog, values: ReturnType<typeof templateValues>): Promise<void> {
+async function renderConffs(runner: Runner, log: AgentLog, values: ReturnType<typeof templateValues>, attributes: Record<string, string>): Promise<void> {
   const conffs = `${LIVE_ROOT}${LIVE_CONFFS}`;
   if (!existsSync(conffs)) return;
   await must(runner, "copying the image's conffs/", ['cp', '-a', `${conffs}/.`, `${LIVE_ROOT}/`]);
@@ -211,7 +211,7 @@ async function renderConffs(runner: Runner, log: AgentLog, values: ReturnType<ty
     const rel = t.slice(conffs.length);
     const copied = `${LIVE_ROOT}${rel}`;
     try {
-      writeFileSync(copied.slice(0, -TEMPLATE_SUFFIX.length), renderTemplate(readFileSync(t, 'utf8'), values, `conffs${rel}`));
+      writeFileSync(copied.slice(0, -TEMPLATE_SUFFIX.length), renderTemplate(readFileSync(t, 'utf8'), values, `conffs${rel}`, attributes));
       await runner.run('chmod', ['--reference', t, copied.slice(0, -TEMPLATE_SUFFIX.length)], {allowFail: true});
     } catch (err) {
       problems.push((err as Error).message);

@@ -121,6 +121,8 @@ export interface LiveBoot {
   tmpfs_mib: number;
   /** Paths kept on a file system of a disk, found by its label, instead of in RAM; format: the disk to make it on (ext4) when none has the label, only if that disk is empty. */
   persist: {path: string; label: string; format?: string}[];
+  /** A network boot's: the registry record's attributes as conffs/ template variables (ATTR_ROLE: its value). */
+  attributes?: Record<string, string>;
   /** A network boot's registry: where the live system reports its drift (POST /api/v1/drift, plain HTTP), with the token for it, every `seconds`. */
   drift?: {url: string; token: string; seconds: number};
 }
@@ -210,6 +212,7 @@ export const BOOT_CONFIG_SCHEMA: Schema = {
           type: 'array',
           items: {type: 'object', additionalProperties: false, required: ['path', 'label'], properties: {path: {type: 'string', pattern: PERSIST_PATH}, label: {type: 'string', pattern: FS_LABEL}, format: {type: 'string', pattern: '^/dev/[A-Za-z0-9/_.:-]+$'}}},
         },
+        attributes: {type: 'object', propertyNames: {pattern: '^ATTR_[A-Z0-9_]+$'}, additionalProperties: {type: 'string', maxLength: 65536}},
         drift: {
           type: 'object',
           additionalProperties: false,

@@ -3,7 +3,7 @@ import {mkdtempSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {DIRECTIVES, evaluatorScript, parseEvaluation, parseFormat, parseSize, renderTemplate, templateValues, validateImgbuild, type Evaluation} from './imgbuild.js';
+import {attributeValues, DIRECTIVES, evaluatorScript, parseEvaluation, parseFormat, parseSize, renderTemplate, templateValues, unknownTemplateVariables, validateImgbuild, type Evaluation} from './imgbuild.js';
 import {qemuNetwork} from './qemu-target.js';
 import type {PayloadFile} from './payload-check.js';
 import {TARGET_MODULES} from './targets/index.js';
@@ -145,6 +145,19 @@ describe('templates', () => {
     expect(() => renderTemplate('listen {{IPV4}}:{{PORT}} {{Foo}}', values, 'files/etc/x.makeimg.template')).toThrow(
       /files\/etc\/x\.makeimg\.template: unknown template variables \{\{PORT\}\}, \{\{Foo\}\}; known: HOSTNAME, /,
     );
+  });
+
+  it("a live image's conffs/ may name the registry record's attributes; one the record lacks stops it, as does one where no record says (kexec), or in a payload", () => {
+    const attrs = attributeValues({role: 'frontend', 'rack-id': 7, canary: true, owner: {team: 'web'}});
+    expect(attrs).toEqual({ATTR_ROLE: 'frontend', ATTR_RACK_ID: '7', ATTR_CANARY: 'true'});
+    expect(renderTemplate('{{SHORT_HOSTNAME}} {{ATTR_ROLE}} rack {{ ATTR_RACK_ID }}\n', values, 'conffs/etc/role.makeimg.template', attrs)).toBe('ns1 frontend rack 7\n');
+    expect(() => renderTemplate('{{ATTR_ZONE}}', values, 'conffs/etc/z.makeimg.template', attrs)).toThrow(
+      "conffs/etc/z.makeimg.template: {{ATTR_ZONE}} is an attribute of the machine's registry record, and its record has only ATTR_ROLE, ATTR_RACK_ID, ATTR_CANARY; set it (anemos machines set ID --attribute key=value).",
+    );
+    expect(() => renderTemplate('{{ATTR_ROLE}}', values, 'conffs/x.makeimg.template', {})).toThrow(/this boot has none \(they come with a network boot from the registry\)/);
+    // A payload's templates (rendered at deploy, not from a record): ATTR_ names are unknown, as at build.
+    expect(() => renderTemplate('{{ATTR_ROLE}}', values, 'files/x.makeimg.template')).toThrow(/unknown template variable \{\{ATTR_ROLE\}\}/);
+    expect(unknownTemplateVariables('{{ATTR_ROLE}} {{attr_x}}', {attributes: true})).toEqual(['attr_x']);
   });
 });
 

@@ -225,19 +225,40 @@ export type TemplateVariable = (typeof TEMPLATE_VARIABLES)[number];
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
 
-/** Placeholders that are not known variables: an error before any disk is touched. */
-export function unknownTemplateVariables(text: string): string[] {
-  const known = new Set<string>(TEMPLATE_VARIABLES);
-  return [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => m[1]!).filter((n) => !known.has(n)))];
+/** A live image's conffs/ templates may also name the registry record's attributes: role as {{ATTR_ROLE}}. */
+export const ATTRIBUTE_VARIABLE = /^ATTR_[A-Z0-9_]+$/;
+
+/** An attribute's template variable: its key upper case, anything but a letter or digit as _. */
+export const attributeVariable = (key: string) => `ATTR_${key.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+
+/** A record's attributes as template variables: those with a string, number or boolean value. */
+export function attributeValues(attributes: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(attributes)) if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[attributeVariable(k)] = String(v);
+  return out;
 }
 
-/** Render {{NAME}} placeholders (shell-like $VARS are left alone: zone files and scripts use them). */
-export function renderTemplate(text: string, vars: Record<TemplateVariable, string>, name: string): string {
-  const unknown = unknownTemplateVariables(text);
+/** Placeholders that are not known variables: an error before any disk is touched. attributes: ATTR_ names are known (a live image's conffs/). */
+export function unknownTemplateVariables(text: string, o: {attributes?: boolean} = {}): string[] {
+  const known = new Set<string>(TEMPLATE_VARIABLES);
+  return [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => m[1]!).filter((n) => !known.has(n) && !(o.attributes && ATTRIBUTE_VARIABLE.test(n))))];
+}
+
+/**
+ * Render {{NAME}} placeholders (shell-like $VARS are left alone: zone files and scripts use
+ * them). attributes: the record's (ATTR_ names), for a live image's conffs/; one a template
+ * names and the record lacks stops it, as an unknown variable does.
+ */
+export function renderTemplate(text: string, vars: Record<TemplateVariable, string>, name: string, attributes?: Record<string, string>): string {
+  const unknown = unknownTemplateVariables(text, {attributes: Boolean(attributes)});
   if (unknown.length) {
     throw new Error(`${name}: unknown template variable${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{{${u}}}`).join(', ')}; known: ${TEMPLATE_VARIABLES.join(', ')}.`);
   }
-  return text.replace(PLACEHOLDER, (_, n: TemplateVariable) => vars[n]);
+  const missing = [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => m[1]!).filter((n) => ATTRIBUTE_VARIABLE.test(n) && attributes?.[n] === undefined))];
+  if (missing.length) {
+    throw new Error(`${name}: ${missing.map((u) => `{{${u}}}`).join(', ')} ${missing.length > 1 ? 'are attributes' : 'is an attribute'} of the machine's registry record, and ${Object.keys(attributes ?? {}).length ? `its record has only ${Object.keys(attributes!).join(', ')}` : 'this boot has none (they come with a network boot from the registry)'}; set ${missing.length > 1 ? 'them' : 'it'} (anemos machines set ID --attribute key=value).`);
+  }
+  return text.replace(PLACEHOLDER, (_, n: string) => (ATTRIBUTE_VARIABLE.test(n) ? attributes![n]! : vars[n as TemplateVariable]));
 }
 
 /** The deploy's values for templates: the first static (else any) address of each family. */

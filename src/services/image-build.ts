@@ -68,10 +68,10 @@ async function loadProject(dir: string, runner: Runner, out?: string): Promise<P
   // conffs/ templates are rendered for each host at boot: one that names a variable no host has is refused now.
   const unknown: string[] = [];
   for (const f of files.filter((f) => f.type === 'file' && f.path.startsWith('conffs/') && f.path.endsWith(TEMPLATE_SUFFIX))) {
-    const names = unknownTemplateVariables(await readFile(join(dir, f.path), 'utf8'));
+    const names = unknownTemplateVariables(await readFile(join(dir, f.path), 'utf8'), {attributes: true});
     if (names.length) unknown.push(`${f.path}: ${names.map((n) => `{{${n}}}`).join(', ')}`);
   }
-  if (unknown.length) throw configError('image-conffs', `${dir}: conffs/ templates name variables no host has; nothing was built.`, `Use the known ones: ${TEMPLATE_VARIABLES.join(', ')}.`, unknown);
+  if (unknown.length) throw configError('image-conffs', `${dir}: conffs/ templates name variables no host has; nothing was built.`, `Use the known ones: ${TEMPLATE_VARIABLES.join(', ')}, and the registry record's attributes as ATTR_NAME (upper case).`, unknown);
   const h = createHash('sha256');
   for (const f of files.sort((a, b) => a.path.localeCompare(b.path))) {
     h.update(`${f.path}\0${f.type}\0${f.mode}\0`);

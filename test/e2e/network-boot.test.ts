@@ -295,6 +295,9 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
     // The registry: deployed, its boot recorded with the layers it ran; the next boot is live again.
     const after = api('GET', `/api/v1/machines/${machine.id}`).json;
     expect(after).toMatchObject({state: 'deployed', lastBoot: {boot: 'environment live'}});
+    // Its SSH identity is the one the registry keeps for it (public halves on its record).
+    expect(after.sshHostKeys).toHaveLength(2);
+    expect(web.run('ssh-keygen -y -f /etc/ssh/ssh_host_ed25519_key').trim()).toBe(after.sshHostKeys[0]);
     const deps = api('GET', `/api/v1/deployments?machine=${machine.id}`).json.deployments;
     const webBoot = deps.find((d: {source: string}) => d.source === 'network boot (live)');
     expect(webBoot).toMatchObject({mode: 'deploy', outcome: 'succeeded'});
@@ -330,6 +333,10 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
     const base = await live(mark);
     const toBase = (Date.now() - t2) / 1000;
     expect(base.run('hostname; test -e /usr/sbin/nginx || echo no nginx')).toBe(`${hostname}\nno nginx\n`);
+    // The same identity after the reboot: SSH with known_hosts from the registry's record, strictly checked.
+    writeFileSync(join(work, 'live.known_hosts'), after.sshHostKeys.map((k: string) => `${base.address} ${k}\n`).join(''));
+    const strict = lab.exec(['ssh', '-i', operator.priv, '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${join(work, 'live.known_hosts')}`, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', `root@${base.address}`, 'hostname']);
+    expect(execFileSync(strict[0]!, strict.slice(1), {timeout: 60_000}).toString()).toBe(`${hostname}\n`);
     const boots = api('GET', `/api/v1/deployments?machine=${machine.id}`).json.deployments.filter((d: {source: string}) => d.source === 'network boot (live)');
     expect(boots.map((d: {outcome: string; artifacts: {name: string}[]}) => [d.outcome, d.artifacts.map((a) => a.name)])).toEqual([
       ['succeeded', ['live base: layer base']],

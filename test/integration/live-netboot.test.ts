@@ -6,7 +6,7 @@
 // server does not have, a stale parent, a layer damaged after its build. (The layers here
 // are small files, not squashfs: the server checks and carries them, the VM test mounts them.)
 
-import {execFile} from 'node:child_process';
+import {execFile, execFileSync} from 'node:child_process';
 import {promisify} from 'node:util';
 import {createHash} from 'node:crypto';
 import {mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs';
@@ -37,6 +37,8 @@ describe('live images from the registry: what a network-booted machine is given'
   let base: string;
   let machine: string;
   const layer: Record<string, Buffer> = {};
+  /** The private host keys of the machine's first live boot, by file name. */
+  let hostKeys: Record<string, string> = {};
 
   /** A build directory as anemos image build leaves it: layer.squashfs and its manifest. */
   const build = (at: string, name: string, bytes: Buffer, parent?: {name: string; dir: string}) => {
@@ -85,7 +87,7 @@ describe('live images from the registry: what a network-booted machine is given'
     const operator = await registry.authenticate((await registry.createToken({role: 'operator', note: 'live-netboot'})).token);
     machine = (await registry.createDeployment({machine: {macs: [MAC], hostname: 'live-one'}, id: 'dep-20261207T050000Z-00000001', mode: 'test'}, operator)).machine;
     await desire({image: 'web', tmpfs: '256M', persist: [{path: '/var/lib/app', label: 'data'}]});
-    await registry.patchMachine(machine, {state: 'ready'}, 'test');
+    await registry.patchMachine(machine, {state: 'ready', attributes: {role: 'frontend', 'rack-id': 7}}, 'test');
   });
 
   afterAll(() => listener?.close());
@@ -103,10 +105,19 @@ describe('live images from the registry: what a network-booted machine is given'
     expect(config).toMatchObject({
       mode: 'live',
       hostname: 'live-one',
-      live: {image: 'web', tmpfs_mib: 256, persist: [{path: '/var/lib/app', label: 'data'}], layers: [{name: 'base', file: '00-base.squashfs', sha256: sha256(layer.base)}, {name: 'web', file: '01-web.squashfs', sha256: sha256(layer.web)}]},
+      live: {image: 'web', tmpfs_mib: 256, persist: [{path: '/var/lib/app', label: 'data'}], attributes: {ATTR_ROLE: 'frontend', ATTR_RACK_ID: '7'}, layers: [{name: 'base', file: '00-base.squashfs', sha256: sha256(layer.base)}, {name: 'web', file: '01-web.squashfs', sha256: sha256(layer.web)}]},
       report: {url: base, token: expect.stringMatching(/^anm_/)},
     });
     expect(config).not.toHaveProperty('payload');
+    // Its SSH identity, made once by the registry: the private keys in its segment, the public ones on its record.
+    const segment = await unpack(files[1]!.url);
+    hostKeys = Object.fromEntries(segment.filter((f) => f.path.startsWith('anemos/ssh/host_keys/')).map((f) => [f.path.split('/').pop()!, f.data.toString()]));
+    expect(Object.keys(hostKeys).sort()).toEqual(['ssh_host_ecdsa_key', 'ssh_host_ed25519_key']);
+    const publicOf = (name: string) => {
+      writeFileSync(join(dir, name), hostKeys[name]!, {mode: 0o600});
+      return execFileSync('ssh-keygen', ['-y', '-f', join(dir, name)], {encoding: 'utf8'}).trim();
+    };
+    expect((await registry.getMachine(machine)).sshHostKeys).toEqual([publicOf('ssh_host_ed25519_key'), publicOf('ssh_host_ecdsa_key')]);
     // The record keeps what each boot ran: the layers by sha256, under the image's name.
     const [dep] = (await registry.deployments({machine})).items;
     expect(dep).toMatchObject({id: config.report.deployment, mode: 'deploy', source: 'network boot (live)'});
@@ -167,6 +178,9 @@ describe('live images from the registry: what a network-booted machine is given'
     await desire({image: 'base'});
     const files = initrds(await script());
     expect(files.map((f) => f.name)).toEqual(['base.img', 'machine.img', 'live-0.img']);
+    // The same SSH identity as its first live boot.
+    const segment = await unpack(files[1]!.url);
+    expect(Object.fromEntries(segment.filter((f) => f.path.startsWith('anemos/ssh/host_keys/')).map((f) => [f.path.split('/').pop()!, f.data.toString()]))).toEqual(hostKeys);
     expect(await unpack(files[2]!.url)).toEqual([{path: 'anemos/live/00-base.squashfs', data: layer.base}]);
   });
 

@@ -105,6 +105,10 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE secrets (name text PRIMARY KEY, value text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());`,
   // Live images: what a machine that runs one reports of its drift (what differs from the image it booted).
   `ALTER TABLE machines ADD COLUMN drift jsonb;`,
+  // A live machine's SSH host keys, made once and carried by each of its network live boots
+  // (its identity survives a reboot). Apart from machines: the private keys are read only
+  // to compose a boot, never by the API, which shows the public ones.
+  `CREATE TABLE machine_host_keys (machine_id text PRIMARY KEY REFERENCES machines(id), private jsonb NOT NULL, public jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now());`,
 ];
 
 export async function migrate(db: Db): Promise<{from: number; to: number}> {

@@ -16,6 +16,8 @@ import type {IncomingMessage, ServerResponse} from 'node:http';
 import {createGzip, gzipSync} from 'node:zlib';
 import {stringify} from 'yaml';
 import {fetchArtifact, sha256File} from '../../adapters/fetch.js';
+import {realRunner} from '../../adapters/process.js';
+import {makeHostKeys} from '../../adapters/ssh-keygen.js';
 import {liveLayerFile, payloadFileName, type BootConfig} from '../../core/boot-contract.js';
 import {applyDesired, parseConfig, type Config, type DesiredConfig} from '../../core/config.js';
 import {buildCpio, writeCpio} from '../../core/cpio.js';
@@ -35,6 +37,7 @@ import {AnemosError, configError} from '../../shared/errors.js';
 import type {NetworkConfig} from '../../core/network.js';
 import {planSegments, type SegmentInputs} from '../../core/segments.js';
 import {liveBoot, liveRamNeed, type LiveImage, type LiveLayer} from '../../core/live/image.js';
+import {attributeValues} from '../../core/imgbuild.js';
 import {readLiveImage} from '../live.js';
 import type {InstallerExplained} from '../registry/api.js';
 import {sendJson, sendText} from '../registry/http.js';
@@ -406,12 +409,14 @@ export class BootService {
     const dhcp = dhcpNetwork(mac);
     let config: Config | undefined;
     let payload: {file: string; sha256: string; img: BootFile} | undefined;
-    let live: {image: LiveImage; imgs: BootFile[]} | undefined;
+    let live: {image: LiveImage; imgs: BootFile[]; hostKeys: Record<string, string>; attributes: Record<string, string>} | undefined;
     if (purpose === 'live') {
       const machine = await this.o.registry.getMachine(mac);
       config = this.desiredConfig(machine.id, machine.desired!);
       const image = this.liveImage(machine, config);
-      live = {image, imgs: await Promise.all(image.layers.map((l, i) => this.layer(l, i)))};
+      // Its SSH identity, kept by the registry: the same at every live boot (a kexec live boot carries the host's own).
+      const hostKeys = await this.o.registry.machineHostKeys(machine.id, () => makeHostKeys(realRunner));
+      live = {image, imgs: await Promise.all(image.layers.map((l, i) => this.layer(l, i))), hostKeys, attributes: attributeValues(machine.attributes)};
     } else if (purpose === 'deploy') {
       const machine = await this.o.registry.getMachine(mac);
       config = this.desiredConfig(machine.id, machine.desired!);
@@ -433,7 +438,7 @@ export class BootService {
     const hostname = config?.hostname ?? `anemos-${hexMac(mac)}`;
     const report = {url: this.o.httpBase, token: booted.token.token, deployment};
     const bootConfig: BootConfig = live
-      ? {...bootConfigOf(config!, {mode: 'live', cliVersion: this.o.cliVersion, hostname}), live: {...liveBoot(live.image, config!.live!), ...(booted.drift ? {drift: {url: this.o.httpBase, token: booted.drift.token, seconds: DRIFT_SECONDS}} : {})}, report}
+      ? {...bootConfigOf(config!, {mode: 'live', cliVersion: this.o.cliVersion, hostname}), live: {...liveBoot(live.image, config!.live!), attributes: live.attributes, ...(booted.drift ? {drift: {url: this.o.httpBase, token: booted.drift.token, seconds: DRIFT_SECONDS}} : {})}, report}
       : config
       ? {...bootConfigOf(config, {mode: 'deploy', cliVersion: this.o.cliVersion, hostname, payload: {file: payload!.file, sha256: payload!.sha256}}), report}
       : {
@@ -449,7 +454,7 @@ export class BootService {
         };
     const network = config && config.network !== 'auto' ? config.network : dhcp;
     const keys = [...(config && config.access.ssh_authorized_keys !== 'host' ? config.access.ssh_authorized_keys : []), ...this.o.authorizedKeys];
-    const bytes = await this.segment({config: bootConfig, network: {...network, hostname}, authorizedKeys: keys});
+    const bytes = await this.segment({config: bootConfig, network: {...network, hostname}, authorizedKeys: keys, ...(live ? {hostKeys: Object.fromEntries(Object.entries(live.hostKeys).map(([k, v]) => [k, Buffer.from(v)]))} : {})});
     this.keep(deployment, bytes);
     this.o.log(`boot: ${mac} gets the deploy environment (${purpose}), deployment ${deployment}: a ${bytes.length}-byte segment${payload ? ` and the payload (${payload.img.size} bytes)` : ''}${live ? ` and the live image ${live.image.name} (${live.image.layers.map((l, i) => `${l.name}: ${live!.imgs[i]!.size} bytes`).join(', ')})` : ''}`);
     // The deploy environment the desired deployment names (fetched once, checked), or the server's own.
@@ -659,7 +664,7 @@ export class BootService {
    * as anemos deploy lays out its own, and compressed (UEFI's iPXE joins initrds unpadded: a
    * compressed archive is found wherever it starts, an uncompressed one only on 4 bytes).
    */
-  async segment(inp: {config: BootConfig; network: NetworkConfig; authorizedKeys: string[]}): Promise<Buffer> {
+  async segment(inp: Pick<SegmentInputs, 'config' | 'network' | 'authorizedKeys' | 'hostKeys'>): Promise<Buffer> {
     const [spec] = planSegments(inp);
     return gzipSync(await buildCpio(spec!.entries));
   }

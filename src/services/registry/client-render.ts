@@ -43,6 +43,7 @@ export function renderMachine(m: MachineRecord, deployments: Deployment[]): stri
   const attrs = Object.entries(m.attributes);
   if (attrs.length) lines.push('  attributes', ...attrs.map(([k, v]) => `    ${cell(k, 64)} = ${cell(JSON.stringify(v), 200)}`));
   lines.push(m.desired ? `  desired     ${(['kernel', 'initramfs', 'payload'] as const).filter((k) => m.desired![k]).map((k) => `${k} ${cell(m.desired![k]!.url, 200)} (${m.desired![k]!.sha256.slice(0, 12)}…)`).join('; ')}${m.desired.config ? `; overrides ${Object.keys(m.desired.config).join(', ')}` : ''}` : '  desired     none');
+  for (const k of m.sshHostKeys) lines.push(`  ssh key     ${cell(k, 200)}`);
   if (m.drift) {
     const s = m.drift.summary;
     const mark = {added: '+', changed: '~', removed: '-'} as const;

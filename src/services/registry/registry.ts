@@ -116,6 +116,8 @@ export interface MachineRecord extends MachineSummary {
   lastBoot: NetworkBootSighting | null;
   /** A live machine's last drift report: what differs from the image it booted (core/live/drift.ts). */
   drift: MachineDrift | null;
+  /** The SSH host keys the registry keeps for it (its network live boots carry them): public halves, for known_hosts. */
+  sshHostKeys: string[];
 }
 
 /** What a live machine reported of its drift, as the registry keeps it. */
@@ -723,12 +725,13 @@ export class Registry {
   /** A machine by its id, its UUID or one of its MACs (what an operator has at hand). */
   async getMachine(ref: string): Promise<MachineRecord> {
     const [r] = await this.db.query(
-      `SELECT ${MACHINE_COLUMNS}, EXISTS (SELECT 1 FROM tokens t WHERE t.machine_id = m.id AND t.role = 'machine' AND t.revoked_at IS NULL) AS enrolled
+      `SELECT ${MACHINE_COLUMNS}, EXISTS (SELECT 1 FROM tokens t WHERE t.machine_id = m.id AND t.role = 'machine' AND t.revoked_at IS NULL) AS enrolled,
+              (SELECT k.public FROM machine_host_keys k WHERE k.machine_id = m.id) AS ssh_host_keys
          FROM machines m WHERE m.id = $1 OR m.uuid = lower($1) OR m.id = (SELECT machine_id FROM machine_macs WHERE mac = lower($1)) LIMIT 1`,
       [ref],
     );
     if (!r) throw new RegistryError(404, 'no-machine', `No machine ${ref} in the registry.`, {hint: 'Name it by its id, its UUID or one of its MACs (anemos machines list).'});
-    return {...this.summary(r), attributes: (r.attributes as Record<string, unknown>) ?? {}, desired: (r.desired as DesiredDeployment | null) ?? null, inventory: (r.inventory as HardwareInventory | null) ?? null, createdAt: iso(r.created_at)!, enrolled: Boolean(r.enrolled), discoveredAt: iso(r.discovered_at), lastBoot: (r.last_boot as NetworkBootSighting | null) ?? null, drift: (r.drift as MachineDrift | null) ?? null};
+    return {...this.summary(r), attributes: (r.attributes as Record<string, unknown>) ?? {}, desired: (r.desired as DesiredDeployment | null) ?? null, inventory: (r.inventory as HardwareInventory | null) ?? null, createdAt: iso(r.created_at)!, enrolled: Boolean(r.enrolled), discoveredAt: iso(r.discovered_at), lastBoot: (r.last_boot as NetworkBootSighting | null) ?? null, drift: (r.drift as MachineDrift | null) ?? null, sshHostKeys: (r.ssh_host_keys as string[] | null) ?? []};
   }
 
   /**
@@ -821,6 +824,22 @@ export class Registry {
   /** The boot service answered this machine's request: kept on its record (a machine the registry does not know: nothing kept). */
   async sawBoot(sighting: NetworkBootSighting): Promise<void> {
     await this.db.query('UPDATE machines SET last_boot = $2 WHERE id = (SELECT machine_id FROM machine_macs WHERE mac = $1)', [sighting.mac.toLowerCase(), json(sighting)], 'anemos_saw_boot');
+  }
+
+  /**
+   * The SSH host keys a machine's network live boots carry: made once (by `make`) and kept,
+   * so that its identity survives a reboot. Two boots racing keep the first one's.
+   */
+  async machineHostKeys(machineId: string, make: () => Promise<{private: Record<string, string>; public: string[]}>): Promise<Record<string, string>> {
+    const read = async () => (await this.db.query<{private: Record<string, string>}>('SELECT private FROM machine_host_keys WHERE machine_id = $1', [machineId], 'anemos_host_keys'))[0]?.private;
+    const kept = await read();
+    if (kept) return kept;
+    const made = await make();
+    await this.db.transaction(async (tx) => {
+      const stored = await tx.query('INSERT INTO machine_host_keys (machine_id, private, public) VALUES ($1, $2, $3) ON CONFLICT (machine_id) DO NOTHING RETURNING machine_id', [machineId, json(made.private), json(made.public)]);
+      if (stored.length) await this.auditIn(tx, 'anemos serve (network boot)', machineId, 'ssh host keys made', {public: made.public});
+    });
+    return (await read())!;
   }
 
   /**

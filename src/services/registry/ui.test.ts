@@ -40,6 +40,7 @@ const machine: MachineRecord = {
   enrolled: true,
   discoveredAt: '2026-12-01T10:00:00.000Z',
   lastBoot: {at: '2026-12-01T10:00:00.000Z', mac: EVIL, client: EVIL, firmware: EVIL, boot: EVIL, rule: EVIL},
+  sshHostKeys: [EVIL],
   drift: {at: '2026-12-01T10:00:00.000Z', deployment: EVIL, summary: {added: 1, changed: 1, removed: 1, bytes: 2}, entries: [{path: EVIL, kind: 'added', type: 'dir', size: 1, entries: 2}, {path: EVIL, kind: 'changed', type: 'file', size: 1}, {path: EVIL, kind: 'removed', type: 'other', size: 0}], left: 0},
 };
 
