@@ -71,10 +71,16 @@ export function driftSummary(entries: DriftEntry[]): {added: number; changed: nu
   return {added: n('added'), changed: n('changed'), removed: n('removed'), bytes: entries.reduce((s, e) => s + e.size, 0)};
 }
 
+export const NO_DRIFT = "No drift: the system is the image it booted (with this host's own layer).";
+export const DRIFT_MARK = {added: '+', changed: '~', removed: '-'} as const;
+
+/** One folded entry's path (a directory with its /) and its size, as listings and pages show them. */
+export const driftPath = (e: DriftEntry) => `${e.path}${e.type === 'dir' ? '/' : ''}`;
+export const driftSize = (e: DriftEntry & {entries?: number}) => (e.kind === 'removed' ? '' : `${e.size} bytes${e.entries ? ` in ${e.entries + 1} entries` : ''}`);
+export const driftTotals = (s: ReturnType<typeof driftSummary>) => `${s.added} added, ${s.changed} changed, ${s.removed} removed; ${s.bytes} bytes written since boot (gone at the next reboot).`;
+
 export function renderDrift(entries: DriftEntry[]): string[] {
-  if (!entries.length) return ['No drift: the system is the image it booted (with this host\'s own layer).'];
-  const s = driftSummary(entries);
-  const mark = {added: '+', changed: '~', removed: '-'} as const;
-  const lines = foldAdded(entries).map((e) => `${mark[e.kind]} ${e.path}${e.type === 'dir' ? '/' : ''}${e.kind === 'removed' ? '' : `  ${e.size} bytes${e.entries ? ` in ${e.entries + 1} entries` : ''}`}`);
-  return [...lines, `${s.added} added, ${s.changed} changed, ${s.removed} removed; ${s.bytes} bytes written since boot (gone at the next reboot).`];
+  if (!entries.length) return [NO_DRIFT];
+  const lines = foldAdded(entries).map((e) => `${DRIFT_MARK[e.kind]} ${driftPath(e)}${e.kind === 'removed' ? '' : `  ${driftSize(e)}`}`);
+  return [...lines, driftTotals(driftSummary(entries))];
 }

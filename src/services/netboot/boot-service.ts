@@ -407,19 +407,17 @@ export class BootService {
   private async environment(mac: string, purpose: 'deploy' | 'live' | 'test' | 'register', idle?: 'poweroff'): Promise<Omit<EnvironmentFiles, 'again'>> {
     const deployment = newDeploymentId(this.now(), randomBytes(4).toString('hex'));
     const dhcp = dhcpNetwork(mac);
-    let config: Config | undefined;
     let payload: {file: string; sha256: string; img: BootFile} | undefined;
     let live: {image: LiveImage; imgs: BootFile[]; hostKeys: Record<string, string>; attributes: Record<string, string>} | undefined;
-    if (purpose === 'live') {
-      const machine = await this.o.registry.getMachine(mac);
-      config = this.desiredConfig(machine.id, machine.desired!);
+    // A deploy or a live boot runs the machine's desired deployment, read as any anemos.conf is.
+    const machine = purpose === 'deploy' || purpose === 'live' ? await this.o.registry.getMachine(mac) : undefined;
+    const config: Config | undefined = machine && this.desiredConfig(machine.id, machine.desired!);
+    if (machine && config && purpose === 'live') {
       const image = this.liveImage(machine, config);
       // Its SSH identity, kept by the registry: the same at every live boot (a kexec live boot carries the host's own).
       const hostKeys = await this.o.registry.machineHostKeys(machine.id, () => makeHostKeys(realRunner));
       live = {image, imgs: await Promise.all(image.layers.map((l, i) => this.layer(l, i))), hostKeys, attributes: attributeValues(machine.attributes)};
-    } else if (purpose === 'deploy') {
-      const machine = await this.o.registry.getMachine(mac);
-      config = this.desiredConfig(machine.id, machine.desired!);
+    } else if (machine && config) {
       if (config.payload && !/^https?:\/\//.test(config.payload.url)) throw configError('boot-payload-url', `Machine ${machine.id}'s desired payload is ${config.payload.url}: a network boot fetches it, so it must be an http(s) URL (with its sha256).`, 'Publish the payload on a web server the registry reaches; the boot network itself needs no route to it.');
       if (!config.payload) throw configError('boot-no-payload', `Machine ${machine.id}'s desired deployment names no payload: a network boot has nothing to deploy.`, `Set one: anemos machines set ${machine.id} --desired-config FILE with payload: {url, sha256}.`);
       payload = await this.payload(config.payload.url, config.payload.sha256!);

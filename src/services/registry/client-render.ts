@@ -2,6 +2,7 @@
 // the registry, and much of it from machines (hostnames, tags, notes, event messages), so
 // each one goes through terminalLine before it reaches the operator's terminal. Pure.
 
+import {DRIFT_MARK, driftPath, driftSize, driftTotals} from '../../core/live/drift.js';
 import {formatSize} from '../../core/inventory.js';
 import type {ReportEvent} from '../../core/registry/lifecycle.js';
 import {terminalLine} from '../../shared/terminal-text.js';
@@ -45,10 +46,8 @@ export function renderMachine(m: MachineRecord, deployments: Deployment[]): stri
   lines.push(m.desired ? `  desired     ${(['kernel', 'initramfs', 'payload'] as const).filter((k) => m.desired![k]).map((k) => `${k} ${cell(m.desired![k]!.url, 200)} (${m.desired![k]!.sha256.slice(0, 12)}…)`).join('; ')}${m.desired.config ? `; overrides ${Object.keys(m.desired.config).join(', ')}` : ''}` : '  desired     none');
   for (const k of m.sshHostKeys) lines.push(`  ssh key     ${cell(k, 200)}`);
   if (m.drift) {
-    const s = m.drift.summary;
-    const mark = {added: '+', changed: '~', removed: '-'} as const;
-    lines.push(`  drift       ${s.added} added, ${s.changed} changed, ${s.removed} removed; ${s.bytes} bytes (reported ${time(m.drift.at)})`);
-    for (const e of m.drift.entries) lines.push(`    ${mark[e.kind]} ${cell(e.path, 400)}${e.type === 'dir' ? '/' : ''}${e.kind === 'removed' ? '' : `  ${e.size} bytes${e.entries ? ` in ${e.entries + 1} entries` : ''}`}`);
+    lines.push(`  drift       reported ${time(m.drift.at)}: ${driftTotals(m.drift.summary)}`);
+    for (const e of m.drift.entries) lines.push(`    ${DRIFT_MARK[e.kind]} ${cell(driftPath(e), 400)}${e.kind === 'removed' ? '' : `  ${driftSize(e)}`}`);
     if (m.drift.left) lines.push(`    and ${m.drift.left} more`);
   }
   if (deployments.length) {

@@ -9,6 +9,7 @@ import {formatSize, type HardwareInventory} from '../../core/inventory.js';
 import {MACHINE_STATES, TRANSITIONS, type MachineState, type TokenKind} from '../../core/registry/lifecycle.js';
 import {html, type SafeHtml} from './html.js';
 import type {AuditEntry, Deployment, MachineDrift, MachineRecord, MachineSummary, Page} from './registry.js';
+import {DRIFT_MARK, driftPath, driftSize, driftTotals, NO_DRIFT} from '../../core/live/drift.js';
 import type {InstallerExplained} from './api.js';
 
 export const STYLESHEET = `body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -100,12 +101,10 @@ ${pager(machines, machines.items.length, (cursor) => link({cursor}), !f.cursor, 
 
 /** A live machine's drift, as it last reported it: what differs from the image it booted (gone at its next reboot). */
 function driftSection(d: MachineDrift) {
-  const mark = {added: '+', changed: '~', removed: '-'} as const;
-  const s = d.summary;
   return html`<section id="drift"><h2>Drift <span class="muted">(reported ${when(d.at)}${d.deployment ? ` from boot ${d.deployment}` : ''})</span></h2>${
     d.entries.length
-      ? html`<p>${s.added} added, ${s.changed} changed, ${s.removed} removed; ${s.bytes} bytes written since boot (gone at the next reboot).</p><table>${d.entries.map((e) => html`<tr class="drift-${e.kind}"><td>${mark[e.kind]}</td><td><code>${e.path}${e.type === 'dir' ? '/' : ''}</code></td><td>${e.kind === 'removed' ? '' : `${e.size} bytes${e.entries ? ` in ${e.entries + 1} entries` : ''}`}</td></tr>`)}</table>${d.left ? html`<p class="muted">And ${d.left} more, not kept.</p>` : ''}`
-      : html`<p class="muted">No drift: the system is the image it booted (with this host's own layer).</p>`
+      ? html`<p>${driftTotals(d.summary)}</p><table>${d.entries.map((e) => html`<tr class="drift-${e.kind}"><td>${DRIFT_MARK[e.kind]}</td><td><code>${driftPath(e)}</code></td><td>${driftSize(e)}</td></tr>`)}</table>${d.left ? html`<p class="muted">And ${d.left} more, not kept.</p>` : ''}`
+      : html`<p class="muted">${NO_DRIFT}</p>`
   }</section>`;
 }
 
