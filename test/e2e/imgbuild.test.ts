@@ -9,7 +9,7 @@ import {chmodSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, readS
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {beforeAll, describe, expect, it} from 'vitest';
-import {E2E_CACHE, rootfsTarball, TARGET_PACKAGES, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {E2E_CACHE, TARGET_SUITE, targetTarball} from '../helpers/e2e-images.js';
 import {composeEnv, ensureBase, QEMU_MAC, sha256, sshKeypair} from '../helpers/deploy-env.js';
 import {CLI, REPO} from '../helpers/kernel.js';
 import {Vm} from '../helpers/qemu.js';
@@ -35,7 +35,7 @@ describe('IMGBUILD: payloads/debian builds Debian on a blank disk inside the dep
   async function testPayload(dir: string, extraImgbuild = ''): Promise<{file: string; data: Buffer; sha: string}> {
     cpSync(join(REPO, 'payloads', 'debian'), dir, {recursive: true});
     // login.defs as debootstrap will install it (the suite's mmdebstrap tarball has the same file): a patch that must apply.
-    const tarball = await rootfsTarball(TARGET_SUITE, TARGET_PACKAGES, 'tar.zst');
+    const tarball = await targetTarball();
     const loginDefs = execFileSync('tar', ['--zstd', '-xOf', tarball, './etc/login.defs']);
     const orig = join(work, 'login.defs');
     writeFileSync(orig, loginDefs);

@@ -10,7 +10,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {BASE_DIR, ensureBase, sha256, sshKeypair} from '../helpers/deploy-env.js';
-import {E2E_CACHE, imagePayload, liveImages, rootfsTarball, TARGET_PACKAGES, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {E2E_CACHE, imagePayload, liveImages, TARGET_SUITE, targetTarball} from '../helpers/e2e-images.js';
 import {sshArgs} from '../helpers/ssh.js';
 import {startNetLab, type NetLab} from '../helpers/netlab.js';
 import {Vm} from '../helpers/qemu.js';
@@ -72,12 +72,17 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
       return r.status === 200 && r.json.inventory ? r.json : undefined;
     }, 60_000);
 
+  /** The live layers, built while the lab starts and the other cases boot (awaited by the Live case). */
+  let liveBuild: ReturnType<typeof liveImages>;
+
   beforeAll(async () => {
+    liveBuild = liveImages();
+    liveBuild.catch(() => undefined); // its error is the Live case's, when it awaits it
     await ensureBase();
     work = mkdtempSync(join(tmpdir(), 'anemos-netboot-'));
     lab = startNetLab(work, String(process.pid));
     operator = sshKeypair(work, 'operator');
-    target = await rootfsTarball(TARGET_SUITE, TARGET_PACKAGES, 'tar.zst');
+    target = await targetTarball();
     writeFileSync(join(work, "boot-keys"), operator.pub);
     const data = join(work, 'registry');
     admin = makeToken(data, 'admin');
@@ -245,7 +250,7 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
   });
 
   it.concurrent('Live: a blank machine given a live image boots it into RAM from the registry at every boot, its disk never written; another image made desired (a rollback) is what its next boot runs', async () => {
-    const images = await liveImages();
+    const images = await liveBuild;
     for (const l of ['base', 'web']) symlinkSync(join(images.dir, l, 'out'), join(work, 'images', l));
     // A package the image does not have, to install on the live machine.
     execFileSync('apt-get', ['download', 'hello'], {cwd: work, stdio: 'ignore'});

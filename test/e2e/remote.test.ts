@@ -12,7 +12,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {ensureBase, QEMU_MAC, sha256, sshKeypair} from '../helpers/deploy-env.js';
-import {E2E_CACHE, providerDisk, rootfsTarball, STOCK_PROVIDER_PACKAGES, TARGET_PACKAGES, TARGET_SUITE} from '../helpers/e2e-images.js';
+import {DEBIAN_GRUB_SETUP, E2E_CACHE, providerDisk, rootfsTarball, STOCK_PROVIDER_PACKAGES, TARGET_SUITE, targetTarball} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
 import {CLI, REPO} from '../helpers/kernel.js';
 import {keptPath, Vm} from '../helpers/qemu.js';
@@ -22,6 +22,8 @@ import {Registry} from '../../src/services/registry/registry.js';
 import {createRegistryServer} from '../../src/services/registry/server.js';
 
 const BUILD_ID = `remote-${process.pid}`;
+/** Made over SSH in the deploy environment: the slow payload's cue to fail. */
+const SETTLE = '/run/anemos-e2e-settle';
 const timings: Record<string, number> = {};
 const since = (t0: number) => Number(((Date.now() - t0) / 1000).toFixed(1));
 
@@ -67,7 +69,7 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     operator = sshKeypair(E2E_CACHE, 'operator');
     base = await ensureBase();
     const provider = await rootfsTarball('bookworm', STOCK_PROVIDER_PACKAGES, 'tar');
-    const target = await rootfsTarball(TARGET_SUITE, TARGET_PACKAGES, 'tar.zst');
+    const target = await targetTarball();
     const disk = join(work, 'provider.raw');
     execFileSync('cp', ['--sparse=always', await providerDisk(provider, `${operator.priv}.pub`), disk]);
 
@@ -85,10 +87,11 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     mkdirSync(failDir);
     writeFileSync(join(failDir, 'deploy'), '#!/bin/sh\necho "checking the disk before touching it: not good"; exit 4\n', {mode: 0o755});
     const failSha = pack(failDir, join(work, 'fail.tar.gz'));
-    // Slow to fail: time to kill the driver, attach again and drop its connection meanwhile.
+    // Slow to fail: it waits for the test (a file it makes over SSH, 200 s at most), for time to
+    // kill the driver, attach again and drop its connection meanwhile.
     const slowDir = join(work, 'slow-payload');
     mkdirSync(slowDir);
-    writeFileSync(join(slowDir, 'deploy'), '#!/bin/sh\necho "waiting for the disk to settle"; sleep 100; echo "the disk never settled"; exit 4\n', {mode: 0o755});
+    writeFileSync(join(slowDir, 'deploy'), `#!/bin/sh\necho "waiting for the disk to settle"; i=0; while [ ! -e ${SETTLE} ] && [ $i -lt 200 ]; do sleep 1; i=$((i + 1)); done; echo "the disk never settled"; exit 4\n`, {mode: 0o755});
     const slowSha = pack(slowDir, join(work, 'slow.tar.gz'));
     for (const [path, file] of Object.entries({'/vmlinuz': base.kernel, '/initramfs.cpio.zst': base.initramfs, '/target.tar.zst': target})) server.routes.set(path, {file});
 
@@ -112,17 +115,8 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     vm = new Vm({disks: [disk], memoryMb: 1024, serialLog: join(work, 'serial.log'), mac: QEMU_MAC, hostfwd: [`tcp:127.0.0.1:${port}-:22`], noReboot: false});
     await ssh('true', 240_000);
     timings['provider boot → SSH'] = since(t0);
-    // GRUB as Debian installs it (grub-install, update-grub: grubenv, next_entry, 41_custom),
-    // with the serial console this VM is watched through.
-    await ssh(
-      [
-        'mkdir -p /etc/default/grub.d',
-        `printf '%s\\n' 'GRUB_CMDLINE_LINUX="net.ifnames=0 console=tty0 console=ttyS0,115200"' 'GRUB_TERMINAL="console serial"' 'GRUB_SERIAL_COMMAND="serial --speed=115200"' 'GRUB_TIMEOUT=1' > /etc/default/grub.d/50-console.cfg`,
-        'grub-install /dev/vda >/dev/null 2>&1',
-        'update-grub >/dev/null 2>&1',
-      ].join(' && '),
-      300_000,
-    );
+    // GRUB as Debian installs it, with an operator's line in custom.cfg.
+    await ssh(DEBIAN_GRUB_SETUP, 300_000);
     // The operator pins the server's key, as a CI job does with a known_hosts secret.
     knownHosts = join(work, 'known_hosts');
     writeFileSync(knownHosts, execFileSync('ssh-keyscan', ['-p', String(port), '127.0.0.1'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']}));
@@ -202,6 +196,7 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
 
   it('a fleet rollout with Ansible (examples/ansible): the first server\'s payload fails before writing, its old system comes back (exit 10), the rollout stops there', async () => {
     const before = await bootId();
+    const mark = vm.log().length;
     const logs = join(work, 'fleet');
     const inventory = join(work, 'inventory.ini');
     // The second server is never contacted: the rollout must stop at the first failure.
@@ -231,9 +226,14 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     // The old system, unchanged, and the one-shot entry consumed.
     expect(await bootId()).not.toBe(before);
-    const after = await ssh('cat /etc/provider-marker; . /etc/os-release; echo $VERSION_CODENAME; grub-editenv list; cat /proc/cmdline');
+    const after = await ssh('cat /etc/provider-marker; . /etc/os-release; echo $VERSION_CODENAME; grub-editenv list; cat /proc/cmdline; echo --; cat /boot/grub/custom.cfg');
     expect(after).toMatch(/^provider-image\nbookworm\n/);
-    expect(after).not.toMatch(/next_entry=anemos|anemos\.mode/);
+    const [state, custom] = after.split('--\n');
+    expect(state).not.toMatch(/next_entry=anemos|anemos\.mode/);
+    // The operator's custom.cfg line kept, the entry after it; and the deploy environment came
+    // through GRUB (BOOT_IMAGE is set by GRUB's linux command; kexec does not add it).
+    expect(custom).toMatch(/^kept by the operator\n### BEGIN anemos/);
+    expect(vm.log().slice(mark)).toMatch(/Command line: BOOT_IMAGE=\/boot\/anemos\/vmlinuz .*anemos\.mode=deploy/);
   }, 1_200_000);
 
   it('--install-kexec, then the driver is killed mid-deploy and SSH drops: the deploy goes on; --attach with a short --timeout gives up (12); --attach follows it again to its verdict (10)', async () => {
@@ -264,6 +264,9 @@ describe('anemos deploy --host: a stock Debian 12 server re-imaged from the work
     expect(fileText(join(logs, 'deploy.log'))).not.toMatch(/the disk never settled/);
     const drop = `setsid sh -c 'sleep 2; for p in $(pidof dropbear); do pp=$(cut -d" " -f4 /proc/$p/stat); [ "$(cat /proc/$pp/comm)" = dropbear ] && kill $p; done' </dev/null >/dev/null 2>&1 &`;
     await new Promise((res) => execFile('ssh', [...sshArgs(operator.priv, port), drop], () => res(undefined)));
+    // After the drop (2 s from now), the payload goes on to fail: what follows reaches --attach on its new connection.
+    await new Promise((res) => setTimeout(res, 8000));
+    await ssh(`touch ${SETTLE}`);
     const r = await attached;
     timings['kill, attach, drop → old system back'] = since(t0);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(10);
