@@ -40,6 +40,8 @@ console.log(`measured ${t.when}`);
 console.log(`kexec → image mounted ${t["kexec → live image mounted"]} s | kexec → live SSH ${t["kexec → live SSH"]} s | anemos deploy until kexec ${t["anemos deploy until kexec"]} s`);
 console.log(`layers: base ${t["layer base (bytes)"]} bytes, web ${t["layer web (bytes)"]} bytes; host layer ${t["host layer (KiB)"]} KiB`);
 console.log(`live system: ${t["live system: RAM used (MiB)"]} MiB used, ${t["live system: RAM available (MiB)"]} MiB available of 1024 MiB`);
+const every = t["every_boot: anemos deploy → live SSH (reboot, firmware, GRUB)"];
+if (every !== undefined) console.log(`from the disk (live.every_boot): anemos deploy → live SSH ${every} s (a reboot through the firmware and GRUB, the layers read by GRUB)`);
 '
 echo "## live image by network boot (test/e2e/network-boot.test.ts, Live: a blank machine boots base + web into RAM from the registry, QEMU TCG, 1 GiB; seconds)"
 if [ -f .cache/e2e/live-netboot-timings.json ]; then

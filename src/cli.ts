@@ -62,7 +62,7 @@ const makePjson = (bundleFile: string) => ({
       config: {description: 'Check the deploy configuration.'},
       image: {description: 'Build live images: layers of a system, booted into RAM.'},
       initramfs: {description: 'Build, compose and inspect initramfs images.'},
-      live: {description: 'Live hosts: what differs from the image they booted.'},
+      live: {description: 'Live hosts: what differs from the image they booted; a host that boots its image from its disk at every boot, back to its installed system.'},
       network: {description: 'Capture the host network and render it for a new system.'},
       payload: {description: 'Pack and check payloads.'},
       machines: {description: "The registry's machines: list, show, change, retire, follow a deployment."},

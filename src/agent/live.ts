@@ -152,7 +152,65 @@ ${live.persist.map((p) => `mkdir -p "$root${p.path}"`).join('\n')}
   if (r.exitCode !== 0) throw new AgentError('live-host-layer', `This host's layer could not be written (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-3).join(' ')}. Rerun: sh ${work}/host-layer.sh`);
   await renderConffs(runner, log, templateValues(host.net, {hostname, imgname: live.image, target}), live.attributes ?? {});
   if (live.drift) await driftReporter(runner, log, live.drift);
+  if (live.every_boot) {
+    mkdirSync(`${LIVE_ROOT}/usr/local/sbin`, {recursive: true});
+    writeFileSync(`${LIVE_ROOT}/usr/local/sbin/anemos-boot-os`, BOOT_OS_SCRIPT, {mode: 0o755});
+    log.info('every boot runs this image (GRUB\'s default entry on this disk): anemos-boot-os makes the next boot the installed system, once');
+  }
 }
+
+/**
+ * A live boot from the disk at every boot (live.every_boot) failed before the switch: a reboot
+ * would take GRUB's default, this image, and fail again. The next boot is the installed
+ * system's entry instead, once (BOOT_OS_SCRIPT, run by the deploy environment's sh).
+ */
+export async function bootInstalledOnce(runner: Runner, log: AgentLog): Promise<void> {
+  const script = `${LIVE_DIR}/boot-os`;
+  mkdirSync(LIVE_DIR, {recursive: true});
+  writeFileSync(script, BOOT_OS_SCRIPT, {mode: 0o755});
+  const r = await runner.run('/bin/sh', [script, '0'], {allowFail: true, env: {PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TMPDIR: LIVE_DIR}});
+  if (r.exitCode === 0) log.info(`${r.stdout.trim().replace(/; the boot after it .*$/, '')}: the installed system, not this image again`);
+  else log.warn(`the next boot could not be turned to the installed system (${r.stderr.trim() || `exit ${r.exitCode}`}): GRUB's default, this image, boots again`);
+}
+
+/**
+ * On a live system booted from its disk at every boot (live.every_boot): the next boot, once,
+ * is GRUB's entry ENTRY (0 by default: the installed system's own), as grub-reboot would make
+ * it, with no GRUB tools in the image. It finds the file system holding anemos-live and GRUB's
+ * grubenv, and sets next_entry there; GRUB takes it at the next boot and clears it, and the
+ * live entry stays the default for the boot after.
+ */
+export const BOOT_OS_SCRIPT = String.raw`#!/bin/sh
+# anemos: make the next boot, once, GRUB's entry $1 (0: the installed system) instead of this live image.
+set -eu
+entry=${'$'}{1:-0}
+case "$entry" in *[!A-Za-z0-9_.-]*|'') echo "anemos-boot-os: $entry is not a GRUB entry number or id" >&2; exit 2;; esac
+mnt=$(mktemp -d)
+trap 'umount "$mnt" 2>/dev/null || true; rmdir "$mnt"' EXIT
+for name in $(sed -n '3,$ s/.* //p' /proc/partitions); do
+  dev=/dev/$name
+  mount "$dev" "$mnt" 2>/dev/null || continue
+  for prefix in boot/ ''; do
+    env="$mnt/${'$'}{prefix}grub/grubenv"
+    if [ -e "$mnt/${'$'}{prefix}anemos-live/vmlinuz" ] && [ -f "$env" ]; then
+      new="$env.anemos"
+      { printf '# GRUB Environment Block\n'; grep -a -v -e '^#' -e '^next_entry=' "$env" || true; printf 'next_entry=%s\n' "$entry"; } > "$new"
+      size=$(wc -c < "$new")
+      if [ "$size" -gt 1024 ]; then rm -f "$new"; echo "anemos-boot-os: $env has no room for next_entry" >&2; exit 1; fi
+      # GRUB writes grubenv in place: the same 1024 bytes, padded with #.
+      head -c $((1024 - size)) /dev/zero | tr '\0' '#' >> "$new"
+      dd if="$new" of="$env" conv=notrunc status=none
+      rm -f "$new"
+      sync
+      echo "anemos-boot-os: the next boot is GRUB's entry $entry, once ($dev, $env); the boot after it runs this live image again"
+      exit 0
+    fi
+  done
+  umount "$mnt"
+done
+echo "anemos-boot-os: no disk here has anemos-live beside a GRUB grubenv" >&2
+exit 1
+`;
 
 /**
  * A network boot's live system reports its drift to the registry by itself: a systemd timer

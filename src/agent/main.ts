@@ -23,7 +23,7 @@ import {configure} from './configure.js';
 import {runImgbuild} from './imgbuild.js';
 import {checkBootConfig} from './main-checks.js';
 import {diskWrites} from './disk-writes.js';
-import {LIVE_UPPER, mountLive} from './live.js';
+import {bootInstalledOnce, LIVE_UPPER, mountLive} from './live.js';
 import {AgentError} from './errors.js';
 import {AnemosError} from '../shared/errors.js';
 import {AgentLog, type LogEvent} from './log.js';
@@ -377,6 +377,8 @@ async function run(): Promise<void> {
     );
     if (action === 'reboot') {
       if (reachable) await waitForWatcher(config, log);
+      // From the disk at every boot: GRUB's default would boot this image, and fail, again.
+      if (config?.live?.every_boot) await bootInstalledOnce(runner, log);
       await reboot(runner, log, written.length ? `disks written (${written.join(', ')}), but deploy.on_failure is reboot` : 'no disk was written, so the old system is intact', 10);
     }
     log.error(`Disks were written (${written.join(', ') || 'none'}): staying up so you can repair. Log: ${log.logPath}. SSH: ssh root@${net ? primaryAddress(net) : '<address>'}. Retry: ${existsSync(`${PAYLOAD_DIR}/deploy`) ? `cd ${PAYLOAD_DIR} && ./deploy` : `the step scripts in ${RUN_DIR}/imgbuild/steps (each runs alone: sh FILE)`}`);

@@ -19,6 +19,7 @@ const LOADERS: Record<string, () => Command.Class> = {
   'initramfs:list': () => require('./initramfs/list.js').default,
   inventory: () => require('./inventory.js').default,
   'live:diff': () => require('./live/diff.js').default,
+  'live:remove': () => require('./live/remove.js').default,
   'machines:explain': () => require('./machines/explain.js').default,
   'machines:list': () => require('./machines/list.js').default,
   'machines:retire': () => require('./machines/retire.js').default,

@@ -125,6 +125,8 @@ export interface LiveBoot {
   attributes?: Record<string, string>;
   /** A network boot's registry: where the live system reports its drift (POST /api/v1/drift, plain HTTP), with the token for it, every `seconds`. */
   drift?: {url: string; token: string; seconds: number};
+  /** Booted from the host's own disk at every boot (live.every_boot): the live system gets anemos-boot-os, the way back to the installed system. */
+  every_boot?: boolean;
 }
 
 export interface NextBoot {
@@ -220,6 +222,7 @@ export const BOOT_CONFIG_SCHEMA: Schema = {
           // Sent by the live system's bash over /dev/tcp: plain HTTP to an address and port, nothing it would have to quote.
           properties: {url: {type: 'string', pattern: '^http://[A-Za-z0-9.:\\[\\]-]+:[0-9]+$'}, token: {type: 'string', pattern: '^[A-Za-z0-9_-]+$'}, seconds: {type: 'integer', minimum: 10, maximum: 86400}},
         },
+        every_boot: {type: 'boolean'},
       },
     },
     next_boot: {

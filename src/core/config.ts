@@ -78,6 +78,7 @@ export const CONFIG_SCHEMA: Schema = {
       properties: {
         image: {type: 'string', description: 'The top layer\'s build directory (anemos image build writes DIR/out); its parents are found from its manifest. A relative path is read from the config file\'s directory. In a desired deployment a network boot runs: the name of an image of anemos serve --images.', pattern: '^[^:]+$', 'x-hint': 'Name a directory holding manifest.json and layer.squashfs, e.g. images/web/out.'},
         tmpfs: {type: 'string', pattern: SIZE, default: '512M', description: 'The writable layer over the image (a tmpfs in RAM): what the running system may write, in M or G.', 'x-hint': 'A size like 512M or 2G.'},
+        every_boot: {type: 'boolean', default: false, description: 'Boot the image at every boot, from this host\'s disk: the deploy environment and the layers go to /boot/anemos-live and a GRUB entry there becomes the default (boot.method auto or bootloader). Without it, the image runs until the next reboot. anemos-boot-os, on the live system, makes the next boot the installed system once; anemos live remove, there, takes the entry out.'},
         persist: {
           type: 'array',
           default: [],
@@ -204,6 +205,8 @@ export interface LiveConfig {
   image: string;
   tmpfsMib: number;
   persist: {path: string; label: string; format?: string}[];
+  /** Boot it at every boot from this host's disk (a default GRUB entry), not once. */
+  everyBoot: boolean;
 }
 
 /** "512M" or "2G" in MiB. */
@@ -323,7 +326,7 @@ export function parseConfig(text: string, source: string, opts: ParseConfigOptio
     kernel: lower(r.kernel)!,
     initramfs: lower(r.initramfs)!,
     ...(r.payload ? {payload: {...lower(r.payload)!, ...(payloadDir(r.payload.url, opts) ? {dir: true as const} : {})}} : {}),
-    ...(r.live ? {live: {image: placePath(r.live.image, opts), tmpfsMib: sizeMib(r.live.tmpfs ?? '512M'), persist: (r.live.persist ?? []).map((p: {path: string; label: string; format?: string}) => ({path: p.path, label: p.label, ...(p.format ? {format: p.format} : {})}))}} : {}),
+    ...(r.live ? {live: {image: placePath(r.live.image, opts), tmpfsMib: sizeMib(r.live.tmpfs ?? '512M'), persist: (r.live.persist ?? []).map((p: {path: string; label: string; format?: string}) => ({path: p.path, label: p.label, ...(p.format ? {format: p.format} : {})})), everyBoot: r.live.every_boot === true}} : {}),
     ...(r.hostname ? {hostname: r.hostname} : {}),
     cmdline: r.cmdline ?? '',
     network: r.network && r.network !== 'auto' ? normalizeNetwork(r.network) : 'auto',

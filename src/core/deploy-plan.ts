@@ -167,7 +167,13 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
   if (opts.mode === 'deploy' && !config.payload && !config.live) need('no-payload', 'deploy mode needs a payload, and anemos.conf has none.', 'Add "payload: {url, sha256}" (anemos payload pack prints it), or use "anemos test-boot".');
 
   // Boot method: the one asked for, or with "auto" the first of the table's order that can work here.
-  const candidates: BootMethodName[] = config.boot.method === 'auto' ? [...BOOT_METHOD_NAMES] : [config.boot.method];
+  let candidates: BootMethodName[] = config.boot.method === 'auto' ? [...BOOT_METHOD_NAMES] : [config.boot.method];
+  // live.every_boot: the image from this disk at every boot, through GRUB's default entry.
+  if (live && config.live?.everyBoot) {
+    if (config.boot.method === 'kexec') need('live-every-boot-kexec', 'live.every_boot boots the image from this disk through GRUB at every boot, and boot.method is kexec.', 'Set boot.method to auto (or bootloader), or remove live.every_boot to boot the image once by kexec.');
+    candidates = ['live-disk'];
+    warnings.push('live.every_boot: from now on every boot of this host runs the image (GRUB\'s default entry, in /boot/grub/custom.cfg). On the live system, anemos-boot-os makes the next boot the installed system, once; there, anemos live remove takes the entry out.');
+  }
 
   // --install-kexec: kexec-tools is planned as present, and installed before the load.
   let setup: string[][] = [];

@@ -22,11 +22,13 @@ export function renderPlan(plan: DeployPlan, commands: string[]): string {
   lines.push(`SSH into the deploy environment: ${plan.authorizedKeys.length} key(s); host keys: ${Object.keys(plan.hostKeys).length ? 'carried from this host' : 'new'}`);
   const live = plan.bootConfig.live;
   if (plan.live && live) {
-    lines.push('', `Live image ${plan.live.name}, booted into RAM; no disk is written${live.persist.length ? ' but the persist: file systems' : ''}:`);
+    const persist = live.persist.length ? ' but the persist: file systems' : '';
+    const written = live.every_boot ? `nothing is written but /boot (the deploy environment and the layers in /boot/anemos-live, the GRUB entry)${persist.replace(' but', ' and')}` : `no disk is written${persist}`;
+    lines.push('', `Live image ${plan.live.name}, booted into RAM; ${written}:`);
     for (const l of plan.live.layers) lines.push(`  layer ${l.name.padEnd(12)} ${l.file}  sha256 ${short(l.sha256)}  ${l.size} bytes`);
     lines.push(`  writable: a ${live.tmpfs_mib} MiB tmpfs over the layers and this host's own layer (hostname, network, SSH keys), made at boot`);
     for (const p of live.persist) lines.push(`  persist: ${p.path} on the file system labelled ${p.label}${p.format ? ` (if no disk has one: made on ${p.format}, only if it is empty)` : ''}`);
-    lines.push(`A reboot returns to what the firmware boots: this host's own system.`);
+    lines.push(live.every_boot ? 'Every boot runs this image again (GRUB\'s default entry); anemos-boot-os on the live system makes the next one the installed system, once.' : `A reboot returns to what the firmware boots: this host's own system.`);
   } else if (plan.mode === 'deploy') {
     lines.push(`Disk the payload may erase: ${plan.bootConfig.disk ?? '(not set: the payload chooses)'}`);
     lines.push(`Payload timeout: ${plan.bootConfig.timeout} s; network gate: ${plan.bootConfig.network_timeout} s; on failure: ${plan.bootConfig.on_failure}`);

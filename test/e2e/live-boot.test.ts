@@ -5,7 +5,9 @@
 // address, hostname and SSH host key; the page answers; its disk is not written; a file
 // written to /etc is gone after a reboot and a second live boot, the host key is not, and a
 // persist: path on a second disk keeps its file, another on an empty third disk is formatted
-// once because its entry allows it; anemos live diff lists a changed config
+// once because its entry allows it. The second live boot is from the server's own disk
+// (live.every_boot: GRUB's default entry), and anemos-boot-os and anemos live remove lead
+// back to its installed system; anemos live diff lists a changed config
 // file, a new package, a new and a removed file. Before that: a stale parent, a damaged
 // layer and too little RAM are refused before anything changes, and a persist: label no
 // disk has stops the deploy environment before the switch: the server's own system is back.
@@ -15,7 +17,7 @@ import {cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {QEMU_MAC} from '../helpers/deploy-env.js';
-import {bootProvider, E2E_CACHE, endProviderE2e, liveImages, providerSetup} from '../helpers/e2e-images.js';
+import {bootProvider, DEBIAN_GRUB_SETUP, E2E_CACHE, endProviderE2e, liveImages, providerSetup} from '../helpers/e2e-images.js';
 import {startServer, type TestServer} from '../helpers/http-server.js';
 import {CLI} from '../helpers/kernel.js';
 import type {Vm} from '../helpers/qemu.js';
@@ -98,6 +100,8 @@ describe('live images by kexec: a Debian 12 server boots a layered image into RA
     vm = booted.vm;
     fingerprint = booted.fingerprint;
     timings['provider boot → SSH'] = booted.seconds;
+    // GRUB as Debian installs it: what live.every_boot writes its entry beside.
+    await ssh(DEBIAN_GRUB_SETUP, 300_000);
   }, 1_800_000);
 
   afterAll(async () => {
@@ -106,7 +110,7 @@ describe('live images by kexec: a Debian 12 server boots a layered image into RA
     if (timings['kexec → live SSH']) writeFileSync(join(E2E_CACHE, 'live-timings.json'), `${JSON.stringify({when: new Date().toISOString(), ...timings}, null, 2)}\n`);
   });
 
-  it('refuses a stale parent, a damaged layer and too little RAM before anything changes', async () => {
+  it('refuses a stale parent, a damaged layer and too little RAM before anything changes; a persist: label no disk has stops a boot from the disk (every_boot) before the switch, and the installed system boots next; anemos live remove', async () => {
     const before = await bootId();
     await put('stale.conf', conf('{image: /root/stale/web/out}'));
     let r = await sshStatus('anemos deploy --yes --config /root/stale.conf');
@@ -128,16 +132,28 @@ describe('live images by kexec: a Debian 12 server boots a layered image into RA
     expect((await sshStatus('cat /sys/kernel/kexec_loaded')).out.trim()).toBe('0');
 
     // Found only in the deploy environment: a persist: label no disk has. It stops before the
-    // switch, with no disk written, and the machine reboots into its own system.
-    await put('nolabel.conf', conf('{image: /root/images/web/out, tmpfs: 256M, persist: [{path: /srv/x, label: nolabel}]}'));
+    // switch, with no disk written, and the machine reboots into its own system. Booted from
+    // its disk at every boot (every_boot), GRUB's default would be the image again: the
+    // deploy environment makes the next boot the installed system's entry, once.
+    await put('nolabel.conf', conf('{image: /root/images/web/out, tmpfs: 256M, every_boot: true, persist: [{path: /srv/x, label: nolabel}]}'));
     const mark = vm.log().length;
     r = await sshStatus('anemos deploy --yes --config /root/nolabel.conf');
     expect(r.code, r.out).toBe(0);
-    await vm.waitFor(/DEPLOY FAILED: persist: \/srv\/x is on the file system labelled nolabel, and no disk here has one/, 300_000, mark);
+    expect(r.out).toMatch(/by a default GRUB entry on this disk/);
+    await vm.waitFor(/DEPLOY FAILED: persist: \/srv\/x is on the file system labelled nolabel, and no disk here has one/, 420_000, mark);
+    await vm.waitFor(/anemos-boot-os: the next boot is GRUB's entry 0, once \(\/dev\/vda1, .*\): the installed system, not this image again/, 60_000, mark);
     await vm.waitFor(/no disk was written, so the old system is intact: rebooting/, 60_000, mark);
     expect(await waitForCodename(operator.priv, port, 'bookworm', 300_000)).toBe('bookworm');
     expect(await bootId()).not.toBe(before);
-  }, 900_000);
+    // That boot came through GRUB (BOOT_IMAGE), which took next_entry and cleared it.
+    expect(vm.log().slice(mark)).toMatch(/Command line: BOOT_IMAGE=\/boot\/anemos-live\/vmlinuz .*anemos\.mode=live/);
+    expect(await ssh('grub-editenv list')).not.toMatch(/^next_entry=\S/m);
+    // anemos live remove: GRUB's own default again, the operator's line kept.
+    const removed = await ssh('anemos live remove; echo --; cat /boot/grub/custom.cfg; test -e /boot/anemos-live && echo still-there || echo gone');
+    expect(removed).toMatch(/^Removed: the anemos-live entry of \/boot\/grub\/custom\.cfg/);
+    expect(removed).toMatch(/Removed: \/boot\/anemos-live/);
+    expect(removed).toMatch(/--\nkept by the operator\ngone\n$/);
+  }, 1_200_000);
 
   let liveFacts = '';
   it('boots web live: its address, hostname and host key, the page, nothing written to its disk', async () => {
@@ -208,18 +224,37 @@ describe('live images by kexec: a Debian 12 server boots a layered image into RA
     expect(text).toMatch(/\d+ added, \d+ changed, 1 removed; \d+ bytes written since boot/);
   }, 300_000);
 
-  it('a reboot brings the provider back, untouched; a second live boot has no /etc file, the same host key, the persist: file', async () => {
+  it('a reboot brings the provider back, untouched; every_boot: its disk boots the image at each boot (GRUB\'s default entry): no /etc file, the same host key, the persist: file; anemos-boot-os leads back to the installed system once', async () => {
     await sshStatus('(sleep 1; systemctl reboot) >/dev/null 2>&1 &');
     expect(await waitForCodename(operator.priv, port, 'bookworm', 300_000)).toBe('bookworm');
     expect((await ssh('cat /etc/provider-marker')).trim()).toBe('provider-image');
+    await put('every.conf', conf('{image: /root/images/web/out, tmpfs: 256M, every_boot: true, persist: [{path: /srv/data, label: data}, {path: /var/lib/app, label: app, format: /dev/vdc}]}'));
     const mark = vm.log().length;
-    const r = await sshStatus('anemos deploy --yes --config /root/live.conf');
+    const t = Date.now();
+    const r = await sshStatus('anemos deploy --yes --config /root/every.conf');
     expect(r.code, r.out).toBe(0);
-    await vm.waitFor(/LIVE IMAGE READY/, 300_000, mark);
+    expect(r.out).toMatch(/by a default GRUB entry on this disk/);
+    expect(r.out).toMatch(/Every boot runs this image again/);
+    // A plain reboot (no grub-reboot): GRUB's default is the live entry, as at every boot from now on.
+    await vm.waitFor(/LIVE IMAGE READY/, 420_000, mark);
     expect(await waitForCodename(operator.priv, port, 'trixie', 300_000)).toBe('trixie');
+    timings['every_boot: anemos deploy → live SSH (reboot, firmware, GRUB)'] = since(t);
+    expect(await ssh('cat /proc/cmdline')).toMatch(/^BOOT_IMAGE=\/boot\/anemos-live\/vmlinuz .*anemos\.mode=live/);
     expect(await ssh('test -e /etc/live-marker && echo still-there || echo gone; cat /srv/data/kept /var/lib/app/state')).toBe('gone\nkept\napp\n');
     // Found by its label this time: not formatted again.
     expect(vm.log().slice(mark)).not.toMatch(/made ext4 labelled app/);
     expect(await hostKeyFingerprint(port)).toBe(fingerprint);
-  }, 900_000);
+
+    // The way back, once: GRUB's first entry (the installed Debian 12) at the next boot. The
+    // same script turned the failed boot above to the installed system (GRUB took it there);
+    // here its grubenv is read back: still GRUB's 1024 bytes, next_entry set, the live entry
+    // and its files kept for the boots after.
+    expect(await ssh('anemos-boot-os')).toMatch(/^anemos-boot-os: the next boot is GRUB's entry 0, once \(\/dev\/vda1, /);
+    const [env, size, custom, files] = (await ssh('mkdir -p /mnt/d && mount /dev/vda1 /mnt/d && cat /mnt/d/boot/grub/grubenv; echo; echo --; wc -c < /mnt/d/boot/grub/grubenv; echo --; cat /mnt/d/boot/grub/custom.cfg; echo --; ls /mnt/d/boot/anemos-live; umount /mnt/d')).split('--\n');
+    expect(env).toMatch(/^# GRUB Environment Block\n/);
+    expect(env).toMatch(/^next_entry=0$/m);
+    expect(size!.trim()).toBe('1024');
+    expect(custom).toMatch(/^kept by the operator\n### BEGIN anemos live[\s\S]*set default=anemos-live[\s\S]*### END anemos live\n$/);
+    expect(files).toBe('initramfs.img\nvmlinuz\n');
+  }, 1_500_000);
 });

@@ -21,29 +21,36 @@ export function grubBootPrefix(separateBoot: boolean | undefined): string {
 const BEGIN = '### BEGIN anemos (one-shot entry, selected with grub-reboot; replaced by the next anemos run)';
 const END = '### END anemos';
 
-/** The GRUB menu entry (kept between markers in /boot/grub/custom.cfg). */
-export function renderGrubEntry(req: Pick<BootRequest, 'cmdline'>, bootPrefix = BOOT_DIR): string {
+/** A menu entry booting DIR/vmlinuz with DIR/initramfs.img, DIR found by GRUB's search (its file system, whichever disk). */
+export function grubMenuEntry(id: string, dir: string, cmdline: string): string[] {
   return [
-    BEGIN,
-    `menuentry '${GRUB_ENTRY}' --id ${GRUB_ENTRY} {`,
+    `menuentry '${id}' --id ${id} {`,
     '\tinsmod gzio',
     '\tinsmod part_msdos',
     '\tinsmod part_gpt',
     '\tinsmod ext2',
-    `\tsearch --no-floppy --file --set=root ${bootPrefix}/vmlinuz`,
+    `\tsearch --no-floppy --file --set=root ${dir}/vmlinuz`,
     // Each argument as one GRUB word: the config's cmdline is validated, the quoting is the second wall.
-    `\tlinux ${bootPrefix}/vmlinuz ${req.cmdline.split(/\s+/).filter(Boolean).map(grubWord).join(' ')}`,
-    `\tinitrd ${bootPrefix}/initramfs.img`,
+    `\tlinux ${dir}/vmlinuz ${cmdline.split(/\s+/).filter(Boolean).map(grubWord).join(' ')}`,
+    `\tinitrd ${dir}/initramfs.img`,
     '}',
-    END,
-    '',
-  ].join('\n');
+  ];
+}
+
+/** The GRUB menu entry (kept between markers in /boot/grub/custom.cfg). */
+export function renderGrubEntry(req: Pick<BootRequest, 'cmdline'>, bootPrefix = BOOT_DIR): string {
+  return [BEGIN, ...grubMenuEntry(GRUB_ENTRY, bootPrefix, req.cmdline), END, ''].join('\n');
 }
 
 /** custom.cfg with our block replaced or appended; whatever else the operator keeps there stays. */
 export function mergeCustomCfg(existing: string | undefined, entry: string): string {
-  const kept = (existing ?? '').replace(new RegExp(`${escape(BEGIN)}[\\s\\S]*?${escape(END)}\\n?`, 'g'), '');
-  return `${kept}${kept && !kept.endsWith('\n') ? '\n' : ''}${entry}`;
+  return replaceBlock(existing, BEGIN, END, entry);
+}
+
+/** TEXT without the block between BEGIN and END (each line of them), then BLOCK appended when given. */
+export function replaceBlock(text: string | undefined, begin: string, end: string, block = ''): string {
+  const kept = (text ?? '').replace(new RegExp(`${escape(begin)}[\\s\\S]*?${escape(end)}\\n?`, 'g'), '');
+  return `${kept}${kept && block && !kept.endsWith('\n') ? '\n' : ''}${block}`;
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -10,7 +10,8 @@ export type Argv = [string, ...string[]];
 
 /** Every method, in the order boot.method "auto" tries them: the first that can work on the host is used. */
 export const BOOT_METHOD_NAMES = ['kexec', 'bootloader'] as const;
-export type BootMethodName = (typeof BOOT_METHOD_NAMES)[number];
+/** Those, and live-disk: what live.every_boot uses, never chosen by boot.method. */
+export type BootMethodName = (typeof BOOT_METHOD_NAMES)[number] | 'live-disk';
 
 export interface PreflightProblem {
   code: string;

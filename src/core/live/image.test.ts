@@ -3,6 +3,9 @@ import {fakeFacts} from '../../../test/helpers/facts.js';
 import {parseConfig} from '../config.js';
 import {draftDeploy, PHASES} from '../deploy-plan.js';
 import {renderPlan} from '../plan-render.js';
+import {BOOT_METHODS} from '../boot-methods/index.js';
+import {mergeLiveEntry} from '../boot-methods/grub-live.js';
+import {mergeCustomCfg, renderGrubEntry} from '../boot-methods/grub-once.js';
 import {LIVE_SYSTEM_MIB, liveRamNeed, resolveLiveImage} from './image.js';
 import type {LayerManifest} from './layer.js';
 
@@ -68,8 +71,8 @@ describe('live: in anemos.conf and the plan', () => {
   const conf = (live: string, extra = '') => parseConfig(`kernel: {url: http://h/vmlinuz, sha256: ${SHA}}\ninitramfs: {url: http://h/i.zst, sha256: ${SHA}}\nlive: ${live}\n${extra}`, 'anemos.conf', {baseDir: '/etc'});
 
   it('reads the image relative to the file, the tmpfs size and persist paths', () => {
-    expect(conf('{image: images/web/out, tmpfs: 2G, persist: [{path: /srv/data, label: data}]}').live).toEqual({image: '/etc/images/web/out', tmpfsMib: 2048, persist: [{path: '/srv/data', label: 'data'}]});
-    expect(conf('{image: /i}').live).toEqual({image: '/i', tmpfsMib: 512, persist: []});
+    expect(conf('{image: images/web/out, tmpfs: 2G, persist: [{path: /srv/data, label: data}]}').live).toEqual({image: '/etc/images/web/out', tmpfsMib: 2048, persist: [{path: '/srv/data', label: 'data'}], everyBoot: false});
+    expect(conf('{image: /i, every_boot: true}').live).toEqual({image: '/i', tmpfsMib: 512, persist: [], everyBoot: true});
   });
 
   it('refuses a payload beside it, and persist paths that climb, name the kernel\'s file systems or repeat', () => {
@@ -106,6 +109,41 @@ describe('live: in anemos.conf and the plan', () => {
     expect(text).toMatch(/Live image web, booted into RAM; no disk is written but the persist: file systems:/);
     expect(text).toMatch(/layer base +\/img\/base\/out\/layer\.squashfs {2}sha256 bbbbbbbbbbbb… {2}44000000 bytes/);
     expect(text).toMatch(/persist: \/srv\/data on the file system labelled data/);
+  });
+
+  it('every_boot: the image from this disk at every boot, by a default GRUB entry; not by kexec', () => {
+    const image = resolveLiveImage('/img/web/out', tree()).image!;
+    const o = {mode: 'deploy' as const, phases: [...PHASES], allowUnverified: false, cliVersion: '0.1.0', live: {image}};
+    const plan = draftDeploy(conf('{image: /img/web/out, every_boot: true}'), fakeFacts(), o);
+    expect(plan.problems).toEqual([]);
+    expect(plan.method).toBe('live-disk');
+    expect(plan.bootConfig.live?.every_boot).toBe(true);
+    const method = BOOT_METHODS[plan.method];
+    expect(method.load(plan, {kernel: '/k', initramfs: '/i'})).toEqual([
+      ['install', '-D', '-m', '0600', '/k', '/boot/anemos-live/vmlinuz'],
+      ['install', '-D', '-m', '0600', '/i', '/boot/anemos-live/initramfs.img'],
+    ]);
+    expect(method.exec(true)).toEqual(['systemctl', 'reboot']);
+    // The block: the entry, made the default unless GRUB takes a one-shot entry (grub-reboot) this boot.
+    const [staged] = method.stage(fakeFacts(), plan);
+    const cfg = staged!.content("menuentry 'rescue' {\n}\n");
+    expect(cfg).toMatch(/^menuentry 'rescue' \{\n\}\n### BEGIN anemos live/);
+    expect(cfg).toContain(`linux /boot/anemos-live/vmlinuz ${plan.cmdline}`);
+    expect(cfg).toContain('initrd /boot/anemos-live/initramfs.img');
+    expect(cfg).toContain('if [ -z "${boot_once}" ]; then set default=anemos-live; fi');
+    // Beside a one-shot entry (anemos deploy from the live system's installed one): both kept, each replaced on its own.
+    const both = mergeCustomCfg(cfg, renderGrubEntry({cmdline: 'anemos.mode=deploy'}));
+    expect(staged!.content(both).match(/### BEGIN anemos/g)).toHaveLength(2);
+    expect(mergeLiveEntry(both)).toBe(`menuentry 'rescue' {\n}\n${renderGrubEntry({cmdline: 'anemos.mode=deploy'})}`);
+    // /boot on a partition of its own: GRUB's paths start there.
+    expect(method.stage(fakeFacts({boot: {grubCustomHook: true, separateBoot: true}}), plan)[0]!.content(undefined)).toContain('linux /anemos-live/vmlinuz');
+    expect(renderPlan(plan, [])).toMatch(/nothing is written but \/boot \(the deploy environment and the layers in \/boot\/anemos-live, the GRUB entry\)/);
+    expect(renderPlan(plan, [])).toMatch(/Every boot runs this image again/);
+    // Asked for by kexec: refused, with the way out; without GRUB's custom.cfg: refused, in its words.
+    expect(draftDeploy(conf('{image: /img/web/out, every_boot: true}', 'boot: {method: kexec}'), fakeFacts(), o).problems.map((p) => p.code)).toEqual(['live-every-boot-kexec']);
+    const noHook = draftDeploy(conf('{image: /img/web/out, every_boot: true}'), fakeFacts({boot: {...fakeFacts().boot, grubCustomHook: false}}), o).problems;
+    expect(noHook.map((p) => p.code)).toEqual(['grub-no-custom-cfg']);
+    expect(noHook[0]!.message).toMatch(/the live GRUB entry/);
   });
 
   it('stops on a chain problem, and on report: (not recorded yet)', () => {

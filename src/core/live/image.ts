@@ -67,7 +67,7 @@ const projectOf = (m: LayerManifest) => (m as LayerManifest & {project?: string}
 
 /** config.json's live block: the layers as the initramfs carries them. */
 export function liveBoot(image: LiveImage, config: LiveConfig): LiveBoot {
-  return {image: image.name, layers: image.layers.map((l, i) => ({name: l.name, file: liveLayerFile(i, l.name), sha256: l.sha256})), tmpfs_mib: config.tmpfsMib, persist: config.persist};
+  return {image: image.name, layers: image.layers.map((l, i) => ({name: l.name, file: liveLayerFile(i, l.name), sha256: l.sha256})), tmpfs_mib: config.tmpfsMib, persist: config.persist, ...(config.everyBoot ? {every_boot: true} : {})};
 }
 
 /**
