@@ -202,7 +202,7 @@ for name in $(sed -n '3,$ s/.* //p' /proc/partitions); do
       dd if="$new" of="$env" conv=notrunc status=none
       rm -f "$new"
       sync
-      echo "anemos-boot-os: the next boot is GRUB's entry $entry, once ($dev, $env); the boot after it runs this live image again"
+      echo "anemos-boot-os: the next boot is GRUB's entry $entry, once ($dev, /${'$'}{prefix}grub/grubenv); the boot after it runs this live image again"
       exit 0
     fi
   done

@@ -4,6 +4,7 @@
 
 import type {AgentMode, BootConfig, BootMode} from './boot-contract.js';
 import {liveBoot, type ChainProblem, type LiveImage} from './live/image.js';
+import {EVERY_BOOT_METHODS} from './boot-methods/grub-live.js';
 import {KERNEL_KEYS, payloadFileName, RAM_KEEP_KIB} from './boot-contract.js';
 import type {ArtifactRef, Config} from './config.js';
 import {missingChecksums} from './config.js';
@@ -170,7 +171,7 @@ export function draftDeploy(config: Config, facts: HostFacts, opts: PlanOptions)
   let candidates: BootMethodName[] = config.boot.method === 'auto' ? [...BOOT_METHOD_NAMES] : [config.boot.method];
   // live.every_boot: the image from this disk at every boot, through GRUB's default entry.
   if (live && config.live?.everyBoot) {
-    if (config.boot.method === 'kexec') need('live-every-boot-kexec', 'live.every_boot boots the image from this disk through GRUB at every boot, and boot.method is kexec.', 'Set boot.method to auto (or bootloader), or remove live.every_boot to boot the image once by kexec.');
+    if (!EVERY_BOOT_METHODS.includes(config.boot.method)) need('live-every-boot-kexec', `live.every_boot boots the image from this disk through GRUB at every boot, and boot.method is ${config.boot.method}.`, 'Set boot.method to auto (or bootloader), or remove live.every_boot to boot the image once by kexec.');
     candidates = ['live-disk'];
     warnings.push('live.every_boot: from now on every boot of this host runs the image (GRUB\'s default entry, in /boot/grub/custom.cfg). On the live system, anemos-boot-os makes the next boot the installed system, once; there, anemos live remove takes the entry out.');
   }

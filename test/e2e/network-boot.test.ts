@@ -4,7 +4,7 @@
 // firmware's iPXE gets its address from the site, its boot from anemos' proxyDHCP, and
 // anemos' script; the deploy environment registers it; an operator gives it a deployment.
 
-import {execFileSync, spawn, type ChildProcess} from 'node:child_process';
+import {execFile, execFileSync, spawn, type ChildProcess} from 'node:child_process';
 import {copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -269,32 +269,32 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
     expect(explain(machine.id)).toMatchObject({boot: 'environment', mode: 'live'});
 
     /** The live system, over SSH from the lab: PID 1 is the image's systemd (not the deploy environment), on an overlay root. */
-    const live = async (after: number): Promise<{address: string; run: (cmd: string, input?: Buffer) => string}> => {
+    // SSH runs asynchronously: a synchronous call blocking this worker for a minute under load
+    // makes vitest's own RPC time out (its fixed 60 s), every test passing.
+    const live = async (after: number): Promise<{address: string; run: (cmd: string, input?: Buffer) => Promise<string>}> => {
       await vm.waitFor(/LIVE IMAGE READY/, 300_000, after);
-      const tried = new Set<string>();
-      const run = (address: string, cmd: string, input?: Buffer) => {
-        const argv = lab.exec(['ssh', ...sshArgs(operator.priv, 22).slice(0, -1), `root@${address}`, cmd]);
-        return execFileSync(argv[0]!, argv.slice(1), {timeout: 60_000, ...(input ? {input} : {}), stdio: [input ? 'pipe' : 'ignore', 'pipe', 'ignore']}).toString();
-      };
-      const address = await waitFor('the live system over SSH', () => {
+      const run = (address: string, cmd: string, input?: Buffer) =>
+        new Promise<string>((resolve, reject) => {
+          const argv = lab.exec(['ssh', ...sshArgs(operator.priv, 22).slice(0, -1), `root@${address}`, cmd]);
+          const child = execFile(argv[0]!, argv.slice(1), {timeout: 60_000, encoding: 'utf8'}, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+          child.stdin?.end(input);
+        });
+      const deadline = Date.now() + 240_000;
+      for (;;) {
         for (const a of readFileSync(join(work, 'site.leases'), 'utf8').matchAll(new RegExp(`^\\d+ ${LIVE_MAC} (\\S+) `, 'gm'))) {
-          tried.add(a[1]!);
-          try {
-            if (run(a[1]!, 'cat /proc/1/comm; findmnt -no FSTYPE /') === 'systemd\noverlay\n') return a[1]!;
-          } catch {
-            // not up yet, or the deploy environment's address
-          }
+          const up = await run(a[1]!, 'cat /proc/1/comm; findmnt -no FSTYPE /').catch(() => ''); // not up yet, or the deploy environment's address
+          if (up === 'systemd\noverlay\n') return {address: a[1]!, run: (cmd, input) => run(a[1]!, cmd, input)};
         }
-        return undefined;
-      }, 240_000);
-      return {address, run: (cmd, input) => run(address, cmd, input)};
+        if (Date.now() > deadline) throw new Error(`timeout waiting for the live system over SSH; anemos serve said:\n${serve.output().slice(-4000)}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
     };
 
     // The deploy environment asks every 10 s, reboots into its network boot, and boots web live.
     await vm.waitFor(/the registry has another boot for this machine now \(environment live/, 60_000);
     const web = await live(vm.log().lastIndexOf('TEST BOOT ENDED'));
     const toWeb = (Date.now() - t1) / 1000;
-    expect(web.run('hostname; test -x /usr/sbin/nginx && echo nginx; cat /etc/host-note /var/www/html/host.txt')).toBe(`${hostname}\nnginx\nfrom conffs\n${hostname} / web\n`);
+    expect(await web.run('hostname; test -x /usr/sbin/nginx && echo nginx; cat /etc/host-note /var/www/html/host.txt')).toBe(`${hostname}\nnginx\nfrom conffs\n${hostname} / web\n`);
     const page = lab.exec(['curl', '-sf', `http://${web.address}/`]);
     expect(execFileSync(page[0]!, page.slice(1)).toString()).toBe('<h1>anemos live web</h1>\n');
     // The registry: deployed, its boot recorded with the layers it ran; the next boot is live again.
@@ -302,7 +302,7 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
     expect(after).toMatchObject({state: 'deployed', lastBoot: {boot: 'environment live'}});
     // Its SSH identity is the one the registry keeps for it (public halves on its record).
     expect(after.sshHostKeys).toHaveLength(2);
-    expect(web.run('ssh-keygen -y -f /etc/ssh/ssh_host_ed25519_key').trim()).toBe(after.sshHostKeys[0]);
+    expect((await web.run('ssh-keygen -y -f /etc/ssh/ssh_host_ed25519_key')).trim()).toBe(after.sshHostKeys[0]);
     const deps = api('GET', `/api/v1/deployments?machine=${machine.id}`).json.deployments;
     const webBoot = deps.find((d: {source: string}) => d.source === 'network boot (live)');
     expect(webBoot).toMatchObject({mode: 'deploy', outcome: 'succeeded'});
@@ -311,9 +311,9 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
 
     // Drift: a changed config file, a new package, a removed file; the live system reports it
     // by itself every 5 minutes (anemos-drift.timer), here at once, and the registry shows it.
-    web.run('cat > /root/hello.deb', hello);
-    web.run('echo "# changed on the live machine" >> /etc/nginx/nginx.conf && dpkg -i /root/hello.deb >/dev/null && rm /root/hello.deb /etc/issue');
-    const reported = web.run('systemctl is-enabled anemos-drift.timer; systemctl start anemos-drift.service && journalctl -u anemos-drift.service -o cat | grep "drift report"');
+    await web.run('cat > /root/hello.deb', hello);
+    await web.run('echo "# changed on the live machine" >> /etc/nginx/nginx.conf && dpkg -i /root/hello.deb >/dev/null && rm /root/hello.deb /etc/issue');
+    const reported = await web.run('systemctl is-enabled anemos-drift.timer; systemctl start anemos-drift.service && journalctl -u anemos-drift.service -o cat | grep "drift report"');
     expect(reported).toMatch(/^enabled\n/);
     expect(reported.trim().split('\n').at(-1)).toBe('anemos drift report: HTTP/1.1 200 OK');
     const drift = api('GET', `/api/v1/machines/${machine.id}`).json.drift;
@@ -330,14 +330,14 @@ describe('network boot from anemos serve', {timeout: 900_000}, () => {
     expect(api('PUT', `/api/v1/machines/${machine.id}/desired`, {config: {hostname, live: {image: 'base', tmpfs: '256M'}}}).status).toBe(200);
     const mark = vm.log().length;
     try {
-      web.run('systemctl reboot');
+      await web.run('systemctl reboot');
     } catch {
       // the session ends with the system
     }
     const t2 = Date.now();
     const base = await live(mark);
     const toBase = (Date.now() - t2) / 1000;
-    expect(base.run('hostname; test -e /usr/sbin/nginx || echo no nginx')).toBe(`${hostname}\nno nginx\n`);
+    expect(await base.run('hostname; test -e /usr/sbin/nginx || echo no nginx')).toBe(`${hostname}\nno nginx\n`);
     // The same identity after the reboot: SSH with known_hosts from the registry's record, strictly checked.
     writeFileSync(join(work, 'live.known_hosts'), after.sshHostKeys.map((k: string) => `${base.address} ${k}\n`).join(''));
     const strict = lab.exec(['ssh', '-i', operator.priv, '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${join(work, 'live.known_hosts')}`, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', `root@${base.address}`, 'hostname']);

@@ -7,6 +7,9 @@
 import {grubOnce, grubMenuEntry, replaceBlock, CUSTOM_CFG} from './grub-once.js';
 import type {BootMethod, BootRequest} from './method.js';
 
+/** What boot.method may say with live.every_boot: the entry is GRUB's, never a kexec. */
+export const EVERY_BOOT_METHODS: readonly string[] = ['auto', 'bootloader'];
+
 export const LIVE_ENTRY = 'anemos-live';
 export const LIVE_BOOT_DIR = '/boot/anemos-live';
 
