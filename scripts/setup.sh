@@ -11,6 +11,7 @@ PACKAGES=(
   ovmf                          # UEFI firmware for the VM tests (the EFI variable that keeps a deploy's outcome)
   cpio zstd xz-utils gzip       # independent archive checks
   squashfs-tools                # /usr of the base initramfs (initramfs/build.sh)
+  squashfs-tools-ng             # sqfs2tar: a live layer named by URL read as a tar, owners kept, without root
   busybox-static                # base initramfs and boot tests
   kexec-tools kmod binutils     # kexec probe; depmod for the base initramfs
   dropbear-bin                  # SSH in the deploy environment

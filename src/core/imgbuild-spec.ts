@@ -20,6 +20,8 @@ export interface ImgbuildSpec {
   target: ImgTarget;
   /** format live: the parent layer (its project or build directory), relative to the IMGBUILD's. */
   from?: string;
+  /** from= an http(s) URL: the sha256 of the manifest.json there, which pins its layer and each parent below it. */
+  fromSha256?: string;
   format: ImgFormat;
   kernel: string;
   /** The target's own directives (its Target.options), checked, with their defaults: debian_suite, alpine_mirror, ... */

@@ -99,6 +99,16 @@ describe('IMGBUILD validation', () => {
     expect(ok({debian_mirror: 'ftp://x'}).errors[0]).toContain('is not an http(s) URL');
   });
 
+  it('a live layer from= a URL is pinned by from_sha256 (its manifest); a local parent needs no pin', () => {
+    const live = (vars: Record<string, string>) => validateImgbuild({vars: {imgname: 'web', target: 'debian', format: 'live', kernel: 'none', ...vars}, functions: []}, IMGBUILD_FILE, 'live');
+    const pin = 'C90FCE57A62CAE6FA0CAFB1B3672E0BB6100FEA2ACF24141F09A21CF0889F6C0';
+    expect(live({from: 'https://images.example.com/base/out', from_sha256: pin}).spec).toMatchObject({from: 'https://images.example.com/base/out', fromSha256: pin.toLowerCase()});
+    expect(live({from: 'https://images.example.com/base/out'}).errors).toEqual([expect.stringMatching(/from=https:\/\/images\.example\.com\/base\/out is downloaded: from_sha256= must pin it, the sha256 of its manifest\.json .*and there is none/)]);
+    expect(live({from: 'http://10.0.0.1/base', from_sha256: 'abc'}).errors).toEqual([expect.stringMatching(/not "abc"/)]);
+    expect(live({from: '../base', from_sha256: pin}).errors).toEqual([expect.stringMatching(/from_sha256= pins a parent downloaded from an http\(s\) URL/)]);
+    expect(live({from: '../base'}).spec?.fromSha256).toBeUndefined();
+  });
+
   it('custom and dir need setup(); required_files must exist in files/', () => {
     expect(ok({format: 'custom'}).errors[0]).toMatch(/needs a setup\(\) function/);
     expect(ok({format: 'custom'}, IMGBUILD_FILE, ['setup']).errors).toEqual([]);

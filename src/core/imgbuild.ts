@@ -11,7 +11,7 @@ import {TARGET_MODULES, TARGETS} from './targets/index.js';
 export {PARTITION_TABLES, ROOT_FILESYSTEMS, TARGETS, type ImgbuildSpec, type ImgFormat, type ImgTarget};
 
 /** The directives every target reads; lists hold one value per line (or word). */
-const COMMON_DIRECTIVES = ['imgname', 'target', 'format', 'from', 'kernel', 'hostconf', 'packages', 'services', 'required_files'];
+const COMMON_DIRECTIVES = ['imgname', 'target', 'format', 'from', 'from_sha256', 'kernel', 'hostconf', 'packages', 'services', 'required_files'];
 
 /** Which target reads each of the targets' own directives (debian_suite: debian). */
 const OPTION_OWNERS = new Map(Object.entries(TARGET_MODULES).flatMap(([name, t]) => Object.keys(t.options).map((o) => [o, name] as const)));
@@ -158,6 +158,12 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[], p
   if (purpose === 'deploy' && live) errors.push('IMGBUILD: format "live" is a live image\'s layer: build it with anemos image build DIR; a payload deploys "raw", "custom" or "dir".');
   if (purpose === 'live' && typeof format !== 'string' && !live) errors.push(`IMGBUILD: format "${format.kind}" is deployed as a payload; anemos image build builds format "live".`);
   if (from && !live) errors.push('IMGBUILD: from= names the parent of a live layer: it goes with format "live".');
+  const fromSha256 = (v.from_sha256 ?? '').trim().toLowerCase();
+  const remoteFrom = /^https?:\/\//i.test(from);
+  if (remoteFrom && !/^[0-9a-f]{64}$/.test(fromSha256)) {
+    errors.push(`IMGBUILD: from=${from} is downloaded: from_sha256= must pin it, the sha256 of its manifest.json (64 hex digits; anemos image build prints it as "manifest sha256"), ${fromSha256 ? `not "${fromSha256}"` : 'and there is none'}.`);
+  }
+  if (fromSha256 && !remoteFrom) errors.push('IMGBUILD: from_sha256= pins a parent downloaded from an http(s) URL; from= names a local one here, which needs no pin.');
   if (purpose === 'live' && module && !module.liveTree) errors.push(`IMGBUILD: target "${target}" builds no live layers yet (target "debian" does, with mmdebstrap and without root).`);
   if (typeof format !== 'string' && format.kind !== 'raw' && !live && !functions.setup) {
     errors.push(`IMGBUILD: format "${format.kind}" needs a setup() function that partitions the disk and mounts the new root at "$root".`);
@@ -193,6 +199,7 @@ export function validateImgbuild(evaluation: Evaluation, files: PayloadFile[], p
       imgname,
       target: target as ImgTarget,
       ...(from ? {from} : {}),
+      ...(remoteFrom ? {fromSha256} : {}),
       format,
       kernel,
       options,

@@ -4,11 +4,16 @@
 // page and removing a file. The web layer is a fraction of the base and holds only what
 // differs (whiteouts for what it removed); base built twice is the same bytes; mounted as
 // overlayfs lower layers (root), the two are a system with nginx and the page; a stale or
-// missing parent stops the build, and --with-parents rebuilds the chain.
+// missing parent stops the build, and --with-parents rebuilds the chain. A parent named by URL
+// (base's out/ served on loopback by this test, pinned by its manifest's sha256) is downloaded,
+// verified and built upon like a local one, down a chain of two; a wrong pin stops the build.
 
 import {execFile, execFileSync} from 'node:child_process';
-import {chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
-import {join} from 'node:path';
+import {createHash} from 'node:crypto';
+import {chmodSync, chownSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs';
+import {createServer, type Server} from 'node:http';
+import type {AddressInfo} from 'node:net';
+import {join, resolve} from 'node:path';
 import {promisify} from 'node:util';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {CLI} from '../helpers/kernel.js';
@@ -20,6 +25,13 @@ describe('anemos image build: layered live images without root', {timeout: 900_0
   let work: string;
   const base = () => join(work, 'base');
   const web = () => join(work, 'web');
+  /** web again, its parent base named by URL: the out/ directory this test serves on loopback. */
+  const remoteWeb = () => join(work, 'web-remote');
+  let server: Server;
+  let served: string;
+  const sha256 = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+  const remoteImgbuild = (name: string, from: string, pin: string, packages: string) =>
+    [`imgname=${name}`, 'target=debian', 'format=live', `from=${from}`, `from_sha256=${pin}`, 'debian_suite=trixie', 'kernel=none', `packages="${packages}"`, 'provision() {', '  rm -f /etc/motd', '}', ''].join('\n');
 
   /** The CLI as an ordinary user: nobody, whose subordinate ids exist only in this command's mount namespace. */
   const build = async (args: string[]): Promise<{code: number; out: string; err: string}> => {
@@ -34,7 +46,16 @@ describe('anemos image build: layered live images without root', {timeout: 900_0
   const manifest = (out: string) => JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
   const listing = (sqfs: string) => execFileSync('unsquashfs', ['-lln', sqfs], {encoding: 'utf8', maxBuffer: 64 << 20}).split('\n');
 
-  beforeAll(() => {
+  beforeAll(async () => {
+    // Files under the work directory, read-only, as a static web server publishes a build directory.
+    server = createServer((req, res) => {
+      const path = resolve(work, `.${decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)}`);
+      if (!path.startsWith(`${work}/`) || !existsSync(path) || !statSync(path).isFile()) return void res.writeHead(404).end();
+      res.writeHead(200, {'content-length': statSync(path).size});
+      createReadStream(path).pipe(res);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    served = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     // Not under the test run's scratch directory (root's, 0700): nobody reaches this one.
     work = mkdtempSync('/tmp/anemos-image-build-');
     writeFileSync(join(work, 'subid'), 'nobody:200000:65536\n');
@@ -48,7 +69,10 @@ describe('anemos image build: layered live images without root', {timeout: 900_0
     if (root) execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, work]);
     chmodSync(work, 0o755);
   });
-  afterAll(() => rmSync(work, {recursive: true, force: true}));
+  afterAll(() => {
+    server?.close();
+    rmSync(work, {recursive: true, force: true});
+  });
 
   it('a conffs/ template naming a variable no host has is refused before anything is built', async () => {
     const bad = join(work, 'bad');
@@ -101,6 +125,62 @@ describe('anemos image build: layered live images without root', {timeout: 900_0
     console.log(`image build: web over base ${w.size} bytes (${((w.size / b.size) * 100).toFixed(1)}% of base), ${w.entries.layer} of ${w.entries.tree} entries (${w.entries.added} added, ${w.entries.changed} changed, ${w.entries.removed} removed)`);
   });
 
+  it('builds web over base named by URL: downloaded, pinned by its manifest, the same difference, the same bytes twice; and a chain of two by URL', async () => {
+    const b = manifest(join(base(), 'out'));
+    const url = `${served}/base/out`;
+    mkdirSync(join(remoteWeb(), 'files/var/www/html'), {recursive: true});
+    writeFileSync(join(remoteWeb(), 'files/var/www/html/index.html'), '<h1>anemos web layer</h1>\n');
+    // A wrong pin: refused before mmdebstrap runs, nothing in out/ but the download area.
+    writeFileSync(join(remoteWeb(), 'IMGBUILD'), remoteImgbuild('web', url, '0'.repeat(64), 'nginx'));
+    if (root) execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, remoteWeb()]);
+    const wrong = await build(['image', 'build', remoteWeb()]);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.err).toMatch(/The parent's manifest\.json from http:\/\/127\.0\.0\.1:\d+\/base\/out\/manifest\.json does not match its sha256; the file was deleted\. Nothing was built\./);
+    expect(wrong.err).toMatch(/fix from_sha256 in IMGBUILD/);
+    expect(wrong.err).not.toMatch(/mmdebstrap/);
+    expect(existsSync(join(remoteWeb(), 'out/layer.squashfs'))).toBe(false);
+
+    const pin = sha256(join(base(), 'out/manifest.json'));
+    writeFileSync(join(remoteWeb(), 'IMGBUILD'), remoteImgbuild('web', url, pin, 'nginx'));
+    if (root) chownSync(join(remoteWeb(), 'IMGBUILD'), NOBODY, NOBODY);
+    const t0 = Date.now();
+    const r = await build(['image', 'build', remoteWeb(), '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(new RegExp(`image: from: base ${b.sha256.slice(0, 12)}… ${b.size} bytes, sha256 verified`));
+    const w = manifest(join(remoteWeb(), 'out'));
+    expect(w).toMatchObject({name: 'web', parent: {name: 'base', sha256: b.sha256, dir: 'from/0-base'}, chain: ['base', 'web']});
+    expect(w.size).toBeLessThan(b.size / 2);
+    // The parent kept where a deploy follows it: the same layer as base's own.
+    expect(sha256(join(remoteWeb(), 'out/from/0-base/layer.squashfs'))).toBe(b.sha256);
+    expect(w.parent.manifest).toBe(sha256(join(remoteWeb(), 'out/from/0-base/manifest.json')));
+    const lines = listing(join(remoteWeb(), 'out', 'layer.squashfs'));
+    const has = (p: string) => lines.some((l) => l.endsWith(`squashfs-root/${p}`));
+    expect(has('var/www/html/index.html')).toBe(true);
+    expect(has('usr/sbin/nginx')).toBe(true);
+    expect(has('usr/bin/systemctl')).toBe(false);
+    expect(lines.find((l) => l.endsWith('squashfs-root/etc/motd'))).toMatch(/^c--------- 0\/0\s+0,\s+0 /);
+    const seconds = (Date.now() - t0) / 1000;
+    const again = await build(['image', 'build', remoteWeb(), '-o', join(work, 'web-remote-again'), '--json']);
+    expect(again.code, again.err).toBe(0);
+    expect(manifest(join(work, 'web-remote-again')).sha256).toBe(w.sha256);
+    console.log(`image build: web over base by URL ${w.size} bytes, ${w.entries.layer} of ${w.entries.tree} entries (${w.entries.added} added, ${w.entries.changed} changed, ${w.entries.removed} removed) in ${seconds.toFixed(0)} s, the same bytes twice`);
+
+    // web's out/ published in turn: a child of it by URL walks the chain down to base by the pins in the manifests.
+    const top = join(work, 'top');
+    mkdirSync(join(top, 'files/etc'), {recursive: true});
+    writeFileSync(join(top, 'files/etc/top-layer'), 'third\n');
+    writeFileSync(join(top, 'IMGBUILD'), remoteImgbuild('top', `${served}/web-remote/out/`, JSON.parse(r.out).built[0].manifestSha256, ''));
+    if (root) execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, top]);
+    const third = await build(['image', 'build', top]);
+    expect(third.code, third.err).toBe(0);
+    const t = manifest(join(top, 'out'));
+    expect(t).toMatchObject({chain: ['base', 'web', 'top'], parent: {name: 'web', sha256: w.sha256, dir: 'from/1-web'}});
+    expect(manifest(join(top, 'out/from/1-web'))).toMatchObject({parent: {name: 'base', sha256: b.sha256, dir: '../0-base'}});
+    expect(sha256(join(top, 'out/from/0-base/layer.squashfs'))).toBe(b.sha256);
+    expect(t.entries.layer).toBeLessThan(20);
+    expect(listing(join(top, 'out/layer.squashfs')).some((l) => l.endsWith('squashfs-root/etc/top-layer'))).toBe(true);
+  });
+
   it.runIf(root)('the two mounted as overlayfs lower layers are a system with nginx, the page, and no motd', () => {
     const mnt = join(work, 'mnt');
     for (const d of ['base', 'web', 'merged']) mkdirSync(join(mnt, d), {recursive: true});
@@ -114,6 +194,9 @@ describe('anemos image build: layered live images without root', {timeout: 900_0
       `test ! -e ${join(mnt, 'merged/etc/motd')} && echo no-motd`,
     ].join('\n');
     expect(execFileSync('unshare', ['-m', 'sh', '-c', script], {encoding: 'utf8'})).toBe('<h1>anemos web layer</h1>\nanemos live base\nbinaries\nno-motd\n');
+    // The chain built by URL, from where its build directories are: the same system.
+    const remote = script.replaceAll(join(base(), 'out/layer.squashfs'), join(remoteWeb(), 'out/from/0-base/layer.squashfs')).replaceAll(join(web(), 'out/layer.squashfs'), join(remoteWeb(), 'out/layer.squashfs'));
+    expect(execFileSync('unshare', ['-m', 'sh', '-c', remote], {encoding: 'utf8'})).toBe('<h1>anemos web layer</h1>\nanemos live base\nbinaries\nno-motd\n');
   });
 
   it('a changed parent makes the child stale: refused, then rebuilt bottom up with --with-parents', async () => {
@@ -134,6 +217,10 @@ describe('anemos image build: layered live images without root', {timeout: 900_0
     expect(again.err).toMatch(/image: base: its layer is up to date/);
     expect(again.err).toMatch(/image: web: its layer is up to date .*; --force builds it again/);
     expect(JSON.parse(again.out).built).toEqual([expect.objectContaining({seconds: 0})]);
+    // base's out/ is published again, changed: a build of the child that pinned the old one by URL, without the old one kept, is refused.
+    const pinned = await build(['image', 'build', remoteWeb(), '-o', join(work, 'web-remote-fresh')]);
+    expect(pinned.code).not.toBe(0);
+    expect(pinned.err).toMatch(/The parent's manifest\.json from .*\/base\/out\/manifest\.json does not match its sha256/);
   });
 
   it('a live IMGBUILD is not a payload, and a payload is not a live layer', async () => {

@@ -19,8 +19,11 @@ export default class ImageBuild extends BaseCommand {
     const {args, flags} = await this.parse(ImageBuild);
     const built = await buildImage({dir: args.dir, ...(flags.output ? {out: flags.output} : {}), withParents: flags['with-parents'], force: flags.force, log: (l) => this.progress(l)});
     if (!this.jsonEnabled()) {
-      for (const b of built) this.out(`${b.manifest.name}: ${b.out}/layer.squashfs ${b.manifest.sha256} ${b.manifest.size} bytes${b.manifest.parent ? ` over ${b.manifest.parent.name} ${b.manifest.parent.sha256.slice(0, 12)}…` : ''} (${b.seconds.toFixed(0)} s)`);
+      for (const b of built) {
+        this.out(`${b.manifest.name}: ${b.out}/layer.squashfs ${b.manifest.sha256} ${b.manifest.size} bytes${b.manifest.parent ? ` over ${b.manifest.parent.name} ${b.manifest.parent.sha256.slice(0, 12)}…` : ''} (${b.seconds.toFixed(0)} s)`);
+        this.out(`  manifest sha256 ${b.manifestSha256}: a child built elsewhere names ${b.out} by its URL in from= and this in from_sha256=`);
+      }
     }
-    return {built: built.map((b) => ({dir: b.dir, out: b.out, seconds: b.seconds, manifest: b.manifest}))};
+    return {built: built.map((b) => ({dir: b.dir, out: b.out, seconds: b.seconds, manifest: b.manifest, manifestSha256: b.manifestSha256}))};
   }
 }

@@ -37,8 +37,8 @@ export function chainProblems(chain: ChainLayer[]): string[] {
 }
 
 /** The command that makes the chain's whole tree, from its target (core/targets/): undefined when the target builds no live layers. */
-export function planTree(chain: ChainLayer[], out: string, epoch: number): TreeCommand | undefined {
-  return TARGET_MODULES[chain[0]!.spec.target]?.liveTree?.(chain, out, epoch);
+export function planTree(chain: ChainLayer[], out: string, epoch: number, parentTree?: string): TreeCommand | undefined {
+  return TARGET_MODULES[chain[0]!.spec.target]?.liveTree?.(chain, out, epoch, parentTree);
 }
 
 /** mksquashfs reading the layer's tar: zstd, 1 MiB blocks, every time at the epoch. */

@@ -80,8 +80,12 @@ export interface LayerManifest {
   /** The squashfs image's sha256 and size. */
   sha256: string;
   size: number;
-  /** dir: the parent's build directory, relative to this one's (where a deploy finds it). */
-  parent: {name: string; sha256: string; dir?: string} | null;
+  /**
+   * dir: the parent's build directory, relative to this one's (where a deploy finds it);
+   * manifest: the sha256 of the parent's manifest.json there, so that a manifest pins its
+   * whole chain (a child built elsewhere names this one by URL and that sha256).
+   */
+  parent: {name: string; sha256: string; dir?: string; manifest?: string} | null;
   /** Names from the bottom layer to this one. */
   chain: string[];
   /** The kernel and initramfs the whole tree carries (/boot), if any. */
@@ -111,5 +115,58 @@ export function bootFiles(tree: Listing): {kernel?: string; initrd?: string} {
 export function parentProblem(parent: {name: string; dir: string; manifest?: LayerManifest; inputs: string}): string | undefined {
   if (!parent.manifest) return `its parent ${parent.name} (${parent.dir}) has not been built`;
   if (parent.manifest.inputs !== parent.inputs) return `its parent ${parent.name} (${parent.dir}) is stale: its IMGBUILD or files changed since its layer was built`;
+  return undefined;
+}
+
+/** overlayfs' whiteout: a character device 0:0 hides the path below it. */
+export const isWhiteout = (e: {type: string; devmajor?: number; devminor?: number}) => e.type === 'char' && !e.devmajor && !e.devminor;
+
+/** overlayfs' opaque directory: nothing of the layers below shows through it. */
+export const isOpaque = (e: {type: string; xattrs?: Record<string, string>}) => e.type === 'dir' && (e.xattrs?.['trusted.overlay.opaque'] === 'y' || e.xattrs?.['user.overlay.opaque'] === 'y');
+
+/**
+ * The tree overlayfs shows of LAYERS (bottom first, each its entries in archive order): each
+ * path from the topmost layer that has it, whiteouts and what they hide taken out, nothing
+ * below an opaque directory or a file that replaced a directory. In the order to write them
+ * as one archive: layer by layer, each in its own order (a directory before what it holds).
+ */
+export function mergeLayers<E extends {path: string; type: string; devmajor?: number; devminor?: number; xattrs?: Record<string, string>}>(layers: E[][]): {layer: number; entry: E}[] {
+  const top = new Map<string, {layer: number; entry: E}>();
+  const hideBelow = (path: string, layer: number) => {
+    const prefix = `${path}/`;
+    for (const [p, v] of top) if (v.layer < layer && (p === path || p.startsWith(prefix))) top.delete(p);
+  };
+  for (const [layer, entries] of layers.entries()) {
+    for (const entry of entries) {
+      if (!entry.path) continue;
+      const below = top.get(entry.path);
+      if (isWhiteout(entry)) {
+        hideBelow(entry.path, layer);
+        continue;
+      }
+      // A directory merges with one below; anything else (or an opaque directory) hides what the one below held.
+      if (below && below.layer < layer && below.entry.type === 'dir' && (entry.type !== 'dir' || isOpaque(entry))) hideBelow(entry.path, layer);
+      top.set(entry.path, {layer, entry});
+    }
+  }
+  const out: {layer: number; entry: E}[] = [];
+  for (const [layer, entries] of layers.entries()) for (const entry of entries) if (entry.path && top.get(entry.path)?.entry === entry) out.push({layer, entry});
+  return out;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+export const LAYER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** What is wrong with a manifest.json downloaded from a server (it chooses paths and what is fetched next); undefined when nothing is. */
+export function downloadedManifestProblem(m: unknown): string | undefined {
+  const o = m as Partial<LayerManifest> | null;
+  if (!o || typeof o !== 'object' || o.format !== 'anemos-live-layer/1') return 'it is not the manifest.json of a layer built by anemos image build (format "anemos-live-layer/1")';
+  if (typeof o.name !== 'string' || !LAYER_NAME.test(o.name)) return `its name ${JSON.stringify(o.name)} is not a layer's name`;
+  if (typeof o.sha256 !== 'string' || !HEX64.test(o.sha256) || !Number.isSafeInteger(o.size) || o.size! <= 0) return 'its sha256 or size is not a layer\'s';
+  if (o.parent === null) return undefined;
+  const p = o.parent;
+  if (!p || typeof p.name !== 'string' || !LAYER_NAME.test(p.name) || typeof p.sha256 !== 'string' || !HEX64.test(p.sha256)) return 'its parent is not named by a name and a sha256';
+  if (typeof p.dir !== 'string' || !p.dir || p.dir.length > 1024 || /[\0?#\\]/.test(p.dir)) return `its parent ${p.name} has no build directory anemos can follow`;
+  if (typeof p.manifest !== 'string' || !HEX64.test(p.manifest)) return `its parent ${p.name} is not pinned by its manifest's sha256 (built by an older anemos: build it again)`;
   return undefined;
 }

@@ -45,12 +45,16 @@ ${spec.project.repositories ? `mkdir -p "$root/etc/apt/sources.list.d"\ncp "$pay
   // mmdebstrap in unshare mode (user namespaces: no root, on a workstation or a CI runner):
   // Debian's own, reproducible with SOURCE_DATE_EPOCH, and it writes a tar, which a layer is
   // cut from without extracting anything. The chain is replayed from its bottom layer up: its
-  // packages, then each layer's files/, provision() and services, in order.
-  liveTree: (chain, out, epoch) => {
+  // packages, then each layer's files/, provision() and services, in order. On a parent known
+  // only by its layers (from= a URL), its tree is unpacked first and the chain's packages are
+  // installed over it (mmdebstrap's custom variant, as its manual shows for a chroot refined
+  // further): the apt of the parent's system, with the dpkg database it has.
+  liveTree: (chain, out, epoch, parent) => {
     const bottom = chain[0]!.spec;
     // kernel=none: a layer that carries no kernel of its own (a child, or a tree another kernel boots).
     const packages = [...new Set(chain.flatMap((l) => [...(l.spec.kernel === 'none' ? [] : [l.spec.kernel]), ...l.spec.packages]))];
-    const hooks: string[] = [];
+    const hooks: string[] = parent ? [`tar -C "$1" -x < ${q(parent)}`] : [];
+    const setupHooks = hooks.length;
     for (const l of chain) {
       const at = (p: string) => q(`${l.dir}/${p}`);
       if (l.spec.project.files) hooks.push(`tar -C ${at('files')} --owner=0 --group=0 --numeric-owner -c . | tar -C "$1" -x`);
@@ -68,9 +72,9 @@ ${spec.project.repositories ? `mkdir -p "$root/etc/apt/sources.list.d"\ncp "$pay
       cmd: 'mmdebstrap',
       args: [
         '--mode=unshare',
-        '--variant=minbase',
-        `--include=${packages.join(',')}`,
-        ...hooks.map((h) => `--customize-hook=${h}`),
+        parent ? '--variant=custom' : '--variant=minbase',
+        ...(packages.length ? [`--include=${packages.join(',')}`] : []),
+        ...hooks.map((h, i) => `--${i < setupHooks ? 'setup' : 'customize'}-hook=${h}`),
         bottom.options.debian_suite!,
         out,
         bottom.options.debian_mirror!,

@@ -58,9 +58,11 @@ export interface Target {
   };
   /**
    * A live layer's whole tree (anemos image build): the command that makes it as a tar, without
-   * root, from the chain's bottom layer up; a target without it has no live layers yet.
+   * root, from the chain's bottom layer up; a target without it has no live layers yet. With
+   * PARENT (a tar of the tree of a parent downloaded by URL, no /dev entries), the chain's layers
+   * are built on that tree instead of from nothing.
    */
-  liveTree?: (chain: {dir: string; spec: ImgbuildSpec}[], out: string, epoch: number) => {cmd: string; args: string[]; env: Record<string, string>};
+  liveTree?: (chain: {dir: string; spec: ImgbuildSpec}[], out: string, epoch: number, parent?: string) => {cmd: string; args: string[]; env: Record<string, string>};
   /** Warnings about project folders this target does not read, or reads differently, and about what the IMGBUILD set (its variables as sh gave them). */
   warnings: (project: ImgbuildSpec['project'], vars: Record<string, string>) => string[];
 }
