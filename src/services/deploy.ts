@@ -250,7 +250,7 @@ async function composeAndLoad(
   const method = BOOT_METHODS[plan.method];
   const request = {cmdline: plan.cmdline, kexecFileLoad: plan.kexecFileLoad};
   const room = method.room(facts, fetched.kernel!.size + result.composed.size);
-  if (room) throw preconditionError('boot-space', room, 'Free space in /boot (old kernels: apt autoremove), or use boot.method: kexec; nothing was changed.');
+  if (room) throw preconditionError('boot-space', room, 'Free space in /boot (old kernels: apt autoremove) and run it again; nothing was changed.');
   const load = method.load(request, {kernel: fetched.kernel!.path, initramfs: plan.output});
   await timed('load', async () => {
     // --install-kexec: the host's package manager, now that everything else has been checked.
