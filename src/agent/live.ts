@@ -23,6 +23,7 @@ import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from './runt
 /** Where the layers, the host's layer and the writable tmpfs are mounted; /run moves into the live system, so they stay visible there (anemos live diff reads rw/upper). */
 export const LIVE_DIR = '/run/anemos/live';
 export const LIVE_UPPER = `${LIVE_DIR}/rw/upper`;
+export const LIVE_IMAGE_VIEW = `${LIVE_DIR}/image`;
 
 export interface LivePaths {
   /** Where the initramfs holds the layers (CONTRACT.liveDir). */
@@ -82,6 +83,11 @@ export async function mountLive(runner: Runner, log: AgentLog, live: LiveBoot, h
     mkdirSync(LIVE_UPPER, {recursive: true});
     mkdirSync(`${LIVE_DIR}/rw/work`, {recursive: true});
     await must(runner, 'mounting the live root', ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${layer}/upper:${lowers.join(':')},upperdir=${LIVE_UPPER},workdir=${LIVE_DIR}/rw/work`, LIVE_ROOT]);
+    // The image as booted (its layers and this host's, read-only), for anemos live diff to see what a directory
+    // made again over one of the image's hides (overlayfs makes it opaque, an attribute sh cannot read).
+    mkdirSync(LIVE_IMAGE_VIEW, {recursive: true});
+    const view = await runner.run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${layer}/upper:${lowers.join(':')}`, LIVE_IMAGE_VIEW], {allowFail: true});
+    if (view.exitCode !== 0) log.info(`the image's read-only view (${LIVE_IMAGE_VIEW}) could not be mounted: anemos live diff will not list what a directory made again hides (${view.stderr.trim()})`);
   });
   // The running kernel's modules, from the deploy environment's /usr (read-only, compressed: it stays in RAM
   // for them, 16 MiB, where a copy took 22 MiB and 5 s), where the image has none for this kernel.

@@ -200,9 +200,13 @@ describe('live images by kexec: a Debian 12 server boots a layered image into RA
     expect(await ssh('cat /etc/live-marker /srv/data/kept')).toBe('written-live\nkept\n');
   }, 900_000);
 
-  it('anemos live diff, here over SSH: a changed config file, a new package, a new file; the persist: path is not drift', async () => {
+  it('anemos live diff, here over SSH: a changed config file, a new package, a new file, a directory made again; the persist: path is not drift', async () => {
     await scpTo(operator.priv, port, hello, '/root/hello.deb');
     await ssh('sed -i "s/worker_connections 768/worker_connections 512/" /etc/nginx/nginx.conf && dpkg -i /root/hello.deb >/dev/null && rm /root/hello.deb && rm /etc/issue && hello');
+    // A directory of the image removed and made again: overlayfs makes it opaque, and what it held is gone.
+    const before = (await ssh('ls -A /etc/nginx/sites-available')).trim().split('\n');
+    expect(before).toContain('default');
+    await ssh('rm -rf /etc/nginx/sites-available && mkdir /etc/nginx/sites-available && echo mine > /etc/nginx/sites-available/mine');
     const r = execFileSync(CLI, ['live', 'diff', '--host', 'root@127.0.0.1', '--ssh-port', String(port), '-i', operator.priv, '--ssh-option', 'StrictHostKeyChecking=no', '--ssh-option', `UserKnownHostsFile=${join(work, 'known_hosts')}`, '--json'], {encoding: 'utf8'});
     const diff = JSON.parse(r) as {entries: {path: string; kind: string; type: string; size: number}[]; summary: {added: number; changed: number; removed: number}};
     const at = (path: string) => diff.entries.find((e) => e.path === path);
@@ -212,6 +216,8 @@ describe('live images by kexec: a Debian 12 server boots a layered image into RA
     expect(at('/var/lib/dpkg/status')).toMatchObject({kind: 'changed'});
     expect(at('/etc/live-marker')).toMatchObject({kind: 'added', size: 13});
     expect(at('/etc/issue')).toMatchObject({kind: 'removed'});
+    for (const name of before) expect(at(`/etc/nginx/sites-available/${name}`), name).toMatchObject({kind: 'removed'});
+    expect(at('/etc/nginx/sites-available/mine')).toMatchObject({kind: 'added', size: 5});
     // This host's own layer (hostname, network, keys) is not drift, nor is the persist: mount.
     expect(at('/etc/hostname')).toBeUndefined();
     expect(at('/var/www/html/host.txt')).toBeUndefined();
@@ -221,7 +227,8 @@ describe('live images by kexec: a Debian 12 server boots a layered image into RA
     expect(text).toMatch(/^~ \/etc\/nginx\/nginx\.conf {2}\d+ bytes$/m);
     expect(text).toMatch(/^\+ \/usr\/bin\/hello {2}\d+ bytes$/m);
     expect(text).toMatch(/^- \/etc\/issue$/m);
-    expect(text).toMatch(/\d+ added, \d+ changed, 1 removed; \d+ bytes written since boot/);
+    expect(text).toMatch(/^- \/etc\/nginx\/sites-available\/default$/m);
+    expect(text).toMatch(new RegExp(`\\d+ added, \\d+ changed, ${1 + before.length} removed; \\d+ bytes written since boot`));
   }, 300_000);
 
   it('a reboot brings the provider back, untouched; every_boot: its disk boots the image at each boot (GRUB\'s default entry): no /etc file, the same host key, the persist: file; anemos-boot-os leads back to the installed system once', async () => {

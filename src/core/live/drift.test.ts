@@ -47,8 +47,24 @@ describe('drift on a live host', () => {
       at(join(live, 'rw/upper/usr/share/web/page'), 'changed');
       symlinkSync('/nowhere', join(live, 'rw/upper/etc/new-link'));
       execFileSync('mknod', [join(live, 'rw/upper/etc/issue'), 'c', '0', '0']);
-      const out = execFileSync('sh', ['-c', DRIFT_SCRIPT.replace(`live=${LIVE_RUN_DIR}`, `live=${live}`)], {encoding: 'utf8'});
+      // /etc/app removed and made again (opaque in the upper): a and b of the image are gone, c is new, d is made again.
+      // The running system (here a copy: the script reads it at $root) shows c and d only.
+      const running = join(root, 'running');
+      for (const f of ['a', 'b', 'd']) at(join(live, `layers/00-base/etc/app/${f}`));
+      for (const f of ['a', 'b', 'd']) at(join(live, `image/etc/app/${f}`));
+      at(join(live, 'image/etc/issue'));
+      // Untouched: in the image and shown, not in the upper.
+      at(join(live, 'image/etc/hosts'));
+      at(join(running, 'etc/hosts'));
+      for (const f of ['c', 'd']) at(join(live, `rw/upper/etc/app/${f}`), 'new');
+      for (const f of ['c', 'd']) at(join(running, `etc/app/${f}`), 'new');
+      const script = DRIFT_SCRIPT.replace(`live=${LIVE_RUN_DIR}`, `live=${live}`).replace('\nroot=\n', `\nroot=${running}\n`);
+      const out = execFileSync('sh', ['-c', script], {encoding: 'utf8'});
       expect(parseDrift(out).map((e) => `${e.kind} ${e.path} ${e.size}`)).toEqual([
+        'removed /etc/app/a 0',
+        'removed /etc/app/b 0',
+        'added /etc/app/c 3',
+        'changed /etc/app/d 3',
         'changed /etc/hostname 7',
         'removed /etc/issue 0',
         'added /etc/new-link 8',

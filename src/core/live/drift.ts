@@ -3,16 +3,23 @@
 // each entry classed against the lower layers (this host's layer, then the image's, top
 // first): not in any, added; in one, changed; an overlayfs whiteout (a 0:0 character
 // device), removed. Directories that are in a lower layer are where changes sit, not
-// changes. The script runs on the live host (here or over SSH) with its own tools.
+// changes. A directory removed and made again is opaque (an overlayfs attribute the host's
+// sh cannot read): what the image had in it and the running system no longer shows is
+// removed, found by comparing with the image's read-only view the live mode mounts
+// (image/, src/agent/live.ts); a persist: disk mounted there is not the image's and is left
+// out. The script runs on the live host (here or over SSH) with its
+// own tools.
 
 export const LIVE_RUN_DIR = '/run/anemos/live';
 
 /** Prints one line per upper entry: type, size, in a lower layer (0/1), whiteout (0/1), path. Exit 3: not a live system. */
 export const DRIFT_SCRIPT = `set -eu
 live=${LIVE_RUN_DIR}
+root=
 if [ ! -d "$live/rw/upper" ]; then echo "this system was not booted live by anemos: $live/rw/upper does not exist" >&2; exit 3; fi
 lowers="$live/host/upper"
 for d in $(ls -d "$live"/layers/* 2>/dev/null | sort -r); do lowers="$lowers $d"; done
+rootdev=$(stat -c %d "$root/")
 cd "$live/rw/upper"
 find . -mindepth 1 -printf '%y %s %P\\n' | while read -r t s p; do
   lower=0
@@ -20,6 +27,11 @@ find . -mindepth 1 -printf '%y %s %P\\n' | while read -r t s p; do
   wo=0
   if [ "$t" = c ] && [ "$(stat -c %t:%T "$p")" = 0:0 ]; then wo=1; fi
   printf '%s\\t%s\\t%s\\t%s\\t%s\\n' "$t" "$s" "$lower" "$wo" "$p"
+  if [ "$t" = d ] && [ "$lower" = 1 ] && [ -d "$live/image/$p" ] && [ "$(stat -c %d "$root/$p")" = "$rootdev" ]; then
+    ls -A "$live/image/$p" | while IFS= read -r n; do
+      if [ ! -e "$p/$n" ] && [ ! -L "$p/$n" ] && [ ! -e "$root/$p/$n" ] && [ ! -L "$root/$p/$n" ]; then printf 'o\\t0\\t1\\t1\\t%s\\n' "$p/$n"; fi
+    done
+  fi
 done
 `;
 
