@@ -8,7 +8,8 @@
 // each squashfs by sqfs2tar (squashfs-tools-ng), which keeps owners, modes and devices
 // without root, where unsquashfs would need it.
 
-import {link, mkdir, readdir, readFile, rm, writeFile} from 'node:fs/promises';
+import {constants as fsConstants} from 'node:fs';
+import {chmod, copyFile, mkdir, readdir, readFile, rm, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {fetchArtifact, sha256File} from '../adapters/fetch.js';
 import {fileSource} from '../adapters/file-source.js';
@@ -78,7 +79,9 @@ export async function fetchParent(o: {url: string; sha256: string; into: string;
     const name = `${k}-${l.manifest.name}`;
     const dir = join(o.into, name);
     await mkdir(dir, {recursive: true});
-    await link(l.layer, join(dir, 'layer.squashfs'));
+    // A copy, readable by all as a build's own layer is: the download is kept private (0600), and out/ may be published.
+    await copyFile(l.layer, join(dir, 'layer.squashfs'), fsConstants.COPYFILE_FICLONE);
+    await chmod(join(dir, 'layer.squashfs'), 0o644);
     const manifest: LayerManifest = {...l.manifest, parent: below ? {...l.manifest.parent!, dir: `../${below.name}`, manifest: below.manifest} : null};
     await writeFile(join(dir, 'manifest.json'), `${JSON.stringify({...manifest, from: l.url}, null, 2)}\n`);
     below = {dir, name, manifest: await sha256File(join(dir, 'manifest.json'))};

@@ -152,6 +152,8 @@ describe('anemos image build: layered live images without root', {timeout: 900_0
     expect(w.size).toBeLessThan(b.size / 2);
     // The parent kept where a deploy follows it: the same layer as base's own.
     expect(sha256(join(remoteWeb(), 'out/from/0-base/layer.squashfs'))).toBe(b.sha256);
+    // Readable by a web server's user, as the child's own layer is: out/ can be published as it is.
+    expect(statSync(join(remoteWeb(), 'out/from/0-base/layer.squashfs')).mode & 0o777).toBe(statSync(join(remoteWeb(), 'out/layer.squashfs')).mode & 0o777);
     expect(w.parent.manifest).toBe(sha256(join(remoteWeb(), 'out/from/0-base/manifest.json')));
     const lines = listing(join(remoteWeb(), 'out', 'layer.squashfs'));
     const has = (p: string) => lines.some((l) => l.endsWith(`squashfs-root/${p}`));
