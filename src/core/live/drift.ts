@@ -12,7 +12,7 @@
 
 export const LIVE_RUN_DIR = '/run/anemos/live';
 
-/** Prints one line per upper entry: type, size, in a lower layer (0/1), whiteout (0/1), path. Exit 3: not a live system. */
+/** Prints one line per upper entry: type, size, in a lower layer (0/1), whiteout (0/1), path; and one per entry of the image a directory made again hides ("o", as a whiteout). Exit 3: not a live system. */
 export const DRIFT_SCRIPT = `set -eu
 live=${LIVE_RUN_DIR}
 root=
