@@ -1,10 +1,12 @@
 // The deploy environment's reporter (src/agent/report.ts) under the real qjs with the real
 // wget it runs there, against a real registry over TLS: the registry's key pinned, the
 // deployment's own token in a 0600 wgetrc, payload output that PostgreSQL cannot store as
-// it is, an event the registry refuses, and a registry that is not the pinned one.
+// it is, an event the registry refuses, a registry that is not the pinned one, and one that
+// answers too slowly.
 
 import type {AddressInfo} from 'node:net';
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs';
+import {createServer as createHttpServer} from 'node:http';
 import {createServer} from 'node:https';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -88,6 +90,28 @@ describe("the agent's reporter under qjs, with wget, against the registry over T
       expect(requests).toBe(0);
     } finally {
       impostor.close();
+    }
+  }, 60_000);
+
+  it('a registry that answers a byte at a time, never done, is one that is away: wget stopped, the events kept, nothing thrown', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    const slow = createHttpServer((_q, res) => {
+      res.socket?.write('HTTP/1.1 200 OK\r\n');
+      const drip = setInterval(() => (res.socket?.destroyed ? clearInterval(drip) : res.socket?.write('X-Slow: 1\r\n')), 2000);
+      res.socket?.once('close', () => clearInterval(drip));
+    });
+    slow.on('connection', (s) => (sockets.add(s), s.once('close', () => sockets.delete(s))));
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    try {
+      const d = await deployment();
+      const t0 = Date.now();
+      const r = await report({url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}`, token: d.token, deployment: d.id}, d.run, [event(1, 'LIVE IMAGE READY', {outcome: 'succeeded'})], 3);
+      expect(r.delivered).toBe(false);
+      expect(r.log).toMatch(/unreachable \(no answer within 15 s: wget was stopped\): events are kept and sent when it answers; the deploy goes on/);
+      expect(Date.now() - t0).toBeLessThan(40_000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      slow.close();
     }
   }, 60_000);
 });
